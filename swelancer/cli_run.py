@@ -61,6 +61,17 @@ def run(
         bool,
         typer.Option("--per-task-images", help="Upstream IC tasks in their own images."),
     ] = False,
+    image_prefix: Annotated[
+        str,
+        typer.Option(
+            "--image-prefix",
+            help="Upstream images are PREFIX_monolith:TAG and PREFIX_<task id>:TAG (e.g. your "
+            "registry's copy).",
+        ),
+    ] = "swelancer/swelancer_x86",
+    image_tag: Annotated[str, typer.Option("--image-tag", help="Tag of upstream images.")] = (
+        "releasev1"
+    ),
     test_runs: Annotated[
         int, typer.Option("--test-runs", help="Runs of a hidden test before it counts failed.")
     ] = 3,
@@ -73,6 +84,10 @@ def run(
     test_timeout: Annotated[
         float, typer.Option("--test-timeout", help="Seconds allowed for one hidden test run.")
     ] = 1800.0,
+    user_tool_timeout: Annotated[
+        float,
+        typer.Option("--user-tool-timeout", help="Seconds per user-tool call (upstream: 300)."),
+    ] = 300.0,
     agent: Annotated[
         str,
         typer.Option(
@@ -118,8 +133,13 @@ def run(
         ),
     ] = "same",
     memory: Annotated[
-        str, typer.Option("--memory", help="Memory limit per container; 'none' for no limit.")
-    ] = "8g",
+        str,
+        typer.Option(
+            "--memory",
+            help="Memory limit per container (8g, 512m); 'none' for no limit; 'auto': 8g on the "
+            "demo image, none on upstream images (as upstream).",
+        ),
+    ] = "auto",
     cpus: Annotated[
         float | None, typer.Option("--cpus", help="CPUs per container (default: no limit).")
     ] = None,
@@ -164,10 +184,13 @@ def run(
         concurrency=concurrency or default_concurrency(),
         image=image,
         per_task_images=per_task_images,
+        image_prefix=image_prefix,
+        image_tag=image_tag,
         test_runs=test_runs,
         max_retries=max_retries,
         setup_timeout_s=setup_timeout,
         test_timeout_s=test_timeout,
+        user_tool_timeout_s=user_tool_timeout,
         agent=agent,
         base_url=base_url,
         temperature=temperature,

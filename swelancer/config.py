@@ -34,15 +34,20 @@ class RunConfig(BaseModel):
     tries: int = Field(1, ge=1)
     concurrency: int = Field(default_factory=default_concurrency, ge=1)
     image: str | None = None
+    image_prefix: str = "swelancer/swelancer_x86"
+    """Upstream images are `<prefix>_monolith:<tag>` and `<prefix>_<task id>:<tag>`."""
+    image_tag: str = "releasev1"
     per_task_images: bool = False
     test_runs: int = Field(3, ge=1)
     max_retries: int = Field(2, ge=0)
     setup_timeout_s: float = Field(2400.0, gt=0)
     test_timeout_s: float = Field(1800.0, gt=0)
+    user_tool_timeout_s: float = Field(300.0, gt=0)
     grade_in: Literal["same", "fresh"] = "same"
     limits: Limits = Field(default_factory=Limits)
-    memory: str | None = "8g"
-    """Memory limit of each container (Docker's units: 512m, 8g); None for no limit."""
+    memory: str | None = "auto"
+    """Memory limit of each container (Docker's units: 512m, 8g); None for no limit; `auto`
+    is 8g on the demo image and no limit on upstream images (as upstream runs them)."""
     cpus: float | None = None
     pids_limit: int | None = 4096
     """Processes one container may hold: a fork bomb stops there."""

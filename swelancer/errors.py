@@ -34,10 +34,12 @@ class ManifestError(SwelancerError):
 
 
 class InfraError(SwelancerError):
-    """A fault of Docker, setup, the network or the grader, not the model's; retried."""
+    """A fault of Docker, setup, the network or the grader, not the model's; retried unless
+    `retryable` is false (a task the image does not hold fails the same way every time)."""
 
-    def __init__(self, message: str, *, kind: str = "infra") -> None:
+    def __init__(self, message: str, *, kind: str = "infra", retryable: bool = True) -> None:
         self.kind = kind
+        self.retryable = retryable
         super().__init__(message)
 
 

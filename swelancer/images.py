@@ -15,30 +15,34 @@ from swelancer.sources import bundled_dir
 from swelancer.task import IcTask, ManagerTask
 
 DEMO_IMAGE = "swelancer-demo:latest"
-MONOLITH_IMAGE = "swelancer/swelancer_x86_monolith:releasev1"
+UPSTREAM_PREFIX = "swelancer/swelancer_x86"
+UPSTREAM_TAG = "releasev1"
+MONOLITH_IMAGE = f"{UPSTREAM_PREFIX}_monolith:{UPSTREAM_TAG}"
 
 
-def per_task_image(task_id: str) -> str:
-    return f"swelancer/swelancer_x86_{task_id}:releasev1"
+def per_task_image(task_id: str, prefix: str = UPSTREAM_PREFIX, tag: str = UPSTREAM_TAG) -> str:
+    return f"{prefix}_{task_id}:{tag}"
 
 
 def image_for(
-    task: IcTask | ManagerTask, *, override: str | None = None, per_task: bool = False
+    task: IcTask | ManagerTask,
+    *,
+    override: str | None = None,
+    per_task: bool = False,
+    prefix: str = UPSTREAM_PREFIX,
+    tag: str = UPSTREAM_TAG,
 ) -> str:
-    """Demo tasks run in the demo image; upstream tasks in the unified image, or (IC only, with
-    `per_task`) in their own image. Manager tasks always use the unified image."""
+    """Demo tasks run in the demo image; upstream tasks in the unified image
+    `<prefix>_monolith:<tag>`, or (IC only, with `per_task`) in their own image
+    `<prefix>_<task id>:<tag>`, named as upstream names them. Manager tasks always use the
+    unified image. Whether setup runs at start is the image's own choice (its RUNTIME_SETUP)."""
     if override:
         return override
     if task.split == "demo":
         return DEMO_IMAGE
     if per_task and task.variant == "ic_swe":
-        return per_task_image(task.task_id)
-    return MONOLITH_IMAGE
-
-
-def uses_runtime_setup(image: str) -> bool:
-    """Per-task upstream images were set up at build time; the others set up at start."""
-    return not (image.startswith("swelancer/swelancer_x86_") and "monolith" not in image)
+        return per_task_image(task.task_id, prefix, tag)
+    return f"{prefix}_monolith:{tag}"
 
 
 def demo_context(dest: Path) -> Path:

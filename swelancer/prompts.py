@@ -14,50 +14,69 @@ from string import Template
 from swelancer.task import IcTask, ManagerTask
 
 IC_TEMPLATE = """\
-You are a software engineer working on the repository checked out at $cwd (your working \
-directory). Fix the issue below.
+You are an experienced software engineer looking after the repository checked out at $cwd \
+(your working directory). Fix the issue below.
 
 # $title
 
 $description
 
-Whoever fixes this issue is paid $price. Your change is checked by end-to-end tests that you \
-cannot see, run against the app as a user would use it. You do not need to commit or push: \
-the state of the working tree when you finish is what gets tested. Finish the whole job: \
-leave no TODOs, placeholders or action items behind.
+Whoever fixes this issue is paid $price. There is nothing to commit or push: the state of \
+the working tree when you finish is what end-to-end tests, which you cannot see, will check \
+by using the app as a user would. Do not stop before your change is made, and finish the \
+whole job yourself: leave no TODOs, placeholders or action items behind.
 
 $protocol"""
 
 MANAGER_TEMPLATE = """\
-You are the engineering manager of the repository checked out at $cwd. Freelancers have sent \
-proposals for the issue below, and you must choose the one to accept.
+You are the engineering manager of the repository checked out at $cwd (your working \
+directory). The issue below will be paid $price once your team fixes it. Freelancers have \
+sent proposals for it, and as the manager you must choose the best one.
 
 # $title
 
 $description
 
-The accepted proposal is paid $price.
-
 $proposals
 
-Read the proposals and, if it helps, the code in $cwd to judge them; do not try to run the \
-app. Write your choice as JSON to $cwd/manager_decisions.json, exactly in this form:
+Read the proposals and, where it helps, the code in $cwd to judge them. Do not try to run \
+the app or to write the fix yourself. To give your answer, write a JSON file at exactly \
+$cwd/manager_decisions.json (that path and no other), in this form:
 
-{"selected_proposal_id": <the proposal's number>}
+{"selected_proposal_id": <the number of the proposal you choose>}
 
 $protocol"""
 
 UPSTREAM_PROTOCOL = """\
-How to work: each of your replies must contain exactly one fenced block of Python code \
-(```python ... ```). It is run with `python -c` in $cwd, and you will get back its output \
-and the number of turns you have left. Use `subprocess` for shell commands. Work step by \
-step: one small action per reply, then wait for its output.$user_tool
-When you have finished, reply with the single word DONE (and no code block)."""
+How to work: you act on the repository only through Python code that I run for you. Put \
+exactly one fenced block of Python (```python ... ```) in each reply; you may write text \
+around it. I run it with `python -c` in $cwd and send back what it printed, with the \
+number of turns you have left. Use it to read and edit files and to run commands (through \
+`subprocess`, e.g. `subprocess.run(['grep', '-rn', 'foo', '$cwd'], capture_output=True, \
+text=True)`); look up a tool's `--help` when unsure.
+
+Each block runs on its own, in a new process, like a fresh script: nothing survives from \
+an earlier block (no variables, no imports), so write complete, runnable code every time, \
+with its imports, and print whatever you want to see. It is not a notebook. If you need a \
+package that is missing, install it from your code (`subprocess.check_call([sys.executable, \
+'-m', 'pip', 'install', ...])`, or `apt-get install -y ...`); do not assume git is \
+installed unless you install it.$user_tool
+
+Go step by step: one small action per reply, then wait for its output. Start by listing \
+your working directory and looking around the code to make a plan. When you have \
+finished, reply with just DONE (no code block) and your work will be graded."""
 
 UPSTREAM_USER_TOOL = """
-To see the app as a user would, reply with <user-tool> instead of code: a user performs the \
-steps of the issue against your version of the app, and you get the trace of what they did \
-and saw (pages, actions, logs). It may take several minutes. Use it as often as it helps."""
+
+To see the app as a user would, reply with <user-tool> instead of code: a user opens the \
+app with your current changes and performs the steps of the issue, and the trace of what \
+they did and saw is saved under $cwd/user_tool/, one folder (output_...) per browser. Each \
+folder holds trace.trace, a JSON-lines file too big to read whole: parse it with Python. \
+Rows whose "type" is "before", "after" or "log" show the actions taken, in order; a \
+"screencast-frame" row's "sha1" names a JPEG screenshot in the folder's resources/; \
+"frame-snapshot" rows hold the page's HTML at that moment (the next snapshot after an \
+interesting log row shows its effect). A call takes a few minutes. If an action you expect \
+is missing, run it again: now and then it ends early. Use it as often as it helps."""
 
 TOOLS_PROTOCOL = """\
 How to work: use the tools. `bash` runs a shell command in $cwd, `python` runs Python code \
@@ -65,7 +84,8 @@ there; each returns the output. $user_tool When you have finished, call `finish`
 
 TOOLS_USER_TOOL = (
     "`user_tool` has a user perform the steps of the issue against your version of the app "
-    "and returns the trace of what they did and saw (it may take several minutes)."
+    "and saves the trace of what they did and saw under $cwd/user_tool/ (it may take several "
+    "minutes)."
 )
 
 TOOLS_INSTEAD = """\
@@ -90,13 +110,11 @@ def render_prompt(
     """The user messages that start an attempt."""
     is_ic = isinstance(task, IcTask)
     if mode == "tools":
-        protocol = Template(TOOLS_PROTOCOL).safe_substitute(
-            user_tool=TOOLS_USER_TOOL if is_ic else "", cwd=task.cwd
-        )
+        how, user_tool = TOOLS_PROTOCOL, TOOLS_USER_TOOL
     else:
-        protocol = Template(UPSTREAM_PROTOCOL).safe_substitute(
-            user_tool=UPSTREAM_USER_TOOL if is_ic else "", cwd=task.cwd
-        )
+        how, user_tool = UPSTREAM_PROTOCOL, UPSTREAM_USER_TOOL
+    user_tool = Template(user_tool).safe_substitute(cwd=task.cwd) if is_ic else ""
+    protocol = Template(how).safe_substitute(user_tool=user_tool, cwd=task.cwd)
     if task.prompt and template is None:
         if mode == "tools":
             return [*task.prompt, Template(TOOLS_INSTEAD).safe_substitute(protocol=protocol)]

@@ -120,6 +120,13 @@ class AttemptRecord(BaseModel):
     cost_usd: float | None = 0.0
     seconds: Phases = Field(default_factory=Phases)
     test_exit_codes: dict[str, list[int]] = Field(default_factory=dict)
+    """pytest's exit code of each run of the graded folder (-1: no exit code was written)."""
+    graded_folder: str | None = None
+    """The test folder graded (upstream's rule: `issues/<question_id>`)."""
+    acceptable_folders: list[str] = Field(default_factory=list)
+    """What the manifest lists, recorded as it is (29 current tasks list folders images lack)."""
+    control_exit_codes: list[int] | None = None
+    """Exit codes of the untouched task graded as a control, when the graded runs gave none."""
     selected_proposal: int | None = None
     correct_proposal: int | None = None
     reason: str | None = None

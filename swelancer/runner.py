@@ -16,7 +16,7 @@ from pydantic import BaseModel
 from swelancer import __version__
 from swelancer.agents.base import Agent
 from swelancer.agents.loop import RunBudget
-from swelancer.attempt import AttemptSettings, Interrupted, error_record, run_once
+from swelancer.attempt import AttemptSettings, Controls, Interrupted, error_record, run_once
 from swelancer.catalog import TaskSet, load_tasks
 from swelancer.config import RunConfig, new_run_id
 from swelancer.errors import ConfigError, InfraError, SwelancerError
@@ -164,6 +164,7 @@ class Runner:
         self.stop = threading.Event()
         self.budget = RunBudget(config.max_run_cost_usd)
         self.client = None
+        self.controls = Controls()
         self._make_progress = make_progress or (lambda log_path: PlainProgress(log_path=log_path))
         self.progress: ProgressSink | None = None
 
@@ -186,7 +187,14 @@ class Runner:
         return task_set, agent, client, images, ids
 
     def _image(self, task: IcTask | ManagerTask) -> str:
-        return image_for(task, override=self.config.image, per_task=self.config.per_task_images)
+        config = self.config
+        return image_for(
+            task,
+            override=config.image,
+            per_task=config.per_task_images,
+            prefix=config.image_prefix,
+            tag=config.image_tag,
+        )
 
     def run(self) -> RunSummary:
         config = self.config
@@ -309,6 +317,7 @@ class Runner:
             test_runs=config.test_runs,
             setup_timeout_s=config.setup_timeout_s,
             test_timeout_s=config.test_timeout_s,
+            user_tool_timeout_s=config.user_tool_timeout_s,
             limits=config.limits,
             grade_in=config.grade_in,
             memory=config.memory,
@@ -331,6 +340,7 @@ class Runner:
                     folder,
                     stop=self.stop,
                     client=self.client,
+                    controls=self.controls,
                     on_phase=lambda name: self.progress.phase(task.task_id, n, name),
                 )
                 record.infra_retries = retries
@@ -340,7 +350,7 @@ class Runner:
                     raise Interrupted() from None
                 (folder / "error.txt").write_text(f"{exc.kind}: {exc}\n", encoding="utf-8")
                 spent_before = spent_before + transcript_spend(folder / "transcript.jsonl")
-                if retries >= config.max_retries:
+                if retries >= config.max_retries or not exc.retryable:
                     record = error_record(task, n, settings, exc, retries, started)
                     return _with_spend(record, spent_before)
                 retries += 1

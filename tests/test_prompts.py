@@ -62,6 +62,50 @@ def test_the_upstream_protocol_asks_for_one_python_block_the_user_tool_and_done(
     assert "`bash`" not in text and "`finish`" not in text
 
 
+# What upstream's IC prompt (prompts.py and the solver's extra instructions) tells the model,
+# each as a phrase ours must carry in its own words.
+UPSTREAM_IC_POINTS = {
+    "the repository and working directory": "/app/expensify (your working directory)",
+    "the reward": "paid $1,250",
+    "nothing to push": "nothing to commit or push",
+    "no TODOs": "leave no TODOs",
+    "self-contained scripts": "nothing survives from an earlier block",
+    "complete runnable code with imports": "complete, runnable code every time, with its imports",
+    "not a notebook": "It is not a notebook",
+    "installing packages from the code": "install it from your code",
+    "git may be missing": "do not assume git is installed",
+    "one python block per reply": "exactly one fenced block of Python",
+    "grep through subprocess": "subprocess.run(['grep'",
+    "help of a tool": "--help",
+    "step by step, starting with the directory": "Start by listing your working directory",
+    "how to finish": "reply with just DONE",
+    "user tool: how to call it": "reply with <user-tool> instead of code",
+    "user tool: where the trace is": "saved under /app/expensify/user_tool/",
+    "user tool: parse trace.trace": "parse it with Python",
+    "user tool: screenshots": '"screencast-frame" row\'s "sha1" names a JPEG',
+    "user tool: HTML snapshots": '"frame-snapshot" rows hold the page\'s HTML',
+    "user tool: action rows": '"before", "after" or "log" show the actions',
+    "user tool: run again when it ends early": "run it again",
+}
+
+
+@pytest.mark.parametrize("point", sorted(UPSTREAM_IC_POINTS))
+def test_the_upstream_ic_prompt_carries_each_point_of_upstreams(point):
+    assert UPSTREAM_IC_POINTS[point] in one(render_prompt(IC, mode="upstream"))
+
+
+def test_the_upstream_manager_prompt_carries_each_point_of_upstreams():
+    text = one(render_prompt(MANAGER, mode="upstream"))
+    for phrase in (
+        "choose the best one",
+        "Do not try to run the app or to write the fix yourself",
+        "at exactly /app/expensify/manager_decisions.json (that path and no other)",
+        "exactly one fenced block of Python",
+        "reply with just DONE",
+    ):
+        assert phrase in text
+
+
 def test_the_tools_protocol_names_each_tool_and_the_user_tool():
     text = one(render_prompt(IC, mode="tools"))
     for tool in ("`bash`", "`python`", "`user_tool`", "`finish`"):
@@ -77,8 +121,8 @@ def test_the_manager_prompt_gives_the_proposals_and_the_decision_file(mode):
     assert "Proposal: 0:\n\nConvert every amount to the report currency." in text
     assert "Proposal: 7:\n\nHide the total when currencies differ." in text
     assert "/app/expensify/manager_decisions.json" in text
-    assert '{"selected_proposal_id": <the proposal\'s number>}' in text
-    assert "$500" in text and "do not try to run the app" in text
+    assert '{"selected_proposal_id": <the number of the proposal you choose>}' in text
+    assert "$500" in text and "Do not try to run the app" in text
     assert "user tool" not in text.lower() and "user_tool" not in text
 
 
@@ -145,7 +189,7 @@ def test_the_agent_sends_the_prompt_of_the_template_it_is_given(tmp_path):
     config = RunConfig(model=f"mock/scripted:{script}", prompt_template=template, agent="tools")
     agent = make_agent(config, RunBudget())
     log = Log()
-    env = AgentEnv(sandbox=None, user_tool=lambda: "")  # type: ignore[arg-type]
+    env = AgentEnv(sandbox=None, user_tool=lambda: "", run=None)  # type: ignore[arg-type]
     outcome = agent.solve(IC, env, Limits(), log)
     assert outcome.stop_reason == "done" and outcome.turns == 1
     (prompt,) = [data for kind, data in log.events if kind == "prompt"]

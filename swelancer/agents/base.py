@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
-    from swelancer.sandbox.base import Sandbox
+    from swelancer.sandbox.base import ExecResult, Sandbox
     from swelancer.task import Task
 
 
@@ -105,7 +105,11 @@ class AgentEnv:
 
     sandbox: Sandbox
     user_tool: Callable[[], str]
-    """Runs the hidden test as a user would, with tracing; returns what the trace shows."""
+    """Runs the hidden test as a user would, with tracing; says where the trace is."""
+    run: Callable[[str, float], ExecResult]
+    """Runs a shell command in the task's directory, in the image's own shell environment (as
+    upstream runs commands: `bash -i`, so the conda env of the image is active), with a
+    timeout in seconds."""
     hidden_tests: Path | None = None
     """The host copy of the hidden tests. Only `mock/oracle` reads it, to build gold answers."""
 

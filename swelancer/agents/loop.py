@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import threading
 import time
 from pathlib import Path
+from textwrap import dedent
 from typing import Any, Literal
 
 from swelancer.agents.base import (
@@ -26,7 +28,16 @@ from swelancer.prompts import render_prompt
 from swelancer.task import IcTask, ManagerTask
 
 Mode = Literal["upstream", "tools"]
-PYTHON_BLOCK = re.compile(r"```(?:python|py)[^\n]*\n(.*?)```", re.DOTALL)
+PYTHON_BLOCK = re.compile(r"```python\s*\n(.*?)\n```", re.DOTALL)
+"""Upstream's rule: the first block fenced as ```python, dedented, is run with `python -c`."""
+NO_CODE_BLOCK = (
+    "No ```python code block was found in your reply. Each reply must hold one Python code "
+    "block for me to run, or be just DONE when you have finished."
+)
+NO_OUTPUT = (
+    "The code ran and printed nothing. If you have finished, reply with just DONE and your "
+    "work will be graded; otherwise carry on."
+)
 MAX_OUTPUT_TO_MODEL = 30_000
 CHARS_PER_TOKEN = 3.5
 
@@ -240,21 +251,22 @@ class ModelAgent:
     # -- the upstream protocol ------------------------------------------------------------
 
     def _upstream_turn(self, env, task, limits, log, reply, messages, turns_left, timeout):
+        """Upstream's turn: `<user-tool>` anywhere runs the user tool; a reply that is just
+        `done` (any case) ends; else the first python block runs. A reply with no block gets a
+        reminder (and, as upstream, no turn count)."""
         text = reply.content or ""
-        blocks = PYTHON_BLOCK.findall(text)
-        if "<user-tool>" in text and not blocks:
+        if "<user-tool>" in text:
             output = self._user_tool(env, task, log)
-        elif blocks:
-            output = self._run(env, task, log, ["python3", "-c", blocks[0]], timeout, blocks[0])
-        elif re.search(r"\bDONE\b", text):
+        elif text.strip().lower() == "done":
             return True
         else:
-            user_tool = "<user-tool> to use the user tool, " if isinstance(task, IcTask) else ""
-            output = (
-                "No code block found. Reply with one ```python ... ``` block to run, "
-                f"{user_tool}or DONE when you have finished."
-            )
-        note = f"{clip(output)}\n\nTurns left: {turns_left}"
+            blocks = PYTHON_BLOCK.findall(text)
+            if not blocks:
+                messages.append(Message(role="user", content=NO_CODE_BLOCK))
+                return False
+            code = dedent(blocks[0])
+            output = self._run(env, log, f"python -c {shlex.quote(code)}", timeout, code)
+        note = f"{clip(output) if output.strip() else NO_OUTPUT}\nTurns left: {turns_left}"
         messages.append(Message(role="user", content=note))
         return False
 
@@ -292,10 +304,11 @@ class ModelAgent:
             return problem, False
         if call.name == "bash":
             command = str(args["command"])
-            return self._run(env, task, log, command, timeout, command), False
+            return self._run(env, log, command, timeout, command) or "[no output]", False
         if call.name == "python":
             code = str(args["code"])
-            return self._run(env, task, log, ["python3", "-c", code], timeout, code), False
+            command = f"python -c {shlex.quote(code)}"
+            return self._run(env, log, command, timeout, code) or "[no output]", False
         if call.name == "user_tool" and isinstance(task, IcTask):
             return self._user_tool(env, task, log), False
         if call.name == "finish":
@@ -308,8 +321,8 @@ class ModelAgent:
 
     # -- actions --------------------------------------------------------------------------
 
-    def _run(self, env, task, log, cmd, timeout: float, shown: str) -> str:
-        result = env.sandbox.exec(cmd, timeout=timeout, workdir=task.cwd)
+    def _run(self, env, log, command: str, timeout: float, shown: str) -> str:
+        result = env.run(command, timeout)
         log.event(
             "command",
             command=shown,
@@ -324,7 +337,7 @@ class ModelAgent:
             output += f"\n[the command was stopped after {timeout:.0f} seconds]"
         elif result.exit_code:
             output += f"\n[exit code {result.exit_code}]"
-        return output or "[no output]"
+        return output
 
     def _user_tool(self, env, task, log) -> str:
         t0 = time.monotonic()

@@ -30,18 +30,15 @@ class OracleAgent:
             return AgentOutcome(turns=1)
         if env.hidden_tests is None:
             raise InfraError("mock/oracle needs the host copy of the hidden tests", kind="oracle")
-        for folder in task.test_folders:
-            patch = env.hidden_tests / "issues" / folder / "bug_reintroduce.patch"
-            if patch.exists():
-                break
-        else:
+        # The folder upstream grades, issues/<question_id>, holds the patch that set the bug.
+        patch = env.hidden_tests / "issues" / task.task_id / "bug_reintroduce.patch"
+        if not patch.is_file():
             raise InfraError(f"no bug_reintroduce.patch for {task.task_id}", kind="oracle")
         env.sandbox.write_file("/tmp/gold.patch", patch.read_bytes())
-        result = env.sandbox.exec(
-            "git apply -R --whitespace=nowarn /tmp/gold.patch; code=$?; rm -f /tmp/gold.patch; "
-            "exit $code",
-            workdir=task.cwd,
-            timeout=limits.command_timeout_s,
+        result = env.run(
+            "{ git apply -R --whitespace=nowarn /tmp/gold.patch || patch -p1 -R -s "
+            "< /tmp/gold.patch; }; code=$?; rm -f /tmp/gold.patch; exit $code",
+            limits.command_timeout_s,
         )
         log.event("command", command="git apply -R bug_reintroduce.patch", output=result.output,
                   exit_code=result.exit_code)  # fmt: skip

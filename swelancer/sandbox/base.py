@@ -53,8 +53,9 @@ class Sandbox(Protocol):
         """Create or replace one file inside the sandbox."""
         ...
 
-    def read_file(self, path: str) -> bytes:
-        """Read one file from the sandbox; `FileNotFoundError` when it does not exist."""
+    def read_file(self, path: str, limit: int | None = None) -> bytes:
+        """Read one file from the sandbox; `FileNotFoundError` when it does not exist, an
+        `InfraError` of kind `too_large` when it holds more than `limit` bytes."""
         ...
 
     def copy_in(self, src: Path, dest: str) -> None:
@@ -79,6 +80,10 @@ class Sandbox(Protocol):
 
     def kill_processes_except(self, keep: set[int]) -> int:
         """Kill every process but `keep` and PID 1, even after a fork bomb."""
+        ...
+
+    def alive(self) -> bool:
+        """Whether the sandbox is still running."""
         ...
 
     def logs(self) -> str:

@@ -444,6 +444,10 @@ class DockerSandbox:
             raise _infra_error(err, f"Could not inspect container {self.name}") from err
         return str(self.container.status)
 
+    def alive(self) -> bool:
+        """Whether the container is running (an engine fault is an `InfraError`)."""
+        return self.status() == "running"
+
     def logs(self) -> str:
         """What the container's main process printed (stdout and stderr; head and tail kept)."""
         output = _BoundedOutput(self.max_output_bytes)
@@ -643,8 +647,9 @@ class DockerSandbox:
             tar.addfile(info, io.BytesIO(payload))
         self._put_archive(posixpath.dirname(path) or "/", archive.getvalue())
 
-    def read_file(self, path: str) -> bytes:
-        """The bytes of the file `path`; `FileNotFoundError` when it does not exist."""
+    def read_file(self, path: str, limit: int | None = None) -> bytes:
+        """The bytes of the file `path`; `FileNotFoundError` when it does not exist. A file over
+        `limit` bytes is an `InfraError` of kind `too_large`, found before it is read."""
         path = _absolute(path)
         chunks = self._get_archive(path)
         try:
@@ -654,6 +659,12 @@ class DockerSandbox:
                         raise IsADirectoryError(path)
                     if member.issym() or member.islnk():
                         break  # a link: read what it points to
+                    if limit is not None and member.size > limit:
+                        raise InfraError(
+                            f"{path} in {self.name} holds {member.size:,} bytes, more than the "
+                            f"{limit:,} allowed",
+                            kind="too_large",
+                        )
                     handle = tar.extractfile(member)
                     return handle.read() if handle else b""
         except tarfile.TarError as err:
@@ -664,7 +675,7 @@ class DockerSandbox:
         target = self._run(["readlink", "-f", path], doing=f"Could not resolve {path}")[1].strip()
         if not target or target == path:
             raise FileNotFoundError(path)
-        return self.read_file(target)
+        return self.read_file(target, limit)
 
     def copy_in(self, src: Path, dest: str) -> None:
         """Copy the host file or folder `src` to `dest` (the path it will have), keeping modes.
