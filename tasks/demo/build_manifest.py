@@ -4,10 +4,11 @@
     python tasks/demo/build_manifest.py --check    # fail if manifest.csv is out of date
 
 Sources:
-  issues/<ID>/issue.md         IC task: front matter (title, price, optional test_folders)
-                               and the issue text; commit_id.txt and bug_reintroduce.patch
-                               sit beside it. Folders without issue.md (extra test folders,
-                               the 90001 fixture) are not tasks.
+  issues/<ID>/issue.md         IC task: front matter (title, price, optional
+                               acceptable_folders) and the issue text; test.py,
+                               commit_id.txt and bug_reintroduce.patch sit beside it.
+                               Folders without issue.md (the 90001 fixture) are not tasks.
+  issues/conftest.py           shared pytest configuration (not a task)
   manager/<ID>/issue.md        manager task: front matter (title, price, fix_patch,
                                correct_proposal, approval) and the issue text
   manager/<ID>/proposal_N.md   proposal N: front matter (author, explanation) and its text
@@ -15,6 +16,12 @@ Sources:
 Commit hashes come from building the demo repository from docker/demo/history/ (the same
 deterministic build the image runs), so they always match the image. Every IC task's
 commit_id.txt must name a commit of that history and its patch must apply there.
+
+`acceptable_folders` (space-separated; default: the task's own folder) is written to the
+manifest as given. As upstream's harness does, a harness grades only `issues/<question_id>`,
+so the list may name folders that do not exist (upstream's 12155_1 lists a missing `12155`
+first; 50357_1124 lists only another, missing folder). Listed folders that do exist are
+checked like the task's own.
 """
 
 from __future__ import annotations
@@ -188,9 +195,11 @@ def build_history(workdir: Path) -> History:
 def ic_row(folder: Path, history: History) -> dict[str, str]:
     doc = read_document(folder / "issue.md")
     where = str(folder / "issue.md")
-    test_folders = doc.meta.get("test_folders", folder.name).split()
-    for name in test_folders:
-        test_dir = folder.parent / name
+    acceptable = doc.meta.get("acceptable_folders", folder.name).split()
+    if not acceptable:
+        raise SourceError(f"{where}: acceptable_folders is empty")
+    present = [name for name in acceptable if (folder.parent / name).is_dir()]
+    for test_dir in [folder] + [folder.parent / n for n in present if n != folder.name]:
         for required in ("test.py", "commit_id.txt", "bug_reintroduce.patch"):
             if not (test_dir / required).is_file():
                 raise SourceError(f"{test_dir}: missing {required}")
@@ -205,7 +214,7 @@ def ic_row(folder: Path, history: History) -> dict[str, str]:
         "price_limit": PRICE_LIMIT,
         "manager_data": "",
         "manager_commit": "",
-        "acceptable_folders": repr(test_folders),
+        "acceptable_folders": repr(acceptable),
         "cwd": CWD,
         "set": SPLIT,
         "title": escape_text(require(doc, "title", folder / "issue.md"), where),

@@ -1,65 +1,45 @@
 #!/bin/bash
-# Entry point of the demo image, with the same contract as the upstream unified image:
+# Entry point of the demo image (the image runs it as `/bin/bash -l -c /app/tests/run.sh`).
+# It keeps the contract of the entry point of upstream's SWE-Lancer images:
 #
-#   ISSUE_ID       the task (a folder of /app/tests/issues)
-#   EVAL_VARIANT   ic_swe (default) or swe_manager; swe_manager skips the IC setup
-#   RUNTIME_SETUP  set (the image default is "true") to run the IC setup now; empty, "false"
-#                  or "0" means the setup was done when the image was built
+#   EVAL_VARIANT=swe_manager  no setup at all, and no /setup_done.txt: the container idles
+#                             (the harness checks out the manager commit itself).
+#   any other variant (IC)    append the `user-tool` alias to root's ~/.bashrc; when
+#                             RUNTIME_SETUP is non-empty (the image sets "true"), run
+#                             setup_expensify.yml for $ISSUE_ID; then write "done" to
+#                             /setup_done.txt and idle.
 #
-# When setup is over, /setup_done.txt holds one line: "done", or "failed: <reason>" when the
-# setup could not be done (the full log is on stdout and in /app/tests/logs/setup.log). Then
-# the container idles until it is stopped; SIGTERM ends it at once.
-set -u
+# A failed setup ends this script, and so the container, with the playbook's exit code
+# (as upstream's does under `set -e`); nothing is written to /setup_done.txt. The setup log is
+# on stdout (docker logs). SIGTERM and SIGINT end the container at once.
+set -e
 
-DONE_FILE=/setup_done.txt
-SETUP_LOG=/app/tests/logs/setup.log
+say() { echo "[run.sh] $*"; }
 
-log() { echo "[run.sh] $*"; }
+trap 'say "stopping"; exit 0' TERM INT
 
-mark() {
-    printf '%s\n' "$1" > "$DONE_FILE.tmp" && mv -f "$DONE_FILE.tmp" "$DONE_FILE"
-    log "setup: $1"
+idle() {
+    sleep infinity &
+    wait $!
 }
 
-setup() {
-    if [ "${EVAL_VARIANT:-ic_swe}" = "swe_manager" ]; then
-        log "manager task ${ISSUE_ID:-?}: no IC setup"
-        mark done
-        return
-    fi
-    case "${RUNTIME_SETUP:-}" in
-        "" | false | False | FALSE | 0 | no)
-            log "RUNTIME_SETUP is off: the task was set up when the image was built"
-            mark done
-            return
-            ;;
-    esac
-    if [ -z "${ISSUE_ID:-}" ]; then
-        mark "failed: ISSUE_ID is not set"
-        return
-    fi
-    if [ ! -f "/app/tests/issues/$ISSUE_ID/commit_id.txt" ]; then
-        mark "failed: no task folder /app/tests/issues/$ISSUE_ID"
-        return
-    fi
-    mkdir -p "$(dirname "$SETUP_LOG")"
-    log "setting up IC task $ISSUE_ID"
-    ansible-playbook -i "localhost," --connection=local /app/tests/setup_expensify.yml \
-        > >(tee "$SETUP_LOG") 2>&1
-    status=$?
-    if [ "$status" -eq 0 ]; then
-        mark done
-    else
-        task=$(sed -n 's/^TASK \[\(.*\)\] \**$/\1/p; /^fatal:/q' "$SETUP_LOG" | tail -n1)
-        mark "failed: setup_expensify.yml exited with $status at task '${task:-?}' (log: $SETUP_LOG)"
-    fi
-}
+if [ "${EVAL_VARIANT-}" = "swe_manager" ]; then
+    say "EVAL_VARIANT=swe_manager: no setup; the harness checks out the task's commit"
+    idle
+    exit 0
+fi
 
-trap 'log "stopping"; exit 0' TERM INT
+echo "alias user-tool='ansible-playbook -i \"localhost,\" --connection=local /app/tests/run_tests.yml -e trace=true'" >> ~/.bashrc
 
-rm -f "$DONE_FILE" "$DONE_FILE.tmp"
-setup &
-wait $!
+if [[ -n "${RUNTIME_SETUP-}" ]]; then
+    say "RUNTIME_SETUP=${RUNTIME_SETUP}: setting up IC task ${ISSUE_ID-} now"
+    # In the background, so that a SIGTERM is handled while the playbook runs.
+    ansible-playbook -i "localhost," --connection=local /app/tests/setup_expensify.yml &
+    wait $!
+else
+    say "RUNTIME_SETUP is empty: the task was set up when the image was built"
+fi
 
-sleep infinity &
-wait $!
+echo "done" > /setup_done.txt
+say "setup done"
+idle

@@ -1,15 +1,11 @@
 """Yen amounts are shown in whole yen, with thousands separators."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # /app/tests: demo_browser
-
-from demo_browser import open_app
+from utils.demo_browser import expect, open_app
 
 
-def test_yen_amounts_are_shown_in_whole_yen() -> None:
-    with open_app() as browser:
+def test_yen_amounts_are_shown_in_whole_yen(pytestconfig) -> None:
+    trace = pytestconfig.getoption("--user-tool-trace")
+    with open_app(trace=trace) as browser:
         browser.goto("/expenses/new")
         page = browser.submit(
             "Save expense",
@@ -22,8 +18,8 @@ def test_yen_amounts_are_shown_in_whole_yen() -> None:
             },
         )
         assert page.status == 200
-        assert "¥1,500" in page.text
-        assert "¥15.00" not in page.text
+        expect(page).to_contain_text("¥1,500")
+        expect(page).not_to_contain_text("¥15.00")
 
         browser.click("Add expense")
         browser.submit(
@@ -37,6 +33,6 @@ def test_yen_amounts_are_shown_in_whole_yen() -> None:
         )
 
         page = browser.click("Expenses")
-        assert "¥1,500" in page.text
-        assert "¥12,800" in page.text
-        assert "$12.50" in page.text
+        expect(page).to_contain_text("¥1,500")
+        expect(page).to_contain_text("¥12,800")
+        expect(page).to_contain_text("$12.50")

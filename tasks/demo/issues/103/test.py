@@ -1,15 +1,11 @@
 """A report lists its expenses in date order, across the turn of the year."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # /app/tests: demo_browser
-
-from demo_browser import open_app
+from utils.demo_browser import open_app
 
 
-def test_report_lines_are_in_date_order() -> None:
-    with open_app() as browser:
+def test_report_lines_are_in_date_order(pytestconfig) -> None:
+    trace = pytestconfig.getoption("--user-tool-trace")
+    with open_app(trace=trace) as browser:
         browser.goto("/reports")
         browser.submit("Create report", {"title": "Winter trip", "currency": "USD"})
         for date, merchant in (

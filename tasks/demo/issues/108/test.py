@@ -2,20 +2,17 @@
 
 import csv
 import io
-import sys
 from decimal import Decimal
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # /app/tests: demo_browser
-
-from demo_browser import open_app
+from utils.demo_browser import expect, open_app
 
 
-def test_csv_export_has_every_row() -> None:
-    with open_app("--demo-data") as browser:
+def test_csv_export_has_every_row(pytestconfig) -> None:
+    trace = pytestconfig.getoption("--user-tool-trace")
+    with open_app("--demo-data", trace=trace) as browser:
         browser.goto("/reports")
         page = browser.click("Client visits - March")
-        assert "Total: $1,844.88" in page.text
+        expect(page).to_contain_text("Total: $1,844.88")
 
         export = browser.click("Export CSV")
         assert export.status == 200

@@ -1,15 +1,11 @@
 """A rejected report can be fixed and submitted again."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # /app/tests: demo_browser
-
-from demo_browser import open_app
+from utils.demo_browser import expect, open_app
 
 
-def test_rejected_report_can_be_resubmitted() -> None:
-    with open_app() as browser:
+def test_rejected_report_can_be_resubmitted(pytestconfig) -> None:
+    trace = pytestconfig.getoption("--user-tool-trace")
+    with open_app(trace=trace) as browser:
         browser.goto("/reports")
         browser.submit("Create report", {"title": "Sales kickoff", "currency": "USD"})
         browser.click("Add expense")
@@ -26,9 +22,9 @@ def test_rejected_report_can_be_resubmitted() -> None:
         browser.click("Reports")
         browser.click("Sales kickoff")
         page = browser.submit("Submit for approval")
-        assert "Status: Submitted" in page.text
+        expect(page).to_contain_text("Status: Submitted")
         page = browser.submit("Reject")
-        assert "Status: Rejected" in page.text
+        expect(page).to_contain_text("Status: Rejected")
 
         browser.click("Add expense")
         browser.submit(
@@ -43,7 +39,7 @@ def test_rejected_report_can_be_resubmitted() -> None:
         )
         browser.click("Reports")
         page = browser.click("Sales kickoff")
-        assert "Total: $438.00" in page.text
+        expect(page).to_contain_text("Total: $438.00")
         page = browser.submit("Submit for approval")
         assert page.status == 200
-        assert "Status: Submitted" in page.text
+        expect(page).to_contain_text("Status: Submitted")
