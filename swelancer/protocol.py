@@ -27,9 +27,9 @@ TESTS_DIR = "/app/tests"
 SETUP_MARKER = "/setup_done.txt"
 PLAYBOOK = 'ansible-playbook -i "localhost," --connection=local /app/tests/run_tests.yml'
 GIT_IDENTITY = "-c user.name=swelancer -c user.email=swelancer@localhost"
-BASH_I_NOISE = (
-    "bash: cannot set terminal process group (-1): Inappropriate ioctl for device",
-    "bash: no job control in this shell",
+BASH_I_NOISE = re.compile(
+    r"bash: (cannot set terminal process group \(-?\d+\): Inappropriate ioctl for device"
+    r"|no job control in this shell)\r?"
 )
 
 
@@ -42,7 +42,7 @@ def interactive(command: str) -> list[str]:
 def without_shell_noise(output: str) -> str:
     """Output of an interactive shell without the two lines bash prints when it has no tty."""
     lines = output.split("\n")
-    while lines and lines[0].rstrip("\r") in BASH_I_NOISE:
+    while lines and BASH_I_NOISE.fullmatch(lines[0]):
         lines.pop(0)
     return "\n".join(lines)
 
