@@ -1,6 +1,9 @@
 """One attempt, self-contained: (task, settings) in, AttemptRecord and files out.
 
 Holds no process-global state, so an executor on another machine could run it unchanged.
+Once the agent's turn begins, its container is the agent's: nothing the harness runs there
+afterwards may start agent code except the grading itself (and, with `--user-tool-in same`,
+the user tool), and every outcome that is not a clean verdict is settled by evidence.
 """
 
 from __future__ import annotations
@@ -17,8 +20,20 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from swelancer import protocol
 from swelancer.agents.base import Agent, AgentEnv, AgentOutcome, Limits
+from swelancer.benchmark import setup
+from swelancer.benchmark.grading import IcGrade, grade_ic
+from swelancer.benchmark.hidden import HiddenTests, graded_folder, hide_tests, prune_other_tasks
+from swelancer.benchmark.manager import grade_manager
+from swelancer.benchmark.patch import (
+    Baseline,
+    PatchTooLarge,
+    apply_patch,
+    capture_baseline,
+    compute_patch,
+)
+from swelancer.benchmark.shell import interactive, without_shell_noise
+from swelancer.benchmark.user_tool import in_agent_sandbox, in_fresh_sandbox
 from swelancer.errors import InfraError
 from swelancer.images import DEMO_IMAGE
 from swelancer.results import (
@@ -58,10 +73,12 @@ class AttemptSettings(BaseModel):
     user_tool_timeout_s: float = 300.0
     limits: Limits = Limits()
     grade_in: Literal["same", "fresh"] = "same"
+    user_tool_in: Literal["same", "fresh"] = "fresh"
     memory: str | None = None
     """Docker's units; `auto` is 8g on the demo image and no limit elsewhere."""
     cpus: float | None = None
     pids_limit: int | None = None
+    disk: str | None = None
 
 
 def container_env(task: IcTask | ManagerTask) -> dict[str, str]:
@@ -84,6 +101,15 @@ def memory_limit(settings: AttemptSettings) -> str | None:
     return settings.memory
 
 
+def _labels(settings: AttemptSettings, task: IcTask | ManagerTask, attempt: int, role: str):
+    return {
+        "swelancer.run_id": settings.run_id,
+        "swelancer.task_id": task.task_id,
+        "swelancer.attempt": str(attempt),
+        "swelancer.role": role,
+    }
+
+
 def start_sandbox(
     task: IcTask | ManagerTask,
     attempt: int,
@@ -96,15 +122,11 @@ def start_sandbox(
     return DockerSandbox.start(
         settings.image,
         env=container_env(task),
-        labels={
-            "swelancer.run_id": settings.run_id,
-            "swelancer.task_id": task.task_id,
-            "swelancer.attempt": str(attempt),
-            "swelancer.role": role,
-        },
+        labels=_labels(settings, task, attempt, role),
         memory=memory_limit(settings),
         cpus=settings.cpus,
         pids_limit=settings.pids_limit,
+        disk=settings.disk,
         client=client,
     )
 
@@ -118,11 +140,9 @@ class Controls:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._locks: dict[tuple[str, str], threading.Lock] = {}
-        self._grades: dict[tuple[str, str], protocol.IcGrade] = {}
+        self._grades: dict[tuple[str, str], IcGrade] = {}
 
-    def grade(
-        self, key: tuple[str, str], run: Callable[[], protocol.IcGrade]
-    ) -> tuple[protocol.IcGrade, bool]:
+    def grade(self, key: tuple[str, str], run: Callable[[], IcGrade]) -> tuple[IcGrade, bool]:
         """The control's grade (and whether it was already known). Concurrent callers for one
         key wait for a single run; a control that gave no clean verdict is not kept."""
         with self._lock:
@@ -131,7 +151,7 @@ class Controls:
             if key in self._grades:
                 return self._grades[key], True
             grade = run()
-            if grade.outcome != "anomaly":
+            if grade.outcome in ("passed", "failed"):
                 self._grades[key] = grade
             return grade, False
 
@@ -139,6 +159,201 @@ class Controls:
 def _check(stop: threading.Event | None) -> None:
     if stop is not None and stop.is_set():
         raise Interrupted()
+
+
+class _Attempt:
+    """The state of one try: its sandboxes, the hidden tests, the patch's base."""
+
+    def __init__(self, task, attempt, settings, folder, client, controls, log) -> None:
+        self.task: IcTask | ManagerTask = task
+        self.attempt: int = attempt
+        self.settings: AttemptSettings = settings
+        self.folder: Path = folder
+        self.client = client
+        self.controls: Controls = controls
+        self.log: Transcript = log
+        self.scratch = Path(tempfile.mkdtemp(prefix="swelancer-attempt-"))
+        self.sandbox: Sandbox | None = None
+        self.reference: Sandbox | None = None
+        self.hidden: HiddenTests | None = None
+        self.baseline: Baseline | None = None
+        self.keep: set[int] = set()
+        self.keep_engine: set[int] = set()
+
+    # -- sandboxes ----------------------------------------------------------------------
+
+    def fresh(self, role: str) -> Sandbox:
+        """A new container of the task, set up from scratch, holding only this task's tests
+        and cut off the network once set up (upstream grades offline)."""
+        task = self.task
+        assert isinstance(task, IcTask)
+        grader = start_sandbox(task, self.attempt, self.settings, self.client, role=role)
+        try:
+            setup.wait_until_ready(grader, task, self.settings.setup_timeout_s)
+            prune_other_tasks(grader, task)
+            grader.disconnect_network()
+        except BaseException:
+            _save_logs(grader, self.folder / f"{role}-sandbox.log")
+            grader.remove()
+            raise
+        return grader
+
+    def patch(self) -> str:
+        """The agent's change now, computed on the host (see `benchmark.patch`)."""
+        from swelancer.sandbox.docker import DockerSandbox
+
+        assert self.sandbox is not None and self.baseline is not None
+        if self.reference is None:
+            labels = _labels(self.settings, self.task, self.attempt, "reference")
+            self.reference = DockerSandbox.reference(
+                self.settings.image, labels=labels, client=self.client
+            )
+        workdir = Path(tempfile.mkdtemp(prefix="patch-", dir=self.scratch))
+        try:
+            return compute_patch(self.sandbox, self.reference, self.baseline, workdir)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def stop_agent_processes(self) -> list[str]:
+        """Kill what the agent left running; the command lines of what survived, as the engine
+        (not the container) lists them."""
+        assert self.sandbox is not None
+        with contextlib.suppress(InfraError):
+            self.sandbox.kill_processes_except(self.keep)
+        engine = getattr(self.sandbox, "engine_processes", None)
+        if engine is None:
+            return []
+        survivors = engine()
+        return [cmd for pid, cmd in survivors.items() if pid not in self.keep_engine]
+
+    def close(self) -> None:
+        for box in (self.reference, self.sandbox):
+            if box is None:
+                continue
+            if box is self.sandbox:
+                _save_logs(box, self.folder / "sandbox.log")
+            with contextlib.suppress(InfraError):
+                box.remove()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    # -- the user tool ------------------------------------------------------------------
+
+    def user_tool(self) -> str:
+        task = self.task
+        if not isinstance(task, IcTask):
+            return "The user tool is only available for IC SWE tasks."
+        assert self.sandbox is not None and self.hidden is not None
+        timeout = self.settings.user_tool_timeout_s
+        if self.settings.user_tool_in == "same":
+
+            def stop() -> None:
+                self.stop_agent_processes()
+
+            return in_agent_sandbox(self.sandbox, task, self.hidden, stop, timeout, self.folder)
+        try:
+            patch = self.patch()
+        except PatchTooLarge as exc:
+            return f"The user tool could not start: {exc}."
+        return in_fresh_sandbox(lambda: self.fresh("user-tool"), self.sandbox, task,
+                                self.hidden, patch, apply_patch, timeout, self.folder)  # fmt: skip
+
+    # -- grading ------------------------------------------------------------------------
+
+    def grade_ic(self, record: AttemptRecord) -> bool:
+        """Grade the agent's change (in its own container, offline, as upstream does; or alone
+        in a fresh one) and settle a run without a clean verdict against the control."""
+        task = self.task
+        assert isinstance(task, IcTask) and self.hidden is not None and self.sandbox is not None
+        record.graded_folder = graded_folder(task)
+        record.acceptable_folders = list(task.test_folders)
+        survivors = self.stop_agent_processes()
+        try:
+            patch = self.patch()
+        except PatchTooLarge as exc:
+            record.reason = f"the change is too large to grade: {exc}"
+            return False
+        (self.folder / "patch.diff").write_bytes(patch.encode("utf-8", "surrogateescape"))
+        where = self.settings.grade_in
+        if where == "same" and survivors:
+            where = "fresh"
+            record.graded_in = (
+                "fresh: processes the agent started could not be stopped "
+                f"({'; '.join(s[:80] for s in survivors[:3])})"
+            )
+            self.log.event("graded_fresh", survivors=survivors[:20])
+        record.graded_in = record.graded_in or where
+        if where == "fresh":
+            grade, problem = self._grade_fresh(patch)
+            if problem is not None:
+                record.reason = problem
+                return False
+        else:
+            grade = self._run_grading(self.sandbox, "grading")
+        record.test_exit_codes = {grade.folder: grade.exit_codes}
+        if grade.outcome == "tampered":
+            record.tampering = grade.note
+            record.reason = f"tampering: {grade.note}"
+            self.log.event("tampering", note=grade.note)
+            return False
+        if grade.outcome != "anomaly":
+            return grade.outcome == "passed"
+        return self._settle(grade, record)
+
+    def _run_grading(self, sandbox: Sandbox, out: str) -> IcGrade:
+        assert isinstance(self.task, IcTask) and self.hidden is not None
+        return grade_ic(
+            sandbox,
+            self.task,
+            self.hidden,
+            test_runs=self.settings.test_runs,
+            timeout_s=self.settings.test_timeout_s,
+            out_dir=self.folder / out,
+        )
+
+    def _grade_fresh(self, patch: str) -> tuple[IcGrade, str | None]:
+        """Grade the patch alone in a new container, so that nothing else the agent changed
+        (the test runner, pytest, the Python in the image) can pass a test."""
+        assert isinstance(self.task, IcTask)
+        grader = self.fresh("grader")
+        try:
+            problem = apply_patch(grader, self.task.cwd, patch)
+            if problem is not None:
+                failed = IcGrade(folder=graded_folder(self.task), outcome="failed")
+                return failed, f"the patch does not apply: {problem}"
+            return self._run_grading(grader, "grading"), None
+        finally:
+            _save_logs(grader, self.folder / "grader-sandbox.log")
+            grader.remove()
+
+    def _settle(self, grade: IcGrade, record: AttemptRecord) -> bool:
+        """No clean verdict on the change: the untouched task, graded in a fresh sandbox,
+        decides whether the change or the infrastructure is the cause."""
+        assert isinstance(self.task, IcTask)
+        self.log.event("no_verdict", note=grade.note, next="grading the untouched task")
+
+        def control() -> IcGrade:
+            sandbox = self.fresh("control")
+            try:
+                return self._run_grading(sandbox, "control")
+            finally:
+                _save_logs(sandbox, self.folder / "control-sandbox.log")
+                sandbox.remove()
+
+        verdict, known = self.controls.grade((self.settings.image, self.task.task_id), control)
+        record.control_exit_codes = verdict.exit_codes
+        if verdict.outcome not in ("passed", "failed"):
+            raise InfraError(
+                f"the hidden test of {self.task.task_id} gave no verdict on the agent's change "
+                f"({grade.note}), and none on the untouched task either ({verdict.note}): a "
+                "fault of the image or the grader, not the model's",
+                kind="grader",
+            )
+        earlier = ", graded earlier in this run" if known else ""
+        record.reason = (
+            f"{grade.note}; the untouched task grades cleanly (exit "
+            f"{verdict.exit_codes[-1]}{earlier}), so the change is the cause"
+        )
+        return False
 
 
 def run_once(
@@ -157,28 +372,30 @@ def run_once(
     started = utc_now()
     phases = Phases()
     phase = on_phase or (lambda name: None)
-    controls = controls or Controls()
 
     def on_event(kind: str, data: dict) -> None:
         if kind == "model":
             phase(f"agent turn {data.get('turn')}")
 
     log = Transcript(folder / "transcript.jsonl", on_event=on_event)
-    hidden = Path(tempfile.mkdtemp(prefix="swelancer-hidden-")) / "tests"
-    sandbox: Sandbox | None = None
+    state = _Attempt(task, attempt, settings, folder, client, controls or Controls(), log)
     try:
         phase("starting")
-        sandbox = start_sandbox(task, attempt, settings, client)
+        sandbox = state.sandbox = start_sandbox(task, attempt, settings, client)
         log.event("sandbox", name=sandbox.name, image=settings.image)
         t0 = time.monotonic()
         phase("setup")
-        protocol.wait_until_ready(sandbox, task, settings.setup_timeout_s)
+        setup.wait_until_ready(sandbox, task, settings.setup_timeout_s)
         if isinstance(task, ManagerTask):
-            protocol.checkout_manager_base(sandbox, task)
-        protocol.hide_tests(sandbox, hidden, task)
-        protocol.fresh_history(sandbox, task)
+            setup.checkout_manager_base(sandbox, task)
+        state.hidden = hide_tests(sandbox, state.scratch / "tests", task)
+        setup.fresh_history(sandbox, task)
+        if isinstance(task, IcTask):
+            state.baseline = capture_baseline(sandbox, task.cwd, state.scratch / "base")
         sandbox.disconnect_network()
-        baseline = sandbox.process_ids()
+        state.keep = sandbox.process_ids()
+        engine = getattr(sandbox, "engine_processes", None)
+        state.keep_engine = set(engine()) if engine is not None else set()
         phases.setup = time.monotonic() - t0
         log.event("ready", seconds=round(phases.setup, 3))
         _check(stop)
@@ -187,9 +404,9 @@ def run_once(
         phase("agent")
         env = AgentEnv(
             sandbox=sandbox,
-            user_tool=_user_tool(sandbox, task, hidden, settings, folder),
+            user_tool=state.user_tool,
             run=_shell(sandbox, task.cwd),
-            hidden_tests=hidden if agent.name == "mock/oracle" else None,
+            hidden_tests=state.hidden.root if agent.name == "mock/oracle" else None,
         )
         try:
             outcome: AgentOutcome = agent.solve(task, env, settings.limits, log)
@@ -206,19 +423,15 @@ def run_once(
             return record
         phases.agent = time.monotonic() - t0
         log.event("agent_done", stop_reason=outcome.stop_reason, turns=outcome.turns)
-        # Whatever the agent left running (servers, a fork bomb, a process waiting to spoil
-        # grading) ends here; the image's own processes stay.
-        sandbox.kill_processes_except(baseline)
         _check(stop)
 
         t0 = time.monotonic()
         phase("grading")
         record = _record(task, attempt, settings, started, outcome)
         if isinstance(task, IcTask):
-            passed = _grade_ic(task, attempt, settings, client, sandbox, hidden, folder, record,
-                               controls, log)  # fmt: skip
+            passed = state.grade_ic(record)
         else:
-            verdict = protocol.grade_manager(sandbox, task, folder)
+            verdict = grade_manager(sandbox, task, folder)
             record.selected_proposal = verdict.selected
             record.correct_proposal = task.correct_proposal_id
             record.reason = verdict.reason
@@ -232,127 +445,8 @@ def run_once(
         log.event("verdict", status=record.status, earned_usd=record.earned_usd)
         return record
     finally:
-        if sandbox is not None:
-            _save_logs(sandbox, folder / "sandbox.log")
-            sandbox.remove()
-        shutil.rmtree(hidden.parent, ignore_errors=True)
+        state.close()
         log.close()
-
-
-def _grade_ic(
-    task: IcTask,
-    attempt: int,
-    settings: AttemptSettings,
-    client,
-    sandbox: Sandbox,
-    hidden: Path,
-    folder: Path,
-    record: AttemptRecord,
-    controls: Controls,
-    log: Transcript,
-) -> bool:
-    """Grade the agent's change (in its own container, offline, as upstream does; or alone in
-    a fresh one) and settle a run without a clean verdict against the control."""
-    patch = protocol.extract_patch(sandbox, task.cwd)
-    (folder / "patch.diff").write_bytes(patch.encode("utf-8", "surrogateescape"))
-    record.graded_folder = protocol.graded_folder(task)
-    record.acceptable_folders = list(task.test_folders)
-    if settings.grade_in == "fresh":
-        grade, problem = _grade_in_fresh_sandbox(task, attempt, settings, client, patch, folder)
-        if problem is not None:
-            record.reason = problem
-            record.test_exit_codes = {}
-            return False
-    else:
-        protocol.restore_tests(sandbox, hidden)
-        grade = protocol.grade_ic(
-            sandbox,
-            task,
-            test_runs=settings.test_runs,
-            timeout_s=settings.test_timeout_s,
-            out_dir=folder / "grading",
-        )
-    record.test_exit_codes = {grade.folder: grade.exit_codes}
-    if grade.outcome != "anomaly":
-        return grade.outcome == "passed"
-    log.event("no_verdict", note=grade.note, next="grading the untouched task as a control")
-    control, known = controls.grade(
-        (settings.image, task.task_id),
-        lambda: _control_grade(task, attempt, settings, client, folder),
-    )
-    record.control_exit_codes = control.exit_codes
-    if control.outcome == "anomaly":
-        raise InfraError(
-            f"the hidden test of {task.task_id} gave no verdict on the agent's change "
-            f"({grade.note}), and none on the untouched task either ({control.note}): a fault "
-            "of the image or the grader, not the model's",
-            kind="grader",
-        )
-    record.reason = (
-        f"{grade.note}; the untouched task grades cleanly (exit "
-        f"{control.exit_codes[-1]}{', graded earlier in this run' if known else ''}), "
-        "so the change is the cause"
-    )
-    return False
-
-
-def _fresh_grader(
-    task: IcTask, attempt: int, settings: AttemptSettings, client, role: str
-) -> Sandbox:
-    """A new container of the task, set up from scratch, holding only this task's tests and
-    cut off the network once set up (upstream grades offline)."""
-    grader = start_sandbox(task, attempt, settings, client, role=role)
-    try:
-        protocol.wait_until_ready(grader, task, settings.setup_timeout_s)
-        protocol.prune_other_tasks(grader, task)
-        grader.disconnect_network()
-    except BaseException:
-        grader.remove()
-        raise
-    return grader
-
-
-def _grade_in_fresh_sandbox(
-    task: IcTask, attempt: int, settings: AttemptSettings, client, patch: str, folder: Path
-) -> tuple[protocol.IcGrade, str | None]:
-    """Grade the patch alone in a new container, so that nothing else the agent changed (the
-    test runner, pytest, the Python in the image) can pass a test."""
-    grader = _fresh_grader(task, attempt, settings, client, "grader")
-    try:
-        problem = protocol.apply_patch(grader, task.cwd, patch)
-        if problem is not None:
-            empty = protocol.IcGrade(folder=protocol.graded_folder(task), outcome="failed")
-            return empty, f"the patch does not apply: {problem}"
-        grade = protocol.grade_ic(
-            grader,
-            task,
-            test_runs=settings.test_runs,
-            timeout_s=settings.test_timeout_s,
-            out_dir=folder / "grading",
-        )
-        return grade, None
-    finally:
-        _save_logs(grader, folder / "grader-sandbox.log")
-        grader.remove()
-
-
-def _control_grade(
-    task: IcTask, attempt: int, settings: AttemptSettings, client, folder: Path
-) -> protocol.IcGrade:
-    """The hidden test on the untouched task in a fresh container: the evidence that decides
-    whether a missing verdict is the change's doing or the infrastructure's."""
-    grader = _fresh_grader(task, attempt, settings, client, "control")
-    try:
-        return protocol.grade_ic(
-            grader,
-            task,
-            test_runs=settings.test_runs,
-            timeout_s=settings.test_timeout_s,
-            out_dir=folder / "control",
-        )
-    finally:
-        _save_logs(grader, folder / "control-sandbox.log")
-        grader.remove()
 
 
 def _stopped_by_agent(sandbox: Sandbox, exc: InfraError) -> bool:
@@ -405,19 +499,10 @@ def _save_logs(sandbox: Sandbox, path: Path) -> None:
 
 def _shell(sandbox: Sandbox, cwd: str) -> Callable[[str, float], ExecResult]:
     def run(command: str, timeout: float) -> ExecResult:
-        result = sandbox.exec(protocol.interactive(command), workdir=cwd, timeout=timeout)
-        return result.model_copy(update={"output": protocol.without_shell_noise(result.output)})
+        result = sandbox.exec(interactive(command), workdir=cwd, timeout=timeout)
+        return result.model_copy(update={"output": without_shell_noise(result.output)})
 
     return run
-
-
-def _user_tool(sandbox, task, hidden: Path, settings: AttemptSettings, folder: Path):
-    def call() -> str:
-        if not isinstance(task, IcTask):
-            return "The user tool is only available for IC SWE tasks."
-        return protocol.user_tool(sandbox, task, hidden, settings.user_tool_timeout_s, folder)
-
-    return call
 
 
 def error_record(

@@ -69,6 +69,11 @@ def report(
 
 
 def _emit(text: str, output: Path | None) -> None:
+    """Print `text` or write it to `output`; either way with nothing a terminal would act on
+    (the renderers clean what they take from a run; this is the last guard)."""
+    from swelancer.textsafe import clean
+
+    text = clean(text)
     if output is None:
         typer.echo(text, nl=not text.endswith("\n"))
         return

@@ -132,6 +132,19 @@ def run(
             "environment cannot pass a test.",
         ),
     ] = "same",
+    user_tool_in: Annotated[
+        str,
+        typer.Option(
+            "--user-tool-in",
+            help="fresh: run the user tool in a new container holding the agent's patch, and "
+            "hand back only the trace; same: in the agent's container (upstream's way), after "
+            "stopping the processes the agent left running.",
+        ),
+    ] = "fresh",
+    disk: Annotated[
+        str | None,
+        typer.Option("--disk", help="Cap of each container's disk (50g), where Docker allows."),
+    ] = None,
     memory: Annotated[
         str,
         typer.Option(
@@ -171,8 +184,9 @@ def run(
 
     if agent not in ("upstream", "tools"):
         raise ConfigError(f"unknown --agent {agent!r}; choose upstream or tools.")
-    if grade_in not in ("same", "fresh"):
-        raise ConfigError(f"unknown --grade-in {grade_in!r}; choose same or fresh.")
+    for flag, value in (("--grade-in", grade_in), ("--user-tool-in", user_tool_in)):
+        if value not in ("same", "fresh"):
+            raise ConfigError(f"unknown {flag} {value!r}; choose same or fresh.")
     from swelancer.runner import Runner
 
     config = RunConfig(
@@ -206,6 +220,8 @@ def run(
         prices_file=prices,
         max_run_cost_usd=max_run_cost_usd,
         grade_in=grade_in,
+        user_tool_in=user_tool_in,
+        disk=disk,
         memory=None if memory.lower() in ("none", "0", "") else memory,
         cpus=cpus,
         pids_limit=pids_limit or None,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from swelancer.textsafe import clean, json_text, rich_text
 
 tasks_app = typer.Typer(
     help=(
@@ -99,17 +100,19 @@ def list_tasks(
             }
             for t in task_set.tasks
         ]
-        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        typer.echo(json_text(rows, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"{len(task_set.tasks)} tasks from {task_set.source.path}")
+    table = Table(title=rich_text(f"{len(task_set.tasks)} tasks from {task_set.source.path}"))
     for name in ("task", "variant", "price", "split", "title"):
         table.add_column(name, justify="right" if name == "price" else "left", no_wrap=True)
     for t in task_set.tasks:
         mark = " [broken upstream]" if t.broken else ""
-        table.add_row(t.task_id, t.variant, _money(t.price_usd), t.split, t.title[:70] + mark)
+        title = " ".join(clean(t.title).split())[:70] + mark
+        cells = (t.task_id, t.variant, _money(t.price_usd), t.split, title)
+        table.add_row(*map(rich_text, cells))
     Console().print(table)
     if any(t.broken for t in task_set.tasks):
         typer.echo("[broken upstream]: " + next(t.broken for t in task_set.tasks if t.broken))
@@ -130,7 +133,7 @@ def stats(
 
     figures = task_stats(load_tasks(query_from(split, manifest, variant, task, limit, skip_broken)))
     if as_json:
-        typer.echo(json.dumps(figures, indent=2, ensure_ascii=False))
+        typer.echo(json_text(figures, indent=2))
         return
     from rich.console import Console
     from rich.table import Table
@@ -149,16 +152,14 @@ def stats(
         buckets.add_row(label, str(tally["tasks"]), _money(tally["usd"]))
     console.print(buckets)
     source = figures["source"]
-    console.print(f"source: {source['kind']} {source.get('url') or source['path']}", markup=False)
-    console.print(f"sha256: {source['sha256']}", markup=False)
+    console.print(rich_text(f"source: {source['kind']} {source.get('url') or source['path']}"))
+    console.print(rich_text(f"sha256: {source['sha256']}"))
     if figures["known_broken"]:
-        console.print(
-            f"known broken upstream (kept): {', '.join(figures['known_broken'])}", markup=False
-        )
+        known = ", ".join(figures["known_broken"])
+        console.print(rich_text(f"known broken upstream (kept): {known}"))
     if figures["skipped_broken"]:
-        console.print(
-            f"left out (--skip-broken): {', '.join(figures['skipped_broken'])}", markup=False
-        )
+        skipped = ", ".join(figures["skipped_broken"])
+        console.print(rich_text(f"left out (--skip-broken): {skipped}"))
 
 
 @tasks_app.command("show")
@@ -170,7 +171,9 @@ def show(
         bool, typer.Option("--answer", help="Also show the proposal the manager chose.")
     ] = False,
 ) -> None:
-    """Show one task: title, price, description and, for manager tasks, the proposals."""
+    """Show one task: title, price, description and, for manager tasks, the proposals.
+
+    Text from the manifest is cleaned of what a terminal would act on (`textsafe.clean`)."""
     from swelancer.catalog import load_tasks
     from swelancer.task import ManagerTask
 
@@ -189,7 +192,7 @@ def show(
             lines += ["", f"--- proposal {p.id} ---", p.text.strip()]
         if answer:
             lines += ["", f"correct proposal: {t.correct_proposal_id}"]
-    typer.echo("\n".join(lines))
+    typer.echo(clean("\n".join(lines)))
 
 
 @tasks_app.command("pull")

@@ -6,7 +6,6 @@ arithmetic of its own beyond putting them next to each other.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from swelancer.report import (
     percent,
     run_dirs_in,
 )
+from swelancer.textsafe import json_text, rich_text
 
 COMPARISON_SCHEMA = 1
 RUN_FIELDS: list[tuple[str, str]] = [
@@ -179,7 +179,8 @@ def leaderboard(results_dir: Path) -> dict[str, Any]:
 
 
 def render_json(data: dict[str, Any]) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False)
+    """The data as JSON; nothing in it that a terminal acts on (`textsafe.json_text`)."""
+    return json_text(data, indent=2)
 
 
 SAME = "The runs did the same on every task they have in common."
@@ -229,9 +230,9 @@ def _task_table(title: str, runs: list[dict[str, Any]], entries: list[dict[str, 
     table.add_column("task")
     table.add_column("price", justify="right")
     for r in runs:
-        table.add_column(r["run_id"], overflow="fold")
+        table.add_column(rich_text(r["run_id"]), overflow="fold")
     for d in entries:
-        table.add_row(d["task_id"], money(d["price_usd"]), *map(status_text, d["runs"]))
+        table.add_row(rich_text(d["task_id"]), money(d["price_usd"]), *map(status_text, d["runs"]))
     return table
 
 
@@ -243,9 +244,9 @@ def render_comparison_table(comparison: dict[str, Any], out: Any = None) -> None
     table = Table(title=f"{len(runs)} runs compared")
     table.add_column("")
     for r in runs:
-        table.add_column(r["run_id"], justify="right", overflow="fold")
+        table.add_column(rich_text(r["run_id"]), justify="right", overflow="fold")
     for key, label in comparison_rows(comparison):
-        table.add_row(label, *(figure_cell(key, r) for r in runs))
+        table.add_row(label, *(rich_text(figure_cell(key, r)) for r in runs))
     out.print(table)
     diffs = comparison["differences"]
     if diffs:
@@ -257,7 +258,7 @@ def render_comparison_table(comparison: dict[str, Any], out: Any = None) -> None
         title = f"tasks in only some runs ({len(comparison['only_in_some'])})"
         out.print(_task_table(title, runs, comparison["only_in_some"]))
     for note in comparison["notes"]:
-        out.print(note, markup=False)
+        out.print(rich_text(note))
 
 
 LEADERBOARD_COLUMNS: list[tuple[str, str]] = [("rank", "#"), ("run_id", "run"), *RUN_FIELDS]
@@ -284,12 +285,12 @@ def render_leaderboard_table(board: dict[str, Any], out: Any = None) -> None:
     from rich.table import Table
 
     out = out or console()
-    table = Table(title=f"leaderboard: {board['results_dir']} (by dollars earned)")
+    table = Table(title=rich_text(f"leaderboard: {board['results_dir']} (by dollars earned)"))
     for key, label in LEADERBOARD_COLUMNS:
         left = key in TEXT_FIELDS
         table.add_column(label, justify="left" if left else "right", overflow="fold")
     for r in board["runs"]:
-        table.add_row(*(figure_cell(k, r) for k, _ in LEADERBOARD_COLUMNS))
+        table.add_row(*(rich_text(figure_cell(k, r)) for k, _ in LEADERBOARD_COLUMNS))
     out.print(table)
     for note in board["notes"]:
-        out.print(note, markup=False)
+        out.print(rich_text(note))

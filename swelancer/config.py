@@ -44,6 +44,9 @@ class RunConfig(BaseModel):
     test_timeout_s: float = Field(1800.0, gt=0)
     user_tool_timeout_s: float = Field(300.0, gt=0)
     grade_in: Literal["same", "fresh"] = "same"
+    user_tool_in: Literal["same", "fresh"] = "fresh"
+    """Where the user tool runs: a fresh sandbox holding the agent's patch (only the trace
+    comes back), or the agent's container once its processes are stopped."""
     limits: Limits = Field(default_factory=Limits)
     memory: str | None = "auto"
     """Memory limit of each container (Docker's units: 512m, 8g); None for no limit; `auto`
@@ -51,6 +54,8 @@ class RunConfig(BaseModel):
     cpus: float | None = None
     pids_limit: int | None = 4096
     """Processes one container may hold: a fork bomb stops there."""
+    disk: str | None = None
+    """Cap of each container's writable layer (e.g. 50g), where the storage driver allows."""
     build_missing_demo_image: bool = True
     agent: Literal["upstream", "tools"] = "upstream"
     base_url: str | None = None

@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from swelancer.errors import ManifestError
-from swelancer.task import IcTask, ManagerTask, Proposal
+from swelancer.task import (
+    IcTask,
+    ManagerTask,
+    Proposal,
+    commit_problem,
+    cwd_problem,
+    folder_problem,
+    id_problem,
+)
+from swelancer.textsafe import clean
 
 CURRENT_COLUMNS = (
     "question_id", "variant", "price", "manager_data", "manager_commit",
@@ -78,8 +87,8 @@ def detect_schema(header: list[str], path: str) -> str:
     if missing:
         raise ManifestError(
             f"missing column(s) {', '.join(missing)} for the {schema} SWE-Lancer schema "
-            f"(header has: {', '.join(header) or 'nothing'}). Pass a SWE-Lancer task CSV, "
-            "such as upstream's all_swelancer_tasks.csv.",
+            f"(header has: {clean(', '.join(header))[:500] or 'nothing'}). Pass a SWE-Lancer "
+            "task CSV, such as upstream's all_swelancer_tasks.csv.",
             path=path,
             row=1,
             column=missing[0],
@@ -99,6 +108,12 @@ class _RowReader:
     def text(self, column: str) -> str:
         value = self.row.get(column)
         return "" if is_missing(value) else str(value)
+
+    def checked(self, column: str, value: str, problem: str | None) -> str:
+        """`value`, or the `ManifestError` naming `column` when `problem` says why it is bad."""
+        if problem:
+            raise self.fail(column, problem)
+        return value
 
     def literal(self, column: str, expected: type) -> Any:
         raw = self.text(column)
@@ -170,13 +185,25 @@ def _manager_fields(rr: _RowReader, task_id: str) -> dict[str, Any]:
             f"manager task {task_id}: correct proposal {correct_id} is not one of its "
             f"proposals {sorted(p.id for p in proposals)}",
         )
+    commit = rr.text("manager_commit").strip()
     return {
         "proposals": proposals,
         "correct_proposal_id": correct_id,
-        "manager_commit": rr.text("manager_commit"),
+        "manager_commit": rr.checked("manager_commit", commit, commit_problem(commit)),
         "title_fallback": str(data.get("title") or ""),
         "description_fallback": str(data.get("html_description") or ""),
     }
+
+
+def _test_folders(rr: _RowReader) -> list[str]:
+    """The `acceptable_folders` of an IC row, each a valid folder name."""
+    folders = rr.literal("acceptable_folders", list) or []
+    if not all(isinstance(f, str | int) and not isinstance(f, bool) for f in folders):
+        raise rr.fail("acceptable_folders", "expected a list of folder names")
+    names = [str(f) for f in folders]
+    for name in names:
+        rr.checked("acceptable_folders", name, folder_problem(name))
+    return names
 
 
 def parse_row(row: Row, *, schema: str, path: str, line: int) -> AnyTask:
@@ -187,11 +214,15 @@ def parse_row(row: Row, *, schema: str, path: str, line: int) -> AnyTask:
         raise rr.fail("question_id", "empty task id")
     variant = rr.text("variant").strip()
     if variant not in ("ic_swe", "swe_manager"):
-        raise rr.fail("variant", f"unknown variant {variant!r}; expected ic_swe or swe_manager")
+        raise rr.fail(
+            "variant", f"unknown variant {variant[:80]!r}; expected ic_swe or swe_manager"
+        )
+    rr.checked("question_id", task_id, id_problem(variant, task_id))
+    cwd = rr.text("cwd").strip() or "/app/expensify"
     common: dict[str, Any] = {
         "task_id": task_id,
         "price_usd": rr.price(),
-        "cwd": rr.text("cwd").strip() or "/app/expensify",
+        "cwd": rr.checked("cwd", cwd, cwd_problem(cwd)),
         "broken": KNOWN_BROKEN.get(task_id),
     }
     if schema == "current":
@@ -204,10 +235,7 @@ def parse_row(row: Row, *, schema: str, path: str, line: int) -> AnyTask:
         common["title"] = _extract_title(common["prompt"])
 
     if variant == "ic_swe":
-        folders = rr.literal("acceptable_folders", list) or []
-        if not all(isinstance(f, str | int) for f in folders):
-            raise rr.fail("acceptable_folders", "expected a list of folder names")
-        return IcTask(**common, test_folders=[str(f) for f in folders] or [task_id])
+        return IcTask(**common, test_folders=_test_folders(rr) or [task_id])
 
     fields = _manager_fields(rr, task_id)
     title_fallback = fields.pop("title_fallback")

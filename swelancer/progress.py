@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from swelancer.results import AttemptRecord
+from swelancer.textsafe import clean, rich_text
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -246,6 +247,12 @@ class RunLog:
                 self._handle = None
 
 
+def log_line(text: str) -> str:
+    """Text as one line of `run.log` and of the plain display: cleaned of what a terminal acts
+    on, with any newline in it shown as ⏎, so that no text can forge a line of its own."""
+    return " ⏎ ".join(clean(text).splitlines())
+
+
 def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
 
@@ -267,7 +274,7 @@ class _Sink:
         self.log.attach(path)
 
     def _logged(self, text: str) -> str:
-        line = f"{_stamp()} {text}"
+        line = f"{_stamp()} {log_line(text)}"
         self.log.write(line)
         return line
 
@@ -397,7 +404,7 @@ class RichProgress(_Sink):
         return record.status == "error"  # the rest shows in the figures
 
     def _show(self, line: str) -> None:
-        self.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        self.console.print(rich_text(line), highlight=False, soft_wrap=True)
 
     def close(self) -> None:
         with self._live_lock:
@@ -431,7 +438,7 @@ class RichProgress(_Sink):
             percent = 100 * done / planned if t.planned else 0
             eta_text = "ETA estimating…" if eta is None else f"ETA {format_seconds(eta)}"
             head.add_row(
-                Text(f"run {t.run_id}", style="bold"),
+                rich_text(f"run {log_line(t.run_id)}", style="bold"),
                 ProgressBar(total=planned, completed=min(done, planned)),
                 Text(
                     f"{done}/{t.planned}  {percent:.0f}%  elapsed {format_seconds(elapsed)}  "
@@ -460,7 +467,10 @@ class RichProgress(_Sink):
                     table.add_column(no_wrap=True)
                 for (task_id, attempt), r in running[: self.MAX_RUNNING_LINES]:
                     table.add_row(
-                        f"  {task_id}", f"#{attempt}", r.phase, format_seconds(now - r.started)
+                        rich_text(f"  {log_line(task_id)}"),
+                        f"#{attempt}",
+                        rich_text(log_line(r.phase)),
+                        format_seconds(now - r.started),
                     )
                 lines.append(Text(f"running ({len(running)}):", style="dim"))
                 lines.append(table)

@@ -11,7 +11,6 @@ report is in `report_html`, comparisons of several runs in `compare`.
 from __future__ import annotations
 
 import io
-import json
 from collections import defaultdict
 from math import comb
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from swelancer.results import AttemptRecord, RunDir
 from swelancer.task import PRICE_BUCKETS, VARIANTS, price_bucket
+from swelancer.textsafe import json_text, md_text, rich_text
 
 REPORT_SCHEMA = 1
 VARIANT_NAMES = {"ic_swe": "IC SWE", "swe_manager": "SWE Manager"}
@@ -331,8 +331,9 @@ def notes(report: dict[str, Any]) -> list[str]:
 
 
 def md_cell(text: Any) -> str:
-    """Text that stays inside one Markdown table cell."""
-    return " ".join(str(text).split()).replace("\\", "\\\\").replace("|", "\\|")
+    """Text from a run that stays inside one Markdown table cell (or heading, or list item) and
+    makes no HTML, link or image there (`textsafe.md_text`)."""
+    return md_text(text)
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -383,21 +384,24 @@ def render_markdown(report: dict[str, Any]) -> str:
 
 
 def console(file: Any = None, *, width: int | None = None) -> Any:
-    """A rich console; wide when the output is not a terminal so that tables are not squeezed."""
+    """A rich console that reads no markup or emoji codes in what it prints (text from a run may
+    hold any); wide when the output is not a terminal so that tables are not squeezed."""
     from rich.console import Console
 
-    made = Console(file=file, highlight=False, width=width)
+    options = {"highlight": False, "markup": False, "emoji": False}
+    made = Console(file=file, width=width, **options)
     if width is None and not made.is_terminal:
-        made = Console(file=file, highlight=False, width=160)
+        made = Console(file=file, width=160, **options)
     return made
 
 
 def render_table(report: dict[str, Any], out: Any = None) -> None:
-    """The report as rich tables on `out` (a console; the terminal by default)."""
+    """The report as rich tables on `out` (a console; the terminal by default). Text from the
+    run is drawn as cleaned rich `Text`: no escape sequence and no markup gets through."""
     from rich.table import Table
 
     out = out or console()
-    table = Table(title=f"{report['run_id']} — {model_name(report)}")
+    table = Table(title=rich_text(f"{report['run_id']} — {model_name(report)}"))
     table.add_column("")
     cols = columns(report)
     for _, title, _ in cols:
@@ -420,10 +424,13 @@ def render_table(report: dict[str, Any], out: Any = None) -> None:
         for name in ("task", "attempt", "kind", "reason"):
             errored.add_column(name, overflow="fold")
         for e in report["errored"]:
-            errored.add_row(e["task_id"], str(e["attempt"]), e["kind"], e["message"])
+            errored.add_row(
+                rich_text(e["task_id"]), str(e["attempt"]), rich_text(e["kind"]),
+                rich_text(e["message"]),
+            )  # fmt: skip
         out.print(errored)
     for note in notes(report):
-        out.print(note, markup=False)
+        out.print(rich_text(note))
 
 
 def table_text(render: Any, *args: Any) -> str:
@@ -434,4 +441,5 @@ def table_text(render: Any, *args: Any) -> str:
 
 
 def render_json(report: dict[str, Any]) -> str:
-    return json.dumps(report, indent=2, ensure_ascii=False)
+    """The report as JSON; nothing in it that a terminal acts on (`textsafe.json_text`)."""
+    return json_text(report, indent=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import socket
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -14,9 +15,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from swelancer.errors import SwelancerError
+from swelancer.textsafe import clean
 
 Status = Literal["passed", "failed", "error"]
 SCHEMA_VERSION = 1
+LOCK_FILE = ".lock"
 
 
 def utc_now() -> str:
@@ -131,6 +134,11 @@ class AttemptRecord(BaseModel):
     correct_proposal: int | None = None
     reason: str | None = None
     """Why the attempt scored what it did (e.g. a malformed decision file), when worth saying."""
+    tampering: str | None = None
+    """What showed that the agent's code forged or spoiled its grading (a failure)."""
+    graded_in: str | None = None
+    """Where the change was graded: `same` (the agent's container) or `fresh`, and why when it
+    differs from what the run asked."""
     stop_reason: str | None = None
     error: AttemptError | None = None
     infra_retries: int = 0
@@ -165,6 +173,13 @@ class RunDir:
                 "place with --results-dir, or free disk space."
             ) from None
 
+    def lock(self) -> RunLock:
+        """Take the run directory for this process (creating it), for as long as the run lasts;
+        a `SwelancerError` naming the holder when another process has it. Readers (`report`,
+        `view`) take no lock."""
+        self.create()
+        return RunLock.take(self.path / LOCK_FILE, self.path)
+
     def read_run(self) -> dict[str, Any] | None:
         if not self.run_file.exists():
             return None
@@ -173,8 +188,26 @@ class RunDir:
     def write_run(self, data: dict[str, Any]) -> None:
         write_text_atomic(self.run_file, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
+    def task_dir(self, task_id: str) -> Path:
+        """`attempts/<task_id>`; a `SwelancerError` when the id would lead anywhere else."""
+        return self._inside(self.path / "attempts", task_id)
+
     def attempt_dir(self, task_id: str, attempt: int) -> Path:
-        return self.path / "attempts" / task_id / str(attempt)
+        """`attempts/<task_id>/<attempt>`, checked to stay inside the run directory."""
+        return self._inside(self.path / "attempts", task_id, str(attempt))
+
+    def _inside(self, root: Path, task_id: str, *more: str) -> Path:
+        """`root/task_id/…`, refused unless the id is one plain folder name and the path,
+        symlinks resolved, stays under `root`."""
+        path = root.joinpath(task_id, *more) if is_plain_name(task_id) else None
+        if path is None or not stays_under(path, root):
+            raise SwelancerError(
+                f"task id {task_id[:80]!r} would lead outside the run directory {self.path} "
+                f"(attempts/<task id> must be a folder inside it); refused. The manifest "
+                "checks every id, so the record or folder was changed by hand or by a program: "
+                "check attempts.jsonl and attempts/."
+            )
+        return path
 
     def fresh_attempt_dir(self, task_id: str, attempt: int) -> Path:
         """An empty folder for an attempt; what an unfinished earlier try left is set aside."""
@@ -212,6 +245,78 @@ class RunDir:
     def records(self) -> list[AttemptRecord]:
         """Every complete record; a line cut short by a crash is ignored."""
         return read_records(self.attempts_file)
+
+
+class RunLock:
+    """An exclusive `flock` on a run directory's `.lock` file, which also names the holder (pid,
+    host, since). The kernel drops the lock when the holder's process ends, even by `kill -9`,
+    so a lock is never left stuck; the file itself stays, as the next holder rewrites it."""
+
+    def __init__(self, fd: int, path: Path) -> None:
+        self._fd: int | None = fd
+        self.path = path
+
+    @classmethod
+    def take(cls, path: Path, run: Path) -> RunLock:
+        """The lock at `path` (of the run directory `run`), taken at once or refused."""
+        import fcntl
+
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            holder = _lock_holder(fd)
+            os.close(fd)
+            if isinstance(exc, BlockingIOError):
+                raise SwelancerError(
+                    f"the run {run.name} is in use by {holder} ({run}). Wait for it to finish, "
+                    "or choose another --run-id."
+                ) from None
+            raise SwelancerError(
+                f"cannot lock the run directory {run} ({exc.strerror or exc}); choose another "
+                "place with --results-dir."
+            ) from None
+        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now()}
+        try:  # who holds it is for the message only: a full disk must not stop the run here
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(holder) + "\n").encode("utf-8"), 0)
+        except OSError:
+            pass
+        return cls(fd, path)
+
+    def release(self) -> None:
+        """Give the run directory up (closing the file drops the lock)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> RunLock:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
+def _lock_holder(fd: int) -> str:
+    """Who holds a lock, as its file says: `pid 123 on host since …`."""
+    try:
+        data = json.loads(os.pread(fd, 4096, 0).decode("utf-8"))
+        return f"pid {int(data['pid'])} on {clean(data['host'])} since {clean(data['since'])}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "another process (which has not said which yet)"
+
+
+def is_plain_name(name: str) -> bool:
+    """Whether `name` is one folder name: not empty, `.` or `..`, no `/` and no NUL."""
+    return 0 < len(name) <= 255 and name not in (".", "..") and "/" not in name and "\0" not in name
+
+
+def stays_under(path: Path, root: Path) -> bool:
+    """Whether `path`, with `..` and symlinks resolved, is `root` or below it."""
+    try:
+        return path.resolve().is_relative_to(root.resolve())
+    except (OSError, RuntimeError, ValueError):
+        return False
 
 
 def _repair_tail(fd: int, path: Path) -> None:

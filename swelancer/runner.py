@@ -7,6 +7,7 @@ import platform
 import sys
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
@@ -201,6 +202,11 @@ class Runner:
         task_set, agent, client, images, ids = self.prepare()
         config.run_id = config.run_id or new_run_id(config.model)
         run_dir = RunDir(Path(config.results_dir) / config.run_id)
+        with run_dir.lock():  # one process per run directory, for the whole run
+            return self._run_locked(run_dir, task_set, agent, client, images, ids)
+
+    def _run_locked(self, run_dir: RunDir, task_set, agent, client, images, ids) -> RunSummary:
+        config = self.config
         existing = run_dir.read_run()
         _check_resume(existing, config, task_set)
         run_dir.create()
@@ -323,6 +329,8 @@ class Runner:
             memory=config.memory,
             cpus=config.cpus,
             pids_limit=config.pids_limit,
+            disk=config.disk,
+            user_tool_in=config.user_tool_in,
         )
         started = utc_now()
         retries = 0
@@ -346,16 +354,34 @@ class Runner:
                 record.infra_retries = retries
                 return _with_spend(record, spent_before)
             except InfraError as exc:
-                if self.stop.is_set():
-                    raise Interrupted() from None
-                (folder / "error.txt").write_text(f"{exc.kind}: {exc}\n", encoding="utf-8")
-                spent_before = spent_before + transcript_spend(folder / "transcript.jsonl")
-                if retries >= config.max_retries or not exc.retryable:
-                    record = error_record(task, n, settings, exc, retries, started)
-                    return _with_spend(record, spent_before)
-                retries += 1
-                self.progress.note(
-                    f"{task.task_id} #{n}: infrastructure fault ({exc.kind}): {exc}; "
-                    f"retry {retries} of {config.max_retries}"
+                fault = exc
+            except (SwelancerError, OSError, Interrupted):
+                raise
+            except Exception as bug:  # a fault of the harness itself: never the run's end
+                (folder / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+                fault = InfraError(
+                    f"the harness failed on this attempt ({type(bug).__name__}: {bug}); see "
+                    f"{folder / 'error.txt'}",
+                    kind="harness",
                 )
-                time.sleep(min(2.0 * retries, 10.0))
+            spent_before = spent_before + transcript_spend(folder / "transcript.jsonl")
+            record = self._after_fault(task, n, settings, folder, fault, retries, started)
+            if record is not None:
+                return _with_spend(record, spent_before)
+            retries += 1
+
+    def _after_fault(self, task, n, settings, folder, exc: InfraError, retries: int, started):
+        """The error record when the attempt gives up, else None after noting the retry."""
+        config = self.config
+        if self.stop.is_set():
+            raise Interrupted() from None
+        with contextlib.suppress(OSError), (folder / "error.txt").open("a") as handle:
+            handle.write(f"{exc.kind}: {exc}\n")
+        if retries >= config.max_retries or not exc.retryable:
+            return error_record(task, n, settings, exc, retries, started)
+        self.progress.note(
+            f"{task.task_id} #{n}: infrastructure fault ({exc.kind}): {exc}; "
+            f"retry {retries + 1} of {config.max_retries}"
+        )
+        time.sleep(min(2.0 * (retries + 1), 10.0))
+        return None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import posixpath
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
 Variant = Literal["ic_swe", "swe_manager"]
 VARIANTS: tuple[Variant, ...] = ("ic_swe", "swe_manager")
@@ -18,6 +20,67 @@ PRICE_BUCKETS: tuple[tuple[str, float, float], ...] = (
     ("$2,000–$3,999", 2000.0, 4000.0),
     ("≥ $4,000", 4000.0, float("inf")),
 )
+
+
+# What a manifest may hold in the fields that reach paths, commands and container names; ASCII
+# only (no lookalike digits or dashes), whole-string matches. The real ids (upstream's three
+# manifests and the demo's) are 3-5 digits, with a suffix of 1-4 digits or `-manager-<1 digit>`.
+IC_ID = re.compile(r"[0-9]{1,9}(?:_[0-9]{1,6})?")
+"""An IC task id and a test folder name: `12155`, `12155_1`, `28565_1001`."""
+MANAGER_ID = re.compile(r"[0-9]{1,9}-manager-[0-9]{1,6}")
+"""A manager task id: `15193-manager-0`."""
+COMMIT = re.compile(r"[0-9a-fA-F]{7,40}")
+"""A git commit (abbreviated or full); a manager task may also have none."""
+PATH_PART = re.compile(r"[A-Za-z0-9_.-]{1,100}")
+CWD_LIMIT = 200
+
+
+def id_problem(variant: str, task_id: str) -> str | None:
+    """Why `task_id` is not a valid id for a task of `variant`, or None when it is."""
+    if variant == "ic_swe":
+        pattern, shape = IC_ID, "digits with an optional _N suffix, e.g. 12155 or 12155_1"
+    else:
+        pattern, shape = MANAGER_ID, "<issue>-manager-<n>, e.g. 15193-manager-0"
+    if pattern.fullmatch(task_id):
+        return None
+    return f"task id {task_id[:80]!r} is not a valid {variant} id ({shape})"
+
+
+def folder_problem(folder: str) -> str | None:
+    """Why `folder` is not a valid test folder name (`issues/<folder>`), or None."""
+    if IC_ID.fullmatch(folder):
+        return None
+    return f"test folder {folder[:80]!r} is not a valid folder name (e.g. 12155 or 12155_1)"
+
+
+def commit_problem(commit: str) -> str | None:
+    """Why `commit` is not a git commit id (7-40 hex digits) nor empty, or None."""
+    if not commit or COMMIT.fullmatch(commit):
+        return None
+    return f"manager commit {commit[:80]!r} is not 7 to 40 hex digits"
+
+
+def cwd_problem(cwd: str) -> str | None:
+    """Why `cwd` is not an absolute, normalized path of plain names, or None."""
+    parts = cwd.split("/")[1:] if cwd != "/" else []
+    ok = (
+        cwd.startswith("/")
+        and len(cwd) <= CWD_LIMIT
+        and posixpath.normpath(cwd) == cwd
+        and all(PATH_PART.fullmatch(p) and p not in (".", "..") for p in parts)
+    )
+    if ok:
+        return None
+    return (
+        f"working directory {cwd[:80]!r} is not an absolute, normalized path of plain names "
+        "(letters, digits, . _ -; no .. and no //), e.g. /app/expensify"
+    )
+
+
+def _checked(problem: str | None, value: str) -> str:
+    if problem:
+        raise ValueError(problem)
+    return value
 
 
 def price_bucket(price_usd: float) -> str:
@@ -47,12 +110,29 @@ class _TaskBase(BaseModel):
     broken: str | None = None
     """Why this task is known to be broken upstream, if it is."""
 
+    @field_validator("cwd")
+    @classmethod
+    def _safe_cwd(cls, value: str) -> str:
+        return _checked(cwd_problem(value), value)
+
 
 class IcTask(_TaskBase):
     """Fix the issue in the repository; graded by the hidden end-to-end tests."""
 
     variant: Literal["ic_swe"] = "ic_swe"
     test_folders: list[str] = Field(default_factory=list)
+
+    @field_validator("task_id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        return _checked(id_problem("ic_swe", value), value)
+
+    @field_validator("test_folders")
+    @classmethod
+    def _safe_folders(cls, value: list[str]) -> list[str]:
+        for folder in value:
+            _checked(folder_problem(folder), folder)
+        return value
 
 
 class ManagerTask(_TaskBase):
@@ -64,6 +144,16 @@ class ManagerTask(_TaskBase):
     """The proposals as the manifest renders them for the prompt (current schema)."""
     correct_proposal_id: int
     manager_commit: str = ""
+
+    @field_validator("task_id")
+    @classmethod
+    def _safe_id(cls, value: str) -> str:
+        return _checked(id_problem("swe_manager", value), value)
+
+    @field_validator("manager_commit")
+    @classmethod
+    def _safe_commit(cls, value: str) -> str:
+        return _checked(commit_problem(value), value)
 
 
 Task = Annotated[IcTask | ManagerTask, Field(discriminator="variant")]

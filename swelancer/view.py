@@ -17,6 +17,7 @@ from typing import Any
 from swelancer.errors import ConfigError
 from swelancer.report import api_money, is_run_dir, money, run_dirs_in
 from swelancer.results import AttemptRecord, RunDir
+from swelancer.textsafe import clean
 
 OUTPUT_FOLD = (20, 10)
 """Lines kept at the head and the tail of a long output."""
@@ -187,7 +188,7 @@ def read_grading(folder: Path) -> list[GradingRun]:
 
 def _attempt_numbers(rd: RunDir, task_id: str, records: list[AttemptRecord]) -> list[int]:
     numbers = {r.attempt for r in records if r.task_id == task_id}
-    task_dir = rd.path / "attempts" / task_id
+    task_dir = rd.task_dir(task_id)
     if task_dir.is_dir():
         numbers |= {int(p.name) for p in task_dir.iterdir() if p.is_dir() and p.name.isdigit()}
     return sorted(numbers)
@@ -202,7 +203,7 @@ def task_ids(rd: RunDir, records: list[AttemptRecord]) -> list[str]:
 
 
 def _listing(names: list[str], limit: int = 30) -> str:
-    shown = ", ".join(names[:limit])
+    shown = ", ".join(_line(name) for name in names[:limit])
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
 
 
@@ -498,27 +499,35 @@ PART_STYLE = {"code": "yellow", "output": "", "text": ""}
 
 
 def _part_text(part: Part, full: bool) -> str:
-    text, _ = fold(part.text, None if full else part.fold)
+    """The part's text, cleaned of what a terminal would act on, then folded."""
+    text, _ = fold(clean(part.text), None if full else part.fold)
     return text
 
 
+def _line(text: str) -> str:
+    """A title, label or meta item: cleaned, on one line."""
+    return " ".join(clean(text).splitlines())
+
+
 def plain_text(blocks: list[Block], *, full: bool = False) -> str:
-    """The blocks as plain text, for a pipe or a file."""
+    """The blocks as plain text, for a pipe or a file; nothing in it a terminal acts on."""
     out: list[str] = []
     for block in blocks:
-        out.append(f"== {block.title} " + "=" * max(3, 76 - len(block.title)))
+        title = _line(block.title)
+        out.append(f"== {title} " + "=" * max(3, 76 - len(title)))
         if block.meta:
-            out.append("   " + " · ".join(block.meta))
+            out.append("   " + _line(" · ".join(block.meta)))
         for part in block.parts:
             if part.label:
-                out.append(f"--- {part.label}")
+                out.append(f"--- {_line(part.label)}")
             out.append(_part_text(part, full))
         out.append("")
     return "\n".join(out)
 
 
 def render_terminal(blocks: list[Block], *, full: bool = False, out: Any = None) -> None:
-    """The blocks with rich on a terminal, as plain text otherwise."""
+    """The blocks with rich on a terminal, as plain text otherwise. Text is cleaned of what a
+    terminal would act on and drawn as rich `Text`, which reads no markup."""
     from rich.console import Console
     from rich.padding import Padding
     from rich.rule import Rule
@@ -531,12 +540,12 @@ def render_terminal(blocks: list[Block], *, full: bool = False, out: Any = None)
         return
     for block in blocks:
         style = TONE_STYLE[block.tone] if block.tone else KIND_STYLE.get(block.kind, "bold cyan")
-        out.print(Rule(Text(block.title, style=style), align="left", style="dim"))
+        out.print(Rule(Text(_line(block.title), style=style), align="left", style="dim"))
         if block.meta:
-            out.print(Text(" · ".join(block.meta), style="dim"))
+            out.print(Text(_line(" · ".join(block.meta)), style="dim"))
         for part in block.parts:
             if part.label:
-                out.print(Text(part.label, style="dim italic"))
+                out.print(Text(_line(part.label), style="dim italic"))
             text = Text(_part_text(part, full), style=PART_STYLE.get(part.style, ""))
             text.highlight_regex(r"… [\d,]+ (lines|characters) folded …", "reverse")
             out.print(Padding(text, (0, 0, 0, 2)))

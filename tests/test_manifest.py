@@ -131,7 +131,7 @@ def test_hand_written_rows_load_to_the_right_objects(tmp_path):
             variant="swe_manager",
             price="1000",
             manager_data=_manager_data(correct=2),
-            manager_commit="abc123",
+            manager_commit="abc1234",
             acceptable_folders="[]",
             proposals="Proposal: 0:\\n\\nfirst",
         ),
@@ -154,7 +154,7 @@ def test_hand_written_rows_load_to_the_right_objects(tmp_path):
     assert manager.correct_proposal_id == 2
     assert [p.id for p in manager.proposals] == [0, 1, 2]
     assert manager.proposals_text == "Proposal: 0:\n\nfirst"
-    assert manager.manager_commit == "abc123"
+    assert manager.manager_commit == "abc1234"
     assert isinstance(empty, ManagerTask)
     assert empty.proposals_text == "" and empty.correct_proposal_id == 0
     assert select_tasks(tasks, split="nondiamond") == [nondiamond]
@@ -168,13 +168,25 @@ BAD_ROWS = [
     ("acceptable_folders", _row(acceptable_folders="['a', "), "not a Python literal"),
     (
         "manager_data",
-        _row(variant="swe_manager", manager_data="{'game': {'all_formal_proposals': []}}"),
+        _row(
+            question_id="100-manager-0",
+            variant="swe_manager",
+            manager_data="{'game': {'all_formal_proposals': []}}",
+        ),
         "no correct proposal",
     ),
-    ("manager_data", _row(variant="swe_manager", manager_data="nan"), "no manager_data"),
     (
         "manager_data",
-        _row(variant="swe_manager", manager_data=_manager_data(correct=7)),
+        _row(question_id="100-manager-0", variant="swe_manager", manager_data="nan"),
+        "no manager_data",
+    ),
+    (
+        "manager_data",
+        _row(
+            question_id="100-manager-0",
+            variant="swe_manager",
+            manager_data=_manager_data(correct=7),
+        ),
         "not one of its proposals",
     ),
 ]
@@ -197,7 +209,7 @@ def test_missing_column_and_duplicate_id(tmp_path):
         load_manifest(_write(tmp_path / "a.csv", [_row()], header))
     assert (info.value.row, info.value.column) == (1, "price")
     with pytest.raises(ManifestError) as info:
-        load_manifest(_write(tmp_path / "b.csv", [_row(), _row(question_id="x"), _row()]))
+        load_manifest(_write(tmp_path / "b.csv", [_row(), _row(question_id="101"), _row()]))
     assert (info.value.row, info.value.column) == (4, "question_id")
     assert "duplicate" in str(info.value) and "row 2" in str(info.value)
 

@@ -13,11 +13,11 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from swelancer.benchmark.manager import read_decision
 from swelancer.errors import ManifestError
 from swelancer.manifest import is_missing, load_manifest
-from swelancer.protocol import read_decision
 from swelancer.results import AttemptRecord, RunDir, Transcript, read_records
-from swelancer.task import VARIANTS, IcTask, ManagerTask
+from swelancer.task import IC_ID, MANAGER_ID, VARIANTS, IcTask, ManagerTask
 
 CURRENT = [
     "question_id", "variant", "price", "price_limit", "manager_data", "manager_commit",
@@ -195,7 +195,7 @@ GOOD = {
     "price_limit": "2000000.0",
     "manager_data": "{'game': {'correct_proposal': {'id': 1}, "
     "'all_formal_proposals': [{'id': 1, 'content': 'p'}]}, 'title': 't'}",
-    "manager_commit": "abc",
+    "manager_commit": "abc1234",
     "acceptable_folders": "['1']",
     "cwd": "/app/expensify",
     "set": "diamond",
@@ -205,6 +205,12 @@ GOOD = {
     "prompt": "[{'content': 'fix the following issue:\\n\\nTitle', 'role': 'user'}]",
     "canary": "",
 }
+
+
+def good_row(variant: str, number: int = 1) -> dict[str, str]:
+    """GOOD for `variant`, with an id of that variant's shape."""
+    task_id = str(number) if variant == "ic_swe" else f"{number}-manager-0"
+    return {**GOOD, "variant": variant, "question_id": task_id}
 
 
 @st.composite
@@ -228,7 +234,7 @@ def manifests(draw) -> tuple[list[str], list[list[str]]]:
         if draw(st.sampled_from([False] * 7 + [True])):  # garbage in every cell
             row = [draw(nasty_cell) for _ in header]
         else:  # a good row with a few cells replaced
-            good = {**GOOD, "question_id": str(number), "variant": draw(st.sampled_from(VARIANTS))}
+            good = good_row(draw(st.sampled_from(VARIANTS)), number)
             row = [good.get(c, "") for c in header]
             for _ in range(draw(st.integers(0, 3))):
                 column = draw(st.sampled_from(header + decoded * 3))
@@ -288,7 +294,7 @@ def test_any_manifest_row_loads_or_names_file_and_row(manifest):
 
 def _check_one_bad_cell(header: list[str], variant: str, column: str, value: str) -> None:
     """Every other cell good: the row loads, or the error names row 2 and this very column."""
-    row = {**GOOD, "variant": variant, column: value}
+    row = {**good_row(variant), column: value}
     path = _write_csv(_scratch() / "m.csv", header, [[row.get(c, "") for c in header]])
     got = _load_or_error(path)
     if isinstance(got, ManifestError):
@@ -320,7 +326,11 @@ def test_bad_cells_found_so_far_are_named(variant, column, value):
 
 
 # Structured-valid rows: what they load to is known exactly.
-task_ids = cell_text.map(str.strip).filter(lambda s: not is_missing(s))
+ic_ids = st.from_regex(IC_ID, fullmatch=True)
+manager_ids = st.from_regex(MANAGER_ID, fullmatch=True)
+commits = st.just("") | st.from_regex(r"[0-9a-f]{7,40}", fullmatch=True)
+cwds = st.sampled_from(["", "nan", " /app/expensify ", "/", "/app/a-b_c.d/e"])
+folder_names = st.integers(0, 10**9 - 1) | ic_ids
 prices = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
 proposal_lists = st.lists(
     st.fixed_dictionaries(
@@ -339,12 +349,12 @@ def valid_rows(draw, schema: str) -> dict[str, str | int | float]:
     price = draw(prices)
     split = draw(st.one_of(st.sampled_from(["diamond", "nondiamond", "", "nan"]), cell_text))
     row: dict[str, str | int | float] = {
-        "question_id": draw(task_ids),
+        "question_id": draw(ic_ids if variant == "ic_swe" else manager_ids),
         "variant": variant,
         "price": repr(price),
         "price_limit": draw(nasty_cell),
-        "manager_commit": draw(cell_text),
-        "cwd": draw(cell_text),
+        "manager_commit": draw(commits),
+        "cwd": draw(cwds),
         "title": draw(cell_text),
         "description": draw(cell_text),
         "proposals": draw(cell_text),
@@ -357,7 +367,7 @@ def valid_rows(draw, schema: str) -> dict[str, str | int | float]:
         content = draw(cell_text)
         row["prompt"] = repr([{"content": content, "role": "user"}])
     if variant == "ic_swe":
-        row["acceptable_folders"] = repr(draw(st.lists(st.integers() | cell_text, max_size=3)))
+        row["acceptable_folders"] = repr(draw(st.lists(folder_names, max_size=3)))
         row["manager_data"] = draw(st.sampled_from(["", "nan", "{}"]))
     else:
         proposals = draw(proposal_lists)

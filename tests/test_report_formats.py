@@ -396,8 +396,8 @@ def test_html_is_self_contained_and_links_every_attempt(run, tmp_path, capsys):
 
 
 def test_html_escapes_what_the_model_wrote(tmp_path, capsys):
-    run = make_run(tmp_path, tasks=[("<b>9</b>", "ic_swe", 100.0, ["passed"])])
-    folder = RunDir(run).attempt_dir("<b>9</b>", 1)
+    run = make_run(tmp_path, tasks=[("<b>9<b>", "ic_swe", 100.0, ["passed"])])
+    folder = RunDir(run).attempt_dir("<b>9<b>", 1)
     log = Transcript(folder / "transcript.jsonl")
     log.event("model", turn=2, content="<script>alert('x')</script>", tool_calls=[])
     log.event("command", command="echo '<img src=x onerror=alert(1)>'", output="</pre><script>")
@@ -405,9 +405,9 @@ def test_html_escapes_what_the_model_wrote(tmp_path, capsys):
     code, _, _ = run_cli("report", str(run), "-f", "html", capsys=capsys)
     assert code == 0
     main_page = (run / "report.html").read_text()
-    assert "<b>9</b>" not in main_page and "&lt;b&gt;9&lt;/b&gt;" in main_page
+    assert "<b>9<b>" not in main_page and "&lt;b&gt;9&lt;b&gt;" in main_page
     pages = list((run / "report_files").rglob("*.html"))
-    assert len(pages) == 1 and pages[0].parent.name == "_b_9__b_"
+    assert len(pages) == 1 and pages[0].parent.name == "_b_9_b_"
     page = pages[0].read_text()
     assert "<script>alert" not in page and "&lt;script&gt;alert(&#x27;x&#x27;)" in page
     assert "<img" not in page and "</pre><script>" not in page

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from swelancer.protocol import read_decision
+from swelancer.benchmark.manager import read_decision
 from swelancer.report import compute, pass_at_k, render_markdown
 from swelancer.results import AttemptError, AttemptRecord, RunDir
 

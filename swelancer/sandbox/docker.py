@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from swelancer.errors import InfraError
+from swelancer.sandbox.archive import CopyLimits, CopyReport, extract, top_name
 from swelancer.sandbox.base import ExecResult
 
 if TYPE_CHECKING:
@@ -51,6 +52,22 @@ __all__ = [
 
 LABEL = "swelancer"
 """Every container this package starts carries the label `swelancer=1`."""
+
+DEFAULT_CAP_DROP = ("MKNOD", "NET_RAW", "SETFCAP", "SYS_CHROOT", "AUDIT_WRITE")
+"""Capabilities of Docker's default set that no task needs (the contract image runs every
+upstream step without them): device nodes, raw sockets, file capabilities, chroot, audit."""
+
+_STORAGE_OPT: dict[str, bool] = {}
+"""Per engine: whether its storage driver takes a size cap (learned at the first try)."""
+
+
+def _client_key(client: Any) -> str:
+    return str(getattr(getattr(client, "api", None), "base_url", id(client)))
+
+
+def _storage_opt_supported(client: Any) -> bool | None:
+    return _STORAGE_OPT.get(_client_key(client))
+
 
 TIMEOUT_EXIT_CODE = 124
 """`ExecResult.exit_code` of a command killed when its timeout passed (as coreutils `timeout`)."""
@@ -280,6 +297,27 @@ def _close_socket(sock: Any, *, shutdown: bool = False) -> None:
                 thing.close()
 
 
+class _Archive:
+    """Chunks of one archive response; `close()` drops the response."""
+
+    def __init__(self, response: Any, chunk_size: int = 1 << 20) -> None:
+        self._response = response
+        self._chunk_size = chunk_size
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self._response.raw.stream(self._chunk_size, decode_content=True)
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self._response.close()
+
+    def __enter__(self) -> _Archive:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class _ChunkReader(io.RawIOBase):
     """A read-only file over an iterator of byte chunks (for streaming tar archives)."""
 
@@ -336,6 +374,7 @@ class DockerSandbox:
         if max_output_bytes is not None:
             self.max_output_bytes = max_output_bytes
         self._detached_networks: dict[str, list[str]] | None = None
+        self.disk_limited = False
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -356,10 +395,19 @@ class DockerSandbox:
         command: list[str] | str | None = None,
         client: DockerClient | None = None,
         max_output_bytes: int | None = None,
+        cap_drop: list[str] | None = None,
+        no_new_privileges: bool = True,
+        disk: str | None = None,
     ) -> DockerSandbox:
         """Start a detached container from `image` with its own entrypoint (and `command`, if
         given). `network=False` starts it cut off (it can be given the network later).
-        Labels always include `swelancer=1`; the name is made unique when not given."""
+        Labels always include `swelancer=1`; the name is made unique when not given.
+
+        Hardened by default: the capabilities in `cap_drop` (default `DEFAULT_CAP_DROP`) are
+        dropped and no process may gain privileges (setuid binaries do not elevate). `disk`
+        caps the container's writable layer (Docker's `--storage-opt size=`) where the
+        storage driver allows it; where it does not, the container starts without the cap
+        and `disk_limited` is False."""
         from docker.errors import ImageNotFound
 
         client = client or docker_client()
@@ -372,7 +420,10 @@ class DockerSandbox:
             "labels": all_labels,
             "init": True,
             "privileged": False,
+            "cap_drop": list(DEFAULT_CAP_DROP if cap_drop is None else cap_drop),
         }
+        if no_new_privileges:
+            options["security_opt"] = ["no-new-privileges"]
         if command is not None:
             options["command"] = command
         if workdir:
@@ -385,13 +436,29 @@ class DockerSandbox:
             options["pids_limit"] = pids_limit
         if shm_size is not None:
             options["shm_size"] = shm_size
+        disk_limited = False
         try:
-            container = client.containers.create(image, **options)
+            if disk and _storage_opt_supported(client) is not False:
+                try:
+                    container = client.containers.create(
+                        image, storage_opt={"size": disk}, **options
+                    )
+                    disk_limited = True
+                    _STORAGE_OPT[_client_key(client)] = True
+                except ImageNotFound:
+                    raise
+                except _sdk_errors() as err:
+                    if "storage" not in _explain(err).lower():
+                        raise
+                    _STORAGE_OPT[_client_key(client)] = False
+            if not disk_limited:
+                container = client.containers.create(image, **options)
         except ImageNotFound as err:
             raise _missing_image(image, err) from err
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not create a container from {image}") from err
         sandbox = cls(container, client, max_output_bytes=max_output_bytes)
+        sandbox.disk_limited = disk_limited
         try:
             if not network:
                 sandbox.disconnect_network()
@@ -403,6 +470,30 @@ class DockerSandbox:
                 raise _infra_error(err, f"Could not start a container from {image}") from err
             raise
         return sandbox
+
+    @classmethod
+    def reference(
+        cls, image: str, *, labels: dict[str, str] | None = None, client: DockerClient | None = None
+    ) -> DockerSandbox:
+        """A container created from `image` and never started: its files are the image's, to
+        be read through the archive API (nothing runs in it). Remove it when done."""
+        from docker.errors import ImageNotFound
+
+        client = client or docker_client()
+        all_labels = {LABEL: "1", "swelancer.role": "reference", **(labels or {})}
+        try:
+            container = client.containers.create(
+                image,
+                name=_make_name(all_labels),
+                labels=all_labels,
+                entrypoint=["/bin/true"],
+                network_disabled=True,
+            )
+        except ImageNotFound as err:
+            raise _missing_image(image, err) from err
+        except _sdk_errors() as err:
+            raise _infra_error(err, f"Could not create a container from {image}") from err
+        return cls(container, client)
 
     def remove(self) -> None:
         """Kill and delete the container (and its anonymous volumes); idempotent."""
@@ -570,29 +661,65 @@ class DockerSandbox:
         """SIGTERM, then SIGKILL, every process of a timed-out command (see `_KILLER`)."""
         tenths = str(max(1, round(self.kill_grace * 10)))
         argv = ["sh", "-c", _KILLER, "sh", self._pgid_file(token), f"{_MARKER_ENV}={token}", tenths]
-        self._run(argv, doing="Could not kill a timed-out command")
+        self._run(argv, doing="Could not kill a timed-out command", timeout=self.kill_grace + 15)
 
-    def _run(self, argv: list[str], *, doing: str) -> tuple[int, str]:
-        """Run a short helper command to its end (no timeout); its exit code and output."""
-        api = self.client.api
-        try:
-            exec_id = api.exec_create(self.id, argv, stdout=True, stderr=True)["Id"]
-            raw = api.exec_start(exec_id)
-            code = api.exec_inspect(exec_id).get("ExitCode")
-        except _sdk_errors() as err:
-            raise _infra_error(err, f"{doing} in {self.name}") from err
-        text = raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else str(raw)
-        return (-1 if code is None else int(code)), text
+    def _run(self, argv: list[str], *, doing: str, timeout: float = 60.0) -> tuple[int, str]:
+        """Run a short helper command to its end; its exit code and output. Bounded on this
+        side: when `timeout` passes, stop listening (whatever runs inside may be hostile and
+        never end) and give `TIMEOUT_EXIT_CODE` with the output so far."""
+        exec_id, sock = self._exec_start(argv, workdir=None, env={})
+        output = _BoundedOutput(256_000)
+        reader = _StreamReader(sock, output)
+        reader.start()
+        reader.join(timeout)
+        if reader.is_alive():
+            _close_socket(sock, shutdown=True)
+            reader.join(5)
+            return TIMEOUT_EXIT_CODE, output.text()[0]
+        _close_socket(sock)
+        if reader.error is not None:
+            raise _infra_error(reader.error, f"{doing} in {self.name}")
+        return self._exit_code(exec_id), output.text()[0]
 
     # -- processes ------------------------------------------------------------------------------
 
     def process_ids(self) -> set[int]:
-        """The ids of the processes running in the container now."""
+        """The ids of the processes running in the container now (as the container numbers
+        them). Lists `/proc` inside, so call it before handing the container over."""
         _, out = self._run(["sh", "-c", "ls /proc"], doing="Listing processes")
-        return {int(p) for p in out.split() if p.isdigit()}
+        return {int(p) for p in out.split() if p.isdigit() and len(p) < 10}
+
+    def engine_processes(self) -> dict[int, str]:
+        """The container's processes as the engine sees them (host pid: command line), read
+        without running anything inside the container."""
+        try:
+            info = self.client.api.top(self.id) or {}
+        except _sdk_errors() as err:
+            raise _infra_error(err, f"Could not list the processes of {self.name}") from err
+        titles = [str(t).upper() for t in info.get("Titles") or []]
+        if "PID" not in titles:
+            return {}
+        pid_at = titles.index("PID")
+        cmd_at = next((titles.index(t) for t in ("CMD", "COMMAND") if t in titles), -1)
+        found: dict[int, str] = {}
+        for row in info.get("Processes") or []:
+            with contextlib.suppress(ValueError, IndexError, TypeError):
+                found[int(row[pid_at])] = str(row[cmd_at])[:300] if cmd_at >= 0 else ""
+        return found
+
+    def changes(self) -> list[tuple[str, int]]:
+        """What the container changed in its filesystem since it started from its image, as
+        the engine records it: (path, kind) with kind 0 changed, 1 added, 2 deleted."""
+        try:
+            found = self.client.api.diff(self.id) or []
+        except _sdk_errors() as err:
+            raise _infra_error(err, f"Could not read the changes of {self.name}") from err
+        return [(str(c.get("Path", "")), int(c.get("Kind", 0))) for c in found]
 
     def kill_processes_except(self, keep: set[int]) -> int:
-        """Kill every process not in `keep` (nor PID 1); returns how many passes it took.
+        """Kill every process not in `keep` (nor PID 1); returns how many passes it took, or
+        -1 when the container's shell did not say (it may have been replaced: check with
+        `engine_processes`).
 
         Works even when a fork bomb has used up the container's process limit: the limit is
         raised for the moment it takes (the Docker API's container update), and the killing
@@ -604,17 +731,20 @@ class DockerSandbox:
             "for p in /proc/[0-9]*; do pid=${p#/proc/}; "
             '[ "$pid" = "$$" ] && continue; case "$keep" in *" $pid "*) continue;; esac; '
             "kill -9 $pid 2>/dev/null && left=1; done; "
-            '[ $left = 0 ] && break; done; echo "$n"'
+            '[ $left = 0 ] && break; done; echo "passes=$n"'
         )
         limit = self._pids_limit()
         if limit:
             self._set_pids_limit(limit + 64)
         try:
-            _, out = self._run(["sh", "-c", script], doing="Killing leftover processes")
+            _, out = self._run(
+                ["/bin/sh", "-c", script], doing="Killing leftover processes", timeout=120
+            )
         finally:
             if limit:
                 self._set_pids_limit(limit)
-        return int(out.strip().splitlines()[-1]) if out.strip() else 0
+        found = re.findall(r"^passes=(\d{1,3})$", out, re.MULTILINE)
+        return int(found[-1]) if found else -1
 
     def _pids_limit(self) -> int | None:
         try:
@@ -647,18 +777,27 @@ class DockerSandbox:
             tar.addfile(info, io.BytesIO(payload))
         self._put_archive(posixpath.dirname(path) or "/", archive.getvalue())
 
-    def read_file(self, path: str, limit: int | None = None) -> bytes:
+    def read_file(self, path: str, limit: int | None = None, _hops: int = 0) -> bytes:
         """The bytes of the file `path`; `FileNotFoundError` when it does not exist. A file over
-        `limit` bytes is an `InfraError` of kind `too_large`, found before it is read."""
+        `limit` bytes is an `InfraError` of kind `too_large`, found before it is read. A link
+        is followed (at most 8 hops) by reading where it points, through the archive API:
+        nothing runs in the container."""
         path = _absolute(path)
+        target: str | None = None
         chunks = self._get_archive(path)
         try:
-            with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
+            with (
+                chunks,
+                tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar,
+            ):
                 for member in tar:
                     if member.isdir():
                         raise IsADirectoryError(path)
-                    if member.issym() or member.islnk():
-                        break  # a link: read what it points to
+                    if member.issym():
+                        target = posixpath.join(posixpath.dirname(path), member.linkname)
+                        break
+                    if not member.isfile():
+                        raise FileNotFoundError(f"{path} is not a regular file")
                     if limit is not None and member.size > limit:
                         raise InfraError(
                             f"{path} in {self.name} holds {member.size:,} bytes, more than the "
@@ -672,10 +811,9 @@ class DockerSandbox:
             raise InfraError(f"{doing}: {err}", kind="copy_failed") from err
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not read {path} in {self.name}") from err
-        target = self._run(["readlink", "-f", path], doing=f"Could not resolve {path}")[1].strip()
-        if not target or target == path:
+        if target is None or _hops >= 8:
             raise FileNotFoundError(path)
-        return self.read_file(target, limit)
+        return self.read_file(posixpath.normpath(target), limit, _hops + 1)
 
     def copy_in(self, src: Path, dest: str) -> None:
         """Copy the host file or folder `src` to `dest` (the path it will have), keeping modes.
@@ -692,26 +830,27 @@ class DockerSandbox:
             data: bytes | Any = spool.read() if size <= 16 * 1024 * 1024 else spool
             self._put_archive(posixpath.dirname(dest) or "/", data)
 
-    def copy_out(self, src: str, dest: Path) -> None:
+    def copy_out(self, src: str, dest: Path, limits: CopyLimits | None = None) -> CopyReport:
         """Copy the file or folder `src` of the container to `dest` (the path it will have) on
-        the host, keeping modes (minus setuid/setgid/sticky bits). Streams to disk."""
+        the host, streamed, bounded by `limits` and inert: only regular files and folders are
+        made (modes 0644/0755); links, devices and FIFOs are listed in the report, not made.
+        `FileNotFoundError` when `src` does not exist."""
         src = _absolute(src)
         dest = Path(dest).absolute()
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists() or dest.is_symlink():
+            raise FileExistsError(str(dest))
         chunks = self._get_archive(src)
         try:
             with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
-                tar.extractall(
-                    dest.parent,
-                    members=_renamed(tar, dest.name),
-                    filter=_inside(dest),
-                )
+                return extract(tar, tar, dest, top_name(src), limits or CopyLimits())
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not copy {src} out of {self.name}") from err
         except (tarfile.TarError, OSError) as err:
             raise InfraError(
                 f"Could not copy {src} out of {self.name} to {dest}: {err}", kind="copy_failed"
             ) from err
+        finally:
+            chunks.close()
 
     def _put_archive(self, folder: str, data: Any) -> None:
         from docker.errors import NotFound
@@ -733,18 +872,27 @@ class DockerSandbox:
             except _sdk_errors() as err:
                 raise _infra_error(err, doing) from err
 
-    def _get_archive(self, path: str) -> Iterator[bytes]:
+    def _get_archive(self, path: str) -> _Archive:
+        """The archive of `path` as a stream of chunks that can be closed before its end (the
+        HTTP response is then dropped, not left half read in the connection pool)."""
         from docker.errors import NotFound
 
+        api = self.client.api
         try:
-            chunks, _stat = self.client.api.get_archive(self.id, path)
+            res = api._get(
+                api._url("/containers/{0}/archive", self.id),
+                params={"path": path},
+                stream=True,
+                headers={"Accept-Encoding": "identity"},
+            )
+            api._raise_for_status(res)
         except NotFound as err:
             if _is_no_such_container(err):
                 raise _infra_error(err, f"Could not read {path}") from err
             raise FileNotFoundError(f"{path} (in container {self.name})") from err
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not read {path} in {self.name}") from err
-        return chunks
+        return _Archive(res)
 
     # -- network --------------------------------------------------------------------------------
 
@@ -793,49 +941,6 @@ def _absolute(path: str) -> str:
     if not path.startswith("/"):
         raise ValueError(f"Paths inside the sandbox must be absolute, got {path!r}")
     return posixpath.normpath(path)
-
-
-def _renamed(tar: tarfile.TarFile, name: str) -> Iterator[tarfile.TarInfo]:
-    """The members of a Docker archive, their top folder renamed to `name`."""
-    top: str | None = None
-    for member in tar:
-        if top is None:
-            top = member.name.rstrip("/")
-        member.name = _rename(member.name, top, name)
-        if member.islnk():
-            member.linkname = _rename(member.linkname, top, name)
-        yield member
-
-
-def _rename(path: str, top: str, name: str) -> str:
-    path = path.rstrip("/")
-    if path == top:
-        return name
-    if path.startswith(top + "/"):
-        return name + path[len(top) :]
-    raise tarfile.TarError(f"unexpected member {path!r} in an archive of {top!r}")
-
-
-def _inside(dest: Path) -> Any:
-    """A tarfile extraction filter: `tar_filter`, and nothing may land outside `dest`."""
-    root = os.path.realpath(dest.parent)
-    top = os.path.join(root, dest.name)
-
-    def check(member: tarfile.TarInfo, path: str) -> tarfile.TarInfo:
-        filtered = tarfile.tar_filter(member, path)
-        where = os.path.join(root, filtered.name)
-        if filtered.issym():  # the link itself is made there; what it points to is not written
-            parent = os.path.realpath(os.path.dirname(where))
-            target = os.path.join(parent, os.path.basename(where))
-        else:
-            target = os.path.realpath(where)
-        if target != top and not target.startswith(top + os.sep):
-            raise tarfile.OutsideDestinationError(member, target)
-        if member.mode is not None and not filtered.issym():
-            filtered = filtered.replace(mode=member.mode & 0o777, deep=False)
-        return filtered
-
-    return check
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from swelancer.benchmark.setup import wait_until_ready
 from swelancer.images import DEMO_IMAGE, ensure_images
-from swelancer.protocol import wait_for_setup
 from swelancer.sandbox.docker import DockerSandbox
+from swelancer.task import IcTask
 
 pytestmark = pytest.mark.docker
 
@@ -103,7 +104,7 @@ def test_the_search_finds_the_marker_where_tests_are_present(demo_image, docker_
     """Control: the very search the agent runs does find the planted marker."""
     env = {"ISSUE_ID": "101", "EVAL_VARIANT": "ic_swe"}
     with DockerSandbox.start(demo_image, env=env, client=docker_client) as sandbox:
-        wait_for_setup(sandbox, 120)
+        wait_until_ready(sandbox, IcTask(task_id="101", price_usd=0), 120)
         found = sandbox.exec(["python3", "-c", SEARCH], timeout=300).output
     assert "SEARCHED" in found and "/app/tests/issues/101/test.py" in found
 
@@ -178,14 +179,18 @@ print("pytest now always passes")
 """
 
 
-@pytest.mark.parametrize(("grade_in", "status"), [("same", "passed"), ("fresh", "failed")])
-def test_tampering_with_the_test_runner_passes_only_when_grading_in_place(
-    demo_image, tmp_path, grade_in, status
-):
+@pytest.mark.parametrize("grade_in", ["same", "fresh"])
+def test_a_test_runner_made_to_always_pass_passes_nothing(demo_image, tmp_path, grade_in):
+    """In place, the forged exit code disagrees with pytest's summary and the playbook's own
+    report: tampering, a failure. In a fresh sandbox the change to pytest is not there."""
     record, _ = run_task(
         tmp_path, script(tmp_path, python_block(TAMPER)), "101", "--grade-in", grade_in
     )
-    assert record["status"] == status, record
+    assert record["status"] == "failed", record
+    if grade_in == "same":
+        assert "summary" in (record["tampering"] or ""), record
+    else:
+        assert record["tampering"] is None and record["test_exit_codes"] == {"101": [1, 1, 1]}
     run = json.loads((tmp_path / "iso" / "run.json").read_text())
     assert run["grade_in"] == grade_in
 

@@ -1,0 +1,286 @@
+"""Grading an IC task: the hidden test's runs, as upstream's harness makes them, with checks that
+the app under test (the agent's code, which runs during grading) did not forge the verdict."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import tempfile
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from swelancer.benchmark.hidden import HiddenTests, restore_tests
+from swelancer.benchmark.shell import TESTS_DIR, interactive, without_shell_noise
+from swelancer.errors import InfraError
+from swelancer.sandbox.archive import CopyLimits
+from swelancer.sandbox.base import Sandbox
+from swelancer.task import IcTask
+
+PLAYBOOK = 'ansible-playbook -i "localhost," --connection=local /app/tests/run_tests.yml'
+GRADING_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
+"""pytest then writes no bytecode next to the tests: any that appears was planted."""
+LOG_LIMIT = 2_000_000
+LOG_COPY = CopyLimits(max_file_bytes=LOG_LIMIT, max_total_bytes=LOG_LIMIT, max_entries=1)
+CHECK_COPY = CopyLimits(max_file_bytes=50_000_000, max_total_bytes=500_000_000, max_entries=50_000)
+CHANGED_DURING_RUN = ("logs", "attempts", ".pytest_cache")
+"""What of /app/tests a run writes to."""
+PYTHON_PLACES = re.compile(
+    r"^(/usr(/local)?/lib/python3[^/]*|/opt/conda|/root/\.local|/etc/python3[^/]*)/.*"
+    r"\.(py|pyc|pth|so)$"
+    r"|/(sitecustomize|usercustomize)\.py$"
+    r"|^/(app/)?(pytest\.ini|tox\.ini|setup\.cfg|pyproject\.toml|conftest\.py)$"
+)
+"""Where a change made while the test runs would change how pytest runs it."""
+
+Outcome = Literal["passed", "failed", "anomaly", "tampered"]
+
+
+class TestRun(BaseModel):
+    """One run of the hidden test."""
+
+    __test__ = False  # not a pytest class
+
+    run: int
+    exit_code: int | None
+    """pytest's exit code from `pytest_exit_code`; None when the file was not written."""
+    outcome: Outcome
+    note: str | None = None
+    log: str = ""
+
+
+class IcGrade(BaseModel):
+    """The hidden test's runs in one sandbox. `outcome` is `passed` when a run passed cleanly,
+    `tampered` when a run's verdict was forged or its tests changed, `failed` when none passed
+    and one failed cleanly (exit 1), else `anomaly` (no clean verdict: no exit code, or 2 and
+    above), which the attempt settles with a control."""
+
+    folder: str
+    outcome: Outcome
+    runs: list[TestRun] = Field(default_factory=list)
+    note: str | None = None
+
+    @property
+    def exit_codes(self) -> list[int]:
+        return [r.exit_code if r.exit_code is not None else -1 for r in self.runs]
+
+
+def last_int(text: str) -> int | None:
+    for line in reversed(text.strip().splitlines()):
+        if re.fullmatch(r"-?\d{1,6}", line.strip()):
+            return int(line.strip())
+    return None
+
+
+class _Run(BaseModel):
+    code: int | None
+    log: str
+    output: str
+    timed_out: bool
+
+
+def run_hidden_test(
+    sandbox: Sandbox, task: IcTask, timeout_s: float, *, trace: bool = False
+) -> _Run:
+    """Run `run_tests.yml` once as upstream does (`bash -i`; with tracing, the image's
+    `user-tool` alias) and read the exit code and pytest.log it leaves."""
+    folder = task.task_id
+    logs = f"{TESTS_DIR}/logs/{folder}"
+    sandbox.exec(["sh", "-c", f"mkdir -p {logs} && rm -rf {logs}/*"], timeout=60)
+    command = f"export ISSUE_ID={shlex.quote(folder)}; " + ("user-tool" if trace else PLAYBOOK)
+    played = sandbox.exec(
+        interactive(command), workdir=task.cwd, timeout=timeout_s, env=GRADING_ENV
+    )
+    try:
+        raw = sandbox.read_file(f"{logs}/pytest_exit_code", limit=4096)
+        code = last_int(raw.decode("utf-8", "replace"))
+    except (FileNotFoundError, IsADirectoryError, InfraError):
+        code = None
+    log = _read_head(sandbox, f"{logs}/pytest.log")
+    return _Run(
+        code=code, log=log, output=without_shell_noise(played.output), timed_out=played.timed_out
+    )
+
+
+def _read_head(sandbox: Sandbox, path: str) -> str:
+    """A log file's text, cut at `LOG_LIMIT` bytes (read bounded, never whole)."""
+    with tempfile.TemporaryDirectory(prefix="swelancer-log-") as tmp:
+        dest = Path(tmp) / "log"
+        try:
+            sandbox.copy_out(path, dest, LOG_COPY)
+        except (FileNotFoundError, InfraError):
+            return ""
+        if not dest.is_file():
+            return ""
+        return dest.read_bytes().decode("utf-8", "replace")
+
+
+def grade_ic(
+    sandbox: Sandbox,
+    task: IcTask,
+    hidden: HiddenTests,
+    *,
+    test_runs: int,
+    timeout_s: float,
+    out_dir: Path,
+) -> IcGrade:
+    """Run the hidden test up to `test_runs` times, as upstream does: stop at the first pass;
+    exit 1 is a failed run; a missing exit code (the playbook stopped before pytest: the build
+    or the dev server failed) is noted and the next run tried; 2 and above stops the runs.
+
+    Before every run the tests are put back pristine from the host copy; after it they are
+    checked against it, and the verdict against the playbook's own report and pytest's
+    summary. A run that fails a check is `tampered` and ends the grading.
+    """
+    folder = hidden.folder or task.task_id
+    grade = IcGrade(folder=folder, outcome="anomaly")
+    for run in range(1, test_runs + 1):
+        restore_tests(sandbox, hidden)
+        before = _changed_paths(sandbox)
+        result = run_hidden_test(sandbox, task, timeout_s)
+        run_dir = out_dir / folder / f"run-{run}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "pytest.log").write_text(result.log, encoding="utf-8")
+        (run_dir / "playbook.log").write_text(result.output, encoding="utf-8")
+        (run_dir / "exit_code").write_text(
+            f"{result.code if result.code is not None else 'none'}\n"
+        )
+        outcome, note = _judge(result, timeout_s)
+        problems = tampering(sandbox, hidden, before, result)
+        if problems:
+            outcome, note = "tampered", "; ".join(problems)
+        grade.runs.append(
+            TestRun(
+                run=run, exit_code=result.code, outcome=outcome, note=note, log=result.log[-2000:]
+            )
+        )
+        code = result.code
+        if outcome in ("passed", "tampered") or (code is not None and not 0 <= code <= 1):
+            break  # upstream stops at a pass, and raises at an exit code of 2 and above
+    outcomes = [r.outcome for r in grade.runs]
+    for name in ("tampered", "passed", "failed"):
+        if name in outcomes:
+            grade.outcome = name  # type: ignore[assignment]
+            break
+    if grade.outcome in ("anomaly", "tampered"):
+        grade.note = grade.runs[-1].note
+    return grade
+
+
+def _judge(result: _Run, timeout_s: float) -> tuple[Outcome, str | None]:
+    code = result.code
+    if code == 0:
+        return "passed", None
+    if code == 1:
+        return "failed", None
+    if code is None:
+        if result.timed_out:
+            return "anomaly", f"the test run did not finish within {timeout_s:.0f} s"
+        return "anomaly", (
+            "the test never ran: the playbook stopped before writing pytest_exit_code (the "
+            "build or the dev server failed)"
+        )
+    return "anomaly", f"pytest exited {code}: an error, not a test verdict"
+
+
+# -- tampering -----------------------------------------------------------------------------
+
+
+def tampering(sandbox: Sandbox, hidden: HiddenTests, before: set[str], result: _Run) -> list[str]:
+    """What shows that a run's verdict cannot be trusted: the tests changed, a file planted
+    beside them or where Python or pytest would load it, or a verdict that pytest's summary or
+    the playbook's own report contradicts."""
+    problems = verdict_mismatch(result)
+    problems += _tests_changed(sandbox, hidden)
+    planted = sorted(p for p in _changed_paths(sandbox) - before if PYTHON_PLACES.search(p))
+    if planted:
+        problems.append(f"changed while the test ran: {', '.join(planted[:5])}")
+    return problems
+
+
+def verdict_mismatch(result: _Run) -> list[str]:
+    """A pass or fail that pytest's summary line or the playbook's report of its pytest task
+    does not bear out."""
+    code = result.code
+    if code not in (0, 1):
+        return []
+    problems = []
+    summary = _pytest_summary(result.log)
+    if code == 0 and (
+        summary is None
+        or "passed" not in summary
+        or re.search(r"\b(failed|error|errors)\b", summary)
+    ):
+        problems.append(f"pytest_exit_code says 0 but pytest's summary says {summary!r}")
+    if code == 1 and summary is not None and "failed" not in summary:
+        problems.append(f"pytest_exit_code says 1 but pytest's summary says {summary!r}")
+    reported = _playbook_rc(result.output)
+    if reported is not None and reported != code:
+        problems.append(f"pytest_exit_code says {code} but the playbook ran pytest to {reported}")
+    return problems
+
+
+def _pytest_summary(log: str) -> str | None:
+    found = re.findall(r"^=+ (.+?) in [\d.]+s(?: \([^)]*\))? =+\s*$", log, re.MULTILINE)
+    return found[-1] if found else None
+
+
+def _playbook_rc(output: str) -> int | None:
+    """The exit code the playbook's own pytest task reported (`Run pytest…`), if it shows."""
+    blocks = re.split(r"^TASK \[", output, flags=re.MULTILINE)
+    for block in blocks:
+        if not block.lower().startswith("run pytest"):
+            continue
+        if re.search(r"^(changed|ok): \[", block, re.MULTILINE):
+            return 0
+        rc = re.search(r'"rc": (-?\d+)', block)
+        if rc:
+            return int(rc.group(1))
+    return None
+
+
+def _tests_changed(sandbox: Sandbox, hidden: HiddenTests) -> list[str]:
+    """Files of the host copy that the container no longer holds as they were, and files that
+    appeared among them (outside the folders a run writes to)."""
+    with tempfile.TemporaryDirectory(prefix="swelancer-check-") as tmp:
+        now = Path(tmp) / "tests"
+        try:
+            report = sandbox.copy_out(TESTS_DIR, now, CHECK_COPY)
+        except FileNotFoundError:
+            return [f"{TESTS_DIR} was removed while the test ran"]
+        if report.stopped:
+            return [f"{TESTS_DIR} grew past the caps while the test ran ({report.stopped})"]
+        problems = []
+        expected = _files(hidden.root)
+        found = _files(now)
+        test_file = f"issues/{hidden.folder}/test.py" if hidden.folder else None
+        for rel in sorted(expected):
+            if rel.split("/", 1)[0] in CHANGED_DURING_RUN:
+                continue
+            mine = hidden.root / rel
+            theirs = now / rel
+            if rel not in found:
+                problems.append(f"{rel} was removed")
+            elif theirs.read_bytes() != mine.read_bytes() and not (
+                rel == test_file and hidden.rewritten == theirs.read_bytes()
+            ):
+                problems.append(f"{rel} was changed")
+        for rel in sorted(set(found) - set(expected)):
+            if rel.split("/", 1)[0] not in CHANGED_DURING_RUN:
+                problems.append(f"{rel} was added")
+        written = tuple(f"tests/{d}/" for d in CHANGED_DURING_RUN)
+        skipped = [line for line in report.skipped if not line.startswith(written)]
+        problems += [f"{line} (among the tests)" for line in skipped[:3]]
+        return problems[:10]
+
+
+def _files(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def _changed_paths(sandbox: Sandbox) -> set[str]:
+    changes = getattr(sandbox, "changes", None)
+    if changes is None:
+        return set()
+    return {path for path, _kind in changes()}

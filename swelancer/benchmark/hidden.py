@@ -1,0 +1,149 @@
+"""The hidden tests: taken out of the container before the agent's turn, kept on the host, and
+put back (pristine) only for the user tool and for grading."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from swelancer.benchmark.shell import TESTS_DIR, interactive
+from swelancer.errors import InfraError
+from swelancer.sandbox.archive import CopyLimits
+from swelancer.sandbox.base import Sandbox
+from swelancer.task import IcTask, ManagerTask
+
+TESTS_COPY = CopyLimits(
+    max_file_bytes=1_000_000_000, max_total_bytes=5_000_000_000, max_entries=1_000_000
+)
+"""Caps of the copy made before the agent's turn (the image's own files)."""
+REWRITTEN = "/tmp/.swelancer-rewritten-test.py"
+
+
+class HiddenTests(BaseModel):
+    """The host copy of `/app/tests` of one attempt."""
+
+    root: Path
+    folder: str | None = None
+    """The graded folder (`issues/<question_id>`), for IC tasks."""
+    rewritten: bytes | None = None
+    """`test.py` as the image's playbook rewrites it before pytest (upstream's
+    `rewrite_test.py`), made before the agent's turn; None when the image has no such step."""
+
+    def test_file(self) -> Path | None:
+        return self.root / "issues" / self.folder / "test.py" if self.folder else None
+
+
+def graded_folder(task: IcTask) -> str:
+    """The one test folder upstream grades: `issues/<question_id>`, whatever
+    `acceptable_folders` lists (29 current tasks list folders the image lacks)."""
+    return task.task_id
+
+
+def hide_tests(sandbox: Sandbox, host_copy: Path, task: IcTask | ManagerTask) -> HiddenTests:
+    """Move the hidden tests out of the sandbox: keep them on the host, delete them inside.
+
+    Everything in `/app/tests` is kept (the playbooks, `utils/`, `issues/conftest.py`, the
+    logs) except other tasks' folders of `issues/`: the unified image holds every task's
+    tests, which this task never needs. An IC task whose own folder is missing cannot be
+    graded: an `InfraError` (kind `task_missing`, not retried) that names the folder.
+    """
+    if host_copy.exists():
+        shutil.rmtree(host_copy)
+    listing = sandbox.exec(
+        ["find", TESTS_DIR, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\n"], timeout=60
+    )
+    if not listing.ok:
+        raise InfraError(
+            f"{TESTS_DIR} is missing in {sandbox.name}; is this a SWE-Lancer image? "
+            f"({listing.output.strip()[-300:]})",
+            kind="tests_missing",
+        )
+    host_copy.mkdir(parents=True)
+    for entry in listing.output.splitlines():
+        if entry and entry != "issues":
+            _keep(sandbox, f"{TESTS_DIR}/{entry}", host_copy / entry)
+    keep = _issue_entries_to_keep(sandbox, task)
+    (host_copy / "issues").mkdir()
+    for entry in keep:
+        _keep(sandbox, f"{TESTS_DIR}/issues/{entry}", host_copy / "issues" / entry)
+    hidden = HiddenTests(root=host_copy)
+    if isinstance(task, IcTask):
+        hidden.folder = graded_folder(task)
+        hidden.rewritten = _rewritten_test(sandbox, hidden.folder)
+    result = sandbox.exec(["sh", "-c", f"rm -rf {TESTS_DIR} && test ! -e {TESTS_DIR}"], timeout=300)
+    if not result.ok:
+        raise InfraError(f"could not delete {TESTS_DIR}: {result.output[-500:]}", kind="hide")
+    return hidden
+
+
+def _keep(sandbox: Sandbox, src: str, dest: Path) -> None:
+    report = sandbox.copy_out(src, dest, TESTS_COPY)
+    if report.stopped or report.truncated:
+        raise InfraError(f"could not keep {src} whole: {report.note()}", kind="hide")
+
+
+def _issue_entries_to_keep(sandbox: Sandbox, task: IcTask | ManagerTask) -> list[str]:
+    """What of `issues/` a task keeps: every file (`conftest.py`) and its own folder."""
+    found = sandbox.exec(
+        ["find", f"{TESTS_DIR}/issues", "-mindepth", "1", "-maxdepth", "1", "-printf", "%y %f\\n"],
+        timeout=60,
+    )
+    entries = [line.split(" ", 1) for line in found.output.splitlines() if " " in line]
+    keep = [name for kind, name in entries if kind != "d"]
+    if isinstance(task, IcTask):
+        own = graded_folder(task)
+        if own not in {name for kind, name in entries if kind == "d"}:
+            listed = ", ".join(task.test_folders) or "none"
+            raise InfraError(
+                f"the image has no test folder {TESTS_DIR}/issues/{own} for task {task.task_id} "
+                f"(its acceptable_folders: {listed}); this image does not hold the task. "
+                "Check --image / --image-prefix, or pull the image the manifest was made for.",
+                kind="task_missing",
+                retryable=False,
+            )
+        keep.append(own)
+    return keep
+
+
+def _rewritten_test(sandbox: Sandbox, folder: str) -> bytes | None:
+    """Run the image's own test rewrite (upstream's `rewrite_test.py`, which `run_tests.yml`
+    runs on `test.py` before pytest) on a copy, so that grading can tell that rewrite from
+    tampering. Before the agent's turn: the container is still the harness's own."""
+    script = (
+        f"[ -f {TESTS_DIR}/rewrite_test.py ] || exit 3; cd {TESTS_DIR} && "
+        f"cp issues/{shlex.quote(folder)}/test.py {REWRITTEN} && "
+        f"python3.12 rewrite_test.py {REWRITTEN}"
+    )
+    done = sandbox.exec(interactive(script), timeout=300)
+    try:
+        return sandbox.read_file(REWRITTEN, limit=10_000_000) if done.ok else None
+    except FileNotFoundError:
+        return None
+    finally:
+        sandbox.exec(["rm", "-f", REWRITTEN], timeout=60)
+
+
+def prune_other_tasks(sandbox: Sandbox, task: IcTask) -> None:
+    """In a fresh grading sandbox: delete every other task's test folder, so that the app under
+    test (the agent's code) can reach this task's tests only."""
+    own = graded_folder(task)
+    script = (
+        f'cd {TESTS_DIR}/issues && for d in */; do d="${{d%/}}"; '
+        f'[ "$d" = {shlex.quote(own)} ] || rm -rf -- "$d"; done'
+    )
+    result = sandbox.exec(["sh", "-c", script], timeout=300)
+    if not result.ok:
+        raise InfraError(f"could not prune other tasks' tests: {result.output[-300:]}", kind="hide")
+
+
+def restore_tests(sandbox: Sandbox, hidden: HiddenTests) -> None:
+    """Put the hidden tests back exactly as they were taken out (for grading or the user tool)."""
+    remove_tests(sandbox)
+    sandbox.copy_in(hidden.root, TESTS_DIR)
+
+
+def remove_tests(sandbox: Sandbox) -> None:
+    sandbox.exec(["rm", "-rf", TESTS_DIR], timeout=300)

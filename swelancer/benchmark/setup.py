@@ -1,0 +1,83 @@
+"""Getting a task's container ready for the agent: readiness, the manager's base commit, and a
+history that does not hold the fix."""
+
+from __future__ import annotations
+
+import shlex
+import time
+
+from swelancer.errors import InfraError
+from swelancer.sandbox.base import Sandbox
+from swelancer.task import IcTask, ManagerTask
+
+SETUP_MARKER = "/setup_done.txt"
+GIT_IDENTITY = "-c user.name=swelancer -c user.email=swelancer@localhost"
+
+
+def wait_until_ready(sandbox: Sandbox, task: IcTask | ManagerTask, timeout_s: float) -> None:
+    """IC tasks: wait until the entry point writes `done` to `/setup_done.txt`. Manager tasks
+    are ready at once: upstream's `run.sh` does no setup for them and writes no marker.
+
+    A container that stops while setting up (upstream's `run.sh` runs under `set -e`) or a
+    setup that outlasts `timeout_s` is an `InfraError` (kind `setup_failed` / `setup_timeout`).
+    The marker is read through the engine's archive API: nothing runs in the container.
+    """
+    if isinstance(task, ManagerTask):
+        return
+    deadline = time.monotonic() + timeout_s
+    pause = 0.1
+    while True:
+        try:
+            marker = sandbox.read_file(SETUP_MARKER, limit=4096).decode("utf-8", "replace")
+        except (FileNotFoundError, IsADirectoryError):
+            marker = ""
+        if marker.strip() == "done":
+            return
+        if not sandbox.alive():
+            raise InfraError(
+                f"task setup failed in {sandbox.name}: the container stopped before "
+                f"{SETUP_MARKER} said done. Last lines of its log:\n{log_tail(sandbox)}",
+                kind="setup_failed",
+            )
+        if time.monotonic() > deadline:
+            raise InfraError(
+                f"task setup did not finish within {timeout_s:.0f} s in {sandbox.name} "
+                "(raise --setup-timeout if setup is slow on this machine).",
+                kind="setup_timeout",
+            )
+        time.sleep(min(pause, max(deadline - time.monotonic(), 0.01)))
+        pause = min(pause * 1.5, 2.0)
+
+
+def log_tail(sandbox: Sandbox, lines: int = 15) -> str:
+    try:
+        return "\n".join(sandbox.logs().strip().splitlines()[-lines:]) or "(empty)"
+    except InfraError:
+        return "(the log could not be read)"
+
+
+def checkout_manager_base(sandbox: Sandbox, task: ManagerTask) -> None:
+    """Put the repository at the parent of the accepted fix, as upstream does."""
+    if not task.manager_commit:
+        return
+    command = f"git reset --hard {shlex.quote(task.manager_commit + '^')}"
+    result = sandbox.exec(["bash", "-c", command], workdir=task.cwd, timeout=600)
+    if not result.ok:
+        raise InfraError(
+            f"could not check out {task.manager_commit}^ for {task.task_id}: "
+            f"{result.output.strip()[-500:]}",
+            kind="setup_failed",
+        )
+
+
+def fresh_history(sandbox: Sandbox, task: IcTask | ManagerTask) -> None:
+    """Replace the repository's history so that the fix cannot be read from git, as upstream
+    does: a new repository; for IC tasks, one commit of the starting state (the patch's base)."""
+    script = "rm -rf .git && git init -q"
+    if isinstance(task, IcTask):
+        script += f" && git add -A && git {GIT_IDENTITY} commit -q --no-verify -m 'Initial commit'"
+    result = sandbox.exec(["bash", "-c", script], workdir=task.cwd, timeout=1800)
+    if not result.ok:
+        raise InfraError(
+            f"could not reset the git history in {task.cwd}: {result.output[-500:]}", kind="setup"
+        )
