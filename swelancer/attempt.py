@@ -45,7 +45,7 @@ from swelancer.results import (
     transcript_spend,
     utc_now,
 )
-from swelancer.sandbox.base import ExecResult, Sandbox
+from swelancer.sandbox.base import ExecResult, Sandbox, SandboxProvider, SandboxSpec
 from swelancer.task import IcTask, ManagerTask
 
 # What upstream's sample.env sets; upstream passes these to every task container.
@@ -110,24 +110,17 @@ def _labels(settings: AttemptSettings, task: IcTask | ManagerTask, attempt: int,
     }
 
 
-def start_sandbox(
-    task: IcTask | ManagerTask,
-    attempt: int,
-    settings: AttemptSettings,
-    client=None,
-    role: str = "agent",
-) -> Sandbox:
-    from swelancer.sandbox.docker import DockerSandbox
-
-    return DockerSandbox.start(
-        settings.image,
+def sandbox_spec(
+    task: IcTask | ManagerTask, attempt: int, settings: AttemptSettings, role: str = "agent"
+) -> SandboxSpec:
+    return SandboxSpec(
+        image=settings.image,
         env=container_env(task),
         labels=_labels(settings, task, attempt, role),
         memory=memory_limit(settings),
         cpus=settings.cpus,
         pids_limit=settings.pids_limit,
         disk=settings.disk,
-        client=client,
     )
 
 
@@ -164,12 +157,12 @@ def _check(stop: threading.Event | None) -> None:
 class _Attempt:
     """The state of one try: its sandboxes, the hidden tests, the patch's base."""
 
-    def __init__(self, task, attempt, settings, folder, client, controls, log) -> None:
+    def __init__(self, task, attempt, settings, folder, provider, controls, log) -> None:
         self.task: IcTask | ManagerTask = task
         self.attempt: int = attempt
         self.settings: AttemptSettings = settings
         self.folder: Path = folder
-        self.client = client
+        self.provider: SandboxProvider = provider
         self.controls: Controls = controls
         self.log: Transcript = log
         self.scratch = Path(tempfile.mkdtemp(prefix="swelancer-attempt-"))
@@ -187,7 +180,7 @@ class _Attempt:
         and cut off the network once set up (upstream grades offline)."""
         task = self.task
         assert isinstance(task, IcTask)
-        grader = start_sandbox(task, self.attempt, self.settings, self.client, role=role)
+        grader = self.provider.start(sandbox_spec(task, self.attempt, self.settings, role))
         try:
             setup.wait_until_ready(grader, task, self.settings.setup_timeout_s)
             prune_other_tasks(grader, task)
@@ -200,14 +193,10 @@ class _Attempt:
 
     def patch(self) -> str:
         """The agent's change now, computed on the host (see `benchmark.patch`)."""
-        from swelancer.sandbox.docker import DockerSandbox
-
         assert self.sandbox is not None and self.baseline is not None
         if self.reference is None:
             labels = _labels(self.settings, self.task, self.attempt, "reference")
-            self.reference = DockerSandbox.reference(
-                self.settings.image, labels=labels, client=self.client
-            )
+            self.reference = self.provider.reference(self.settings.image, labels)
         workdir = Path(tempfile.mkdtemp(prefix="patch-", dir=self.scratch))
         try:
             return compute_patch(self.sandbox, self.reference, self.baseline, workdir)
@@ -365,7 +354,7 @@ def run_once(
     *,
     stop: threading.Event | None = None,
     on_phase=None,
-    client=None,
+    provider: SandboxProvider,
     controls: Controls | None = None,
 ) -> AttemptRecord:
     """One try at one attempt. Raises `InfraError` for faults that are not the model's."""
@@ -378,10 +367,10 @@ def run_once(
             phase(f"agent turn {data.get('turn')}")
 
     log = Transcript(folder / "transcript.jsonl", on_event=on_event)
-    state = _Attempt(task, attempt, settings, folder, client, controls or Controls(), log)
+    state = _Attempt(task, attempt, settings, folder, provider, controls or Controls(), log)
     try:
         phase("starting")
-        sandbox = state.sandbox = start_sandbox(task, attempt, settings, client)
+        sandbox = state.sandbox = provider.start(sandbox_spec(task, attempt, settings))
         log.event("sandbox", name=sandbox.name, image=settings.image)
         t0 = time.monotonic()
         phase("setup")

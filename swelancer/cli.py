@@ -50,7 +50,9 @@ def print_error(error: SwelancerError) -> None:
     label = {ManifestError: "manifest error", ConfigError: "configuration error"}.get(
         type(error), "error"
     )
-    text = " ".join(str(error).split())
+    from swelancer.textsafe import clean
+
+    text = " ".join(clean(str(error)).split())
     paragraph = textwrap.fill(
         f"swelancer: {label}: {text}", width=100, break_long_words=False, break_on_hyphens=False
     )

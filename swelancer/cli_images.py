@@ -14,7 +14,9 @@ if TYPE_CHECKING:
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    from swelancer.textsafe import clean
+
+    print(clean(line), file=sys.stderr, flush=True)
 
 
 images_app = typer.Typer(

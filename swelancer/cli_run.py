@@ -22,12 +22,22 @@ from swelancer.cli_tasks import (
 ResultsOpt = Annotated[Path, typer.Option("--results-dir", help="Where run directories live.")]
 
 
+def _validation_text(exc) -> str:
+    """pydantic's complaints about a run's settings as one line per setting."""
+    return "; ".join(
+        f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )
+
+
 def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt()
 
 
 def _say(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
+    from swelancer.textsafe import clean
+
+    print(clean(line), file=sys.stderr, flush=True)
 
 
 def run(
@@ -177,6 +187,8 @@ def run(
 
       swelancer run --split demo --model mock/noop --run-id try1   # run again to resume
     """
+    from pydantic import ValidationError
+
     from swelancer.agents.base import Limits
     from swelancer.config import RunConfig, default_concurrency
     from swelancer.errors import ConfigError
@@ -189,43 +201,46 @@ def run(
             raise ConfigError(f"unknown {flag} {value!r}; choose same or fresh.")
     from swelancer.runner import Runner
 
-    config = RunConfig(
-        model=model,
-        query=query_from(split, manifest, variant, task, limit, skip_broken),
-        run_id=run_id,
-        results_dir=results_dir,
-        tries=tries,
-        concurrency=concurrency or default_concurrency(),
-        image=image,
-        per_task_images=per_task_images,
-        image_prefix=image_prefix,
-        image_tag=image_tag,
-        test_runs=test_runs,
-        max_retries=max_retries,
-        setup_timeout_s=setup_timeout,
-        test_timeout_s=test_timeout,
-        user_tool_timeout_s=user_tool_timeout,
-        agent=agent,
-        base_url=base_url,
-        temperature=temperature,
-        reasoning_effort=reasoning_effort,
-        max_output_tokens=max_output_tokens,
-        limits=Limits(
-            max_turns=max_turns,
-            command_timeout_s=command_timeout,
-            max_agent_seconds=max_agent_seconds,
-            max_cost_usd=max_cost_usd,
-        ),
-        prompt_template=prompt_template,
-        prices_file=prices,
-        max_run_cost_usd=max_run_cost_usd,
-        grade_in=grade_in,
-        user_tool_in=user_tool_in,
-        disk=disk,
-        memory=None if memory.lower() in ("none", "0", "") else memory,
-        cpus=cpus,
-        pids_limit=pids_limit or None,
-    )
+    try:
+        config = RunConfig(
+            model=model,
+            query=query_from(split, manifest, variant, task, limit, skip_broken),
+            run_id=run_id,
+            results_dir=results_dir,
+            tries=tries,
+            concurrency=concurrency or default_concurrency(),
+            image=image,
+            per_task_images=per_task_images,
+            image_prefix=image_prefix,
+            image_tag=image_tag,
+            test_runs=test_runs,
+            max_retries=max_retries,
+            setup_timeout_s=setup_timeout,
+            test_timeout_s=test_timeout,
+            user_tool_timeout_s=user_tool_timeout,
+            agent=agent,
+            base_url=base_url,
+            temperature=temperature,
+            reasoning_effort=reasoning_effort,
+            max_output_tokens=max_output_tokens,
+            limits=Limits(
+                max_turns=max_turns,
+                command_timeout_s=command_timeout,
+                max_agent_seconds=max_agent_seconds,
+                max_cost_usd=max_cost_usd,
+            ),
+            prompt_template=prompt_template,
+            prices_file=prices,
+            max_run_cost_usd=max_run_cost_usd,
+            grade_in=grade_in,
+            user_tool_in=user_tool_in,
+            disk=disk,
+            memory=None if memory.lower() in ("none", "0", "") else memory,
+            cpus=cpus,
+            pids_limit=pids_limit or None,
+        )
+    except ValidationError as exc:
+        raise ConfigError(_validation_text(exc)) from None
     # Ctrl-C and SIGTERM stop the run cleanly, even when the shell started us with SIGINT
     # ignored (as it does for background jobs).
     previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
@@ -250,10 +265,19 @@ def cleanup(
     run_id: Annotated[
         str | None, typer.Option("--run-id", help="Only containers of this run.")
     ] = None,
+    results_dir: ResultsOpt = Path("results"),
 ) -> None:
-    """Remove every container the harness left behind (found by label)."""
+    """Remove every container the harness left behind (found by label). A run that is still
+    going (its directory is locked) is left alone."""
+    from swelancer.errors import SwelancerError
+    from swelancer.results import RunDir
     from swelancer.sandbox.docker import docker_client, remove_containers
 
+    if run_id is not None and (results_dir / run_id).is_dir():
+        try:
+            RunDir(results_dir / run_id).lock().release()
+        except SwelancerError as exc:
+            raise SwelancerError(f"{exc} Its containers were left alone.") from None
     removed = remove_containers(docker_client(), run_id=run_id)
     _say(f"removed {len(removed)} container(s)")
 

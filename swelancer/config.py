@@ -8,10 +8,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from swelancer.agents.base import Limits
 from swelancer.catalog import TaskQuery
+
+RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 
 
 def default_concurrency() -> int:
@@ -30,6 +32,7 @@ class RunConfig(BaseModel):
     model: str
     query: TaskQuery = Field(default_factory=TaskQuery)
     run_id: str | None = None
+    """The run directory's name under `results_dir`; letters, digits, `_`, `.`, `-`."""
     results_dir: Path = Path("results")
     tries: int = Field(1, ge=1)
     concurrency: int = Field(default_factory=default_concurrency, ge=1)
@@ -65,3 +68,13 @@ class RunConfig(BaseModel):
     prompt_template: Path | None = None
     prices_file: Path | None = None
     max_run_cost_usd: float | None = None
+
+    @field_validator("run_id")
+    @classmethod
+    def _plain_run_id(cls, value: str | None) -> str | None:
+        if value is not None and not RUN_ID.fullmatch(value):
+            raise ValueError(
+                f"run id {value[:80]!r} is not a plain name (letters, digits, '_', '.', '-'; "
+                "at most 128, not starting with '.' or '-')"
+            )
+        return value

@@ -21,9 +21,10 @@ from swelancer.attempt import AttemptSettings, Controls, Interrupted, error_reco
 from swelancer.catalog import TaskSet, load_tasks
 from swelancer.config import RunConfig, new_run_id
 from swelancer.errors import ConfigError, InfraError, SwelancerError
-from swelancer.images import DEMO_IMAGE, ensure_images, image_for
+from swelancer.images import DEMO_IMAGE, image_for
 from swelancer.progress import PlainProgress, ProgressSink
 from swelancer.results import AttemptRecord, RunDir, Spend, transcript_spend, utc_now
+from swelancer.sandbox.base import SandboxProvider
 from swelancer.task import IcTask, ManagerTask
 
 Say = Callable[[str], None]
@@ -93,15 +94,7 @@ def plan(task_set: TaskSet, tries: int, done: set[tuple[str, int]]):
     ]
 
 
-def _engine_facts(client) -> dict:
-    try:
-        info = client.version()
-        return {"version": info.get("Version"), "arch": info.get("Arch"), "os": info.get("Os")}
-    except Exception as exc:
-        return {"error": str(exc)}
-
-
-def _run_metadata(config, run_dir, task_set, images, client, existing) -> dict:
+def _run_metadata(config, run_dir, task_set, images, provider, existing) -> dict:
     meta = dict(existing or {})
     meta.setdefault("run_id", run_dir.run_id)
     meta.setdefault("created_at", utc_now())
@@ -118,7 +111,7 @@ def _run_metadata(config, run_dir, task_set, images, client, existing) -> dict:
                 "swelancer": __version__,
                 "python": sys.version.split()[0],
                 "platform": platform.platform(),
-                "engine": _engine_facts(client),
+                "engine": provider.facts(),
             },
             "status": "running",
             "started_at": utc_now(),
@@ -159,33 +152,32 @@ class Runner:
         config: RunConfig,
         say: Say = print,
         make_progress: Callable[[Path], ProgressSink] | None = None,
+        provider: SandboxProvider | None = None,
     ) -> None:
+        from swelancer.sandbox.docker_provider import DockerProvider
+
         self.config = config
+        self.provider: SandboxProvider = provider or DockerProvider()
         self.say = say
         self.stop = threading.Event()
         self.budget = RunBudget(config.max_run_cost_usd)
-        self.client = None
         self.controls = Controls()
         self._make_progress = make_progress or (lambda log_path: PlainProgress(log_path=log_path))
         self.progress: ProgressSink | None = None
 
     def prepare(self):
         """Everything that can fail before a container starts: tasks, agent, engine, images."""
-        from swelancer.sandbox.docker import docker_client
-
         task_set = load_tasks(self.config.query)
         if not task_set.tasks:
             raise ConfigError("no task matches the selection; see `swelancer tasks list`.")
         agent = make_agent(self.config, self.budget)
-        client = self.client = docker_client()
         images = {t.task_id: self._image(t) for t in task_set.tasks}
-        ids = ensure_images(
-            client,
+        ids = self.provider.prepare_images(
             list(images.values()),
             build_demo=self.config.build_missing_demo_image,
             on_line=lambda line: self.say(f"  {line}"),
         )
-        return task_set, agent, client, images, ids
+        return task_set, agent, images, ids
 
     def _image(self, task: IcTask | ManagerTask) -> str:
         config = self.config
@@ -199,18 +191,18 @@ class Runner:
 
     def run(self) -> RunSummary:
         config = self.config
-        task_set, agent, client, images, ids = self.prepare()
+        task_set, agent, images, ids = self.prepare()
         config.run_id = config.run_id or new_run_id(config.model)
         run_dir = RunDir(Path(config.results_dir) / config.run_id)
         with run_dir.lock():  # one process per run directory, for the whole run
-            return self._run_locked(run_dir, task_set, agent, client, images, ids)
+            return self._run_locked(run_dir, task_set, agent, images, ids)
 
-    def _run_locked(self, run_dir: RunDir, task_set, agent, client, images, ids) -> RunSummary:
+    def _run_locked(self, run_dir: RunDir, task_set, agent, images, ids) -> RunSummary:
         config = self.config
         existing = run_dir.read_run()
         _check_resume(existing, config, task_set)
         run_dir.create()
-        meta = _run_metadata(config, run_dir, task_set, ids, client, existing)
+        meta = _run_metadata(config, run_dir, task_set, ids, self.provider, existing)
         run_dir.write_run(meta)
 
         earlier = run_dir.records()
@@ -307,10 +299,8 @@ class Runner:
 
     def _remove_containers(self) -> None:
         """Stop the run's containers at once, so that running attempts end quickly."""
-        from swelancer.sandbox.docker import remove_containers
-
         try:
-            remove_containers(self.client, run_id=self.config.run_id)
+            self.provider.remove_run(self.config.run_id)
         except Exception as exc:  # best effort; `swelancer cleanup` remains
             self.say(f"could not remove every container ({exc}); run `swelancer cleanup`.")
 
@@ -347,7 +337,7 @@ class Runner:
                     agent,
                     folder,
                     stop=self.stop,
-                    client=self.client,
+                    provider=self.provider,
                     controls=self.controls,
                     on_phase=lambda name: self.progress.phase(task.task_id, n, name),
                 )

@@ -53,7 +53,7 @@ def hide_tests(sandbox: Sandbox, host_copy: Path, task: IcTask | ManagerTask) ->
     if host_copy.exists():
         shutil.rmtree(host_copy)
     listing = sandbox.exec(
-        ["find", TESTS_DIR, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\n"], timeout=60
+        ["find", TESTS_DIR, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\0"], timeout=60
     )
     if not listing.ok:
         raise InfraError(
@@ -62,8 +62,8 @@ def hide_tests(sandbox: Sandbox, host_copy: Path, task: IcTask | ManagerTask) ->
             kind="tests_missing",
         )
     host_copy.mkdir(parents=True)
-    for entry in listing.output.splitlines():
-        if entry and entry != "issues":
+    for entry in _names(listing.output):
+        if entry != "issues":
             _keep(sandbox, f"{TESTS_DIR}/{entry}", host_copy / entry)
     keep = _issue_entries_to_keep(sandbox, task)
     (host_copy / "issues").mkdir()
@@ -85,13 +85,19 @@ def _keep(sandbox: Sandbox, src: str, dest: Path) -> None:
         raise InfraError(f"could not keep {src} whole: {report.note()}", kind="hide")
 
 
+def _names(listing: str) -> list[str]:
+    """The plain file names of a NUL-separated listing (never `.`, `..` or a path)."""
+    return [n for n in listing.split("\0") if n and n not in (".", "..") and "/" not in n]
+
+
 def _issue_entries_to_keep(sandbox: Sandbox, task: IcTask | ManagerTask) -> list[str]:
     """What of `issues/` a task keeps: every file (`conftest.py`) and its own folder."""
     found = sandbox.exec(
-        ["find", f"{TESTS_DIR}/issues", "-mindepth", "1", "-maxdepth", "1", "-printf", "%y %f\\n"],
+        ["find", f"{TESTS_DIR}/issues", "-mindepth", "1", "-maxdepth", "1", "-printf", "%y %f\\0"],
         timeout=60,
     )
-    entries = [line.split(" ", 1) for line in found.output.splitlines() if " " in line]
+    entries = [e.split(" ", 1) for e in found.output.split("\0") if " " in e]
+    entries = [(kind, name) for kind, name in entries if name in _names(name + "\0")]
     keep = [name for kind, name in entries if kind != "d"]
     if isinstance(task, IcTask):
         own = graded_folder(task)

@@ -1,15 +1,18 @@
-"""The Sandbox protocol: the only way the harness touches the place an attempt runs."""
+"""The Sandbox and SandboxProvider protocols: the only way the harness touches the place an
+attempt runs (a Docker container today; a pod or a cloud sandbox would be another provider)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from swelancer.errors import InfraError
+from swelancer.sandbox.archive import CopyLimits, CopyReport
 
-__all__ = ["ExecResult", "InfraError", "Sandbox"]
+__all__ = ["ExecResult", "InfraError", "Sandbox", "SandboxProvider", "SandboxSpec"]
 
 
 class ExecResult(BaseModel):
@@ -62,8 +65,19 @@ class Sandbox(Protocol):
         """Copy a host file or folder to `dest` (the path it will have) inside the sandbox."""
         ...
 
-    def copy_out(self, src: str, dest: Path) -> None:
-        """Copy a file or folder from the sandbox to `dest` (the path it will have) on the host."""
+    def copy_out(self, src: str, dest: Path, limits: CopyLimits | None = None) -> CopyReport:
+        """Copy a file or folder from the sandbox to `dest` (the path it will have) on the host,
+        bounded and inert (regular files and folders only); `FileNotFoundError` if missing."""
+        ...
+
+    def changes(self) -> list[tuple[str, int]]:
+        """Paths the sandbox changed since it started from its image, as the engine (not the
+        sandbox) records them: (path, kind) with kind 0 changed, 1 added, 2 deleted."""
+        ...
+
+    def engine_processes(self) -> dict[int, str]:
+        """The sandbox's processes as the engine lists them (id: command line), read without
+        running anything inside."""
         ...
 
     def disconnect_network(self) -> None:
@@ -92,4 +106,45 @@ class Sandbox(Protocol):
 
     def remove(self) -> None:
         """Stop and delete the sandbox; idempotent, never raises for an already gone sandbox."""
+        ...
+
+
+class SandboxSpec(BaseModel):
+    """What a sandbox is started with."""
+
+    image: str
+    env: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    memory: str | None = None
+    cpus: float | None = None
+    pids_limit: int | None = None
+    disk: str | None = None
+
+
+class SandboxProvider(Protocol):
+    """Makes and removes sandboxes. Every sandbox carries the labels of its spec, so that a run's
+    sandboxes can be found (and removed) after a crash."""
+
+    name: str
+
+    def start(self, spec: SandboxSpec) -> Sandbox:
+        """A running sandbox from `spec.image` with its own entry point."""
+        ...
+
+    def reference(self, image: str, labels: dict[str, str]) -> Sandbox:
+        """The image's files, readable with `read_file`/`copy_out`; nothing runs in it."""
+        ...
+
+    def remove_run(self, run_id: str) -> list[str]:
+        """Remove every sandbox labelled with `run_id`; their names."""
+        ...
+
+    def prepare_images(
+        self, images: list[str], *, build_demo: bool, on_line: Callable[[str], None]
+    ) -> dict[str, str]:
+        """Make sure each image is present (building the demo image if allowed); their ids."""
+        ...
+
+    def facts(self) -> dict[str, Any]:
+        """What to record about the backend in run.json (versions, architecture)."""
         ...
