@@ -78,3 +78,21 @@ def remove_leftover_containers(request: pytest.FixtureRequest) -> Iterator[None]
     remove_containers(
         request.getfixturevalue("docker_client"), request.getfixturevalue("docker_run_id")
     )
+
+
+def _image_lines(line: str) -> None:
+    if not line.startswith("  "):
+        print(line, flush=True)
+
+
+@pytest.fixture(scope="session")
+def contract_images(docker_client: Any) -> dict[str, str]:
+    """The contract images (tests/contract/): built once, reused while their inputs are
+    unchanged; {image name: image id}."""
+    from contract.build import ContractImageError, build_contract_images
+
+    try:
+        return build_contract_images(docker_client, on_line=_image_lines)
+    except ContractImageError as err:
+        _unavailable(f"contract images unavailable: {err}")
+        raise  # not reached: _unavailable fails or skips

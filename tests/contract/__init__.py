@@ -1,0 +1,1 @@
+"""The contract image: upstream's runtime scripts over stand-ins (see README.md)."""
