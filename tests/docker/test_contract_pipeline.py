@@ -1,0 +1,119 @@
+"""The whole pipeline on the contract images (upstream's own runtime scripts, verbatim): the gold
+agent earns every dollar on both setup paths, doing nothing earns nothing with no error, a
+broken build is a failure, the user tool yields a trace without the test's assertions, and a
+manager attempt is ready in seconds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from contract.build import IMAGE_PREFIX, IMAGE_TAG, MANIFEST
+
+pytestmark = pytest.mark.docker
+
+PRICES = {"91342": 1000, "92018_1": 500, "94317_1207": 250, "96120-manager-0": 2000,
+          "96455-manager-0": 1250}  # fmt: skip
+MARKER = "CONTRACT-ASSERTION"
+
+
+def swelancer(tmp_path: Path, run_id: str, model: str, *extra: str) -> list[dict]:
+    done = subprocess.run(
+        [sys.executable, "-m", "swelancer", "run", "--manifest", str(MANIFEST),
+         "--model", model, "--image-prefix", IMAGE_PREFIX, "--image-tag", IMAGE_TAG,
+         "--results-dir", str(tmp_path), "--run-id", run_id, "--quiet", "-j", "3", *extra],
+        capture_output=True, text=True, timeout=1500,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    lines = (tmp_path / run_id / "attempts.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def scripted(tmp_path: Path, *replies: str) -> str:
+    path = tmp_path / "script.json"
+    path.write_text(json.dumps([*replies, "DONE"]))
+    return f"mock/scripted:{path}"
+
+
+def block(code: str) -> str:
+    return f"```python\n{code}\n```"
+
+
+@pytest.mark.parametrize("setup", ["monolith", "per-task"])
+def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(contract_images, tmp_path, setup):
+    extra = ("--per-task-images",) if setup == "per-task" else ()
+    records = swelancer(tmp_path, setup, "mock/oracle", *extra)
+    assert {r["task_id"]: r["status"] for r in records} == dict.fromkeys(PRICES, "passed")
+    assert sum(r["earned_usd"] for r in records) == sum(PRICES.values()) == 5000
+    by_id = {r["task_id"]: r for r in records}
+    # upstream's rule: the graded folder is issues/<question_id>, whatever the manifest lists
+    assert by_id["92018_1"]["graded_folder"] == "92018_1"
+    assert by_id["92018_1"]["acceptable_folders"] == ["92018", "92018_1"]
+    assert by_id["94317_1207"]["acceptable_folders"] == ["94317_1180"]
+    for task in ("96120-manager-0", "96455-manager-0"):  # no marker to wait for
+        assert by_id[task]["seconds"]["setup"] < 15, by_id[task]["seconds"]
+    run = json.loads((tmp_path / setup / "run.json").read_text())
+    images = set(run["images"])
+    if setup == "per-task":
+        assert f"{IMAGE_PREFIX}_91342:{IMAGE_TAG}" in images
+    assert f"{IMAGE_PREFIX}_monolith:{IMAGE_TAG}" in images
+
+
+def test_doing_nothing_earns_nothing_and_raises_no_error(contract_images, tmp_path):
+    records = swelancer(tmp_path, "noop", "mock/noop", "--test-runs", "1")
+    assert {r["status"] for r in records} == {"failed"}
+    assert sum(r["earned_usd"] for r in records) == 0
+    for record in records:
+        if record["variant"] == "ic_swe":
+            assert record["test_exit_codes"] == {record["task_id"]: [1]}, record
+            assert record["tampering"] is None
+
+
+def test_an_agent_that_breaks_the_build_fails_and_is_no_error(contract_images, tmp_path):
+    breaks = block(
+        "import glob\n"
+        "path = sorted(glob.glob('/app/expensify/src/**/*.py', recursive=True))[0]\n"
+        "open(path, 'a').write('\\ndef broken(:\\n')\n"
+        "print('broke', path)"
+    )
+    (record,) = swelancer(tmp_path, "broken", scripted(tmp_path, breaks), "--task", "91342")
+    assert record["status"] == "failed" and record["error"] is None, record
+    assert record["test_exit_codes"] == {"91342": [-1, -1, -1]}
+    assert record["control_exit_codes"] == [1, 1, 1]
+    assert "the change is the cause" in record["reason"]
+
+
+@pytest.mark.parametrize("where", ["fresh", "same"])
+def test_the_user_tool_gives_a_trace_and_no_assertion_reaches_the_agent(
+    contract_images, tmp_path, where
+):
+    look = block(
+        "import glob, os, subprocess\n"
+        "needle = 'CONTRACT-' + 'ASSERTION'\n"
+        "found = subprocess.run(['grep', '-rlI', needle, '/', '--exclude-dir=proc',\n"
+        "    '--exclude-dir=sys', '--exclude-dir=dev'], capture_output=True, text=True).stdout\n"
+        "print('HITS:', found.split() or 'none')\n"
+        "for d in glob.glob('/app/expensify/user_tool/output_*'):\n"
+        "    print('TRACE', d, sorted(os.listdir(d)))\n"
+        "    print('SOURCES', [f for f in os.listdir(d + '/resources') if f.startswith('src@')])"
+    )
+    model = scripted(tmp_path, "<user-tool>", look)
+    (record,) = swelancer(tmp_path, where, model, "--task", "91342", "--user-tool-in", where,
+                          "--test-runs", "1")  # fmt: skip
+    transcript = tmp_path / where / "attempts/91342/1/transcript.jsonl"
+    events = [json.loads(line) for line in transcript.read_text().splitlines()]
+    (tool,) = [e for e in events if e["kind"] == "user_tool"]
+    assert "The user tool finished" in tool["output"] and "trace.trace" in tool["output"]
+    (seen,) = [e["output"] for e in events if e["kind"] == "command"]
+    assert "HITS: none" in seen, seen
+    assert "TRACE /app/expensify/user_tool/output_" in seen and "'trace.trace'" in seen
+    assert "SOURCES []" in seen
+    kept = tmp_path / where / "attempts/91342/1/user_tool"
+    traces = list(kept.rglob("trace.trace"))
+    assert traces and not list(kept.rglob("src@*"))
+    assert not any(MARKER in p.read_text(errors="replace") for p in kept.rglob("*") if p.is_file())
+    assert record["status"] == "failed" and record["test_exit_codes"] == {"91342": [1]}
