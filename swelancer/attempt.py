@@ -28,11 +28,13 @@ from swelancer.benchmark.manager import grade_manager
 from swelancer.benchmark.patch import (
     Baseline,
     PatchTooLarge,
+    PatchUnreadable,
     apply_patch,
     capture_baseline,
     compute_patch,
 )
 from swelancer.benchmark.shell import interactive, without_shell_noise
+from swelancer.benchmark.trust import replaced_tools
 from swelancer.benchmark.user_tool import in_agent_sandbox, in_fresh_sandbox
 from swelancer.errors import InfraError
 from swelancer.images import DEMO_IMAGE
@@ -172,6 +174,10 @@ class _Attempt:
         self.baseline: Baseline | None = None
         self.keep: set[int] = set()
         self.keep_engine: set[int] = set()
+        self.keeps: dict[str, set[int]] = {}
+        """The image's own processes in each fresh sandbox (kept between test runs)."""
+        self.leaked: list[str] = []
+        """Files where the app copied text of the hidden test during a user-tool call."""
 
     # -- sandboxes ----------------------------------------------------------------------
 
@@ -185,13 +191,14 @@ class _Attempt:
             setup.wait_until_ready(grader, task, self.settings.setup_timeout_s)
             prune_other_tasks(grader, task)
             grader.disconnect_network()
+            self.keeps[grader.name] = grader.process_ids()
         except BaseException:
             _save_logs(grader, self.folder / f"{role}-sandbox.log")
             grader.remove()
             raise
         return grader
 
-    def patch(self) -> str:
+    def patch(self, changes: list[tuple[str, int]] | None = None) -> str:
         """The agent's change now, computed on the host (see `benchmark.patch`)."""
         assert self.sandbox is not None and self.baseline is not None
         if self.reference is None:
@@ -199,7 +206,9 @@ class _Attempt:
             self.reference = self.provider.reference(self.settings.image, labels)
         workdir = Path(tempfile.mkdtemp(prefix="patch-", dir=self.scratch))
         try:
-            return compute_patch(self.sandbox, self.reference, self.baseline, workdir)
+            return compute_patch(
+                self.sandbox, self.reference, self.baseline, workdir, changes=changes
+            )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -238,11 +247,17 @@ class _Attempt:
             def stop() -> None:
                 self.stop_agent_processes()
 
-            return in_agent_sandbox(self.sandbox, task, self.hidden, stop, timeout, self.folder)
+            message, leaked = in_agent_sandbox(
+                self.sandbox, task, self.hidden, stop, timeout, self.folder
+            )
+            if leaked:
+                self.leaked.extend(leaked)
+                self.log.event("hidden_test_copied", paths=leaked[:20])
+            return message
         try:
             patch = self.patch()
-        except PatchTooLarge as exc:
-            return f"The user tool could not start: {exc}."
+        except (PatchTooLarge, PatchUnreadable) as exc:
+            return f"The user tool could not start: your changes cannot be read ({exc})."
         return in_fresh_sandbox(lambda: self.fresh("user-tool"), self.sandbox, task,
                                 self.hidden, patch, apply_patch, timeout, self.folder)  # fmt: skip
 
@@ -250,26 +265,47 @@ class _Attempt:
 
     def grade_ic(self, record: AttemptRecord) -> bool:
         """Grade the agent's change (in its own container, offline, as upstream does; or alone
-        in a fresh one) and settle a run without a clean verdict against the control."""
+        in a fresh one) and settle a run without a clean verdict against the control.
+
+        Before anything runs in the agent's container again, the engine's record says whether
+        the agent replaced the programs the playbook runs; if so, or if processes it started
+        survive the kill, its container cannot be trusted and the change is graded fresh."""
         task = self.task
         assert isinstance(task, IcTask) and self.hidden is not None and self.sandbox is not None
         record.graded_folder = graded_folder(task)
         record.acceptable_folders = list(task.test_folders)
-        survivors = self.stop_agent_processes()
+        if self.leaked:
+            record.tampering = (
+                "during a user-tool call the app copied text of the hidden test where the agent "
+                f"could read it ({', '.join(self.leaked[:3])})"
+            )
+            record.reason = f"tampering: {record.tampering}"
+            return False
         try:
-            patch = self.patch()
+            changes = self.sandbox.changes()
+        except InfraError as exc:
+            return self._settle(f"the engine cannot list what the agent changed ({exc})", record)
+        replaced = replaced_tools(changes)
+        survivors = [] if replaced else self.stop_agent_processes()
+        try:
+            patch = self.patch(changes)
         except PatchTooLarge as exc:
             record.reason = f"the change is too large to grade: {exc}"
             return False
+        except PatchUnreadable as exc:
+            return self._settle(f"the agent's change cannot be read ({exc})", record)
         (self.folder / "patch.diff").write_bytes(patch.encode("utf-8", "surrogateescape"))
         where = self.settings.grade_in
-        if where == "same" and survivors:
+        if where == "same" and (replaced or survivors):
             where = "fresh"
-            record.graded_in = (
-                "fresh: processes the agent started could not be stopped "
+            why = (
+                f"programs the playbook runs were replaced ({', '.join(replaced[:3])})"
+                if replaced
+                else "processes the agent started could not be stopped "
                 f"({'; '.join(s[:80] for s in survivors[:3])})"
             )
-            self.log.event("graded_fresh", survivors=survivors[:20])
+            record.graded_in = f"fresh: {why}"
+            self.log.event("graded_fresh", why=why)
         record.graded_in = record.graded_in or where
         if where == "fresh":
             grade, problem = self._grade_fresh(patch)
@@ -286,10 +322,11 @@ class _Attempt:
             return False
         if grade.outcome != "anomaly":
             return grade.outcome == "passed"
-        return self._settle(grade, record)
+        return self._settle(grade.note or "the test gave no verdict", record)
 
     def _run_grading(self, sandbox: Sandbox, out: str) -> IcGrade:
         assert isinstance(self.task, IcTask) and self.hidden is not None
+        keep = self.keep if sandbox is self.sandbox else self.keeps.get(sandbox.name)
         return grade_ic(
             sandbox,
             self.task,
@@ -297,6 +334,7 @@ class _Attempt:
             test_runs=self.settings.test_runs,
             timeout_s=self.settings.test_timeout_s,
             out_dir=self.folder / out,
+            keep=keep,
         )
 
     def _grade_fresh(self, patch: str) -> tuple[IcGrade, str | None]:
@@ -314,11 +352,11 @@ class _Attempt:
             _save_logs(grader, self.folder / "grader-sandbox.log")
             grader.remove()
 
-    def _settle(self, grade: IcGrade, record: AttemptRecord) -> bool:
+    def _settle(self, note: str, record: AttemptRecord) -> bool:
         """No clean verdict on the change: the untouched task, graded in a fresh sandbox,
         decides whether the change or the infrastructure is the cause."""
         assert isinstance(self.task, IcTask)
-        self.log.event("no_verdict", note=grade.note, next="grading the untouched task")
+        self.log.event("no_verdict", note=note, next="grading the untouched task")
 
         def control() -> IcGrade:
             sandbox = self.fresh("control")
@@ -333,13 +371,13 @@ class _Attempt:
         if verdict.outcome not in ("passed", "failed"):
             raise InfraError(
                 f"the hidden test of {self.task.task_id} gave no verdict on the agent's change "
-                f"({grade.note}), and none on the untouched task either ({verdict.note}): a "
-                "fault of the image or the grader, not the model's",
+                f"({note}), and none on the untouched task either ({verdict.note}): a fault of "
+                "the image or the grader, not the model's",
                 kind="grader",
             )
         earlier = ", graded earlier in this run" if known else ""
         record.reason = (
-            f"{grade.note}; the untouched task grades cleanly (exit "
+            f"{note}; the untouched task grades cleanly (exit "
             f"{verdict.exit_codes[-1]}{earlier}), so the change is the cause"
         )
         return False

@@ -92,9 +92,10 @@ class Phases(BaseModel):
 
 
 def _valid_text(value: object) -> object:
-    """Text that can be written as UTF-8: lone surrogates (from undecodable output) become ?."""
+    """Text safe to record: no control sequences or characters (text from a container or a
+    model ends up here), and lone surrogates (from undecodable output) replaced."""
     if isinstance(value, str):
-        return value.encode("utf-8", "replace").decode("utf-8")
+        return clean(value).encode("utf-8", "replace").decode("utf-8")
     return value
 
 
@@ -145,7 +146,9 @@ class AttemptRecord(BaseModel):
     started_at: str
     finished_at: str
 
-    _clean = field_validator("reason", "stop_reason", mode="before")(_valid_text)
+    _clean = field_validator("reason", "stop_reason", "tampering", "graded_in", mode="before")(
+        _valid_text
+    )
 
 
 class RunDir:

@@ -26,6 +26,7 @@ from swelancer.progress import PlainProgress, ProgressSink
 from swelancer.results import AttemptRecord, RunDir, Spend, transcript_spend, utc_now
 from swelancer.sandbox.base import SandboxProvider
 from swelancer.task import IcTask, ManagerTask
+from swelancer.textsafe import clean
 
 Say = Callable[[str], None]
 
@@ -348,7 +349,7 @@ class Runner:
             except (SwelancerError, OSError, Interrupted):
                 raise
             except Exception as bug:  # a fault of the harness itself: never the run's end
-                (folder / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
+                (folder / "error.txt").write_text(clean(traceback.format_exc()), encoding="utf-8")
                 fault = InfraError(
                     f"the harness failed on this attempt ({type(bug).__name__}: {bug}); see "
                     f"{folder / 'error.txt'}",
@@ -366,7 +367,7 @@ class Runner:
         if self.stop.is_set():
             raise Interrupted() from None
         with contextlib.suppress(OSError), (folder / "error.txt").open("a") as handle:
-            handle.write(f"{exc.kind}: {exc}\n")
+            handle.write(clean(f"{exc.kind}: {exc}") + "\n")
         if retries >= config.max_retries or not exc.retryable:
             return error_record(task, n, settings, exc, retries, started)
         self.progress.note(

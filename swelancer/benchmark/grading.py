@@ -3,6 +3,7 @@ the app under test (the agent's code, which runs during grading) did not forge t
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shlex
 import tempfile
@@ -13,6 +14,7 @@ from pydantic import BaseModel, Field
 
 from swelancer.benchmark.hidden import HiddenTests, restore_tests
 from swelancer.benchmark.shell import TESTS_DIR, interactive, without_shell_noise
+from swelancer.benchmark.trust import planted_while_testing
 from swelancer.errors import InfraError
 from swelancer.sandbox.archive import CopyLimits
 from swelancer.sandbox.base import Sandbox
@@ -26,13 +28,6 @@ LOG_COPY = CopyLimits(max_file_bytes=LOG_LIMIT, max_total_bytes=LOG_LIMIT, max_e
 CHECK_COPY = CopyLimits(max_file_bytes=50_000_000, max_total_bytes=500_000_000, max_entries=50_000)
 CHANGED_DURING_RUN = ("logs", "attempts", ".pytest_cache")
 """What of /app/tests a run writes to."""
-PYTHON_PLACES = re.compile(
-    r"^(/usr(/local)?/lib/python3[^/]*|/opt/conda|/root/\.local|/etc/python3[^/]*)/.*"
-    r"\.(py|pyc|pth|so)$"
-    r"|/(sitecustomize|usercustomize)\.py$"
-    r"|^/(app/)?(pytest\.ini|tox\.ini|setup\.cfg|pyproject\.toml|conftest\.py)$"
-)
-"""Where a change made while the test runs would change how pytest runs it."""
 
 Outcome = Literal["passed", "failed", "anomaly", "tampered"]
 
@@ -78,6 +73,7 @@ class _Run(BaseModel):
     log: str
     output: str
     timed_out: bool
+    playbook_exit: int = 0
 
 
 def run_hidden_test(
@@ -124,6 +120,7 @@ def grade_ic(
     test_runs: int,
     timeout_s: float,
     out_dir: Path,
+    keep: set[int] | None = None,
 ) -> IcGrade:
     """Run the hidden test up to `test_runs` times, as upstream does: stop at the first pass;
     exit 1 is a failed run; a missing exit code (the playbook stopped before pytest: the build
@@ -136,6 +133,9 @@ def grade_ic(
     folder = hidden.folder or task.task_id
     grade = IcGrade(folder=folder, outcome="anomaly")
     for run in range(1, test_runs + 1):
+        if keep is not None and run > 1:  # nothing the app left running sees the next run
+            with contextlib.suppress(InfraError):
+                sandbox.kill_processes_except(keep)
         restore_tests(sandbox, hidden)
         before = _changed_paths(sandbox)
         result = run_hidden_test(sandbox, task, timeout_s)
@@ -174,6 +174,11 @@ def _judge(result: _Run, timeout_s: float) -> tuple[Outcome, str | None]:
         return "passed", None
     if code == 1:
         return "failed", None
+    if code in (0, 1) and result.playbook_exit != 0:
+        return "anomaly", (
+            f"the playbook ended with exit code {result.playbook_exit} after pytest_exit_code "
+            "was written: the run did not finish as upstream's playbook does"
+        )
     if code is None:
         if result.timed_out:
             return "anomaly", f"the test run did not finish within {timeout_s:.0f} s"
@@ -193,7 +198,8 @@ def tampering(sandbox: Sandbox, hidden: HiddenTests, before: set[str], result: _
     the playbook's own report contradicts."""
     problems = verdict_mismatch(result)
     problems += _tests_changed(sandbox, hidden)
-    planted = sorted(p for p in _changed_paths(sandbox) - before if PYTHON_PLACES.search(p))
+    changes = getattr(sandbox, "changes", None)
+    planted = planted_while_testing(before, changes() if changes is not None else [])
     if planted:
         problems.append(f"changed while the test ran: {', '.join(planted[:5])}")
     return problems
@@ -215,9 +221,14 @@ def verdict_mismatch(result: _Run) -> list[str]:
         problems.append(f"pytest_exit_code says 0 but pytest's summary says {summary!r}")
     if code == 1 and summary is not None and "failed" not in summary:
         problems.append(f"pytest_exit_code says 1 but pytest's summary says {summary!r}")
-    reported = _playbook_rc(result.output)
-    if reported is not None and reported != code:
-        problems.append(f"pytest_exit_code says {code} but the playbook ran pytest to {reported}")
+    reports = _playbook_rcs(result.output)
+    if len(reports) > 1:
+        problems.append(
+            f"the playbook's output shows its pytest task {len(reports)} times: something "
+            "wrote into it"
+        )
+    elif reports and reports[0] is not None and reports[0] != code:
+        problems.append(f"pytest_exit_code says {code} but the playbook ran pytest to {reports[0]}")
     return problems
 
 
@@ -226,18 +237,19 @@ def _pytest_summary(log: str) -> str | None:
     return found[-1] if found else None
 
 
-def _playbook_rc(output: str) -> int | None:
-    """The exit code the playbook's own pytest task reported (`Run pytest…`), if it shows."""
-    blocks = re.split(r"^TASK \[", output, flags=re.MULTILINE)
-    for block in blocks:
+def _playbook_rcs(output: str) -> list[int | None]:
+    """The exit code each `Run pytest…` task block of the playbook's output reports (None when a
+    block shows none). An honest run has exactly one such block."""
+    found: list[int | None] = []
+    for block in re.split(r"^TASK \[", output, flags=re.MULTILINE)[1:]:
         if not block.lower().startswith("run pytest"):
             continue
         if re.search(r"^(changed|ok): \[", block, re.MULTILINE):
-            return 0
+            found.append(0)
+            continue
         rc = re.search(r'"rc": (-?\d+)', block)
-        if rc:
-            return int(rc.group(1))
-    return None
+        found.append(int(rc.group(1)) if rc else None)
+    return found
 
 
 def _tests_changed(sandbox: Sandbox, hidden: HiddenTests) -> list[str]:

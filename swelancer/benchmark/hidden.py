@@ -96,6 +96,11 @@ def _issue_entries_to_keep(sandbox: Sandbox, task: IcTask | ManagerTask) -> list
         ["find", f"{TESTS_DIR}/issues", "-mindepth", "1", "-maxdepth", "1", "-printf", "%y %f\\0"],
         timeout=60,
     )
+    if not found.ok:
+        raise InfraError(
+            f"could not list {TESTS_DIR}/issues in {sandbox.name}: {found.output.strip()[-300:]}",
+            kind="hide",
+        )
     entries = [e.split(" ", 1) for e in found.output.split("\0") if " " in e]
     entries = [(kind, name) for kind, name in entries if name in _names(name + "\0")]
     keep = [name for kind, name in entries if kind != "d"]

@@ -39,6 +39,11 @@ class PatchTooLarge(Exception):
     """The change exceeds the caps: a failure of the attempt, with this reason."""
 
 
+class PatchUnreadable(Exception):
+    """The engine could not list or read what the agent left (e.g. a path past the system's
+    limits): a control decides whether that is the agent's doing."""
+
+
 class FileSource(Protocol):
     """What the patch needs of a sandbox: the engine's change list and archive reads."""
 
@@ -182,13 +187,23 @@ def compute_patch(
     baseline: Baseline,
     workdir: Path,
     limits: PatchLimits | None = None,
+    changes: list[tuple[str, int]] | None = None,
 ) -> str:
     """The agent's change in `sandbox` since `baseline`, as a binary git patch (a/ b/ paths
     relative to the repository). `reference` is a container of the same image, never
-    started, for files setup did not touch. Raises `PatchTooLarge` past the caps."""
-    limits = limits or PatchLimits()
+    started, for files setup did not touch; `changes`, the engine's list when already read.
+    Raises `PatchTooLarge` past the caps, `PatchUnreadable` when the engine cannot read it."""
+    try:
+        return _compute(sandbox, reference, baseline, workdir, limits or PatchLimits(), changes)
+    except InfraError as exc:
+        if exc.kind == "host_git":  # this machine's fault, not the container's
+            raise
+        raise PatchUnreadable(str(exc)) from exc
+
+
+def _compute(sandbox, reference, baseline, workdir, limits, changes) -> str:
     cwd = baseline.cwd
-    changes = _relative_changes(sandbox.changes(), cwd)
+    changes = _relative_changes(sandbox.changes() if changes is None else changes, cwd)
     tracked = set(baseline.tracked)
     stored = set(baseline.stored)
     candidates = _expand_deleted_dirs(changes, baseline.tracked)

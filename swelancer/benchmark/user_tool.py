@@ -12,12 +12,17 @@ the agent can read them.
 from __future__ import annotations
 
 import re
+import tempfile
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from pydantic import BaseModel, Field
+
 from swelancer.benchmark.grading import run_hidden_test
 from swelancer.benchmark.hidden import HiddenTests, remove_tests, restore_tests
+from swelancer.benchmark.scrub import holds, needles, scrub_trace
+from swelancer.errors import InfraError
 from swelancer.sandbox.archive import CopyLimits
 from swelancer.sandbox.base import Sandbox
 from swelancer.task import IcTask
@@ -35,37 +40,42 @@ whose "type" is "before", "after" or "log" show the actions the user took; a \
 "frame-snapshot" rows hold the page's HTML at that moment. trace.network lists the requests."""
 
 
+class Collected(BaseModel):
+    """What one user-tool run left: its trace folders (copied to the host and scrubbed)."""
+
+    names: list[str] = Field(default_factory=list)
+    timed_out: bool = False
+    notes: str = ""
+    marks: list[bytes] = Field(default_factory=list)
+    """Text only the hidden files (and this run's test log) hold."""
+
+
 def run_and_collect(
     sandbox: Sandbox, task: IcTask, hidden: HiddenTests, timeout_s: float, into: Path
-) -> tuple[list[str], bool, str]:
+) -> Collected:
     """Run the traced test in `sandbox` and copy the trace folders it wrote to `into`, scrubbed
-    of the test's source: (folder names, timed out, what the copy left out)."""
+    of the test's source and of anything holding text of the hidden files."""
     sandbox.exec(["touch", f"{STAMP}.start"], timeout=60)
     restore_tests(sandbox, hidden)
     try:
         result = run_hidden_test(sandbox, task, timeout_s, trace=True)
     finally:
         remove_tests(sandbox)
-    names = _new_trace_folders(sandbox, task.cwd)
-    folders = [f"{task.cwd}/{USER_TOOL_DIR}/{n}" for n in names]
-    if folders:
-        scrub = 'for d in "$@"; do rm -f "$d"/resources/src@*; done'
-        sandbox.exec(["sh", "-c", scrub, "sh", *folders], timeout=120)
+    got = Collected(timed_out=result.timed_out, marks=needles(hidden, (result.log,)))
+    got.names = _new_trace_folders(sandbox, task.cwd)
     notes = []
-    for name, where in zip(names, folders, strict=True):
-        report = sandbox.copy_out(where, into / name, TRACE_COPY)
-        _drop_sources(into / name)
+    for name in got.names:
+        report = sandbox.copy_out(f"{task.cwd}/{USER_TOOL_DIR}/{name}", into / name, TRACE_COPY)
+        scrubbed = scrub_trace(into / name, got.marks)
         if not report.complete:
             notes.append(f"{name}: {report.note(5)}")
-    return names, result.timed_out, "\n".join(notes)
-
-
-def _drop_sources(folder: Path) -> None:
-    """Delete Playwright's copies of source files from a trace folder on the host too."""
-    resources = folder / "resources"
-    if resources.is_dir():
-        for leaf in resources.glob("src@*"):
-            leaf.unlink(missing_ok=True)
+        if scrubbed.dropped_files or scrubbed.dropped_rows:
+            notes.append(
+                f"{name}: {scrubbed.dropped_rows} rows and {len(scrubbed.dropped_files)} files "
+                "that held text of the hidden test, or were not part of a trace"
+            )
+    got.notes = "\n".join(notes)
+    return got
 
 
 def _new_trace_folders(sandbox: Sandbox, cwd: str) -> list[str]:
@@ -97,8 +107,7 @@ def in_fresh_sandbox(
 ) -> str:
     """The user tool on a fresh sandbox holding the agent's current patch; the scrubbed trace
     is copied into the agent's container, under `user_tool/`, and nothing else comes back."""
-    call_dir = out_dir / USER_TOOL_DIR / f"call-{uuid.uuid4().hex[:8]}"
-    call_dir.mkdir(parents=True)
+    call_dir = _call_dir(out_dir)
     runner = make_sandbox()
     try:
         problem = apply(runner, task.cwd, patch)
@@ -107,12 +116,12 @@ def in_fresh_sandbox(
                 "The user tool could not start: your changes do not apply to a fresh copy of the "
                 f"repository ({problem[:500]})."
             )
-        names, timed_out, notes = run_and_collect(runner, task, hidden, timeout_s, call_dir)
+        got = run_and_collect(runner, task, hidden, timeout_s, call_dir)
     finally:
         runner.remove()
-    for name in names:
+    for name in got.names:
         agent_sandbox.copy_in(call_dir / name, f"{task.cwd}/{USER_TOOL_DIR}/{name}")
-    return _message(task, names, timed_out, timeout_s, notes)
+    return _message(task, got, timeout_s)
 
 
 def in_agent_sandbox(
@@ -122,25 +131,60 @@ def in_agent_sandbox(
     stop_agent_processes: Callable[[], None],
     timeout_s: float,
     out_dir: Path,
-) -> str:
+) -> tuple[str, list[str]]:
     """The user tool in the agent's container, as upstream runs it, once every process the
-    agent started has been stopped (none may watch the tests come back)."""
+    agent started has been stopped (none may watch the tests come back). The trace folders are
+    replaced by their scrubbed copies; files the app wrote elsewhere that hold text of the
+    hidden test are returned (the agent could read them: the attempt is failed for it)."""
     stop_agent_processes()
+    before = {path for path, _kind in sandbox.changes()}
+    call_dir = _call_dir(out_dir)
+    got = run_and_collect(sandbox, task, hidden, timeout_s, call_dir)
+    for name in got.names:
+        where = f"{task.cwd}/{USER_TOOL_DIR}/{name}"
+        sandbox.exec(["rm", "-rf", where], timeout=120)
+        sandbox.copy_in(call_dir / name, where)
+    leaked = _leaked(sandbox, before, got.marks, task.cwd)
+    message = _message(task, got, timeout_s)
+    return (
+        message + "\n\n(Processes you had left running were stopped before the user came.)",
+        leaked,
+    )
+
+
+LEAK_SCAN_FILES = 500
+LEAK_SCAN = CopyLimits(max_file_bytes=5_000_000, max_total_bytes=5_000_000, max_entries=1)
+
+
+def _leaked(sandbox: Sandbox, before: set[str], marks: list[bytes], cwd: str) -> list[str]:
+    """Files added or changed during the call (outside the trace folders) that hold text of
+    the hidden files, read through the engine (up to `LEAK_SCAN_FILES` files)."""
+    traces = f"{cwd}/{USER_TOOL_DIR}/"
+    fresh = [p for p, kind in sandbox.changes() if p not in before and kind != 2]
+    fresh = [p for p in fresh if not p.startswith((traces, "/app/tests/", "/tmp/.swelancer"))]
+    found = []
+    with tempfile.TemporaryDirectory(prefix="swelancer-leak-") as tmp:
+        for n, path in enumerate(fresh[:LEAK_SCAN_FILES]):
+            dest = Path(tmp) / str(n)
+            try:
+                sandbox.copy_out(path, dest, LEAK_SCAN)
+            except (FileNotFoundError, InfraError):
+                continue
+            if dest.is_file() and holds(dest.read_bytes(), marks):
+                found.append(path)
+    return found
+
+
+def _call_dir(out_dir: Path) -> Path:
     call_dir = out_dir / USER_TOOL_DIR / f"call-{uuid.uuid4().hex[:8]}"
     call_dir.mkdir(parents=True)
-    names, timed_out, notes = run_and_collect(sandbox, task, hidden, timeout_s, call_dir)
-    message = _message(task, names, timed_out, timeout_s, notes)
-    return message + "\n\n(Processes you had left running were stopped before the user came.)"
+    return call_dir
 
 
-def _message(task: IcTask, names: list[str], timed_out: bool, timeout_s: float, notes: str) -> str:
-    places = [f"{task.cwd}/{USER_TOOL_DIR}/{n}/" for n in names]
-    cut = (
-        f"\n\nSome of the trace was left out (too large or not plain files):\n{notes}"
-        if notes
-        else ""
-    )
-    if timed_out:
+def _message(task: IcTask, got: Collected, timeout_s: float) -> str:
+    places = [f"{task.cwd}/{USER_TOOL_DIR}/{n}/" for n in got.names]
+    cut = f"\n\nSome of the trace was left out:\n{got.notes}" if got.notes else ""
+    if got.timed_out:
         recorded = f" What it recorded is in {', '.join(places)}." if places else ""
         return (
             f"The user tool did not finish within {timeout_s:.0f} seconds and was stopped; the "

@@ -81,9 +81,11 @@ _DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 _LAUNCHER = (
     "command -v setsid >/dev/null 2>&1 || "
     '{ echo "setsid (util-linux) is needed to run a command with a timeout" >&2; exit 127; }; '
-    'exec setsid -w sh -c "$0" "$@" 2>/dev/null'
+    'exec setsid -w /bin/sh -c "$0" "$@" 2>/dev/null'
 )
-_WRAPPER = '{ echo $$ >"$0"; } 2>/dev/null; exec 2>&1; "$@"; rc=$?; rm -f "$0"; exit $rc'
+# Only shell builtins after the command: nothing found through the container's PATH (which the
+# agent may have filled with look-alikes) runs on the harness's behalf.
+_WRAPPER = '{ echo $$ >"$0"; } 2>/dev/null; exec 2>&1; "$@"'
 
 # Kills what one timed-out command started: $1 = pgid file, $2 = marker, $3 = grace tenths.
 _KILLER = r"""
@@ -102,7 +104,6 @@ hit TERM
 i=0
 while [ "$i" -lt "$n" ] && alive; do sleep 0.1; i=$((i+1)); done
 hit KILL
-rm -f "$f"
 exit 0
 """
 
@@ -572,7 +573,7 @@ class DockerSandbox:
         if timeout is not None:
             token = secrets.token_hex(8)
             env[_MARKER_ENV] = token
-            argv = ["sh", "-c", _LAUNCHER, _WRAPPER, self._pgid_file(token), *argv]
+            argv = ["/bin/sh", "-c", _LAUNCHER, _WRAPPER, self._pgid_file(token), *argv]
         started = time.monotonic()
         exec_id, sock = self._exec_start(argv, workdir=workdir, env=env)
         output = _BoundedOutput(self.max_output_bytes)
@@ -660,7 +661,8 @@ class DockerSandbox:
     def _kill_exec(self, token: str) -> None:
         """SIGTERM, then SIGKILL, every process of a timed-out command (see `_KILLER`)."""
         tenths = str(max(1, round(self.kill_grace * 10)))
-        argv = ["sh", "-c", _KILLER, "sh", self._pgid_file(token), f"{_MARKER_ENV}={token}", tenths]
+        argv = ["/bin/sh", "-c", _KILLER, "sh", self._pgid_file(token), f"{_MARKER_ENV}={token}",
+                tenths]  # fmt: skip
         self._run(argv, doing="Could not kill a timed-out command", timeout=self.kill_grace + 15)
 
     def _run(self, argv: list[str], *, doing: str, timeout: float = 60.0) -> tuple[int, str]:
