@@ -9,6 +9,7 @@ the user tool), and every outcome that is not a clean verdict is settled by evid
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import secrets
 import shutil
 import tempfile
@@ -174,6 +175,11 @@ class _Attempt:
         self.baseline: Baseline | None = None
         self.keep: set[int] = set()
         self.keep_engine: set[int] = set()
+        self.start_changes: dict[str, int] = {}
+        """The engine's changes when the agent got the container (setup's own)."""
+        self.start_digests: dict[str, str] = {}
+        """Content of the programs and startup files setup itself changed (e.g. the
+        `user-tool` alias upstream's run.sh appends to .bashrc), to tell later changes apart."""
         self.keeps: dict[str, set[int]] = {}
         """The image's own processes in each fresh sandbox (kept between test runs)."""
         self.leaked: list[str] = []
@@ -211,6 +217,30 @@ class _Attempt:
             )
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
+
+    def remember_start(self) -> None:
+        """Note what setup changed, before the agent's turn (see `replaced_since_start`)."""
+        assert self.sandbox is not None
+        self.start_changes = dict(self.sandbox.changes())
+        for path in replaced_tools(self.start_changes.items()):
+            self.start_digests[path] = self._digest(path)
+
+    def replaced_since_start(self, changes: list[tuple[str, int]]) -> list[str]:
+        """Programs and startup files the agent changed, from the engine's record and the
+        archive API (nothing runs in the container)."""
+        new = [(p, k) for p, k in changes if self.start_changes.get(p) != k]
+        found = set(replaced_tools(new))
+        found.update(p for p, d in self.start_digests.items() if self._digest(p) != d)
+        return sorted(found)
+
+    def _digest(self, path: str) -> str:
+        assert self.sandbox is not None
+        try:
+            return hashlib.sha256(self.sandbox.read_file(path, limit=10_000_000)).hexdigest()
+        except (FileNotFoundError, IsADirectoryError):
+            return "absent"
+        except InfraError as exc:
+            return f"unreadable: {exc.kind}"
 
     def stop_agent_processes(self) -> list[str]:
         """Kill what the agent left running; the command lines of what survived, as the engine
@@ -285,7 +315,7 @@ class _Attempt:
             changes = self.sandbox.changes()
         except InfraError as exc:
             return self._settle(f"the engine cannot list what the agent changed ({exc})", record)
-        replaced = replaced_tools(changes)
+        replaced = self.replaced_since_start(changes)
         survivors = [] if replaced else self.stop_agent_processes()
         try:
             patch = self.patch(changes)
@@ -419,6 +449,7 @@ def run_once(
         setup.fresh_history(sandbox, task)
         if isinstance(task, IcTask):
             state.baseline = capture_baseline(sandbox, task.cwd, state.scratch / "base")
+        state.remember_start()
         sandbox.disconnect_network()
         state.keep = sandbox.process_ids()
         engine = getattr(sandbox, "engine_processes", None)

@@ -73,9 +73,8 @@ def test_sources_copies_and_stray_files_are_dropped(tmp_path):
     )
     result = scrub_trace(folder, marks)
     assert result.dropped_rows == 2
-    assert sorted(result.dropped_files) == [
-        "leak/test.py", "notes.txt", "resources/page.html", "resources/src@1a2b.txt"
-    ]  # fmt: skip
+    assert sorted(result.dropped_files) == ["leak/test.py", "notes.txt", "resources/page.html"]
+    assert not (folder / "resources" / "src@1a2b.txt").exists()
     left = b"".join(p.read_bytes() for p in folder.rglob("*") if p.is_file())
     assert b"CONTRACT-ASSERTION" not in left and b"% 100:02d" not in left
     assert sorted(p.name for p in folder.iterdir()) == ["resources", "trace.network", "trace.trace"]

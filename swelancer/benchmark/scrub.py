@@ -83,7 +83,8 @@ def scrub_trace(folder: Path, marks: list[bytes]) -> Scrubbed:
         )
         if not allowed:
             path.unlink()
-            result.dropped_files.append(rel)
+            if not (parent == "resources" and path.name.startswith("src@")):
+                result.dropped_files.append(rel)  # Playwright's source copies always go
         elif TRACE_FILES.match(path.name) and parent == ".":
             result.dropped_rows += _drop_rows(path, marks)
         elif holds(path.read_bytes(), marks):
