@@ -7,9 +7,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from swelancer.catalog import TaskQuery
 from swelancer.config import RunConfig
-from swelancer.runner import Runner
+from swelancer.run.runner import Runner
+from swelancer.tasks.catalog import TaskQuery
 
 
 def main() -> None:

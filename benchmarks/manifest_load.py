@@ -8,8 +8,8 @@ import time
 import tracemalloc
 from pathlib import Path
 
-from swelancer.manifest import load_manifest
-from swelancer.sources import demo_manifest_path
+from swelancer.tasks.manifest import load_manifest
+from swelancer.tasks.sources import demo_manifest_path
 
 UPSTREAM = Path(__file__).resolve().parents[2] / "shared/upstream/inspect_evals_0.26.0"
 

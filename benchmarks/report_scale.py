@@ -8,8 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from swelancer.report import compute, render_markdown
-from swelancer.results import AttemptRecord, RunDir
+from swelancer.report.metrics import compute, render_markdown
+from swelancer.run.results import AttemptRecord, RunDir
 
 
 def synthetic_run(path: Path, tasks: int, tries: int) -> RunDir:

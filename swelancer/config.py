@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator
 
 from swelancer.agents.base import Limits
-from swelancer.catalog import TaskQuery
+from swelancer.tasks.catalog import TaskQuery
 
 RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
 

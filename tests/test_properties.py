@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 
 from swelancer.benchmark.manager import read_decision
 from swelancer.errors import ManifestError
-from swelancer.manifest import is_missing, load_manifest
-from swelancer.results import AttemptRecord, RunDir, Transcript, read_records
-from swelancer.task import IC_ID, MANAGER_ID, VARIANTS, IcTask, ManagerTask
+from swelancer.run.results import AttemptRecord, RunDir, Transcript, read_records
+from swelancer.tasks.manifest import is_missing, load_manifest
+from swelancer.tasks.models import IC_ID, MANAGER_ID, VARIANTS, IcTask, ManagerTask
 
 CURRENT = [
     "question_id", "variant", "price", "price_limit", "manager_data", "manager_commit",

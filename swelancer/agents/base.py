@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 if TYPE_CHECKING:
     from swelancer.sandbox.base import ExecResult, Sandbox
-    from swelancer.task import Task
+    from swelancer.tasks.models import Task
 
 
 class ToolSpec(BaseModel):

@@ -24,8 +24,8 @@ from swelancer.agents.base import (
     TranscriptLog,
     Usage,
 )
-from swelancer.prompts import render_prompt
-from swelancer.task import IcTask, ManagerTask
+from swelancer.agents.prompts import render_prompt
+from swelancer.tasks.models import IcTask, ManagerTask
 
 Mode = Literal["upstream", "tools"]
 PYTHON_BLOCK = re.compile(r"```python\s*\n(.*?)\n```", re.DOTALL)
@@ -215,7 +215,7 @@ class ModelAgent:
         When the server still finds the context too long, trim to half and try again (and keep
         the smaller budget for the later turns); no response when even the prompt alone does
         not fit."""
-        from swelancer.agents.retry import ContextWindowExceededError
+        from swelancer.models.retry import ContextWindowExceededError
 
         while True:
             context = trim_context(messages, keep_head, budget_tokens)

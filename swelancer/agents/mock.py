@@ -6,7 +6,7 @@ import json
 
 from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
 from swelancer.errors import ConfigError, InfraError
-from swelancer.task import IcTask, ManagerTask
+from swelancer.tasks.models import IcTask, ManagerTask
 
 MOCKS = ("mock/oracle", "mock/noop", "mock/first")
 

@@ -18,7 +18,7 @@ from swelancer.benchmark.trust import planted_while_testing
 from swelancer.errors import InfraError
 from swelancer.sandbox.archive import CopyLimits
 from swelancer.sandbox.base import Sandbox
-from swelancer.task import IcTask
+from swelancer.tasks.models import IcTask
 
 PLAYBOOK = 'ansible-playbook -i "localhost," --connection=local /app/tests/run_tests.yml'
 GRADING_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}

@@ -13,7 +13,7 @@ from swelancer.benchmark.shell import TESTS_DIR, interactive
 from swelancer.errors import InfraError
 from swelancer.sandbox.archive import CopyLimits
 from swelancer.sandbox.base import Sandbox
-from swelancer.task import IcTask, ManagerTask
+from swelancer.tasks.models import IcTask, ManagerTask
 
 TESTS_COPY = CopyLimits(
     max_file_bytes=1_000_000_000, max_total_bytes=5_000_000_000, max_entries=1_000_000

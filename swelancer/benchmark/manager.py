@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from swelancer.errors import InfraError
 from swelancer.sandbox.base import Sandbox
-from swelancer.task import ManagerTask
+from swelancer.tasks.models import ManagerTask
 
 
 class ManagerGrade(BaseModel):

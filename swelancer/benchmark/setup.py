@@ -8,7 +8,7 @@ import time
 
 from swelancer.errors import InfraError
 from swelancer.sandbox.base import Sandbox
-from swelancer.task import IcTask, ManagerTask
+from swelancer.tasks.models import IcTask, ManagerTask
 
 SETUP_MARKER = "/setup_done.txt"
 GIT_IDENTITY = "-c user.name=swelancer -c user.email=swelancer@localhost"

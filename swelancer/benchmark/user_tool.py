@@ -25,7 +25,7 @@ from swelancer.benchmark.scrub import holds, needles, scrub_trace
 from swelancer.errors import InfraError
 from swelancer.sandbox.archive import CopyLimits
 from swelancer.sandbox.base import Sandbox
-from swelancer.task import IcTask
+from swelancer.tasks.models import IcTask
 
 USER_TOOL_DIR = "user_tool"
 STAMP = "/tmp/.swelancer-user-tool-stamp"

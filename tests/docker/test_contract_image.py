@@ -28,7 +28,7 @@ from contract.build import (
     per_task_image,
 )
 
-from swelancer.manifest import load_manifest
+from swelancer.tasks.manifest import load_manifest
 
 MONOLITH_TASK = "91342"
 PER_TASK_TASKS = ("92018_1", "94317_1207")

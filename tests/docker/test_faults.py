@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from swelancer.catalog import TaskQuery
 from swelancer.config import RunConfig
-from swelancer.images import DEMO_IMAGE, ensure_images
-from swelancer.runner import Runner
+from swelancer.ops.images import DEMO_IMAGE, ensure_images
+from swelancer.run.runner import Runner
+from swelancer.tasks.catalog import TaskQuery
 
 pytestmark = pytest.mark.docker
 

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from swelancer.benchmark.setup import wait_until_ready
-from swelancer.images import DEMO_IMAGE, ensure_images
+from swelancer.ops.images import DEMO_IMAGE, ensure_images
 from swelancer.sandbox.docker import DockerSandbox
-from swelancer.task import IcTask
+from swelancer.tasks.models import IcTask
 
 pytestmark = pytest.mark.docker
 
@@ -229,10 +229,10 @@ def test_resource_hogs_end_their_command_not_the_harness(demo_image, tmp_path):
 
 def test_containers_have_no_added_privileges_and_no_keys(demo_image, docker_client):
     os.environ.setdefault("OPENAI_API_KEY", "sk-never-in-containers")
-    from swelancer.attempt import AttemptSettings, start_sandbox
     from swelancer.config import RunConfig
-    from swelancer.manifest import load_manifest
-    from swelancer.sources import demo_manifest_path
+    from swelancer.run.attempt import AttemptSettings, start_sandbox
+    from swelancer.tasks.manifest import load_manifest
+    from swelancer.tasks.sources import demo_manifest_path
 
     task = next(t for t in load_manifest(demo_manifest_path()) if t.task_id == "101")
     defaults = RunConfig(model="gpt-4o")

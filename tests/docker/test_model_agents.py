@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from swelancer.agents.base import ToolCall
-from swelancer.images import DEMO_IMAGE, ensure_images
+from swelancer.ops.images import DEMO_IMAGE, ensure_images
 from tests.fakes import (
     FakeAnthropicServer,
     FakeModelServer,

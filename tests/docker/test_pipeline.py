@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from swelancer.images import DEMO_IMAGE, ensure_images
-from swelancer.manifest import load_manifest
-from swelancer.sources import demo_manifest_path
+from swelancer.ops.images import DEMO_IMAGE, ensure_images
+from swelancer.tasks.manifest import load_manifest
+from swelancer.tasks.sources import demo_manifest_path
 
 pytestmark = pytest.mark.docker
 

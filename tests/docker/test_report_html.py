@@ -14,12 +14,12 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_report_formats import make_run
+from fakes.runs import make_run
 
-from swelancer.report import compute
-from swelancer.report_html import write_run_html
-from swelancer.results import RunDir, Transcript
-from swelancer.task import PRICE_BUCKETS
+from swelancer.report.html import write_run_html
+from swelancer.report.metrics import compute
+from swelancer.run.results import RunDir, Transcript
+from swelancer.tasks.models import PRICE_BUCKETS
 
 
 @pytest.fixture(scope="module")

@@ -330,7 +330,7 @@ def test_user_defined_network_and_aliases_come_back(
 
 
 def test_labels_name_and_cleanup(base_image: str, docker_client: Any, docker_run_id: str) -> None:
-    labels = {"swelancer.task_id": "123_4 (x)/y", "swelancer.attempt": "2"}
+    labels = {"swelancer.task_id": "123_4 (x)/y", "swelancer.run.attempt": "2"}
     first = start(base_image, docker_client, docker_run_id, labels=labels)
     second = start(base_image, docker_client, docker_run_id, labels=labels, env={"A": "1"})
     container = docker_client.containers.get(first.id)

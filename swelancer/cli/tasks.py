@@ -1,0 +1,216 @@
+"""`swelancer tasks …`: list, count, show and download benchmark tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from swelancer.textsafe import clean, json_text, rich_text
+
+tasks_app = typer.Typer(
+    help=(
+        "Browse the benchmark's tasks.\n\n"
+        "  swelancer tasks stats --split diamond\n\n"
+        "  swelancer tasks list --split demo --variant swe_manager\n\n"
+        "  swelancer tasks show 15193-manager-0 --split diamond --answer"
+    ),
+    no_args_is_help=True,
+)
+
+SplitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--split",
+        "-s",
+        help="diamond, nondiamond or all (current upstream manifest, downloaded and cached), "
+        "lite (the older lite file), demo (this project's own tasks). Default: diamond.",
+    ),
+]
+ManifestOpt = Annotated[
+    Path | None,
+    typer.Option("--manifest", "-m", help="Read tasks from this CSV instead of a split."),
+]
+VariantOpt = Annotated[
+    str | None, typer.Option("--variant", help="Only ic_swe or only swe_manager tasks.")
+]
+TaskOpt = Annotated[
+    list[str] | None, typer.Option("--task", "-t", help="Only this task id (repeatable).")
+]
+LimitOpt = Annotated[int | None, typer.Option("--limit", "-n", help="At most N tasks.")]
+SkipBrokenOpt = Annotated[
+    bool,
+    typer.Option(
+        "--skip-broken", help="Leave out tasks known to be broken upstream (said in reports)."
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def query_from(split, manifest, variant, task, limit, skip_broken):
+    """A TaskQuery from the shared selector options (also used by `run`)."""
+    from swelancer.errors import ConfigError
+    from swelancer.tasks.catalog import TaskQuery
+
+    if variant and variant not in ("ic_swe", "swe_manager"):
+        raise ConfigError(f"unknown --variant {variant!r}; choose ic_swe or swe_manager.")
+    if split and manifest and split not in ("diamond", "nondiamond", "all"):
+        raise ConfigError(
+            "with --manifest, --split may only filter the file's `set` column "
+            "(diamond, nondiamond or all)."
+        )
+    return TaskQuery(
+        split=split,
+        manifest=manifest,
+        variant=variant,
+        task_ids=task or [],
+        limit=limit,
+        skip_broken=skip_broken,
+    )
+
+
+def _money(value: float) -> str:
+    return f"${value:,.0f}" if value == int(value) else f"${value:,.2f}"
+
+
+@tasks_app.command("list")
+def list_tasks(
+    split: SplitOpt = None,
+    manifest: ManifestOpt = None,
+    variant: VariantOpt = None,
+    task: TaskOpt = None,
+    limit: LimitOpt = None,
+    skip_broken: SkipBrokenOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """List tasks: id, variant, price, title. Tasks known to be broken upstream are marked."""
+    from swelancer.tasks.catalog import load_tasks
+
+    task_set = load_tasks(query_from(split, manifest, variant, task, limit, skip_broken))
+    if as_json:
+        rows = [
+            {
+                "task_id": t.task_id,
+                "variant": t.variant,
+                "price_usd": t.price_usd,
+                "split": t.split,
+                "title": t.title,
+                "broken": t.broken,
+            }
+            for t in task_set.tasks
+        ]
+        typer.echo(json_text(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=rich_text(f"{len(task_set.tasks)} tasks from {task_set.source.path}"))
+    for name in ("task", "variant", "price", "split", "title"):
+        table.add_column(name, justify="right" if name == "price" else "left", no_wrap=True)
+    for t in task_set.tasks:
+        mark = " [broken upstream]" if t.broken else ""
+        title = " ".join(clean(t.title).split())[:70] + mark
+        cells = (t.task_id, t.variant, _money(t.price_usd), t.split, title)
+        table.add_row(*map(rich_text, cells))
+    Console().print(table)
+    if any(t.broken for t in task_set.tasks):
+        typer.echo("[broken upstream]: " + next(t.broken for t in task_set.tasks if t.broken))
+
+
+@tasks_app.command("stats")
+def stats(
+    split: SplitOpt = None,
+    manifest: ManifestOpt = None,
+    variant: VariantOpt = None,
+    task: TaskOpt = None,
+    limit: LimitOpt = None,
+    skip_broken: SkipBrokenOpt = False,
+    as_json: JsonOpt = False,
+) -> None:
+    """Tasks and dollars per variant and in total, by price bucket, and the manifest's sha256."""
+    from swelancer.tasks.catalog import load_tasks, task_stats
+
+    figures = task_stats(load_tasks(query_from(split, manifest, variant, task, limit, skip_broken)))
+    if as_json:
+        typer.echo(json_text(figures, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    table = Table(title="Tasks and dollars available")
+    for name in ("", "tasks", "USD"):
+        table.add_column(name, justify="left" if not name else "right")
+    for key, label in (("ic_swe", "IC SWE"), ("swe_manager", "SWE Manager"), ("total", "total")):
+        table.add_row(label, str(figures[key]["tasks"]), _money(figures[key]["usd"]))
+    console.print(table)
+    buckets = Table(title="By price")
+    for name in ("price", "tasks", "USD"):
+        buckets.add_column(name, justify="left" if name == "price" else "right")
+    for label, tally in figures["by_price_bucket"].items():
+        buckets.add_row(label, str(tally["tasks"]), _money(tally["usd"]))
+    console.print(buckets)
+    source = figures["source"]
+    console.print(rich_text(f"source: {source['kind']} {source.get('url') or source['path']}"))
+    console.print(rich_text(f"sha256: {source['sha256']}"))
+    if figures["known_broken"]:
+        known = ", ".join(figures["known_broken"])
+        console.print(rich_text(f"known broken upstream (kept): {known}"))
+    if figures["skipped_broken"]:
+        skipped = ", ".join(figures["skipped_broken"])
+        console.print(rich_text(f"left out (--skip-broken): {skipped}"))
+
+
+@tasks_app.command("show")
+def show(
+    task_id: Annotated[str, typer.Argument(help="The task id, e.g. 12155_1 or 15193-manager-0.")],
+    split: SplitOpt = None,
+    manifest: ManifestOpt = None,
+    answer: Annotated[
+        bool, typer.Option("--answer", help="Also show the proposal the manager chose.")
+    ] = False,
+) -> None:
+    """Show one task: title, price, description and, for manager tasks, the proposals.
+
+    Text from the manifest is cleaned of what a terminal would act on (`textsafe.clean`)."""
+    from swelancer.tasks.catalog import load_tasks
+    from swelancer.tasks.models import ManagerTask
+
+    task_set = load_tasks(query_from(split, manifest, None, [task_id], None, False))
+    t = task_set.tasks[0]
+    lines = [
+        f"{t.task_id}  ({t.variant}, {_money(t.price_usd)}, split {t.split})",
+        f"title: {t.title}",
+    ]
+    if t.broken:
+        lines.append(f"known broken upstream: {t.broken}")
+    lines += ["", t.description or "\n\n".join(t.prompt or [])]
+    if isinstance(t, ManagerTask):
+        lines += ["", f"proposals ({len(t.proposals)}):"]
+        for p in t.proposals:
+            lines += ["", f"--- proposal {p.id} ---", p.text.strip()]
+        if answer:
+            lines += ["", f"correct proposal: {t.correct_proposal_id}"]
+    typer.echo(clean("\n".join(lines)))
+
+
+@tasks_app.command("pull")
+def pull(
+    split: Annotated[str, typer.Argument(help="diamond, nondiamond, all or lite.")] = "diamond",
+) -> None:
+    """Download an upstream manifest into the cache now (again, if it is there already)."""
+    from swelancer.errors import ConfigError
+    from swelancer.tasks.catalog import TaskQuery, load_tasks, task_stats
+    from swelancer.tasks.sources import fetch_upstream
+
+    if split not in ("diamond", "nondiamond", "all", "lite"):
+        raise ConfigError(f"`tasks pull` takes diamond, nondiamond, all or lite, not {split!r}.")
+    path = fetch_upstream("lite" if split == "lite" else "current", refresh=True)
+    figures = task_stats(load_tasks(TaskQuery(split=split), show_progress=False))
+    typer.echo(f"saved {path}")
+    typer.echo(f"sha256 {figures['source']['sha256']}")
+    typer.echo(
+        f"{figures['total']['tasks']} tasks worth {_money(figures['total']['usd'])} "
+        f"({figures['ic_swe']['tasks']} IC, {figures['swe_manager']['tasks']} manager)"
+    )

@@ -1,0 +1,450 @@
+"""Which image an attempt runs in, and building the demo image."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from swelancer.errors import InfraError
+from swelancer.tasks.models import IcTask, ManagerTask
+from swelancer.tasks.sources import bundled_dir
+
+DEMO_IMAGE = "swelancer-demo:latest"
+UPSTREAM_PREFIX = "swelancer/swelancer_x86"
+UPSTREAM_TAG = "releasev1"
+MONOLITH_IMAGE = f"{UPSTREAM_PREFIX}_monolith:{UPSTREAM_TAG}"
+
+
+def per_task_image(task_id: str, prefix: str = UPSTREAM_PREFIX, tag: str = UPSTREAM_TAG) -> str:
+    return f"{prefix}_{task_id}:{tag}"
+
+
+def image_for(
+    task: IcTask | ManagerTask,
+    *,
+    override: str | None = None,
+    per_task: bool = False,
+    prefix: str = UPSTREAM_PREFIX,
+    tag: str = UPSTREAM_TAG,
+) -> str:
+    """Demo tasks run in the demo image; upstream tasks in the unified image
+    `<prefix>_monolith:<tag>`, or (IC only, with `per_task`) in their own image
+    `<prefix>_<task id>:<tag>`, named as upstream names them. Manager tasks always use the
+    unified image. Whether setup runs at start is the image's own choice (its RUNTIME_SETUP)."""
+    if override:
+        return override
+    if task.split == "demo":
+        return DEMO_IMAGE
+    if per_task and task.variant == "ic_swe":
+        return per_task_image(task.task_id, prefix, tag)
+    return f"{prefix}_monolith:{tag}"
+
+
+def demo_context(dest: Path) -> Path:
+    """Assemble the demo image's build context: docker/demo/ plus tasks/demo/ as `tasks/`."""
+    docker_dir = bundled_dir("docker", "demo")
+    tasks_dir = bundled_dir("tasks", "demo")
+    if not (docker_dir / "Dockerfile").exists():
+        raise InfraError(
+            f"the demo image's Dockerfile is not here ({docker_dir}/Dockerfile). Use a source "
+            "checkout of swelancer to build it.",
+            kind="image_missing",
+        )
+    shutil.copytree(docker_dir, dest, dirs_exist_ok=True)
+    shutil.copytree(tasks_dir, dest / "tasks", dirs_exist_ok=True)
+    return dest
+
+
+CONTEXT_LABEL = "swelancer.context-sha256"
+_IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+def demo_context_digest() -> str:
+    """sha256 of every file of the demo image's build context: names and contents. The image
+    carries it as a label, so a stale demo image is rebuilt when the task set changes."""
+    digest = hashlib.sha256()
+    for prefix, root in (
+        ("", bundled_dir("docker", "demo")),
+        ("tasks/", bundled_dir("tasks", "demo")),
+    ):
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if _IGNORED_PARTS & set(path.parts) or path.suffix == ".pyc":
+                continue
+            digest.update(f"{prefix}{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def demo_image_is_current(client, tag: str = DEMO_IMAGE) -> bool:
+    labels = client.images.get(tag).labels or {}
+    return labels.get(CONTEXT_LABEL) == demo_context_digest()
+
+
+def image_exists(client, image: str) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(image)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def build_demo_image(
+    client, *, tag: str = DEMO_IMAGE, on_line: Callable[[str], None] | None = None
+) -> str:
+    """Build the demo image, streaming build output lines to `on_line`. Returns the image id."""
+    import docker.errors
+
+    with tempfile.TemporaryDirectory(prefix="swelancer-demo-ctx-") as tmp:
+        context = demo_context(Path(tmp) / "ctx")
+        try:
+            stream = client.api.build(
+                path=str(context),
+                tag=tag,
+                rm=True,
+                decode=True,
+                labels={CONTEXT_LABEL: demo_context_digest()},
+            )
+            last_error = None
+            for chunk in stream:
+                if "stream" in chunk and on_line:
+                    for line in chunk["stream"].splitlines():
+                        if line.strip():
+                            on_line(line)
+                if "error" in chunk:
+                    last_error = chunk["error"]
+            if last_error:
+                raise InfraError(f"building {tag} failed: {last_error.strip()}", kind="image_build")
+            return client.images.get(tag).id
+        except docker.errors.APIError as exc:
+            raise InfraError(f"building {tag} failed: {exc}", kind="image_build") from None
+
+
+def ensure_images(
+    client,
+    images: list[str],
+    *,
+    build_demo: bool = True,
+    on_line: Callable[[str], None] | None = None,
+) -> dict[str, str]:
+    """Make sure every image is present (building the demo image if allowed); their ids."""
+    ids: dict[str, str] = {}
+    for image in dict.fromkeys(images):
+        rebuildable = image == DEMO_IMAGE and build_demo and image_exists(client, image)
+        if rebuildable and not demo_image_is_current(client):
+            if on_line:
+                on_line(f"rebuilding {DEMO_IMAGE}: the demo task set changed since it was built")
+            build_demo_image(client, on_line=on_line)
+        if not image_exists(client, image):
+            if image == DEMO_IMAGE and build_demo:
+                if on_line:
+                    on_line(f"building {DEMO_IMAGE} (first use; takes a few minutes)")
+                build_demo_image(client, on_line=on_line)
+            else:
+                hint = (
+                    "run `swelancer images build demo`"
+                    if image == DEMO_IMAGE
+                    else f"run `docker pull {image}` (about 14 GB for upstream images) or pass "
+                    "--image NAME"
+                )
+                raise InfraError(
+                    f"the Docker image {image} is not present on this engine; {hint}.",
+                    kind="image_missing",
+                )
+        ids[image] = client.images.get(image).id
+    return ids
+
+
+# ---------------------------------------------------------------------------------------------
+# What a selection of tasks needs, and what the engine holds
+
+GB = 1_000_000_000
+DEMO_IMAGE_BYTES = 1 * GB
+UPSTREAM_IMAGE_BYTES = 14 * GB
+UPSTREAM_SPLITS = ("diamond", "nondiamond", "all", "lite")
+_PER_TASK_TAG = re.compile(r"^swelancer/swelancer_x86_(?P<task_id>[^:/]+):releasev1$")
+
+
+def estimated_bytes(image: str) -> int:
+    """Disk an image takes once pulled or built: about 1 GB for the demo, 14 GB for upstream."""
+    return DEMO_IMAGE_BYTES if image == DEMO_IMAGE else UPSTREAM_IMAGE_BYTES
+
+
+def per_task_image_id(tag: str) -> str | None:
+    """The task id of a per-task upstream image tag (`swelancer/swelancer_x86_<id>:releasev1`)."""
+    match = _PER_TASK_TAG.match(tag)
+    if not match or match["task_id"] == "monolith":
+        return None
+    return match["task_id"]
+
+
+def required_images(
+    tasks: Iterable[IcTask | ManagerTask], *, per_task: bool = False, override: str | None = None
+) -> list[str]:
+    """The images the tasks run in, each once, in task order."""
+    return list(dict.fromkeys(image_for(t, override=override, per_task=per_task) for t in tasks))
+
+
+@dataclass
+class ImageSelection:
+    """The images a `--split`/`--manifest` selection needs."""
+
+    split: str
+    images: list[str]
+    tasks: list[IcTask | ManagerTask] | None = None
+    """The selected tasks, when the manifest was read (None when it was not needed or cached)."""
+    note: str | None = None
+    """What could not be known (e.g. per-task images before the manifest is downloaded)."""
+
+    @property
+    def upstream(self) -> bool:
+        return any(image != DEMO_IMAGE for image in self.images)
+
+
+def cached_manifest(split: str) -> Path | None:
+    """The cached copy of an upstream split's manifest, if there is one (never downloads)."""
+    from swelancer.tasks.sources import _cached_path, upstream_url
+
+    which = "lite" if split == "lite" else "current"
+    path = _cached_path(which, upstream_url(which))
+    return path if path.exists() else None
+
+
+def selection_images(
+    split: str | None,
+    manifest: Path | None,
+    *,
+    per_task: bool = False,
+    download: bool = True,
+) -> ImageSelection:
+    """The images a selection needs. The manifest is read only when the answer depends on it
+    (a `--manifest` file, or per-task images of an upstream split); without `download`, an
+    upstream manifest that is not cached is not fetched and `note` says what is unknown."""
+    from swelancer.errors import ManifestError
+    from swelancer.tasks.catalog import TaskQuery, load_tasks
+    from swelancer.tasks.sources import SPLITS
+
+    if manifest is not None:
+        tasks = load_tasks(TaskQuery(split=split, manifest=manifest), show_progress=False).tasks
+        name = split or str(manifest)
+        return ImageSelection(name, required_images(tasks, per_task=per_task), tasks)
+    split = split or "demo"
+    if split not in SPLITS:
+        raise ManifestError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}.")
+    if split == "demo":
+        return ImageSelection(split, [DEMO_IMAGE])
+    if not per_task:
+        return ImageSelection(split, [MONOLITH_IMAGE])
+    if not download and cached_manifest(split) is None:
+        return ImageSelection(
+            split,
+            [MONOLITH_IMAGE],
+            note=f"the per-task images of split {split} are known once its manifest is "
+            f"downloaded (`swelancer tasks stats --split {split}`)",
+        )
+    tasks = load_tasks(TaskQuery(split=split), show_progress=download).tasks
+    return ImageSelection(split, required_images(tasks, per_task=True), tasks)
+
+
+@dataclass
+class ImageState:
+    """One image as the engine holds it (or not)."""
+
+    name: str
+    present: bool
+    id: str | None = None
+    size: int | None = None
+    """Bytes, as `docker images` reports them (layers shared with other images included)."""
+    created: str | None = None
+    tags: list[str] = field(default_factory=list)
+
+
+def image_state(client, name: str) -> ImageState:
+    import docker.errors
+
+    try:
+        image = client.images.get(name)
+    except docker.errors.ImageNotFound:
+        return ImageState(name, present=False)
+    return _state_of(name, image)
+
+
+def _state_of(name: str, image) -> ImageState:
+    return ImageState(
+        name,
+        present=True,
+        id=image.id,
+        size=image.attrs.get("Size"),
+        created=image.attrs.get("Created"),
+        tags=list(image.tags),
+    )
+
+
+def swelancer_images(client) -> list[ImageState]:
+    """Every image on the engine with a tag starting `swelancer` (one entry per tag)."""
+    found: list[ImageState] = []
+    for image in client.images.list():
+        for tag in image.tags:
+            if tag.startswith("swelancer"):
+                found.append(_state_of(tag, image))
+    return sorted(found, key=lambda state: state.name)
+
+
+# ---------------------------------------------------------------------------------------------
+# Pull
+
+
+def pull_error(image: str, detail: str) -> InfraError:
+    """An InfraError that says why a pull failed, in words a user can act on."""
+    text = " ".join(str(detail).split())
+    low = text.lower()
+    if "no space left on device" in low:
+        return InfraError(
+            f"the engine ran out of disk space while pulling {image} (upstream images are about "
+            "14 GB each). Free space with `swelancer images prune`, `docker system prune`, or by "
+            f"removing images you do not need, then pull again. (Docker said: {text})",
+            kind="disk_full",
+        )
+    unreachable = (
+        "dial tcp", "no such host", "i/o timeout", "connection refused", "tls handshake",
+        "client.timeout", "network is unreachable", "proxyconnect", "connection reset",
+        "temporary failure in name resolution", "timeout exceeded",
+    )  # fmt: skip
+    if any(marker in low for marker in unreachable):
+        return InfraError(
+            f"could not reach the registry to pull {image}: the Docker engine has no route to "
+            "it. Check the engine's network, DNS and proxy settings (or pull on a machine that "
+            "can, then `docker save` / `docker load`). "
+            f"(Docker said: {text})",
+            kind="registry_unreachable",
+        )
+    not_found = (
+        "not found", "manifest unknown", "pull access denied", "repository does not exist",
+        "no such image", "invalid reference format",
+    )  # fmt: skip
+    if any(marker in low for marker in not_found):
+        hint = ""
+        if image.startswith("swelancer/"):
+            hint = f" Upstream images are named {per_task_image('<task_id>')} and {MONOLITH_IMAGE}."
+        return InfraError(
+            f"the image {image} was not found in its registry (or needs a login); check the "
+            f"name.{hint} (Docker said: {text})",
+            kind="image_not_found",
+        )
+    return InfraError(f"pulling {image} failed. (Docker said: {text})", kind="pull_failed")
+
+
+def pull_image(client, image: str, *, on_event: Callable[[dict], None] | None = None) -> str:
+    """Pull `image`, passing each decoded progress event (`status`, `id`, `progressDetail`) to
+    `on_event`. Returns the image id; raises `InfraError` saying why a pull failed."""
+    import docker.errors
+    import requests
+
+    try:
+        for event in client.api.pull(image, stream=True, decode=True):
+            if "error" in event:
+                raise pull_error(image, event.get("error") or event.get("errorDetail"))
+            if on_event is not None:
+                on_event(event)
+        return client.images.get(image).id
+    except docker.errors.APIError as exc:
+        raise pull_error(image, str(exc.explanation or exc)) from None
+    except (requests.exceptions.RequestException, ConnectionError) as exc:
+        raise InfraError(
+            f"the Docker engine stopped answering while pulling {image} ({exc}); check that "
+            "it is running (`docker info`) and pull again.",
+            kind="docker_unavailable",
+        ) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# Prune
+
+
+@dataclass
+class PruneItem:
+    """A tag `prune` would remove, and what removing it frees."""
+
+    tag: str
+    task_id: str
+    image_id: str
+    size: int
+    frees: bool
+    """False when the image keeps other tags: removing this tag frees nothing."""
+    other_tags: list[str] = field(default_factory=list)
+    blocked: str | None = None
+    """Why the tag is kept after all (a container uses the image)."""
+    removed: bool = False
+    error: str | None = None
+
+
+def _containers_by_image(client) -> dict[str, list[tuple[str, str]]]:
+    """Image id → (container name, status) of every container on the engine."""
+    users: dict[str, list[tuple[str, str]]] = {}
+    for container in client.containers.list(all=True):
+        image_id = container.attrs.get("Image") or ""
+        users.setdefault(image_id, []).append((container.name, container.status))
+    return users
+
+
+def _blocked_by(users: list[tuple[str, str]]) -> str | None:
+    if not users:
+        return None
+    running = [name for name, status in users if status in ("running", "restarting", "paused")]
+    if running:
+        return f"in use by running container {', '.join(running)}"
+    names = ", ".join(name for name, _ in users)
+    return f"used by stopped container {names} (remove it first: `docker rm {names}`)"
+
+
+def prune_plan(client, keep_task_ids: set[str]) -> list[PruneItem]:
+    """Per-task upstream images whose task is not in `keep_task_ids`; tags an existing container
+    uses are marked `blocked` and never removed."""
+    users = _containers_by_image(client)
+    items: list[PruneItem] = []
+    for image in client.images.list():
+        for tag in image.tags:
+            task_id = per_task_image_id(tag)
+            if task_id is None or task_id in keep_task_ids:
+                continue
+            others = [t for t in image.tags if t != tag]
+            items.append(
+                PruneItem(
+                    tag=tag,
+                    task_id=task_id,
+                    image_id=image.id,
+                    size=image.attrs.get("Size") or 0,
+                    frees=not any(per_task_image_id(t) in (None, *keep_task_ids) for t in others),
+                    other_tags=others,
+                    blocked=_blocked_by(users.get(image.id, [])),
+                )
+            )
+    return sorted(items, key=lambda item: item.tag)
+
+
+def apply_prune(client, items: list[PruneItem]) -> list[PruneItem]:
+    """Remove the tags of a plan that are not blocked; containers are checked again just before
+    each removal. Never forced: the engine refuses to remove what a container uses."""
+    import docker.errors
+
+    for item in items:
+        if item.blocked:
+            continue
+        item.blocked = _blocked_by(_containers_by_image(client).get(item.image_id, []))
+        if item.blocked:
+            continue
+        try:
+            client.images.remove(item.tag, force=False, noprune=False)
+            item.removed = True
+        except docker.errors.ImageNotFound:
+            item.removed = True  # gone already
+        except docker.errors.APIError as exc:
+            item.error = str(exc.explanation or exc)
+    return items

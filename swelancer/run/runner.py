@@ -1,0 +1,378 @@
+"""Schedule the attempts of a run: a worker pool, retries of infrastructure faults, resume."""
+
+from __future__ import annotations
+
+import contextlib
+import platform
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from pathlib import Path
+
+from pydantic import BaseModel
+
+from swelancer import __version__
+from swelancer.agents.base import Agent
+from swelancer.agents.loop import RunBudget
+from swelancer.config import RunConfig, new_run_id
+from swelancer.errors import ConfigError, InfraError, SwelancerError
+from swelancer.ops.images import DEMO_IMAGE, image_for
+from swelancer.run.attempt import AttemptSettings, Controls, Interrupted, error_record, run_once
+from swelancer.run.progress import PlainProgress, ProgressSink
+from swelancer.run.results import AttemptRecord, RunDir, Spend, transcript_spend, utc_now
+from swelancer.sandbox.base import SandboxProvider
+from swelancer.tasks.catalog import TaskSet, load_tasks
+from swelancer.tasks.models import IcTask, ManagerTask
+from swelancer.textsafe import clean
+
+Say = Callable[[str], None]
+
+
+class RunSummary(BaseModel):
+    run_id: str
+    path: str
+    planned: int
+    done_before: int
+    recorded: int
+    passed: int
+    failed: int
+    errors: int
+    earned_usd: float
+    attempted_usd: float
+
+
+def make_agent(config: RunConfig, budget: RunBudget) -> Agent:
+    """The agent a `--model` string names. Checks keys and files before any container starts."""
+    from swelancer.agents.loop import ModelAgent
+
+    if config.prompt_template is not None and not config.prompt_template.is_file():
+        raise ConfigError(f"no prompt template at {config.prompt_template}.")
+    if config.prices_file is not None:
+        from swelancer.models.prices import load_price_overrides
+
+        load_price_overrides(config.prices_file)
+    options = {"mode": config.agent, "prompt_template": config.prompt_template, "budget": budget}
+    if config.model.startswith("mock/scripted:"):
+        from swelancer.models.scripted import ScriptedChatModel
+
+        path = Path(config.model.split(":", 1)[1])
+        return ModelAgent(ScriptedChatModel(path), name=config.model, **options)
+    if config.model.startswith("mock/"):
+        from swelancer.agents.mock import mock_agent
+
+        return mock_agent(config.model)
+    from swelancer.models.resolve import resolve_model
+
+    chat = resolve_model(
+        config.model,
+        base_url=config.base_url,
+        temperature=config.temperature,
+        reasoning_effort=config.reasoning_effort,
+        max_output_tokens=config.max_output_tokens,
+    )
+    if config.limits.max_cost_usd is not None or config.max_run_cost_usd is not None:
+        from swelancer.models.prices import price_for
+
+        if price_for(getattr(chat, "model", config.model)) is None:
+            raise ConfigError(
+                f"no price is known for model '{config.model}', so a cost limit "
+                "(--max-cost-usd, --max-run-cost-usd) could not be enforced; give its price "
+                "with --prices FILE."
+            )
+    return ModelAgent(chat, name=config.model, **options)
+
+
+def plan(task_set: TaskSet, tries: int, done: set[tuple[str, int]]):
+    """Every (task, attempt number) not yet recorded, in manifest order."""
+    return [
+        (task, n)
+        for task in task_set.tasks
+        for n in range(1, tries + 1)
+        if (task.task_id, n) not in done
+    ]
+
+
+def _run_metadata(config, run_dir, task_set, images, provider, existing) -> dict:
+    meta = dict(existing or {})
+    meta.setdefault("run_id", run_dir.run_id)
+    meta.setdefault("created_at", utc_now())
+    meta.update(
+        {
+            "model": config.model,
+            "config": config.model_dump(mode="json"),
+            "manifest": task_set.source.model_dump(),
+            "tasks": len(task_set.tasks),
+            "skipped_broken": task_set.skipped_broken,
+            "images": images,
+            "grade_in": config.grade_in,
+            "versions": {
+                "swelancer": __version__,
+                "python": sys.version.split()[0],
+                "platform": platform.platform(),
+                "engine": provider.facts(),
+            },
+            "status": "running",
+            "started_at": utc_now(),
+        }
+    )
+    return meta
+
+
+def _check_resume(existing: dict | None, config: RunConfig, task_set: TaskSet) -> None:
+    if not existing:
+        return
+    if existing.get("model") != config.model:
+        raise ConfigError(
+            f"run {config.run_id} was made with model {existing.get('model')!r}, not "
+            f"{config.model!r}; resume with the same model or choose another --run-id."
+        )
+    old_sha = (existing.get("manifest") or {}).get("sha256")
+    if old_sha and old_sha != task_set.source.sha256:
+        raise ConfigError(
+            f"run {config.run_id} was made from a manifest with sha256 {old_sha[:12]}…, but this "
+            f"one has {task_set.source.sha256[:12]}…; results would mix task versions. Use "
+            "another --run-id."
+        )
+
+
+def _with_spend(record: AttemptRecord, earlier: Spend) -> AttemptRecord:
+    """Add what earlier, cut-short tries of the attempt spent: the API bill is real either way."""
+    total = Spend(tokens=record.tokens, cost_usd=record.cost_usd) + earlier
+    record.tokens, record.cost_usd = total.tokens, total.cost_usd
+    return record
+
+
+class Runner:
+    """Runs a RunConfig to completion (or interruption), appending each attempt as it finishes."""
+
+    def __init__(
+        self,
+        config: RunConfig,
+        say: Say = print,
+        make_progress: Callable[[Path], ProgressSink] | None = None,
+        provider: SandboxProvider | None = None,
+    ) -> None:
+        from swelancer.sandbox.docker.provider import DockerProvider
+
+        self.config = config
+        self.provider: SandboxProvider = provider or DockerProvider()
+        self.say = say
+        self.stop = threading.Event()
+        self.budget = RunBudget(config.max_run_cost_usd)
+        self.controls = Controls()
+        self._make_progress = make_progress or (lambda log_path: PlainProgress(log_path=log_path))
+        self.progress: ProgressSink | None = None
+
+    def prepare(self):
+        """Everything that can fail before a container starts: tasks, agent, engine, images."""
+        task_set = load_tasks(self.config.query)
+        if not task_set.tasks:
+            raise ConfigError("no task matches the selection; see `swelancer tasks list`.")
+        agent = make_agent(self.config, self.budget)
+        images = {t.task_id: self._image(t) for t in task_set.tasks}
+        ids = self.provider.prepare_images(
+            list(images.values()),
+            build_demo=self.config.build_missing_demo_image,
+            on_line=lambda line: self.say(f"  {line}"),
+        )
+        return task_set, agent, images, ids
+
+    def _image(self, task: IcTask | ManagerTask) -> str:
+        config = self.config
+        return image_for(
+            task,
+            override=config.image,
+            per_task=config.per_task_images,
+            prefix=config.image_prefix,
+            tag=config.image_tag,
+        )
+
+    def run(self) -> RunSummary:
+        config = self.config
+        task_set, agent, images, ids = self.prepare()
+        config.run_id = config.run_id or new_run_id(config.model)
+        run_dir = RunDir(Path(config.results_dir) / config.run_id)
+        with run_dir.lock():  # one process per run directory, for the whole run
+            return self._run_locked(run_dir, task_set, agent, images, ids)
+
+    def _run_locked(self, run_dir: RunDir, task_set, agent, images, ids) -> RunSummary:
+        config = self.config
+        existing = run_dir.read_run()
+        _check_resume(existing, config, task_set)
+        run_dir.create()
+        meta = _run_metadata(config, run_dir, task_set, ids, self.provider, existing)
+        run_dir.write_run(meta)
+
+        earlier = run_dir.records()
+        done = {(r.task_id, r.attempt) for r in earlier}
+        self.budget.add(sum(r.cost_usd or 0.0 for r in earlier))  # the limit is the run's
+        todo = plan(task_set, config.tries, done)
+        planned = len(task_set.tasks) * config.tries
+        self.say(
+            f"run {config.run_id}: {len(task_set.tasks)} tasks × {config.tries} tries with "
+            f"{config.model}; {len(done)} already recorded, {len(todo)} to run "
+            f"({config.concurrency} at a time) → {run_dir.path}"
+        )
+        if DEMO_IMAGE in images.values():
+            self.say(f"image {DEMO_IMAGE} ({ids.get(DEMO_IMAGE, '')[:19]})")
+
+        recorded: list[AttemptRecord] = []
+        self.progress = self._make_progress(run_dir.path / "run.log")
+        self.progress.start(
+            run_id=config.run_id, planned=planned, done_before=len(done), to_run=len(todo)
+        )
+        try:
+            self._run_pool(todo, agent, run_dir, images, recorded, planned, len(done))
+        except BaseException as exc:
+            self.progress.close()
+            self.stop.set()
+            stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
+            meta.update(status=stopped, finished_at=utc_now(), stopped_by=type(exc).__name__)
+            with contextlib.suppress(OSError):  # the disk may be what stopped the run
+                run_dir.write_run(meta)
+            self.say(f"{stopped}: unfinished attempts were abandoned; run again to resume.")
+            raise
+        self.progress.close()
+        everything = run_dir.records()
+        meta.update(
+            status="complete" if len(everything) >= planned else "incomplete",
+            finished_at=utc_now(),
+        )
+        if self.budget.exhausted:
+            meta["stopped_by"] = "max_run_cost_usd"
+            self.say(
+                f"the run's API cost limit (${config.max_run_cost_usd:,.2f}) was reached; "
+                "attempts not started were left for a later resume."
+            )
+        run_dir.write_run(meta)
+        passed = sum(r.status == "passed" for r in recorded)
+        errors = sum(r.status == "error" for r in recorded)
+        return RunSummary(
+            run_id=config.run_id,
+            path=str(run_dir.path),
+            planned=planned,
+            done_before=len(done),
+            recorded=len(recorded),
+            passed=passed,
+            failed=len(recorded) - passed - errors,
+            errors=errors,
+            earned_usd=sum(r.earned_usd for r in recorded),
+            attempted_usd=sum(r.price_usd for r in recorded if r.status != "error"),
+        )
+
+    def _run_pool(self, todo, agent, run_dir, images, recorded, planned, done_before) -> None:
+        if not todo:
+            return
+        pool = ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="attempt")
+        futures: dict[Future, tuple] = {}
+        try:
+            for task, n in todo:
+                fut = pool.submit(self._attempt, task, n, agent, run_dir, images[task.task_id])
+                futures[fut] = (task, n)
+            pending = set(futures)
+            while pending:
+                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    try:
+                        record = fut.result()
+                    except Interrupted:
+                        continue
+                    except OSError as exc:
+                        raise SwelancerError(
+                            f"could not write the attempt's files under {run_dir.path} "
+                            f"({exc.strerror or exc}). The run stopped; free space and run the "
+                            "same command again to resume."
+                        ) from None
+                    run_dir.append(record)
+                    recorded.append(record)
+                    self.progress.finished(record, done_before + len(recorded))
+        except BaseException:
+            self.stop.set()
+            for fut in futures:
+                fut.cancel()
+            self._remove_containers()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _remove_containers(self) -> None:
+        """Stop the run's containers at once, so that running attempts end quickly."""
+        try:
+            self.provider.remove_run(self.config.run_id)
+        except Exception as exc:  # best effort; `swelancer cleanup` remains
+            self.say(f"could not remove every container ({exc}); run `swelancer cleanup`.")
+
+    def _attempt(self, task, n: int, agent: Agent, run_dir: RunDir, image: str) -> AttemptRecord:
+        config = self.config
+        settings = AttemptSettings(
+            run_id=config.run_id,
+            model=config.model,
+            image=image,
+            test_runs=config.test_runs,
+            setup_timeout_s=config.setup_timeout_s,
+            test_timeout_s=config.test_timeout_s,
+            user_tool_timeout_s=config.user_tool_timeout_s,
+            limits=config.limits,
+            grade_in=config.grade_in,
+            memory=config.memory,
+            cpus=config.cpus,
+            pids_limit=config.pids_limit,
+            disk=config.disk,
+            user_tool_in=config.user_tool_in,
+        )
+        started = utc_now()
+        retries = 0
+        spent_before = Spend()  # by tries that infrastructure faults cut short
+        while True:
+            if self.stop.is_set() or self.budget.exhausted:
+                raise Interrupted()
+            folder = run_dir.fresh_attempt_dir(task.task_id, n)
+            try:
+                record = run_once(
+                    task,
+                    n,
+                    settings,
+                    agent,
+                    folder,
+                    stop=self.stop,
+                    provider=self.provider,
+                    controls=self.controls,
+                    on_phase=lambda name: self.progress.phase(task.task_id, n, name),
+                )
+                record.infra_retries = retries
+                return _with_spend(record, spent_before)
+            except InfraError as exc:
+                fault = exc
+            except (SwelancerError, OSError, Interrupted):
+                raise
+            except Exception as bug:  # a fault of the harness itself: never the run's end
+                (folder / "error.txt").write_text(clean(traceback.format_exc()), encoding="utf-8")
+                fault = InfraError(
+                    f"the harness failed on this attempt ({type(bug).__name__}: {bug}); see "
+                    f"{folder / 'error.txt'}",
+                    kind="harness",
+                )
+            spent_before = spent_before + transcript_spend(folder / "transcript.jsonl")
+            record = self._after_fault(task, n, settings, folder, fault, retries, started)
+            if record is not None:
+                return _with_spend(record, spent_before)
+            retries += 1
+
+    def _after_fault(self, task, n, settings, folder, exc: InfraError, retries: int, started):
+        """The error record when the attempt gives up, else None after noting the retry."""
+        config = self.config
+        if self.stop.is_set():
+            raise Interrupted() from None
+        with contextlib.suppress(OSError), (folder / "error.txt").open("a") as handle:
+            handle.write(clean(f"{exc.kind}: {exc}") + "\n")
+        if retries >= config.max_retries or not exc.retryable:
+            return error_record(task, n, settings, exc, retries, started)
+        self.progress.note(
+            f"{task.task_id} #{n}: infrastructure fault ({exc.kind}): {exc}; "
+            f"retry {retries + 1} of {config.max_retries}"
+        )
+        time.sleep(min(2.0 * (retries + 1), 10.0))
+        return None

@@ -1,0 +1,66 @@
+"""DockerProvider: the SandboxProvider on a Docker engine (local, DOCKER_HOST, or a CLI context).
+
+The engine is connected on first use, so that making a provider is free and `--help` imports
+no SDK."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from swelancer.sandbox.base import Sandbox, SandboxSpec
+
+
+class DockerProvider:
+    """Sandboxes are containers; a reference is a container created and never started."""
+
+    name = "docker"
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            from swelancer.sandbox.docker import docker_client
+
+            self._client = docker_client()
+        return self._client
+
+    def start(self, spec: SandboxSpec) -> Sandbox:
+        from swelancer.sandbox.docker import DockerSandbox
+
+        return DockerSandbox.start(
+            spec.image,
+            env=spec.env,
+            labels=spec.labels,
+            memory=spec.memory,
+            cpus=spec.cpus,
+            pids_limit=spec.pids_limit,
+            disk=spec.disk,
+            client=self.client,
+        )
+
+    def reference(self, image: str, labels: dict[str, str]) -> Sandbox:
+        from swelancer.sandbox.docker import DockerSandbox
+
+        return DockerSandbox.reference(image, labels=labels, client=self.client)
+
+    def remove_run(self, run_id: str) -> list[str]:
+        from swelancer.sandbox.docker import remove_containers
+
+        return remove_containers(self.client, run_id=run_id)
+
+    def prepare_images(
+        self, images: list[str], *, build_demo: bool, on_line: Callable[[str], None]
+    ) -> dict[str, str]:
+        from swelancer.ops.images import ensure_images
+
+        return ensure_images(self.client, images, build_demo=build_demo, on_line=on_line)
+
+    def facts(self) -> dict[str, Any]:
+        try:
+            info = self.client.version()
+            return {"version": info.get("Version"), "arch": info.get("Arch"), "os": info.get("Os")}
+        except Exception as exc:
+            return {"error": str(exc)}

@@ -1,0 +1,102 @@
+"""Upstream manifests are downloaded once into the cache, atomically, from an overridable URL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from upstream_data import CURRENT, LITE, need
+
+from swelancer.errors import ManifestError
+from swelancer.tasks.catalog import TaskQuery, load_tasks
+from swelancer.tasks.sources import sha256_of
+
+
+class _Server:
+    def __init__(self) -> None:
+        self.hits: list[str] = []
+        self.files = {
+            "/current.csv": need(CURRENT).read_bytes(),
+            "/lite.csv": need(LITE).read_bytes(),
+        }
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.hits.append(self.path)
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_response(500)
+                    self.send_header("Content-Length", "5")
+                    self.end_headers()
+                    self.wfile.write(b"oops!")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+
+@pytest.fixture
+def server(monkeypatch, tmp_path) -> Iterator[_Server]:
+    srv = _Server()
+    thread = threading.Thread(target=srv.httpd.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("SWELANCER_CACHE_DIR", str(tmp_path / "cache"))
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+def test_first_use_downloads_then_the_cache_is_used(server, monkeypatch, tmp_path):
+    monkeypatch.setenv("SWELANCER_MANIFEST_URL", server.url + "/current.csv")
+    first = load_tasks(TaskQuery(split="diamond"), show_progress=False)
+    assert server.hits == ["/current.csv"]
+    assert len(first.tasks) == 463
+    assert first.source.kind == "upstream"
+    assert first.source.sha256 == sha256_of(CURRENT)
+    assert first.source.url == server.url + "/current.csv"
+    second = load_tasks(TaskQuery(split="diamond", variant="ic_swe"), show_progress=False)
+    assert server.hits == ["/current.csv"], "second use must read the cache"
+    assert len(second.tasks) == 198
+    cached = list((tmp_path / "cache" / "manifests").iterdir())
+    assert sorted(p.suffix for p in cached) == [".csv", ".json", ".sha256"]
+    sha_file = next(p for p in cached if p.suffix == ".sha256")
+    assert sha_file.read_text().split()[0] == sha256_of(CURRENT)
+
+
+def test_lite_split_has_its_own_url(server, monkeypatch):
+    monkeypatch.setenv("SWELANCER_LITE_MANIFEST_URL", server.url + "/lite.csv")
+    lite = load_tasks(TaskQuery(split="lite"), show_progress=False)
+    assert len(lite.tasks) == 174
+    assert server.hits == ["/lite.csv"]
+
+
+def test_server_error_is_clear_and_leaves_no_partial_file(server, monkeypatch, tmp_path):
+    monkeypatch.setenv("SWELANCER_MANIFEST_URL", server.url + "/missing.csv")
+    with pytest.raises(ManifestError) as info:
+        load_tasks(TaskQuery(split="diamond"), show_progress=False)
+    message = str(info.value)
+    assert "could not download" in message and "500" in message and "--manifest" in message
+    leftovers = list((tmp_path / "cache").rglob("*"))
+    assert [p for p in leftovers if p.is_file()] == []
+
+
+def test_skip_broken_and_limit(server, monkeypatch):
+    monkeypatch.setenv("SWELANCER_MANIFEST_URL", server.url + "/current.csv")
+    kept = load_tasks(TaskQuery(split="all", variant="ic_swe"), show_progress=False)
+    skipped = load_tasks(
+        TaskQuery(split="all", variant="ic_swe", skip_broken=True), show_progress=False
+    )
+    assert len(kept.tasks) == 198 and len(skipped.tasks) == 195
+    assert sorted(skipped.skipped_broken) == ["29854_602", "32236_652", "49523_849"]
+    limited = load_tasks(TaskQuery(split="diamond", limit=5), show_progress=False)
+    assert len(limited.tasks) == 5
