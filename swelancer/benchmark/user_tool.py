@@ -145,6 +145,9 @@ def in_agent_sandbox(
         sandbox.exec(["rm", "-rf", where], timeout=120)
         sandbox.copy_in(call_dir / name, where)
     leaked = _leaked(sandbox, before, got.marks, task.cwd)
+    copies = [path for path in leaked if path.startswith("/")]
+    if copies:  # gone before the agent's next command; the attempt fails for them anyway
+        sandbox.exec(["rm", "-f", "--", *copies[:LEAK_SCAN_FILES]], timeout=120)
     message = _message(task, got, timeout_s)
     return (
         message + "\n\n(Processes you had left running were stopped before the user came.)",
@@ -160,7 +163,11 @@ def _leaked(sandbox: Sandbox, before: set[str], marks: list[bytes], cwd: str) ->
     """Files added or changed during the call (outside the trace folders) that hold text of
     the hidden files, read through the engine (up to `LEAK_SCAN_FILES` files)."""
     traces = f"{cwd}/{USER_TOOL_DIR}/"
-    fresh = [p for p, kind in sandbox.changes() if p not in before and kind != 2]
+    try:
+        changes = sandbox.changes()
+    except InfraError as exc:  # what cannot be checked counts as copied
+        return [f"(the container's changes could not be listed: {str(exc)[:200]})"]
+    fresh = [p for p, kind in changes if p not in before and kind != 2]
     fresh = [p for p in fresh if not p.startswith((traces, "/app/tests/", "/tmp/.swelancer"))]
     found = []
     with tempfile.TemporaryDirectory(prefix="swelancer-leak-") as tmp:

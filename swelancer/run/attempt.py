@@ -267,6 +267,18 @@ class _Attempt:
     # -- the user tool ------------------------------------------------------------------
 
     def user_tool(self) -> str:
+        """The user tool for the agent; a fault the agent caused (e.g. a folder too deep for the
+        engine to list) is told to the model, one of the engine is raised."""
+        try:
+            return self._user_tool()
+        except InfraError as exc:
+            assert self.sandbox is not None
+            if not self.sandbox.alive():  # raises when the engine itself does not answer
+                raise
+            self.log.event("user_tool_fault", message=str(exc))
+            return f"The user tool could not run: {exc}"
+
+    def _user_tool(self) -> str:
         task = self.task
         if not isinstance(task, IcTask):
             return "The user tool is only available for IC SWE tasks."

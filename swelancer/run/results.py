@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from swelancer.errors import SwelancerError
 from swelancer.textsafe import clean
@@ -107,7 +107,10 @@ class AttemptError(BaseModel):
 
 
 class AttemptRecord(BaseModel):
-    """One finished attempt: the only thing reports are computed from."""
+    """One finished attempt: the only thing reports are computed from. Text fields are cleaned
+    of control characters on every assignment, not only at construction."""
+
+    model_config = ConfigDict(validate_assignment=True)
 
     schema_version: int = SCHEMA_VERSION
     run_id: str
