@@ -1,0 +1,159 @@
+"""Files in and out of a container, through the engine's archive API (nothing runs inside)."""
+
+from __future__ import annotations
+
+import io
+import os
+import posixpath
+import tarfile
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from swelancer.errors import InfraError
+from swelancer.sandbox.archive import CopyLimits, CopyReport, extract, top_name
+from swelancer.sandbox.docker.client import _infra_error, _is_no_such_container, _sdk_errors
+from swelancer.sandbox.docker.streams import _Archive, _ChunkReader, _root_owned
+
+
+class FilesMixin:
+    """Reading and writing files of `DockerSandbox`."""
+
+    # -- files ----------------------------------------------------------------------------------
+
+    def write_file(self, path: str, data: bytes | str, mode: int = 0o644) -> None:
+        """Create or replace the file `path` (parent folders are created) with `data`."""
+        path = _absolute(path)
+        payload = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+        archive = io.BytesIO()
+        with tarfile.open(fileobj=archive, mode="w") as tar:
+            info = _root_owned(tarfile.TarInfo(posixpath.basename(path)))
+            info.size = len(payload)
+            info.mode = mode
+            info.mtime = int(time.time())
+            tar.addfile(info, io.BytesIO(payload))
+        self._put_archive(posixpath.dirname(path) or "/", archive.getvalue())
+
+    def read_file(self, path: str, limit: int | None = None, _hops: int = 0) -> bytes:
+        """The bytes of the file `path`; `FileNotFoundError` when it does not exist. A file over
+        `limit` bytes is an `InfraError` of kind `too_large`, found before it is read. A link
+        is followed (at most 8 hops) by reading where it points, through the archive API:
+        nothing runs in the container."""
+        path = _absolute(path)
+        target: str | None = None
+        chunks = self._get_archive(path)
+        try:
+            with (
+                chunks,
+                tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar,
+            ):
+                for member in tar:
+                    if member.isdir():
+                        raise IsADirectoryError(path)
+                    if member.issym():
+                        target = posixpath.join(posixpath.dirname(path), member.linkname)
+                        break
+                    if not member.isfile():
+                        raise FileNotFoundError(f"{path} is not a regular file")
+                    if limit is not None and member.size > limit:
+                        raise InfraError(
+                            f"{path} in {self.name} holds {member.size:,} bytes, more than the "
+                            f"{limit:,} allowed",
+                            kind="too_large",
+                        )
+                    handle = tar.extractfile(member)
+                    return handle.read() if handle else b""
+        except tarfile.TarError as err:
+            doing = f"Could not read {path} in {self.name}"
+            raise InfraError(f"{doing}: {err}", kind="copy_failed") from err
+        except _sdk_errors() as err:
+            raise _infra_error(err, f"Could not read {path} in {self.name}") from err
+        if target is None or _hops >= 8:
+            raise FileNotFoundError(path)
+        return self.read_file(posixpath.normpath(target), limit, _hops + 1)
+
+    def copy_in(self, src: Path, dest: str) -> None:
+        """Copy the host file or folder `src` to `dest` (the path it will have), keeping modes.
+        Files are owned by root in the container. Large trees are spooled through a temp file."""
+        src = Path(src)
+        dest = _absolute(dest)
+        if not src.exists():
+            raise FileNotFoundError(str(src))
+        with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
+            with tarfile.open(fileobj=spool, mode="w") as tar:
+                tar.add(os.path.realpath(src), arcname=posixpath.basename(dest), filter=_root_owned)
+            size = spool.tell()
+            spool.seek(0)
+            data: bytes | Any = spool.read() if size <= 16 * 1024 * 1024 else spool
+            self._put_archive(posixpath.dirname(dest) or "/", data)
+
+    def copy_out(self, src: str, dest: Path, limits: CopyLimits | None = None) -> CopyReport:
+        """Copy the file or folder `src` of the container to `dest` (the path it will have) on
+        the host, streamed, bounded by `limits` and inert: only regular files and folders are
+        made (modes 0644/0755); links, devices and FIFOs are listed in the report, not made.
+        `FileNotFoundError` when `src` does not exist."""
+        src = _absolute(src)
+        dest = Path(dest).absolute()
+        if dest.exists() or dest.is_symlink():
+            raise FileExistsError(str(dest))
+        chunks = self._get_archive(src)
+        try:
+            with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
+                return extract(tar, tar, dest, top_name(src), limits or CopyLimits())
+        except _sdk_errors() as err:
+            raise _infra_error(err, f"Could not copy {src} out of {self.name}") from err
+        except (tarfile.TarError, OSError) as err:
+            raise InfraError(
+                f"Could not copy {src} out of {self.name} to {dest}: {err}", kind="copy_failed"
+            ) from err
+        finally:
+            chunks.close()
+
+    def _put_archive(self, folder: str, data: Any) -> None:
+        from docker.errors import NotFound
+
+        doing = f"Could not copy files to {folder} in {self.name}"
+        for attempt in range(2):
+            try:
+                if hasattr(data, "seek"):
+                    data.seek(0)
+                if self.client.api.put_archive(self.id, folder, data):
+                    return
+                raise InfraError(f"{doing}: Docker refused the archive", kind="copy_failed")
+            except NotFound as err:
+                if _is_no_such_container(err) or attempt:
+                    raise _infra_error(err, doing) from err
+                code, out = self._run(["mkdir", "-p", folder], doing=doing)
+                if code != 0:
+                    raise InfraError(f"{doing}: {out.strip()}", kind="copy_failed") from err
+            except _sdk_errors() as err:
+                raise _infra_error(err, doing) from err
+
+    def _get_archive(self, path: str) -> _Archive:
+        """The archive of `path` as a stream of chunks that can be closed before its end (the
+        HTTP response is then dropped, not left half read in the connection pool)."""
+        from docker.errors import NotFound
+
+        api = self.client.api
+        try:
+            res = api._get(
+                api._url("/containers/{0}/archive", self.id),
+                params={"path": path},
+                stream=True,
+                headers={"Accept-Encoding": "identity"},
+            )
+            api._raise_for_status(res)
+        except NotFound as err:
+            if _is_no_such_container(err):
+                raise _infra_error(err, f"Could not read {path}") from err
+            raise FileNotFoundError(f"{path} (in container {self.name})") from err
+        except _sdk_errors() as err:
+            raise _infra_error(err, f"Could not read {path} in {self.name}") from err
+        return _Archive(res)
+
+
+def _absolute(path: str) -> str:
+    if not path.startswith("/"):
+        raise ValueError(f"Paths inside the sandbox must be absolute, got {path!r}")
+    return posixpath.normpath(path)
