@@ -8,7 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from swelancer.report.metrics import compute, render_markdown
+from swelancer.report.markdown import render_run
+from swelancer.report.metrics import compute
 from swelancer.run.results import AttemptRecord, RunDir
 
 
@@ -52,7 +53,7 @@ def main() -> None:
         figures = compute(rd.path)
         computed = time.perf_counter() - start
         start = time.perf_counter()
-        render_markdown(figures)
+        render_run(figures)
         rendered = time.perf_counter() - start
     print(f"{tasks} tasks × {tries} tries = {tasks * tries} records")
     print(f"append (fsync each): {written:.2f} s, {written / (tasks * tries) * 1000:.2f} ms each")

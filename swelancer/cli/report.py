@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+if TYPE_CHECKING:
+    from swelancer.report.render import Report
+
 ResultsOpt = Annotated[Path, typer.Option("--results-dir", help="Where run directories live.")]
-FORMATS = ("table", "json", "md", "html")
 
 
 def report(
@@ -45,6 +47,7 @@ def report(
     """
     from swelancer.errors import ConfigError
     from swelancer.report.metrics import is_run_dir, newest_run, run_dirs_in
+    from swelancer.report.render import FORMATS
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown --format {fmt!r}; choose table, json, md or html.")
@@ -59,7 +62,7 @@ def report(
     if len(runs) == 1 and not is_run_dir(runs[0]) and run_dirs_in(runs[0]):
         _leaderboard(runs[0], fmt, output)
         return
-    from swelancer.report.view import resolve_run
+    from swelancer.report.attempt_dir import resolve_run
 
     paths = [resolve_run(path, results_dir) for path in runs]
     if len(paths) == 1:
@@ -83,75 +86,45 @@ def _emit(text: str, output: Path | None) -> None:
     typer.echo(f"wrote {output}", err=True)
 
 
-def _one_run(path: Path, fmt: str, output: Path | None) -> None:
-    from swelancer.report import metrics as rep
+def _deliver(data: Report, fmt: str, output: Path | None, default_html: Path | None = None) -> None:
+    """A report in `fmt`: a table on the terminal, else its text printed or written to
+    `output` (html to `default_html` when no output is named)."""
+    from swelancer.report.render import render, show
 
-    figures = rep.compute(path)
-    if fmt == "html":
-        from swelancer.report.html import write_run_html
-
-        target = output or path / "report.html"
-        written = write_run_html(figures, path, target)
-        pages = len(written) - 1
-        typer.echo(
-            f"wrote {target} and {pages} transcript page(s) in {target.stem}_files/; "
-            "it opens offline."
-        )
-    elif fmt == "json":
-        _emit(rep.render_json(figures) + "\n", output)
-    elif fmt == "md":
-        _emit(rep.render_markdown(figures), output)
-    elif output is not None:
-        _emit(rep.table_text(rep.render_table, figures), output)
+    if fmt == "table" and output is None:
+        show(data)
     else:
-        rep.render_table(figures)
+        _emit(render(data, fmt), output or (default_html if fmt == "html" else None))
+
+
+def _one_run(path: Path, fmt: str, output: Path | None) -> None:
+    from swelancer.report.metrics import compute
+
+    report = compute(path)
+    if fmt != "html":
+        _deliver(report, fmt, output)
+        return
+    from swelancer.report.html import write_run_html
+
+    target = output or path / "report.html"
+    written = write_run_html(report, path, target)
+    typer.echo(
+        f"wrote {target} and {len(written) - 1} transcript page(s) in {target.stem}_files/; "
+        "it opens offline."
+    )
 
 
 def _comparison(paths: list[Path], fmt: str, output: Path | None) -> None:
-    from swelancer.report import compare
-    from swelancer.report.html import render_comparison_html
+    from swelancer.report.compare import compare_runs
 
     common = Path(os.path.commonpath([p.resolve().parent for p in paths]))
-    _emit_many(
-        compare.compare_runs(paths),
-        fmt,
-        output,
-        html=(render_comparison_html, common / "compare.html"),
-        md=compare.render_comparison_markdown,
-        table=compare.render_comparison_table,
-    )
+    _deliver(compare_runs(paths), fmt, output, common / "compare.html")
 
 
 def _leaderboard(results: Path, fmt: str, output: Path | None) -> None:
-    from swelancer.report import compare
-    from swelancer.report.html import render_leaderboard_html
+    from swelancer.report.compare import leaderboard
 
-    _emit_many(
-        compare.leaderboard(results),
-        fmt,
-        output,
-        html=(render_leaderboard_html, results / "leaderboard.html"),
-        md=compare.render_leaderboard_markdown,
-        table=compare.render_leaderboard_table,
-    )
-
-
-def _emit_many(data, fmt: str, output: Path | None, *, html, md, table) -> None:
-    """Write a report about several runs in the chosen format (html defaults to a file)."""
-    from swelancer.report import compare
-    from swelancer.report.metrics import table_text
-
-    render_html, default_html = html
-    if fmt == "html":
-        _emit(render_html(data), output or default_html)
-    elif fmt == "json":
-        _emit(compare.render_json(data) + "\n", output)
-    elif fmt == "md":
-        _emit(md(data), output)
-    elif output is not None:
-        _emit(table_text(table, data), output)
-    else:
-        table(data)
+    _deliver(leaderboard(results), fmt, output, results / "leaderboard.html")
 
 
 def view(
@@ -172,7 +145,9 @@ def view(
       swelancer view results/RUN 15193-manager-0
       swelancer view RUN 29854_602 --attempt 2 --full | less
     """
-    from swelancer.report.view import attempt_blocks, load_attempt, render_terminal, resolve_run
+    from swelancer.report.attempt_dir import load_attempt, resolve_run
+    from swelancer.report.blocks import attempt_blocks
+    from swelancer.report.view import render_terminal
 
     path = resolve_run(run, results_dir)
     render_terminal(attempt_blocks(load_attempt(path, task, attempt)), full=full)

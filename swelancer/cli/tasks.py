@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from swelancer.format import money
 from swelancer.textsafe import clean, json_text, rich_text
 
 tasks_app = typer.Typer(
@@ -70,10 +71,6 @@ def query_from(split, manifest, variant, task, limit, skip_broken):
     )
 
 
-def _money(value: float) -> str:
-    return f"${value:,.0f}" if value == int(value) else f"${value:,.2f}"
-
-
 @tasks_app.command("list")
 def list_tasks(
     split: SplitOpt = None,
@@ -111,7 +108,7 @@ def list_tasks(
     for t in task_set.tasks:
         mark = " [broken upstream]" if t.broken else ""
         title = " ".join(clean(t.title).split())[:70] + mark
-        cells = (t.task_id, t.variant, _money(t.price_usd), t.split, title)
+        cells = (t.task_id, t.variant, money(t.price_usd), t.split, title)
         table.add_row(*map(rich_text, cells))
     Console().print(table)
     if any(t.broken for t in task_set.tasks):
@@ -143,13 +140,13 @@ def stats(
     for name in ("", "tasks", "USD"):
         table.add_column(name, justify="left" if not name else "right")
     for key, label in (("ic_swe", "IC SWE"), ("swe_manager", "SWE Manager"), ("total", "total")):
-        table.add_row(label, str(figures[key]["tasks"]), _money(figures[key]["usd"]))
+        table.add_row(label, str(figures[key]["tasks"]), money(figures[key]["usd"]))
     console.print(table)
     buckets = Table(title="By price")
     for name in ("price", "tasks", "USD"):
         buckets.add_column(name, justify="left" if name == "price" else "right")
     for label, tally in figures["by_price_bucket"].items():
-        buckets.add_row(label, str(tally["tasks"]), _money(tally["usd"]))
+        buckets.add_row(label, str(tally["tasks"]), money(tally["usd"]))
     console.print(buckets)
     source = figures["source"]
     console.print(rich_text(f"source: {source['kind']} {source.get('url') or source['path']}"))
@@ -180,7 +177,7 @@ def show(
     task_set = load_tasks(query_from(split, manifest, None, [task_id], None, False))
     t = task_set.tasks[0]
     lines = [
-        f"{t.task_id}  ({t.variant}, {_money(t.price_usd)}, split {t.split})",
+        f"{t.task_id}  ({t.variant}, {money(t.price_usd)}, split {t.split})",
         f"title: {t.title}",
     ]
     if t.broken:
@@ -211,6 +208,6 @@ def pull(
     typer.echo(f"saved {path}")
     typer.echo(f"sha256 {figures['source']['sha256']}")
     typer.echo(
-        f"{figures['total']['tasks']} tasks worth {_money(figures['total']['usd'])} "
+        f"{figures['total']['tasks']} tasks worth {money(figures['total']['usd'])} "
         f"({figures['ic_swe']['tasks']} IC, {figures['swe_manager']['tasks']} manager)"
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from swelancer.errors import InfraError, SwelancerError
+from swelancer.format import size
 
 Status = Literal["ok", "warn", "fail"]
 WORKING_ROOM_BYTES = 2_000_000_000
@@ -47,7 +48,8 @@ class DoctorOptions:
 
 
 def gigabytes(n: float) -> str:
-    return f"{n / 1e9:,.1f} GB"
+    """Disk space in GB whatever its size, so that free and needed read alike."""
+    return size(n, unit="GB")
 
 
 # ---------------------------------------------------------------------------------------------

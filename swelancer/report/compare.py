@@ -1,296 +1,238 @@
-"""Several runs side by side, and the leaderboard of a results directory.
+"""Several runs side by side (`Comparison`) and the leaderboard of a results directory
+(`Leaderboard`), as data computed from `RunReport`s.
 
-Each run's figures come from `report.compute` (so from its attempts.jsonl); nothing here adds
-arithmetic of its own beyond putting them next to each other.
+Each run's figures come from `metrics.compute` (so from its attempts.jsonl); nothing here adds
+arithmetic of its own beyond putting them next to each other. The renderers are in `table`,
+`markdown` and `html`.
+
+Schema 2 (schema 1 was the same data as a plain dict): every run has `tampered`, and
+`common_earned_usd`, `common_available_usd` (comparisons) and `rank` (leaderboards) are always
+present, null where schema 1 left them out; tasks' states have `tampered`.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Literal
 
-from swelancer.report.metrics import (
-    compute,
-    console,
-    figure_cell,
-    md_cell,
-    money,
-    percent,
-    run_dirs_in,
-)
-from swelancer.textsafe import json_text, rich_text
+from pydantic import Field
 
-COMPARISON_SCHEMA = 1
-RUN_FIELDS: list[tuple[str, str]] = [
-    ("model", "model"),
-    ("status", "status"),
-    ("tasks", "tasks graded"),
-    ("pass_at_1", "pass@1"),
-    ("earned_usd", "earned"),
-    ("available_usd", "available"),
-    ("errors", "errors"),
-    ("cost_usd", "API cost"),
-]
-COMPARISON_ROWS: list[tuple[str, str]] = [
-    *RUN_FIELDS[:6],
-    ("ic_swe_earned_usd", "earned, IC SWE"),
-    ("swe_manager_earned_usd", "earned, SWE Manager"),
-    *RUN_FIELDS[6:],
-    ("earned_per_api_usd", "earned per API dollar"),
-]
+from swelancer.format import money
+from swelancer.report.metrics import compute, run_dirs_in
+from swelancer.report.models import ReportModel, RunReport, TaskRow, TaskStatus
+
+COMPARISON_SCHEMA = 2
 
 
-def comparison_rows(comparison: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = list(COMPARISON_ROWS)
-    if comparison["runs"] and "common_earned_usd" in comparison["runs"][0]:
-        rows.insert(6, ("common_earned_usd", "earned, tasks all graded"))
-        rows.insert(7, ("common_available_usd", "available, tasks all graded"))
-    return rows
+class RunSummary(ReportModel):
+    """The figures of one run that a comparison or a leaderboard shows."""
+
+    run_id: str
+    path: str
+    model: str | None
+    status: str | None
+    tries: int
+    tasks: int
+    attempts: int
+    pass_at_1: float
+    earned_usd: float
+    available_usd: float
+    ic_swe_earned_usd: float
+    swe_manager_earned_usd: float
+    errors: int
+    errored_usd: float
+    tampered: int
+    cost_usd: float | None
+    earned_per_api_usd: float | None
+    common_earned_usd: float | None = None
+    """Earned on the tasks every compared run graded (set when the runs' tasks differ)."""
+    common_available_usd: float | None = None
+    rank: int | None = None
+    """Place on a leaderboard (1: earned the most)."""
+
+    @classmethod
+    def of(cls, report: RunReport, path: Path) -> RunSummary:
+        def earned(variant: str) -> float:
+            group = report.by_variant.get(variant)
+            return group.earned_usd if group else 0.0
+
+        return cls(
+            run_id=report.run_id,
+            path=str(path),
+            model=report.model,
+            status=report.status,
+            tries=report.tries,
+            tasks=report.tasks,
+            attempts=report.attempts,
+            pass_at_1=report.pass_at_1,
+            earned_usd=report.earned_usd,
+            available_usd=report.available_usd,
+            ic_swe_earned_usd=earned("ic_swe"),
+            swe_manager_earned_usd=earned("swe_manager"),
+            errors=report.errors,
+            errored_usd=report.errored_usd,
+            tampered=report.tampered,
+            cost_usd=report.cost_usd,
+            earned_per_api_usd=report.earned_per_api_usd,
+        )
 
 
-def run_summary(report: dict[str, Any], path: Path) -> dict[str, Any]:
-    """The figures of one run that a comparison shows."""
-    return {
-        "run_id": report["run_id"],
-        "path": str(path),
-        "model": report["model"],
-        "status": report["status"],
-        "tries": report["tries"],
-        "tasks": report["tasks"],
-        "attempts": report["attempts"],
-        "pass_at_1": report["pass_at_1"],
-        "earned_usd": report["earned_usd"],
-        "available_usd": report["available_usd"],
-        "ic_swe_earned_usd": report["by_variant"]["ic_swe"]["earned_usd"],
-        "swe_manager_earned_usd": report["by_variant"]["swe_manager"]["earned_usd"],
-        "errors": report["errors"],
-        "errored_usd": report["errored_usd"],
-        "cost_usd": report["cost_usd"],
-        "earned_per_api_usd": report["earned_per_api_usd"],
-    }
+class TaskState(ReportModel):
+    """How one run did on one task."""
+
+    status: TaskStatus
+    pass_at_1: float | None
+    earned_usd: float
+    attempts: int
+    tampered: int = 0
+
+    @classmethod
+    def of(cls, row: TaskRow | None) -> TaskState | None:
+        if row is None:
+            return None
+        return cls(
+            status=row.status,
+            pass_at_1=row.pass_at_1,
+            earned_usd=row.earned_usd,
+            attempts=len(row.attempts),
+            tampered=row.tampered,
+        )
+
+    def outcome(self) -> tuple[str, float | None]:
+        """What two runs must share to have done the same on the task."""
+        return self.status, self.pass_at_1
 
 
-def _state(row: dict[str, Any] | None) -> dict[str, Any] | None:
-    if row is None:
-        return None
-    return {
-        "status": row["status"],
-        "pass_at_1": row["pass_at_1"],
-        "earned_usd": row["earned_usd"],
-        "attempts": len(row["attempts"]),
-    }
+class TaskOutcomes(ReportModel):
+    """One task across the compared runs: a state per run, None where a run lacks the task."""
+
+    task_id: str
+    price_usd: float
+    runs: list[TaskState | None]
 
 
-def status_text(state: dict[str, Any] | None) -> str:
-    """How one run did on one task, in a few words."""
-    if state is None:
-        return "not run"
-    if state["status"] == "error":
-        return "error"
-    return f"{state['status']} {percent(state['pass_at_1'])}"
-
-
-def compare_runs(paths: list[Path]) -> dict[str, Any]:
+class Comparison(ReportModel):
     """The runs side by side; the tasks every run has on which they differ (most expensive
     first); and the tasks only some runs have."""
-    reports = [compute(p) for p in paths]
-    rows = [{t["task_id"]: t for t in r["per_task"]} for r in reports]
+
+    schema_version: int = COMPARISON_SCHEMA
+    kind: Literal["comparison"] = "comparison"
+    runs: list[RunSummary]
+    tasks: int
+    """Tasks in any of the runs."""
+    tasks_in_common: int
+    same: int
+    """Tasks in common on which every run did the same."""
+    differences: list[TaskOutcomes] = Field(default_factory=list)
+    only_in_some: list[TaskOutcomes] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class Leaderboard(ReportModel):
+    """Every run in a results directory, by dollars earned (then pass@1, then name)."""
+
+    schema_version: int = COMPARISON_SCHEMA
+    kind: Literal["leaderboard"] = "leaderboard"
+    results_dir: str
+    runs: list[RunSummary]
+    notes: list[str] = Field(default_factory=list)
+
+
+def _tampering_note(runs: list[RunSummary]) -> list[str]:
+    flagged = [f"{r.run_id} ({r.tampered})" for r in runs if r.tampered]
+    if not flagged:
+        return []
+    return [
+        "attempts that tampered with their grading are scored as failures: "
+        + ", ".join(flagged)
+        + "."
+    ]
+
+
+def compare(reports: list[RunReport], paths: list[Path]) -> Comparison:
+    """The comparison of runs whose reports are given (with the folders they came from)."""
+    rows = [{t.task_id: t for t in r.per_task} for r in reports]
     all_tasks = sorted(set().union(*rows))
     common = [t for t in all_tasks if all(t in by_id for by_id in rows)]
 
-    def entry(task_id: str) -> dict[str, Any]:
-        price = next(by_id[task_id]["price_usd"] for by_id in rows if task_id in by_id)
-        states = [_state(by_id.get(task_id)) for by_id in rows]
-        return {"task_id": task_id, "price_usd": price, "runs": states}
+    def entry(task_id: str) -> TaskOutcomes:
+        price = next(by_id[task_id].price_usd for by_id in rows if task_id in by_id)
+        states = [TaskState.of(by_id.get(task_id)) for by_id in rows]
+        return TaskOutcomes(task_id=task_id, price_usd=price, runs=states)
 
-    def outcome(state: dict[str, Any] | None) -> tuple | None:
-        return None if state is None else (state["status"], state["pass_at_1"])
+    def outcome(state: TaskState | None) -> tuple | None:
+        return None if state is None else state.outcome()
+
+    def order(d: TaskOutcomes) -> tuple[float, str]:
+        return -d.price_usd, d.task_id
 
     differences = [entry(t) for t in common]
-    differences = [d for d in differences if len({outcome(s) for s in d["runs"]}) > 1]
-    differences.sort(key=lambda d: (-d["price_usd"], d["task_id"]))
-    only_some = [entry(t) for t in all_tasks if t not in common]
-    only_some.sort(key=lambda d: (-d["price_usd"], d["task_id"]))
-    summaries = [run_summary(r, p) for r, p in zip(reports, paths, strict=True)]
+    differences = [d for d in differences if len({outcome(s) for s in d.runs}) > 1]
+    differences.sort(key=order)
+    only_some = sorted((entry(t) for t in all_tasks if t not in common), key=order)
+    summaries = [RunSummary.of(r, p) for r, p in zip(reports, paths, strict=True)]
     found = []
     if only_some:
         graded_everywhere = [
-            t for t in common if all(by_id[t]["pass_at_1"] is not None for by_id in rows)
+            t for t in common if all(by_id[t].pass_at_1 is not None for by_id in rows)
         ]
         for summary, by_id in zip(summaries, rows, strict=True):
-            summary["common_earned_usd"] = round(
-                sum(by_id[t]["earned_usd"] for t in graded_everywhere), 2
+            summary.common_earned_usd = round(
+                sum(by_id[t].earned_usd for t in graded_everywhere), 2
             )
-            summary["common_available_usd"] = round(
-                sum(by_id[t]["price_usd"] for t in graded_everywhere), 2
+            summary.common_available_usd = round(
+                sum(by_id[t].price_usd for t in graded_everywhere), 2
             )
         found.append(
             f"{len(only_some)} task(s) are in only some of the runs; on the "
             f"{len(graded_everywhere)} task(s) every run graded, the runs earned "
-            + ", ".join(f"{money(s['common_earned_usd'])} ({s['run_id']})" for s in summaries)
-            + f" of {money(summaries[0]['common_available_usd'])}."
+            + ", ".join(f"{money(s.common_earned_usd)} ({s.run_id})" for s in summaries)
+            + f" of {money(summaries[0].common_available_usd)}."
         )
-    if any(r["errors"] for r in reports):
+    if any(r.errors for r in reports):
         found.append("attempts that ended in infrastructure errors are outside every figure.")
-    incomplete = [r["run_id"] for r in reports if r["status"] not in (None, "complete")]
+    found += _tampering_note(summaries)
+    incomplete = [r.run_id for r in reports if r.status not in (None, "complete")]
     if incomplete:
         found.append("not complete: " + ", ".join(incomplete))
-    return {
-        "schema_version": COMPARISON_SCHEMA,
-        "kind": "comparison",
-        "runs": summaries,
-        "tasks": len(all_tasks),
-        "tasks_in_common": len(common),
-        "same": len(common) - len(differences),
-        "differences": differences,
-        "only_in_some": only_some,
-        "notes": found,
-    }
+    return Comparison(
+        runs=summaries,
+        tasks=len(all_tasks),
+        tasks_in_common=len(common),
+        same=len(common) - len(differences),
+        differences=differences,
+        only_in_some=only_some,
+        notes=found,
+    )
 
 
-def leaderboard(results_dir: Path) -> dict[str, Any]:
-    """Every run in a results directory, by dollars earned (then pass@1, then name)."""
-    paths = run_dirs_in(results_dir)
-    runs = [run_summary(compute(p), p) for p in paths]
-    runs.sort(key=lambda r: (-r["earned_usd"], -r["pass_at_1"], r["run_id"]))
-    for rank, run in enumerate(runs, start=1):
-        run["rank"] = rank
+def compare_runs(paths: list[Path]) -> Comparison:
+    """The comparison of the runs in these folders."""
+    return compare([compute(p) for p in paths], paths)
+
+
+def rank(reports: list[RunReport], paths: list[Path], results_dir: Path) -> Leaderboard:
+    """The leaderboard of runs whose reports are given (with the folders they came from)."""
+    runs = [RunSummary.of(r, p) for r, p in zip(reports, paths, strict=True)]
+    runs.sort(key=lambda r: (-r.earned_usd, -r.pass_at_1, r.run_id))
+    for place, run in enumerate(runs, start=1):
+        run.rank = place
     found = []
-    available = {r["available_usd"] for r in runs}
+    available = {r.available_usd for r in runs}
     if len(available) > 1:
         found.append(
             f"the runs were scored on different dollars available ({money(min(available))} to "
             f"{money(max(available))}): a different task set, errors, or an unfinished run; "
             "compare earned with available."
         )
-    incomplete = [r["run_id"] for r in runs if r["status"] not in (None, "complete")]
+    found += _tampering_note(runs)
+    incomplete = [r.run_id for r in runs if r.status not in (None, "complete")]
     if incomplete:
         found.append("not complete: " + ", ".join(incomplete))
-    return {
-        "schema_version": COMPARISON_SCHEMA,
-        "kind": "leaderboard",
-        "results_dir": str(results_dir),
-        "runs": runs,
-        "notes": found,
-    }
+    return Leaderboard(results_dir=str(results_dir), runs=runs, notes=found)
 
 
-# -- renderers ----------------------------------------------------------------------------
-
-
-def render_json(data: dict[str, Any]) -> str:
-    """The data as JSON; nothing in it that a terminal acts on (`textsafe.json_text`)."""
-    return json_text(data, indent=2)
-
-
-SAME = "The runs did the same on every task they have in common."
-
-
-def _md_task_table(runs: list[dict[str, Any]], entries: list[dict[str, Any]]) -> list[str]:
-    lines = [
-        "| task | price | " + " | ".join(md_cell(r["run_id"]) for r in runs) + " |",
-        "|---|---:|" + "---|" * len(runs),
-    ]
-    for d in entries:
-        lines.append(
-            f"| {md_cell(d['task_id'])} | {money(d['price_usd'])} | "
-            + " | ".join(status_text(s) for s in d["runs"])
-            + " |"
-        )
-    return lines
-
-
-def render_comparison_markdown(comparison: dict[str, Any]) -> str:
-    runs = comparison["runs"]
-    lines = [
-        f"# {len(runs)} runs compared",
-        "",
-        "| | " + " | ".join(md_cell(r["run_id"]) for r in runs) + " |",
-        "|---|" + "---:|" * len(runs),
-    ]
-    for key, label in comparison_rows(comparison):
-        lines.append(
-            f"| {label} | " + " | ".join(md_cell(figure_cell(key, r)) for r in runs) + " |"
-        )
-    diffs = comparison["differences"]
-    lines += ["", f"## Tasks where they differ ({len(diffs)} of {comparison['tasks_in_common']})"]
-    lines += ["", *_md_task_table(runs, diffs)] if diffs else ["", SAME]
-    if comparison["only_in_some"]:
-        lines += ["", f"## Tasks in only some runs ({len(comparison['only_in_some'])})", ""]
-        lines += _md_task_table(runs, comparison["only_in_some"])
-    if comparison["notes"]:
-        lines += ["", "## Notes", "", *(f"- {md_cell(n)}" for n in comparison["notes"])]
-    return "\n".join(lines) + "\n"
-
-
-def _task_table(title: str, runs: list[dict[str, Any]], entries: list[dict[str, Any]]) -> Any:
-    from rich.table import Table
-
-    table = Table(title=title)
-    table.add_column("task")
-    table.add_column("price", justify="right")
-    for r in runs:
-        table.add_column(rich_text(r["run_id"]), overflow="fold")
-    for d in entries:
-        table.add_row(rich_text(d["task_id"]), money(d["price_usd"]), *map(status_text, d["runs"]))
-    return table
-
-
-def render_comparison_table(comparison: dict[str, Any], out: Any = None) -> None:
-    from rich.table import Table
-
-    out = out or console()
-    runs = comparison["runs"]
-    table = Table(title=f"{len(runs)} runs compared")
-    table.add_column("")
-    for r in runs:
-        table.add_column(rich_text(r["run_id"]), justify="right", overflow="fold")
-    for key, label in comparison_rows(comparison):
-        table.add_row(label, *(rich_text(figure_cell(key, r)) for r in runs))
-    out.print(table)
-    diffs = comparison["differences"]
-    if diffs:
-        title = f"tasks where they differ ({len(diffs)} of {comparison['tasks_in_common']})"
-        out.print(_task_table(title, runs, diffs))
-    else:
-        out.print(SAME)
-    if comparison["only_in_some"]:
-        title = f"tasks in only some runs ({len(comparison['only_in_some'])})"
-        out.print(_task_table(title, runs, comparison["only_in_some"]))
-    for note in comparison["notes"]:
-        out.print(rich_text(note))
-
-
-LEADERBOARD_COLUMNS: list[tuple[str, str]] = [("rank", "#"), ("run_id", "run"), *RUN_FIELDS]
-TEXT_FIELDS = ("run_id", "model", "status")
-
-
-def render_leaderboard_markdown(board: dict[str, Any]) -> str:
-    lines = [
-        f"# Leaderboard: {md_cell(board['results_dir'])}",
-        "",
-        "| " + " | ".join(label for _, label in LEADERBOARD_COLUMNS) + " |",
-        "|" + "".join("---|" if k in TEXT_FIELDS else "---:|" for k, _ in LEADERBOARD_COLUMNS),
-    ]
-    for r in board["runs"]:
-        lines.append(
-            "| " + " | ".join(md_cell(figure_cell(k, r)) for k, _ in LEADERBOARD_COLUMNS) + " |"
-        )
-    if board["notes"]:
-        lines += ["", "## Notes", "", *(f"- {md_cell(n)}" for n in board["notes"])]
-    return "\n".join(lines) + "\n"
-
-
-def render_leaderboard_table(board: dict[str, Any], out: Any = None) -> None:
-    from rich.table import Table
-
-    out = out or console()
-    table = Table(title=rich_text(f"leaderboard: {board['results_dir']} (by dollars earned)"))
-    for key, label in LEADERBOARD_COLUMNS:
-        left = key in TEXT_FIELDS
-        table.add_column(label, justify="left" if left else "right", overflow="fold")
-    for r in board["runs"]:
-        table.add_row(*(rich_text(figure_cell(k, r)) for k, _ in LEADERBOARD_COLUMNS))
-    out.print(table)
-    for note in board["notes"]:
-        out.print(rich_text(note))
+def leaderboard(results_dir: Path) -> Leaderboard:
+    """The leaderboard of every run directly inside `results_dir`."""
+    paths = run_dirs_in(results_dir)
+    return rank([compute(p) for p in paths], paths, results_dir)

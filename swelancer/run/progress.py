@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
+from swelancer import format as fmt
 from swelancer.run.results import AttemptRecord
 from swelancer.textsafe import clean, rich_text
 
@@ -40,33 +41,6 @@ class ProgressSink(Protocol):
 
 # ---------------------------------------------------------------------------------------------
 # Shared bookkeeping
-
-
-def format_seconds(seconds: float) -> str:
-    """`7s`, `3m05s`, `2h04m`: short enough for a log line."""
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds}s"
-    minutes, secs = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
-
-
-def format_usd(value: float, *, cents: bool = False) -> str:
-    if cents:
-        return f"${value:,.2f}"
-    return f"${value:,.0f}" if value == int(value) else f"${value:,.2f}"
-
-
-def format_count(n: int) -> str:
-    """Tokens as people read them: 812, 45.1k, 1.23M."""
-    if n < 1000:
-        return str(n)
-    if n < 1_000_000:
-        return f"{n / 1000:.1f}k"
-    return f"{n / 1_000_000:.2f}M"
 
 
 def _phase_kind(phase: str) -> str:
@@ -164,7 +138,7 @@ class Tally:
         return max(remaining * mean - under_way, 0.0) / parallel
 
     def cost_text(self) -> str:
-        return "unknown" if self.cost_unknown else format_usd(self.cost_usd, cents=True)
+        return "unknown" if self.cost_unknown else fmt.money(self.cost_usd, cents=True)
 
     def summary(self) -> str:
         word = "finished" if self.finished >= self.to_run else "stopped"
@@ -172,38 +146,36 @@ class Tally:
             f"{word}: {self.finished} of {self.to_run} attempts this session "
             f"({self.passed} passed, {self.failed} failed, {self.errors} "
             f"error{'' if self.errors == 1 else 's'}); "
-            f"earned {format_usd(self.earned_usd)} of {format_usd(self.attempted_usd)} "
-            f"attempted; tokens {format_count(self.tokens_in)} in / "
-            f"{format_count(self.tokens_out)} out; API cost {self.cost_text()}"
+            f"earned {fmt.money(self.earned_usd)} of {fmt.money(self.attempted_usd)} "
+            f"attempted; tokens {fmt.count(self.tokens_in)} in / "
+            f"{fmt.count(self.tokens_out)} out; API cost {self.cost_text()}"
         )
 
 
 def finished_line(record: AttemptRecord, index: int, planned: int) -> str:
     """`[k/N] 12345_1 #1: passed +$500 (setup 3s, agent 20s, grading 9s; 12 turns, $0.42)`."""
     if record.status == "passed":
-        outcome = f"passed +{format_usd(record.earned_usd)}"
+        outcome = f"passed +{fmt.money(record.earned_usd)}"
     elif record.status == "failed":
-        outcome = f"failed ({format_usd(record.price_usd)})"
+        outcome = f"failed ({fmt.money(record.price_usd)})"
     else:
         kind = record.error.kind if record.error else "infra"
         message = (record.error.message if record.error else "").strip().splitlines()
         outcome = f"error {kind}, not scored" + (f": {message[0][:160]}" if message else "")
     s = record.seconds
     times = (
-        f"setup {format_seconds(s.setup)}, agent {format_seconds(s.agent)}, "
-        f"grading {format_seconds(s.grading)}"
+        f"setup {fmt.duration(s.setup)}, agent {fmt.duration(s.agent)}, "
+        f"grading {fmt.duration(s.grading)}"
     )
     extra = []
     if record.turns:
         extra.append(f"{record.turns} turns")
     if record.tokens.input or record.tokens.output:
-        extra.append(
-            f"{format_count(record.tokens.input)} in / {format_count(record.tokens.output)} out"
-        )
+        extra.append(f"{fmt.count(record.tokens.input)} in / {fmt.count(record.tokens.output)} out")
     if record.cost_usd is None:
         extra.append("API cost unknown")
     elif record.cost_usd:
-        extra.append(format_usd(record.cost_usd, cents=True))
+        extra.append(fmt.money(record.cost_usd, cents=True))
     details = times + ("; " + ", ".join(extra) if extra else "")
     return f"[{index}/{planned}] {record.task_id} #{record.attempt}: {outcome} ({details})"
 
@@ -435,21 +407,18 @@ class RichProgress(_Sink):
             head.add_column(no_wrap=True)
             head.add_column(ratio=1)
             head.add_column(no_wrap=True)
-            percent = 100 * done / planned if t.planned else 0
-            eta_text = "ETA estimating…" if eta is None else f"ETA {format_seconds(eta)}"
+            percent = fmt.percent(done / planned if t.planned else 0, digits=0)
+            eta_text = "ETA estimating…" if eta is None else f"ETA {fmt.duration(eta)}"
             head.add_row(
                 rich_text(f"run {log_line(t.run_id)}", style="bold"),
                 ProgressBar(total=planned, completed=min(done, planned)),
-                Text(
-                    f"{done}/{t.planned}  {percent:.0f}%  elapsed {format_seconds(elapsed)}  "
-                    f"{eta_text}"
-                ),
+                Text(f"{done}/{t.planned}  {percent}  elapsed {fmt.duration(elapsed)}  {eta_text}"),
             )
             scope = " this session" if t.done_before else ""
             money = Text.assemble(
                 ("earned ", ""),
-                (format_usd(t.earned_usd), "bold green"),
-                (f" of {format_usd(t.attempted_usd)} attempted{scope}   ", ""),
+                (fmt.money(t.earned_usd), "bold green"),
+                (f" of {fmt.money(t.attempted_usd)} attempted{scope}   ", ""),
                 (f"passed {t.passed}", "green"),
                 ("  ", ""),
                 (f"failed {t.failed}", "red"),
@@ -457,7 +426,7 @@ class RichProgress(_Sink):
                 (f"errors {t.errors}", "yellow" if t.errors else ""),
             )
             spend = Text(
-                f"tokens {format_count(t.tokens_in)} in / {format_count(t.tokens_out)} out   "
+                f"tokens {fmt.count(t.tokens_in)} in / {fmt.count(t.tokens_out)} out   "
                 f"API cost {t.cost_text()}"
             )
             lines: list[RenderableType] = [head, money, spend]
@@ -470,7 +439,7 @@ class RichProgress(_Sink):
                         rich_text(f"  {log_line(task_id)}"),
                         f"#{attempt}",
                         rich_text(log_line(r.phase)),
-                        format_seconds(now - r.started),
+                        fmt.duration(now - r.started),
                     )
                 lines.append(Text(f"running ({len(running)}):", style="dim"))
                 lines.append(table)

@@ -82,10 +82,10 @@ def test_the_charts_draw_and_the_script_runs(chromium, report, tmp_path):
         PRICE_BUCKETS
     )
     drawn = re.search(r'<path class="cumulative earned" d="([^"]+)" data-value="([^"]+)"', dom)
-    assert drawn and float(drawn.group(2)) == pytest.approx(figures["earned_usd"], abs=0.01)
-    graded = sum(t["pass_at_1"] is not None for t in figures["per_task"])
+    assert drawn and float(drawn.group(2)) == pytest.approx(figures.earned_usd, abs=0.01)
+    graded = sum(t.pass_at_1 is not None for t in figures.per_task)
     assert drawn.group(1).count("L") == graded, "one point per graded task"
-    assert len(re.findall(r'<tr id="task-', dom)) == len(figures["per_task"])
+    assert len(re.findall(r'<tr id="task-', dom)) == len(figures.per_task)
 
 
 def test_a_transcript_page_shows_model_output_as_text(chromium, report, tmp_path):
@@ -114,3 +114,15 @@ def test_a_screenshot_is_drawn(chromium, report, tmp_path):
     width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     assert (width, height) == (1280, 2400)
     assert len(data) > 50_000, "a page with charts and tables, not a blank one"
+
+
+def test_a_tampered_attempt_is_drawn_flagged(chromium, tmp_path):
+    run = make_run(
+        tmp_path / "results", "run-t", [("1_1", "ic_swe", 500.0, ["tampered", "passed"])]
+    )
+    target = tmp_path / "share" / "report.html"
+    write_run_html(compute(run), run, target)
+    dom = browse(chromium, target, tmp_path / "profile", "--dump-dom")
+    assert 'data-ready="yes"' in dom, "the script still runs under the page's policy"
+    assert re.search(r'<a class="att failed tampered"[^>]*>1</a>', dom)
+    assert '<span class="flag">tampered</span>' in dom and '<table class="tampered">' in dom

@@ -10,7 +10,10 @@ from swelancer.run.results import AttemptError, AttemptRecord, RunDir, Tokens, T
 
 LONG_OUTPUT = "\n".join(f"line {i} of the build log" for i in range(1, 201))
 
-# (task_id, variant, price, statuses of its attempts)
+TAMPERING = "the verdict file was written by the agent's code, not by pytest"
+"""What a `tampered` attempt's record says showed it (a tampered attempt is recorded failed)."""
+
+# (task_id, variant, price, statuses of its attempts: passed, failed, error or tampered)
 TASKS = [
     ("100_1", "ic_swe", 100.0, ["passed", "failed"]),
     ("200_2", "ic_swe", 250.0, ["failed", "failed"]),
@@ -52,6 +55,9 @@ def write_transcript(folder: Path, task_id: str, variant: str, status: str, pric
     else:
         log.event("decision", selected_proposal_id=2)
     log.event("agent_done", stop_reason="done", turns=1)
+    if status == "tampered":
+        log.event("tampering", note=TAMPERING)
+        status = "failed"
     if status != "error":
         log.event("verdict", status=status, earned_usd=price if status == "passed" else 0.0)
     log.close()
@@ -104,13 +110,14 @@ def make_run(
             folder = rd.fresh_attempt_dir(task_id, n)
             write_transcript(folder, task_id, variant, status_n, price)
             score = 1.0 if status_n == "passed" else 0.0
+            tampering = TAMPERING if status_n == "tampered" else None
             rd.append(
                 AttemptRecord(
                     run_id=run_id,
                     task_id=task_id,
                     variant=variant,
                     attempt=n,
-                    status=status_n,
+                    status="failed" if tampering else status_n,
                     score=score,
                     price_usd=price,
                     earned_usd=price * score,
@@ -125,6 +132,8 @@ def make_run(
                     error=AttemptError(kind="grader", message=f"test of {task_id} exited 4")
                     if status_n == "error"
                     else None,
+                    tampering=tampering,
+                    reason=f"tampering: {tampering}" if tampering else None,
                     started_at="2026-01-02T03:04:05+00:00",
                     finished_at="2026-01-02T03:09:05+00:00",
                 )

@@ -8,7 +8,7 @@ import re
 import pytest
 from fakes.runs import make_run, run_cli
 
-from swelancer.report.compare import compare_runs, leaderboard
+from swelancer.report.compare import Comparison, Leaderboard, compare_runs, leaderboard
 from swelancer.report.metrics import compute
 
 A = [
@@ -44,26 +44,28 @@ def results(tmp_path):
 
 def test_two_runs_differ_exactly_where_their_outcomes_differ(results):
     data = compare_runs([results / "run-a", results / "run-b"])
-    assert [d["task_id"] for d in data["differences"]] == ["6-manager-0", "4_4", "3_3", "2_2"]
-    assert data["same"] == 2 and data["tasks_in_common"] == 6 and data["tasks"] == 8
-    only = {d["task_id"]: d["runs"] for d in data["only_in_some"]}
+    assert isinstance(data, Comparison) and data.kind == "comparison"
+    assert [d.task_id for d in data.differences] == ["6-manager-0", "4_4", "3_3", "2_2"]
+    assert data.same == 2 and data.tasks_in_common == 6 and data.tasks == 8
+    only = {d.task_id: d.runs for d in data.only_in_some}
     assert set(only) == {"7_7", "8_8"}
-    assert only["8_8"][0] is None and only["8_8"][1]["status"] == "passed"
-    four = next(d for d in data["differences"] if d["task_id"] == "4_4")
-    assert [s["status"] for s in four["runs"]] == ["error", "failed"]
-    a, b = data["runs"]
-    assert (a["earned_usd"], b["earned_usd"]) == (1600, 5000)
-    assert a["earned_usd"] == compute(results / "run-a")["earned_usd"]
-    assert b["cost_usd"] is None
+    assert only["8_8"][0] is None and only["8_8"][1].status == "passed"
+    four = next(d for d in data.differences if d.task_id == "4_4")
+    assert [s.status for s in four.runs] == ["error", "failed"]
+    a, b = data.runs
+    assert (a.earned_usd, b.earned_usd) == (1600, 5000)
+    assert a.earned_usd == compute(results / "run-a").earned_usd
+    assert b.cost_usd is None
     # on the 5 tasks both graded (4_4 errored in A): A earned 100+1000+500, B 100+250+500+4000
-    assert (a["common_earned_usd"], b["common_earned_usd"]) == (1600, 4850)
-    assert a["common_available_usd"] == 100 + 250 + 1000 + 500 + 4000
+    assert (a.common_earned_usd, b.common_earned_usd) == (1600, 4850)
+    assert a.common_available_usd == 100 + 250 + 1000 + 500 + 4000
 
 
 def test_a_run_compared_with_itself_has_no_differences(results):
     data = compare_runs([results / "run-a", results / "run-a"])
-    assert data["differences"] == [] and data["only_in_some"] == []
-    assert data["same"] == 7
+    assert data.differences == [] and data.only_in_some == []
+    assert data.same == 7
+    assert all(r.common_earned_usd is None for r in data.runs)
 
 
 def test_comparison_in_markdown_lists_the_differing_tasks(results, capsys):
@@ -113,10 +115,11 @@ def test_comparison_as_html(results, tmp_path, capsys):
 
 def test_leaderboard_of_a_results_directory_is_sorted_by_earned(results, capsys):
     board = leaderboard(results)
-    assert [r["run_id"] for r in board["runs"]] == ["run-b", "run-a", "run-c"]
-    assert [r["rank"] for r in board["runs"]] == [1, 2, 3]
-    assert [r["earned_usd"] for r in board["runs"]] == [5000, 1600, 0]
-    assert "different dollars available" in board["notes"][0]
+    assert isinstance(board, Leaderboard) and board.kind == "leaderboard"
+    assert [r.run_id for r in board.runs] == ["run-b", "run-a", "run-c"]
+    assert [r.rank for r in board.runs] == [1, 2, 3]
+    assert [r.earned_usd for r in board.runs] == [5000, 1600, 0]
+    assert "different dollars available" in board.notes[0]
 
     code, out, _ = run_cli("report", str(results), "-f", "md", capsys=capsys)
     assert code == 0
@@ -138,7 +141,7 @@ def test_leaderboard_of_a_results_directory_is_sorted_by_earned(results, capsys)
 def test_ties_keep_a_stable_order(tmp_path):
     for name in ("zeta", "alpha", "mid"):
         make_run(tmp_path, name, [("1_1", "ic_swe", 100.0, ["passed"])])
-    assert [r["run_id"] for r in leaderboard(tmp_path)["runs"]] == ["alpha", "mid", "zeta"]
+    assert [r.run_id for r in leaderboard(tmp_path).runs] == ["alpha", "mid", "zeta"]
 
 
 def test_no_argument_is_the_newest_run(results, capsys):

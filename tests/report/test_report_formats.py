@@ -1,4 +1,5 @@
-"""Every rendering of a run (table, Markdown, JSON, HTML) shows the figures of attempts.jsonl.
+"""Every rendering of a run (table, Markdown, JSON, HTML) shows the figures of attempts.jsonl,
+as `compute` holds them in its `RunReport`.
 
 `make_run` builds a run directory the way the runner does (RunDir.append, Transcript, grading
 logs); the comparison, view and browser tests use it too.
@@ -16,7 +17,10 @@ from pathlib import Path
 import pytest
 from fakes.runs import make_run, run_cli
 
-from swelancer.report.metrics import BUCKET_COLUMNS, compute, render_markdown
+from swelancer.report.layout import BUCKET_COLUMNS
+from swelancer.report.markdown import render_run as render_markdown
+from swelancer.report.metrics import compute
+from swelancer.report.models import Figures, RunReport, TaskRow
 from swelancer.run.results import RunDir, Transcript
 from swelancer.tasks.models import PRICE_BUCKETS
 
@@ -30,7 +34,7 @@ def percent_value(text: str) -> float:
 
 
 def parse(text: str, key: str):
-    """A figure as shown, turned back into what compute() holds."""
+    """A figure as shown, turned back into the field of compute()'s report."""
     text = text.strip()
     if key == "cost_usd" or key.endswith("_usd"):
         return dollars(text)
@@ -41,11 +45,11 @@ def parse(text: str, key: str):
     return int(text)
 
 
-def shows(text: str, group: dict, key: str) -> bool:
+def shows(text: str, group: Figures, key: str) -> bool:
     """Whether a figure as shown is the group's figure (a dash: pass@k of no graded task)."""
     if text.strip() == "—":
-        return key.startswith("pass_at") and group["tasks"] == 0
-    return close(parse(text, key), group[key], key)
+        return key.startswith("pass_at") and group.tasks == 0
+    return close(parse(text, key), getattr(group, key), key)
 
 
 def close(shown, expected, key: str) -> bool:
@@ -62,41 +66,37 @@ def run(tmp_path) -> Path:
     return make_run(tmp_path / "results")
 
 
-def test_compute_keeps_its_keys_and_adds_a_row_per_task(run):
+def test_compute_is_a_run_report_with_a_row_per_task(run):
     figures = compute(run)
-    for key in [
-        "run_id",
-        "model",
-        "tasks",
-        "attempts",
-        "passed",
-        "failed",
-        "errors",
-        "pass_at_1",
-        "earned_usd",
-        "available_usd",
-        "errored_usd",
-        "by_variant",
-        "by_price_bucket",
-        "errored",
-        "input_tokens",
-        "output_tokens",
-        "cost_usd",
-        "earned_per_api_usd",
-        "pass_at_2",
-        "per_task",
-    ]:
-        assert key in figures
+    assert isinstance(figures, RunReport) and figures.schema_version == 2
+    assert (figures.run_id, figures.model, figures.tries) == ("run-a", "test/model", 2)
+    assert figures.manifest is not None and figures.manifest.split == "demo"
+    assert figures.started_at == "2026-01-02T03:04:05+00:00"
+    assert set(figures.by_variant) == {"ic_swe", "swe_manager"}
+    assert list(figures.by_price_bucket) == [label for label, _, _ in PRICE_BUCKETS]
     # 100: 1/2, 250: 0, 1000: 1, 2000: error, 4000: 0 (one error), 500: 1, 1500: 1/2, 8000: 0
-    assert figures["earned_usd"] == 50 + 1000 + 500 + 750
-    assert figures["available_usd"] == 100 + 250 + 1000 + 4000 + 500 + 1500 + 8000
-    assert figures["errored_usd"] == 2000
-    assert (figures["tasks"], figures["errors"]) == (7, 3)
-    rows = {t["task_id"]: t for t in figures["per_task"]}
-    assert rows["400_4"]["status"] == "error" and rows["400_4"]["pass_at_1"] is None
-    assert rows["100_1"]["status"] == "mixed" and rows["500_5"]["graded"] == 1
-    assert sum(t["earned_usd"] for t in figures["per_task"]) == pytest.approx(figures["earned_usd"])
-    assert figures["cost_usd"] == pytest.approx(0.05 * 16)
+    assert figures.earned_usd == 50 + 1000 + 500 + 750
+    assert figures.available_usd == 100 + 250 + 1000 + 4000 + 500 + 1500 + 8000
+    assert figures.errored_usd == 2000
+    assert (figures.tasks, figures.errors, figures.tampered) == (7, 3, 0)
+    assert figures.pass_at_k == pytest.approx(4 / 7, abs=1e-4)
+    rows = {t.task_id: t for t in figures.per_task}
+    assert all(isinstance(t, TaskRow) for t in figures.per_task)
+    assert rows["400_4"].status == "error" and rows["400_4"].pass_at_1 is None
+    assert rows["100_1"].status == "mixed" and rows["500_5"].graded == 1
+    assert sum(t.earned_usd for t in figures.per_task) == pytest.approx(figures.earned_usd)
+    assert figures.cost_usd == pytest.approx(0.05 * 16)
+    assert {(e.task_id, e.attempt) for e in figures.errored} == {
+        ("400_4", 1),
+        ("400_4", 2),
+        ("500_5", 2),
+    }
+
+
+def test_one_try_has_no_pass_at_k(tmp_path):
+    report = compute(make_run(tmp_path, tasks=[("1_1", "ic_swe", 100.0, ["passed"])]))
+    assert report.tries == 1 and report.pass_at_k is None
+    assert "pass@1" in render_markdown(report) and "pass@2" not in render_markdown(report)
 
 
 def _md_tables(text: str) -> dict[str, dict[str, list[str]]]:
@@ -125,29 +125,26 @@ def test_markdown_figures_are_those_of_attempts_jsonl(run):
         "failed": "failed",
         "errors (not counted)": "errors",
         "pass@1": "pass_at_1",
-        "pass@2": "pass_at_2",
+        "pass@2": "pass_at_k",
         "earned": "earned_usd",
         "available": "available_usd",
         "API cost": "cost_usd",
         "earned per API dollar": "earned_per_api_usd",
     }
-    groups = [figures["by_variant"]["ic_swe"], figures["by_variant"]["swe_manager"], figures]
+    groups = [figures.by_variant["ic_swe"], figures.by_variant["swe_manager"], figures]
     for label, key in labels.items():
         for shown, group in zip(summary[label], groups, strict=True):
-            assert shows(shown, group, key), (label, shown, group[key])
+            assert shows(shown, group, key), (label, shown, getattr(group, key))
     by_price = tables["By price"]
     for label, _, _ in PRICE_BUCKETS:
-        bucket = figures["by_price_bucket"][label]
-        if not bucket["attempts"]:
+        bucket = figures.by_price_bucket[label]
+        if not bucket.attempts:
             assert label not in by_price
             continue
         tasks, pass1, earned, available, errors = by_price[label]
-        assert int(tasks) == bucket["tasks"] and int(errors) == bucket["errors"]
+        assert int(tasks) == bucket.tasks and int(errors) == bucket.errors
         assert shows(pass1, bucket, "pass_at_1")
-        assert (
-            dollars(earned) == bucket["earned_usd"]
-            and dollars(available) == bucket["available_usd"]
-        )
+        assert dollars(earned) == bucket.earned_usd and dollars(available) == bucket.available_usd
     errored = tables["Errored attempts"]
     assert sorted(errored) == ["400_4", "500_5", "task"]
     assert "exited 4" in errored["500_5"][2]
@@ -166,8 +163,9 @@ def test_markdown_notes_say_skip_broken_and_incomplete(tmp_path):
 def test_json_through_the_cli_is_compute(run, capsys):
     code, out, _ = run_cli("report", str(run), "--format", "json", capsys=capsys)
     assert code == 0
-    shown = json.loads(out)
-    assert shown == json.loads(json.dumps(compute(run)))
+    assert RunReport.model_validate_json(out) == compute(run)
+    assert json.loads(out) == json.loads(compute(run).model_dump_json())
+    assert json.loads(out)["schema_version"] == 2
 
 
 def test_table_through_the_cli_to_a_file(run, tmp_path, capsys):
@@ -210,36 +208,36 @@ def test_html_figures_are_those_of_attempts_jsonl(run, capsys):
     text = (run / "report.html").read_text()
     figures = compute(run)
     cells = _html_cells(text)
-    groups = {**figures["by_variant"], "total": figures}
-    keys = ["tasks", "attempts", "passed", "failed", "errors", "pass_at_1", "pass_at_2"]
+    groups = {**figures.by_variant, "total": figures}
+    keys = ["tasks", "attempts", "passed", "failed", "errors", "pass_at_1", "pass_at_k"]
     keys += ["earned_usd", "available_usd", "cost_usd", "earned_per_api_usd"]
     for group, data in groups.items():
         for key in keys:
             shown = cells[f"{group}.{key}"]
             assert shows(shown, data, key), (group, key, shown)
-    for key in ("earned_usd", "available_usd", "pass_at_1", "pass_at_2", "cost_usd"):
-        assert close(parse(cells[f"card.{key}"], key), figures[key], key)
-    for label, bucket in figures["by_price_bucket"].items():
-        if bucket["attempts"]:
+    for key in ("earned_usd", "available_usd", "pass_at_1", "pass_at_k", "cost_usd"):
+        assert close(parse(cells[f"card.{key}"], key), getattr(figures, key), key)
+    for label, bucket in figures.by_price_bucket.items():
+        if bucket.attempts:
             for key, _ in BUCKET_COLUMNS:
                 assert shows(cells[f"{label}.{key}"], bucket, key), (label, key)
     assert "$2,000–$3,999" in text and cells["$2,000–$3,999.pass_at_1"] == "—"
     # the per-task table: one row per task, its earned and pass@1 as in compute()
     rows = re.findall(r'<tr id="task-[^"]*" data-task="([^"]+)".*?</tr>', text, re.S)
-    assert rows == [t["task_id"] for t in figures["per_task"]]
-    for t in figures["per_task"]:
-        row = re.search(rf'data-task="{re.escape(t["task_id"])}".*?</tr>', text, re.S).group(0)
+    assert rows == [t.task_id for t in figures.per_task]
+    for t in figures.per_task:
+        row = re.search(rf'data-task="{re.escape(t.task_id)}".*?</tr>', text, re.S).group(0)
         earned = re.search(r'data-key="earned_usd" data-v="([^"]+)"', row).group(1)
-        assert float(earned) == t["earned_usd"]
-        assert row.count('class="att ') == len(t["attempts"])
+        assert float(earned) == t.earned_usd
+        assert row.count('class="att ') == len(t.attempts)
     # the bars carry the values they draw
     earned_bars = re.findall(r'class="bar earned" data-group="([^"]+)" data-value="([^"]+)"', text)
     drawn = {html.unescape(g): float(v) for g, v in earned_bars}
-    assert drawn["total"] == figures["earned_usd"]
-    assert drawn["ic_swe"] == figures["by_variant"]["ic_swe"]["earned_usd"]
+    assert drawn["total"] == figures.earned_usd
+    assert drawn["ic_swe"] == figures.by_variant["ic_swe"].earned_usd
     assert len(drawn) == 3 + len(PRICE_BUCKETS)
     final = re.search(r'class="cumulative earned" d="[^"]+" data-value="([^"]+)"', text).group(1)
-    assert float(final) == pytest.approx(figures["earned_usd"], abs=0.01)
+    assert float(final) == pytest.approx(figures.earned_usd, abs=0.01)
 
 
 def test_html_is_self_contained_and_links_every_attempt(run, tmp_path, capsys):

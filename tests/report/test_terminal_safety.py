@@ -18,15 +18,12 @@ from fakes.runs import make_run, run_cli
 from markdown_it import MarkdownIt
 from rich.console import Console
 
-from swelancer.report.compare import (
-    compare_runs,
-    leaderboard,
-    render_comparison_markdown,
-    render_comparison_table,
-    render_leaderboard_markdown,
-    render_leaderboard_table,
-)
-from swelancer.report.metrics import compute, render_table
+from swelancer.report.compare import compare_runs, leaderboard
+from swelancer.report.markdown import render_comparison as render_comparison_markdown
+from swelancer.report.markdown import render_leaderboard as render_leaderboard_markdown
+from swelancer.report.metrics import compute
+from swelancer.report.models import RunReport
+from swelancer.report.table import print_comparison, print_leaderboard, print_run
 from swelancer.report.view import attempt_blocks, load_attempt, render_terminal
 from swelancer.run.progress import PlainProgress, RichProgress
 from swelancer.run.results import AttemptError, AttemptRecord, RunDir, Transcript
@@ -218,7 +215,7 @@ def test_report_table_is_inert(tmp_path, capsys):
     assert code == 0, err
     assert_inert(out + err)
     console = _terminal()
-    render_table(compute(run), console)
+    print_run(compute(run), console)
     shown = console.file.getvalue()
     assert_no_hostile_sequences(shown)
     plain = re.sub(r"\x1b\[[0-9;]*m", "", shown)
@@ -230,7 +227,7 @@ def test_report_json_is_inert_and_the_same_value(tmp_path, capsys):
     code, out, _ = run_cli("report", str(run), "-f", "json", capsys=capsys)
     assert code == 0
     assert_inert(out)
-    assert json.loads(out) == json.loads(json.dumps(compute(run)))
+    assert RunReport.model_validate_json(out) == compute(run)
 
 
 def _rendered(markdown: str) -> str:
@@ -287,7 +284,7 @@ def test_comparison_and_leaderboard_are_inert_in_every_format(tmp_path, capsys):
     board = leaderboard(results)
     _assert_md_inert(render_comparison_markdown(comparison))
     _assert_md_inert(render_leaderboard_markdown(board))
-    for render, data in ((render_comparison_table, comparison), (render_leaderboard_table, board)):
+    for render, data in ((print_comparison, comparison), (print_leaderboard, board)):
         console = _terminal()
         render(data, console)
         assert_no_hostile_sequences(console.file.getvalue())

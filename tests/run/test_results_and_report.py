@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from swelancer.benchmark.manager import read_decision
-from swelancer.report.metrics import compute, pass_at_k, render_markdown
+from swelancer.report.markdown import render_run
+from swelancer.report.metrics import compute, pass_at_k
 from swelancer.run.results import AttemptError, AttemptRecord, RunDir
 
 
@@ -57,18 +58,19 @@ def test_figures_keep_errors_out_of_denominators(tmp_path):
     ]:
         rd.append(r)
     figures = compute(rd.path)
-    assert figures["tasks"] == 3 and figures["tasks_errored"] == 1
-    assert figures["attempts"] == 8 and figures["errors"] == 3
-    assert figures["passed"] == 3 and figures["failed"] == 2
-    assert figures["earned_usd"] == 1000 * 0.5 + 500
-    assert figures["available_usd"] == 1000 + 500 + 250
-    assert figures["errored_usd"] == 2000
-    assert figures["pass_at_1"] == pytest.approx((0.5 + 1 + 0) / 3, abs=1e-4)
-    assert figures["pass_at_2"] == pytest.approx((1 + 1 + 0) / 3, abs=1e-4)
-    ic = figures["by_variant"]["ic_swe"]
-    assert (ic["tasks"], ic["earned_usd"], ic["available_usd"]) == (2, 500, 1250)
-    assert {e["task_id"] for e in figures["errored"]} == {"c", "d"}
-    text = render_markdown(figures)
+    assert figures.tasks == 3 and figures.tasks_errored == 1
+    assert figures.attempts == 8 and figures.errors == 3
+    assert figures.passed == 3 and figures.failed == 2
+    assert figures.earned_usd == 1000 * 0.5 + 500
+    assert figures.available_usd == 1000 + 500 + 250
+    assert figures.errored_usd == 2000
+    assert figures.pass_at_1 == pytest.approx((0.5 + 1 + 0) / 3, abs=1e-4)
+    assert figures.tries == 2
+    assert figures.pass_at_k == pytest.approx((1 + 1 + 0) / 3, abs=1e-4)
+    ic = figures.by_variant["ic_swe"]
+    assert (ic.tasks, ic.earned_usd, ic.available_usd) == (2, 500, 1250)
+    assert {e.task_id for e in figures.errored} == {"c", "d"}
+    text = render_run(figures)
     assert "Earned $1,000 of $1,750" in text and "infrastructure errors" in text
 
 
@@ -76,7 +78,7 @@ def test_unknown_cost_is_never_zero(tmp_path):
     rd = RunDir(tmp_path / "run")
     rd.append(record("a", 1, "passed", 100, cost=0.5))
     rd.append(record("b", 1, "passed", 100, cost=None))
-    assert compute(rd.path)["cost_usd"] is None
+    assert compute(rd.path).cost_usd is None
 
 
 @pytest.mark.parametrize(

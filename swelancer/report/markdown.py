@@ -1,0 +1,131 @@
+"""Reports as Markdown. Text from a run stays inside its table cell, heading or list item and
+makes no HTML, link or image there (`textsafe.md_text`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from swelancer.format import money
+from swelancer.report.layout import (
+    BUCKET_COLUMNS,
+    ERRORED_TITLE,
+    SAME,
+    TAMPERED_TITLE,
+    TEXT_FIELDS,
+    bucket_rows,
+    columns,
+    comparison_rows,
+    figure_cell,
+    headline,
+    leaderboard_columns,
+    model_name,
+    notes,
+    rows,
+    status_text,
+)
+from swelancer.textsafe import md_text
+
+if TYPE_CHECKING:
+    from swelancer.report.compare import Comparison, Leaderboard, RunSummary, TaskOutcomes
+    from swelancer.report.models import RunReport
+
+
+def _table(head: list[str], align: str, body: list[list[Any]]) -> list[str]:
+    """A Markdown table; `align` has one letter per column, l or r. Cells are used as given."""
+    lines = [_row(head), "|" + "".join(_rule(a) for a in align)]
+    return lines + [_row(row) for row in body]
+
+
+def _row(cells: list[Any]) -> str:
+    return "|" + "|".join(f" {c} " if c != "" else " " for c in cells) + "|"
+
+
+def _rule(align: str) -> str:
+    return "---:|" if align == "r" else "---|"
+
+
+def _notes(found: list[str]) -> list[str]:
+    return ["", "## Notes", "", *(f"- {md_text(n)}" for n in found)] if found else []
+
+
+# -- one run ------------------------------------------------------------------------------
+
+
+def render_run(report: RunReport) -> str:
+    """The report of one run: the summary, by price, errored and tampered attempts, notes."""
+    cols = columns(report)
+    lines = [
+        f"# {md_text(report.run_id)} — {md_text(model_name(report))}",
+        "",
+        f"**{headline(report)}**",
+        "",
+        *_table(
+            ["", *(title for _, title, _ in cols)],
+            "l" + "r" * len(cols),
+            [[label, *(figure_cell(key, f) for _, _, f in cols)] for key, label in rows(report)],
+        ),
+    ]
+    buckets = bucket_rows(report)
+    if buckets:
+        body = [[label, *(figure_cell(k, f) for k, _ in BUCKET_COLUMNS)] for label, f in buckets]
+        head = ["price", *(label for _, label in BUCKET_COLUMNS)]
+        lines += ["", "## By price", "", *_table(head, "l" + "r" * len(BUCKET_COLUMNS), body)]
+    if report.errored:
+        body = [
+            [md_text(e.task_id), e.attempt, md_text(e.kind), md_text(e.message)]
+            for e in report.errored
+        ]
+        head = ["task", "attempt", "kind", "reason"]
+        lines += ["", f"## {ERRORED_TITLE}", "", *_table(head, "lrll", body)]
+    if report.tampered_attempts:
+        body = [
+            [md_text(t.task_id), t.attempt, md_text(t.tampering)] for t in report.tampered_attempts
+        ]
+        head = ["task", "attempt", "what showed it"]
+        lines += ["", f"## {TAMPERED_TITLE}", "", *_table(head, "lrl", body)]
+    return "\n".join(lines + _notes(notes(report))) + "\n"
+
+
+# -- several runs -------------------------------------------------------------------------
+
+
+def _task_table(runs: list[RunSummary], entries: list[TaskOutcomes]) -> list[str]:
+    head = ["task", "price", *(md_text(r.run_id) for r in runs)]
+    body = [
+        [md_text(d.task_id), money(d.price_usd), *(status_text(s) for s in d.runs)] for d in entries
+    ]
+    return _table(head, "lr" + "l" * len(runs), body)
+
+
+def render_comparison(comparison: Comparison) -> str:
+    """Runs side by side, the tasks where they differ and the tasks only some runs have."""
+    runs = comparison.runs
+    body = [
+        [label, *(md_text(figure_cell(key, r)) for r in runs)]
+        for key, label in comparison_rows(comparison)
+    ]
+    lines = [
+        f"# {len(runs)} runs compared",
+        "",
+        *_table(["", *(md_text(r.run_id) for r in runs)], "l" + "r" * len(runs), body),
+    ]
+    diffs = comparison.differences
+    lines += ["", f"## Tasks where they differ ({len(diffs)} of {comparison.tasks_in_common})"]
+    lines += ["", *_task_table(runs, diffs)] if diffs else ["", SAME]
+    if comparison.only_in_some:
+        lines += ["", f"## Tasks in only some runs ({len(comparison.only_in_some)})", ""]
+        lines += _task_table(runs, comparison.only_in_some)
+    return "\n".join(lines + _notes(comparison.notes)) + "\n"
+
+
+def render_leaderboard(board: Leaderboard) -> str:
+    """The runs of a results directory, by dollars earned."""
+    fields = leaderboard_columns(board.runs)
+    body = [[md_text(figure_cell(k, r)) for k, _ in fields] for r in board.runs]
+    align = "".join("l" if k in TEXT_FIELDS else "r" for k, _ in fields)
+    lines = [
+        f"# Leaderboard: {md_text(board.results_dir)}",
+        "",
+        *_table([label for _, label in fields], align, body),
+    ]
+    return "\n".join(lines + _notes(board.notes)) + "\n"
