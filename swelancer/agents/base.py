@@ -1,82 +1,23 @@
-"""Protocols and value types shared by every agent: chat messages, usage, ChatModel, Agent."""
+"""The agent seam: `Agent`, what it works with (`AgentEnv`), its `Limits` and `AgentOutcome`.
+
+Chat-model types live in `swelancer.models.base`; this module depends on them, never the
+reverse.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field
+
+from swelancer.models.base import Usage
 
 if TYPE_CHECKING:
     from swelancer.sandbox.base import ExecResult, Sandbox
     from swelancer.tasks.models import Task
-
-
-class ToolSpec(BaseModel):
-    """A tool offered to the model: name, what it does, JSON schema of its arguments."""
-
-    name: str
-    description: str
-    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
-
-
-class ToolCall(BaseModel):
-    """One call of a tool by the model."""
-
-    id: str
-    name: str
-    arguments: dict[str, Any] = Field(default_factory=dict)
-
-
-class Message(BaseModel):
-    """One chat message in a provider-neutral shape."""
-
-    role: Literal["system", "user", "assistant", "tool"]
-    content: str = ""
-    tool_calls: list[ToolCall] = Field(default_factory=list)
-    tool_call_id: str | None = None
-
-
-class Usage(BaseModel):
-    """Tokens of one or more model calls. `input_tokens` includes the cached ones."""
-
-    input_tokens: int = 0
-    cached_input_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    def __add__(self, other: Usage) -> Usage:
-        return Usage(
-            input_tokens=self.input_tokens + other.input_tokens,
-            cached_input_tokens=self.cached_input_tokens + other.cached_input_tokens,
-            output_tokens=self.output_tokens + other.output_tokens,
-            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
-        )
-
-
-class ChatResponse(BaseModel):
-    """What one model call gave back."""
-
-    message: Message
-    usage: Usage = Field(default_factory=Usage)
-    cost_usd: float | None = None
-    model: str = ""
-    finish_reason: str | None = None
-    retries: int = 0
-
-
-class ChatModel(Protocol):
-    """A chat model behind one method. Transient faults are retried inside; fatal ones raise
-    `ModelError`."""
-
-    name: str
-    context_window: int
-
-    def complete(
-        self, messages: list[Message], tools: list[ToolSpec] | None = None
-    ) -> ChatResponse: ...
 
 
 class Limits(BaseModel):

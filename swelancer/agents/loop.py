@@ -13,18 +13,9 @@ from pathlib import Path
 from textwrap import dedent
 from typing import Any, Literal
 
-from swelancer.agents.base import (
-    AgentEnv,
-    AgentOutcome,
-    ChatModel,
-    Limits,
-    Message,
-    ToolCall,
-    ToolSpec,
-    TranscriptLog,
-    Usage,
-)
+from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
 from swelancer.agents.prompts import render_prompt
+from swelancer.models.base import ChatModel, Message, ToolCall, ToolSpec, Usage
 from swelancer.tasks.models import IcTask, ManagerTask
 
 Mode = Literal["upstream", "tools"]

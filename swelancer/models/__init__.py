@@ -1,0 +1,1 @@
+"""Chat models behind one protocol: OpenAI, Anthropic, scripted; retries; prices and windows."""

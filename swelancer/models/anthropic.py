@@ -28,11 +28,11 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from swelancer.agents.base import ChatResponse, Message, ToolCall, ToolSpec, Usage
 from swelancer.errors import ConfigError
-from swelancer.models.prices import cost_usd
-from swelancer.models.resolve import context_window_for
+from swelancer.models.base import ChatResponse, Message, ToolCall, ToolSpec, Usage
+from swelancer.models.prices import Prices
 from swelancer.models.retry import Endpoint, RetryPolicy, call_with_retry
+from swelancer.models.windows import context_window_for
 
 log = logging.getLogger(__name__)
 
@@ -210,16 +210,19 @@ class AnthropicChatModel:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retry_policy: RetryPolicy | None = None,
         prompt_cache: bool = True,
+        prices: Prices | None = None,
         name: str | None = None,
         provider: str = "Anthropic",
         key_env: str | None = "ANTHROPIC_API_KEY",
     ) -> None:
         """`max_output_tokens` caps all output, thinking included (default 8192 plus any
         thinking budget; 32000 with adaptive thinking). `retry_policy` replaces the default
-        policy (and `retry_budget_s`)."""
+        policy (and `retry_budget_s`). `prices` costs each call (the built-in table when
+        None)."""
         self.model = model
         self.name = name or model
         self.context_window = context_window or context_window_for(model)
+        self.prices = Prices() if prices is None else prices
         self.base_url = base_url
         self.reasoning_effort = reasoning_effort
         self.thinking, budget = thinking_params(model, reasoning_effort)
@@ -308,7 +311,7 @@ class AnthropicChatModel:
         return ChatResponse(
             message=message,
             usage=usage,
-            cost_usd=cost_usd(self.model, usage, cache_write_tokens=written),
+            cost_usd=self.prices.cost_usd(self.model, usage, cache_write_tokens=written),
             model=getattr(reply, "model", None) or self.model,
             finish_reason=getattr(reply, "stop_reason", None),
             retries=retries,

@@ -14,10 +14,10 @@ import re
 import threading
 from typing import Any
 
-from swelancer.agents.base import ChatResponse, Message, ToolCall, ToolSpec, Usage
-from swelancer.models.prices import cost_usd
-from swelancer.models.resolve import context_window_for
+from swelancer.models.base import ChatResponse, Message, ToolCall, ToolSpec, Usage
+from swelancer.models.prices import Prices
 from swelancer.models.retry import Endpoint, RetryPolicy, call_with_retry
+from swelancer.models.windows import context_window_for
 
 log = logging.getLogger(__name__)
 
@@ -132,15 +132,18 @@ class OpenAIChatModel:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retry_policy: RetryPolicy | None = None,
         reasoning: bool | None = None,
+        prices: Prices | None = None,
         name: str | None = None,
         provider: str = "OpenAI",
         key_env: str | None = "OPENAI_API_KEY",
     ) -> None:
         """`reasoning` forces (or denies) reasoning-model parameters; by default it follows the
-        name. `retry_policy` replaces the default policy (and `retry_budget_s`) entirely."""
+        name. `retry_policy` replaces the default policy (and `retry_budget_s`) entirely.
+        `prices` costs each call (the built-in table when None)."""
         self.model = model
         self.name = name or model
         self.context_window = context_window or context_window_for(model)
+        self.prices = Prices() if prices is None else prices
         self.base_url = base_url
         self.temperature = temperature
         self.reasoning_effort = reasoning_effort
@@ -206,7 +209,7 @@ class OpenAIChatModel:
         return ChatResponse(
             message=message,
             usage=usage,
-            cost_usd=cost_usd(self.model, usage),
+            cost_usd=self.prices.cost_usd(self.model, usage),
             model=getattr(completion, "model", None) or self.model,
             finish_reason=finish_reason,
             retries=retries,

@@ -1,4 +1,7 @@
-"""Dollars per token, per model. The table can be overridden from a TOML file or from code.
+"""Dollars per token, per model, as a `Prices` value: the built-in table plus overrides.
+
+A `Prices` is handed to each chat model, so two models in one process may be costed by
+different tables; nothing here is process-wide.
 
 Prices are USD per million tokens, as the providers list them for standard (non-batch,
 short-context) use, as of `PRICES_AS_OF`; long-context surcharges and 1-hour cache writes are
@@ -9,7 +12,7 @@ A model name is looked up exactly, then as a dated variant of a listed name: the
 listed name that the model name starts with, when what follows is a date or version
 suffix (`gpt-4o-2024-08-06`, `claude-sonnet-4-20250514`, `claude-3-5-sonnet-latest`,
 `…@20241022`). Anything else (`gpt-5.6-sol`, `gpt-4o-search-preview`) is unknown rather than
-priced as a neighbour: unknown models cost `None`, never 0, and warn once per process. A vendor
+priced as a neighbour: unknown models cost `None`, never 0, and warn once per table. A vendor
 path in front of the name (`openai/gpt-4o`, `anthropic/claude-sonnet-4` as OpenRouter spells
 them) is ignored.
 
@@ -17,7 +20,7 @@ Billing: cached input tokens at the cached rate, Anthropic cache writes at the c
 other input at the input rate, output at the output rate. Reasoning/thinking tokens are already
 part of the output tokens for both providers and are not added again.
 
-Override file (`load_price_overrides`)::
+Override file (`Prices.from_file`, `--prices FILE`)::
 
     [models."my-model"]
     input = 1.0          # USD per million input tokens
@@ -35,10 +38,11 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from swelancer.agents.base import Usage
 from swelancer.errors import ConfigError
+from swelancer.models.base import Usage
 
 PRICES_AS_OF = "2026-06"
 
@@ -72,71 +76,70 @@ def _p(inp: float, cached: float | None, out: float, write: float | None = None)
     return ModelPrice(input=inp, output=out, cached_input=cached, cache_write=write)
 
 
-PRICES: dict[str, ModelPrice] = {
-    # OpenAI
-    "gpt-3.5-turbo": _p(0.50, None, 1.50),
-    "gpt-4": _p(30.00, None, 60.00),
-    "gpt-4-turbo": _p(10.00, None, 30.00),
-    "gpt-4o": _p(2.50, 1.25, 10.00),
-    "gpt-4o-2024-05-13": _p(5.00, None, 15.00),
-    "chatgpt-4o-latest": _p(5.00, None, 15.00),
-    "gpt-4o-mini": _p(0.15, 0.075, 0.60),
-    "gpt-4.1": _p(2.00, 0.50, 8.00),
-    "gpt-4.1-mini": _p(0.40, 0.10, 1.60),
-    "gpt-4.1-nano": _p(0.10, 0.025, 0.40),
-    "o1": _p(15.00, 7.50, 60.00),
-    "o1-mini": _p(1.10, 0.55, 4.40),
-    "o1-pro": _p(150.00, None, 600.00),
-    "o3": _p(2.00, 0.50, 8.00),
-    "o3-mini": _p(1.10, 0.55, 4.40),
-    "o3-pro": _p(20.00, None, 80.00),
-    "o4-mini": _p(1.10, 0.275, 4.40),
-    "gpt-5": _p(1.25, 0.125, 10.00),
-    "gpt-5-mini": _p(0.25, 0.025, 2.00),
-    "gpt-5-nano": _p(0.05, 0.005, 0.40),
-    "gpt-5-chat-latest": _p(1.25, 0.125, 10.00),
-    "gpt-5-codex": _p(1.25, 0.125, 10.00),
-    "gpt-5-pro": _p(15.00, None, 120.00),
-    "gpt-5.1": _p(1.25, 0.125, 10.00),
-    "gpt-5.1-chat-latest": _p(1.25, 0.125, 10.00),
-    "gpt-5.1-codex": _p(1.25, 0.125, 10.00),
-    "gpt-5.1-codex-mini": _p(0.25, 0.025, 2.00),
-    "gpt-5.2": _p(1.75, 0.175, 14.00),
-    "gpt-5.2-pro": _p(21.00, None, 168.00),
-    "gpt-5.4": _p(2.50, 0.25, 15.00),
-    "gpt-5.4-mini": _p(0.75, 0.075, 4.50),
-    "gpt-5.4-nano": _p(0.20, 0.02, 1.25),
-    "gpt-5.4-pro": _p(30.00, None, 180.00),
-    "gpt-5.5": _p(5.00, 0.50, 30.00),
-    "gpt-5.5-pro": _p(30.00, None, 180.00),
-    # Anthropic (cache_write: the 5-minute cache, 1.25 x input)
-    "claude-3-haiku": _p(0.25, 0.03, 1.25, 0.30),
-    "claude-3-opus": _p(15.00, 1.50, 75.00, 18.75),
-    "claude-3-5-haiku": _p(0.80, 0.08, 4.00, 1.00),
-    "claude-3-5-sonnet": _p(3.00, 0.30, 15.00, 3.75),
-    "claude-3-7-sonnet": _p(3.00, 0.30, 15.00, 3.75),
-    "claude-sonnet-4": _p(3.00, 0.30, 15.00, 3.75),
-    "claude-sonnet-4-0": _p(3.00, 0.30, 15.00, 3.75),
-    "claude-sonnet-4-5": _p(3.00, 0.30, 15.00, 3.75),
-    "claude-opus-4": _p(15.00, 1.50, 75.00, 18.75),
-    "claude-opus-4-0": _p(15.00, 1.50, 75.00, 18.75),
-    "claude-opus-4-1": _p(15.00, 1.50, 75.00, 18.75),
-    "claude-opus-4-5": _p(5.00, 0.50, 25.00, 6.25),
-    "claude-haiku-4-5": _p(1.00, 0.10, 5.00, 1.25),
-    "claude-sonnet-4-6": _p(3.00, 0.30, 15.00, 3.75),
-    "claude-opus-4-6": _p(5.00, 0.50, 25.00, 6.25),
-    "claude-opus-4-7": _p(5.00, 0.50, 25.00, 6.25),
-}
+# The built-in table, read-only: overrides go into a `Prices`, never into this.
+PRICES: Mapping[str, ModelPrice] = MappingProxyType(
+    {
+        # OpenAI
+        "gpt-3.5-turbo": _p(0.50, None, 1.50),
+        "gpt-4": _p(30.00, None, 60.00),
+        "gpt-4-turbo": _p(10.00, None, 30.00),
+        "gpt-4o": _p(2.50, 1.25, 10.00),
+        "gpt-4o-2024-05-13": _p(5.00, None, 15.00),
+        "chatgpt-4o-latest": _p(5.00, None, 15.00),
+        "gpt-4o-mini": _p(0.15, 0.075, 0.60),
+        "gpt-4.1": _p(2.00, 0.50, 8.00),
+        "gpt-4.1-mini": _p(0.40, 0.10, 1.60),
+        "gpt-4.1-nano": _p(0.10, 0.025, 0.40),
+        "o1": _p(15.00, 7.50, 60.00),
+        "o1-mini": _p(1.10, 0.55, 4.40),
+        "o1-pro": _p(150.00, None, 600.00),
+        "o3": _p(2.00, 0.50, 8.00),
+        "o3-mini": _p(1.10, 0.55, 4.40),
+        "o3-pro": _p(20.00, None, 80.00),
+        "o4-mini": _p(1.10, 0.275, 4.40),
+        "gpt-5": _p(1.25, 0.125, 10.00),
+        "gpt-5-mini": _p(0.25, 0.025, 2.00),
+        "gpt-5-nano": _p(0.05, 0.005, 0.40),
+        "gpt-5-chat-latest": _p(1.25, 0.125, 10.00),
+        "gpt-5-codex": _p(1.25, 0.125, 10.00),
+        "gpt-5-pro": _p(15.00, None, 120.00),
+        "gpt-5.1": _p(1.25, 0.125, 10.00),
+        "gpt-5.1-chat-latest": _p(1.25, 0.125, 10.00),
+        "gpt-5.1-codex": _p(1.25, 0.125, 10.00),
+        "gpt-5.1-codex-mini": _p(0.25, 0.025, 2.00),
+        "gpt-5.2": _p(1.75, 0.175, 14.00),
+        "gpt-5.2-pro": _p(21.00, None, 168.00),
+        "gpt-5.4": _p(2.50, 0.25, 15.00),
+        "gpt-5.4-mini": _p(0.75, 0.075, 4.50),
+        "gpt-5.4-nano": _p(0.20, 0.02, 1.25),
+        "gpt-5.4-pro": _p(30.00, None, 180.00),
+        "gpt-5.5": _p(5.00, 0.50, 30.00),
+        "gpt-5.5-pro": _p(30.00, None, 180.00),
+        # Anthropic (cache_write: the 5-minute cache, 1.25 x input)
+        "claude-3-haiku": _p(0.25, 0.03, 1.25, 0.30),
+        "claude-3-opus": _p(15.00, 1.50, 75.00, 18.75),
+        "claude-3-5-haiku": _p(0.80, 0.08, 4.00, 1.00),
+        "claude-3-5-sonnet": _p(3.00, 0.30, 15.00, 3.75),
+        "claude-3-7-sonnet": _p(3.00, 0.30, 15.00, 3.75),
+        "claude-sonnet-4": _p(3.00, 0.30, 15.00, 3.75),
+        "claude-sonnet-4-0": _p(3.00, 0.30, 15.00, 3.75),
+        "claude-sonnet-4-5": _p(3.00, 0.30, 15.00, 3.75),
+        "claude-opus-4": _p(15.00, 1.50, 75.00, 18.75),
+        "claude-opus-4-0": _p(15.00, 1.50, 75.00, 18.75),
+        "claude-opus-4-1": _p(15.00, 1.50, 75.00, 18.75),
+        "claude-opus-4-5": _p(5.00, 0.50, 25.00, 6.25),
+        "claude-haiku-4-5": _p(1.00, 0.10, 5.00, 1.25),
+        "claude-sonnet-4-6": _p(3.00, 0.30, 15.00, 3.75),
+        "claude-opus-4-6": _p(5.00, 0.50, 25.00, 6.25),
+        "claude-opus-4-7": _p(5.00, 0.50, 25.00, 6.25),
+    }
+)
 
 # What may follow a listed name in a dated variant: a date (2024-08-06, 20250514, 0613),
 # "latest", optionally a provider version tag (-v2, -v1:0).
 _VARIANT_SUFFIX = re.compile(
     r"^[-@](\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|latest)(-v\d+(:\d+)?)?$", re.IGNORECASE
 )
-
-_overrides: dict[str, ModelPrice] = {}
-_warned: set[str] = set()
-_lock = threading.Lock()
 
 
 class UnknownModelPriceWarning(UserWarning):
@@ -147,54 +150,62 @@ def _normalise(model: str) -> str:
     return model.strip().lower().rsplit("/", 1)[-1]
 
 
-def price_for(model: str) -> ModelPrice | None:
-    """The price of `model` (overrides first), by exact name then dated variant; else None."""
-    name = _normalise(model)
-    with _lock:
-        table = {**PRICES, **_overrides}
-    if name in table:
-        return table[name]
-    best: str | None = None
-    for listed in table:
-        if (
-            name.startswith(listed)
-            and _VARIANT_SUFFIX.match(name[len(listed) :])
-            and (best is None or len(listed) > len(best))
-        ):
-            best = listed
-    return table[best] if best is not None else None
+class Prices:
+    """A price table: the built-in `PRICES` with `overrides` over it. The table never changes
+    once made (`with_overrides` makes a new one); it is safe to share between threads."""
 
+    def __init__(self, overrides: Mapping[str, ModelPrice] | None = None) -> None:
+        own = {_normalise(name): price for name, price in (overrides or {}).items()}
+        self.overrides: Mapping[str, ModelPrice] = MappingProxyType(own)
+        self._table: Mapping[str, ModelPrice] = MappingProxyType({**PRICES, **own})
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
 
-def cost_usd(model: str, usage: Usage, *, cache_write_tokens: int = 0) -> float | None:
-    """USD for `usage` on `model`, or None (with one warning per model) when no price is known."""
-    price = price_for(model)
-    if price is None:
-        with _lock:
-            first = model not in _warned
-            _warned.add(model)
-        if first:
-            warnings.warn(
-                f"No price known for model '{model}': its cost is reported as unknown. "
-                'Add it with a price override file ([models."NAME"] input/cached_input/'
-                "output in USD per million tokens).",
-                UnknownModelPriceWarning,
-                stacklevel=2,
-            )
-        return None
-    return price.cost(usage, cache_write_tokens)
+    @classmethod
+    def from_file(cls, path: str | Path) -> Prices:
+        """The built-in table with the overrides of a TOML price file; `ConfigError` if bad."""
+        return cls(read_price_file(path))
 
+    def with_overrides(self, overrides: Mapping[str, ModelPrice]) -> Prices:
+        """A new table: this one's overrides, then `overrides` over them."""
+        return Prices({**self.overrides, **overrides})
 
-def set_prices(prices: Mapping[str, ModelPrice]) -> None:
-    """Add or replace prices for this process, over the built-in table."""
-    with _lock:
-        for name, price in prices.items():
-            _overrides[_normalise(name)] = price
+    def __repr__(self) -> str:
+        return f"Prices(overrides={sorted(self.overrides)})"
 
+    def price_for(self, model: str) -> ModelPrice | None:
+        """The price of `model` (overrides first), by exact name then dated variant; else None."""
+        name = _normalise(model)
+        if name in self._table:
+            return self._table[name]
+        best: str | None = None
+        for listed in self._table:
+            if (
+                name.startswith(listed)
+                and _VARIANT_SUFFIX.match(name[len(listed) :])
+                and (best is None or len(listed) > len(best))
+            ):
+                best = listed
+        return self._table[best] if best is not None else None
 
-def clear_price_overrides() -> None:
-    """Forget every override (the built-in table stays)."""
-    with _lock:
-        _overrides.clear()
+    def cost_usd(self, model: str, usage: Usage, *, cache_write_tokens: int = 0) -> float | None:
+        """USD for `usage` on `model`, or None (with one warning per model and table) when no
+        price is known."""
+        price = self.price_for(model)
+        if price is None:
+            with self._lock:
+                first = model not in self._warned
+                self._warned.add(model)
+            if first:
+                warnings.warn(
+                    f"No price known for model '{model}': its cost is reported as unknown. "
+                    'Add it with a price override file ([models."NAME"] input/cached_input/'
+                    "output in USD per million tokens).",
+                    UnknownModelPriceWarning,
+                    stacklevel=2,
+                )
+            return None
+        return price.cost(usage, cache_write_tokens)
 
 
 def _price_from_toml(name: str, entry: Any, path: Path) -> ModelPrice:
@@ -226,8 +237,8 @@ def _price_from_toml(name: str, entry: Any, path: Path) -> ModelPrice:
     )
 
 
-def load_price_overrides(path: str | Path) -> dict[str, ModelPrice]:
-    """Read `[models."NAME"]` price tables from a TOML file and apply them; return them."""
+def read_price_file(path: str | Path) -> dict[str, ModelPrice]:
+    """The `[models."NAME"]` price tables of a TOML file; `ConfigError` naming what is wrong."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -238,6 +249,4 @@ def load_price_overrides(path: str | Path) -> dict[str, ModelPrice]:
     models = data.get("models", {})
     if not isinstance(models, Mapping):
         raise ConfigError(f"{path}: 'models' must be a table of [models.\"NAME\"] tables.")
-    prices = {name: _price_from_toml(name, entry, path) for name, entry in models.items()}
-    set_prices(prices)
-    return prices
+    return {name: _price_from_toml(name, entry, path) for name, entry in models.items()}

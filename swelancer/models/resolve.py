@@ -28,33 +28,11 @@ from typing import TYPE_CHECKING, Literal
 from swelancer.errors import ConfigError
 
 if TYPE_CHECKING:
-    from swelancer.agents.base import ChatModel
+    from swelancer.models.base import ChatModel
+    from swelancer.models.prices import Prices
 
 OPENROUTER_BASE_URL = "https://openrouter.ai/api/v1"
 PLACEHOLDER_KEY = "no-key-needed"
-DEFAULT_CONTEXT_WINDOW = 128_000
-
-CONTEXT_WINDOWS: dict[str, int] = {
-    "gpt-3.5-turbo": 16_385,
-    "gpt-4": 8_192,
-    "gpt-4-turbo": 128_000,
-    "gpt-4o": 128_000,
-    "chatgpt-4o": 128_000,
-    "gpt-4.1": 1_047_576,
-    "o1": 200_000,
-    "o1-mini": 128_000,
-    "o3": 200_000,
-    "o4-mini": 200_000,
-    "gpt-5": 400_000,
-    "gpt-5-chat": 128_000,
-    "gpt-5.1-chat": 128_000,
-    "gpt-5.4": 1_050_000,
-    "gpt-5.5": 1_050_000,
-    "claude-": 200_000,
-    "claude-sonnet-4-6": 1_000_000,
-    "claude-opus-4-6": 1_000_000,
-    "claude-opus-4-7": 1_000_000,
-}
 
 _OPENAI_NAME = re.compile(r"^(gpt-|chatgpt-|o\d)", re.IGNORECASE)
 _ACCEPTED = (
@@ -63,13 +41,6 @@ _ACCEPTED = (
     "openrouter/<vendor>/<name> (OpenRouter, OPENROUTER_API_KEY); "
     "or any name with a base URL (--base-url) for an OpenAI-compatible server"
 )
-
-
-def context_window_for(model: str) -> int:
-    """Tokens the model can hold (input + output), by longest known prefix; 128k otherwise."""
-    name = model.strip().lower().rsplit("/", 1)[-1]
-    best = max((p for p in CONTEXT_WINDOWS if name.startswith(p)), key=len, default=None)
-    return CONTEXT_WINDOWS[best] if best else DEFAULT_CONTEXT_WINDOW
 
 
 @dataclass(frozen=True)
@@ -132,13 +103,15 @@ def resolve_model(
     temperature: float | None = None,
     reasoning_effort: str | None = None,
     max_output_tokens: int | None = None,
+    prices: Prices | None = None,
     env: Mapping[str, str] | None = None,
     **options: object,
 ) -> ChatModel:
     """Build the ChatModel for `spec`; `ConfigError` when the name or the key is missing.
 
-    Extra keyword `options` (e.g. `timeout_s`, `retry_budget_s`, `retry_policy`) go to the
-    chat model's constructor.
+    `prices` is the table the model costs its calls with (the built-in one when None). Extra
+    keyword `options` (e.g. `timeout_s`, `retry_budget_s`, `retry_policy`) go to the chat
+    model's constructor.
     """
     env = os.environ if env is None else env
     r = route(spec, base_url=base_url, anthropic_base_url=anthropic_base_url, env=env)
@@ -159,6 +132,7 @@ def resolve_model(
         "temperature": temperature,
         "reasoning_effort": reasoning_effort,
         "max_output_tokens": max_output_tokens,
+        "prices": prices,
         "name": spec,
         "provider": r.provider,
         "key_env": r.key_env,

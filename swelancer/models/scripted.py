@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from swelancer.agents.base import ChatResponse, Message, ToolCall, ToolSpec, Usage
 from swelancer.errors import ConfigError
+from swelancer.models.base import ChatResponse, Message, ToolCall, ToolSpec, Usage
 
 
 def load_script(path: Path) -> list[Message]:

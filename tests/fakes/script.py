@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Union
 
-from swelancer.agents.base import ToolCall
+from swelancer.models.base import ToolCall
 
 
 @dataclass

@@ -9,14 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from swelancer.agents.base import Message, ToolCall, ToolSpec, Usage
 from swelancer.errors import ConfigError, ModelError
 from swelancer.models.anthropic import AnthropicChatModel
+from swelancer.models.base import Message, ToolCall, ToolSpec, Usage
 from swelancer.models.openai import OpenAIChatModel
 from swelancer.models.resolve import (
     OPENROUTER_BASE_URL,
     PLACEHOLDER_KEY,
-    context_window_for,
     required_key,
     resolve_model,
 )
@@ -28,6 +27,7 @@ from swelancer.models.retry import (
     call_with_retry,
     retry_after_s,
 )
+from swelancer.models.windows import context_window_for
 from tests.fakes import (
     FakeAnthropicServer,
     FakeModelServer,
@@ -673,7 +673,7 @@ def test_importing_the_modules_imports_no_sdk() -> None:
     code = (
         "import sys\n"
         "import swelancer.models.openai, swelancer.models.anthropic, swelancer.models.resolve\n"
-        "import swelancer.models.prices, swelancer.models.retry\n"
+        "import swelancer.models.prices, swelancer.models.retry, swelancer.models.windows\n"
         "from swelancer.models.resolve import resolve_model\n"
         "resolve_model('gpt-4o', env={'OPENAI_API_KEY': 'k'})\n"
         "resolve_model('claude-sonnet-4', env={'ANTHROPIC_API_KEY': 'k'})\n"
