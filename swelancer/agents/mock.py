@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
-from swelancer.errors import ConfigError, InfraError
+from swelancer.errors import ConfigError, FaultKind, InfraError
 from swelancer.tasks.models import IcTask, ManagerTask
 
 MOCKS = ("mock/oracle", "mock/noop", "mock/first")
@@ -29,11 +29,13 @@ class OracleAgent:
             _decide(env, task, task.correct_proposal_id, log)
             return AgentOutcome(turns=1)
         if env.hidden_tests is None:
-            raise InfraError("mock/oracle needs the host copy of the hidden tests", kind="oracle")
+            raise InfraError(
+                "mock/oracle needs the host copy of the hidden tests", kind=FaultKind.ORACLE
+            )
         # The folder upstream grades, issues/<question_id>, holds the patch that set the bug.
         patch = env.hidden_tests / "issues" / task.task_id / "bug_reintroduce.patch"
         if not patch.is_file():
-            raise InfraError(f"no bug_reintroduce.patch for {task.task_id}", kind="oracle")
+            raise InfraError(f"no bug_reintroduce.patch for {task.task_id}", kind=FaultKind.ORACLE)
         env.sandbox.write_file("/tmp/gold.patch", patch.read_bytes())
         result = env.run(
             "{ git apply -R --whitespace=nowarn /tmp/gold.patch || patch -p1 -R -s "
@@ -45,7 +47,7 @@ class OracleAgent:
         if not result.ok:
             raise InfraError(
                 f"the gold patch of {task.task_id} does not reverse: {result.output[-300:]}",
-                kind="oracle",
+                kind=FaultKind.ORACLE,
             )
         return AgentOutcome(turns=1)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from string import Template
 
+from swelancer.format import money
 from swelancer.tasks.models import IcTask, ManagerTask
 
 IC_TEMPLATE = """\
@@ -93,10 +94,6 @@ In this session you have tools instead of code blocks: call them rather than wri
 ```python blocks or <user-tool>. $protocol"""
 
 
-def _money(value: float) -> str:
-    return f"${value:,.0f}" if value == int(value) else f"${value:,.2f}"
-
-
 def _proposals_text(task: ManagerTask) -> str:
     if task.proposals_text:
         return task.proposals_text
@@ -127,7 +124,7 @@ def render_prompt(
         "task_id": task.task_id,
         "title": task.title,
         "description": task.description.strip(),
-        "price": _money(task.price_usd),
+        "price": money(task.price_usd),
         "cwd": task.cwd,
         "proposals": "" if is_ic else _proposals_text(task),
         "protocol": protocol,

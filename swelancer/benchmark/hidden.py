@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from swelancer.benchmark.shell import TESTS_DIR, interactive
-from swelancer.errors import InfraError
+from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask, ManagerTask
@@ -59,7 +59,7 @@ def hide_tests(sandbox: Sandbox, host_copy: Path, task: IcTask | ManagerTask) ->
         raise InfraError(
             f"{TESTS_DIR} is missing in {sandbox.name}; is this a SWE-Lancer image? "
             f"({listing.output.strip()[-300:]})",
-            kind="tests_missing",
+            kind=FaultKind.TESTS_MISSING,
         )
     host_copy.mkdir(parents=True)
     for entry in _names(listing.output):
@@ -75,14 +75,16 @@ def hide_tests(sandbox: Sandbox, host_copy: Path, task: IcTask | ManagerTask) ->
         hidden.rewritten = _rewritten_test(sandbox, hidden.folder)
     result = sandbox.exec(["sh", "-c", f"rm -rf {TESTS_DIR} && test ! -e {TESTS_DIR}"], timeout=300)
     if not result.ok:
-        raise InfraError(f"could not delete {TESTS_DIR}: {result.output[-500:]}", kind="hide")
+        raise InfraError(
+            f"could not delete {TESTS_DIR}: {result.output[-500:]}", kind=FaultKind.HIDE
+        )
     return hidden
 
 
 def _keep(sandbox: Sandbox, src: str, dest: Path) -> None:
     report = sandbox.copy_out(src, dest, TESTS_COPY)
     if report.stopped or report.truncated:
-        raise InfraError(f"could not keep {src} whole: {report.note()}", kind="hide")
+        raise InfraError(f"could not keep {src} whole: {report.note()}", kind=FaultKind.HIDE)
 
 
 def _names(listing: str) -> list[str]:
@@ -99,7 +101,7 @@ def _issue_entries_to_keep(sandbox: Sandbox, task: IcTask | ManagerTask) -> list
     if not found.ok:
         raise InfraError(
             f"could not list {TESTS_DIR}/issues in {sandbox.name}: {found.output.strip()[-300:]}",
-            kind="hide",
+            kind=FaultKind.HIDE,
         )
     entries = [e.split(" ", 1) for e in found.output.split("\0") if " " in e]
     entries = [(kind, name) for kind, name in entries if name in _names(name + "\0")]
@@ -112,7 +114,7 @@ def _issue_entries_to_keep(sandbox: Sandbox, task: IcTask | ManagerTask) -> list
                 f"the image has no test folder {TESTS_DIR}/issues/{own} for task {task.task_id} "
                 f"(its acceptable_folders: {listed}); this image does not hold the task. "
                 "Check --image / --image-prefix, or pull the image the manifest was made for.",
-                kind="task_missing",
+                kind=FaultKind.TASK_MISSING,
                 retryable=False,
             )
         keep.append(own)
@@ -147,7 +149,9 @@ def prune_other_tasks(sandbox: Sandbox, task: IcTask) -> None:
     )
     result = sandbox.exec(["sh", "-c", script], timeout=300)
     if not result.ok:
-        raise InfraError(f"could not prune other tasks' tests: {result.output[-300:]}", kind="hide")
+        raise InfraError(
+            f"could not prune other tasks' tests: {result.output[-300:]}", kind=FaultKind.HIDE
+        )
 
 
 def restore_tests(sandbox: Sandbox, hidden: HiddenTests) -> None:

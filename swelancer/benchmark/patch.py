@@ -26,7 +26,7 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from swelancer.errors import InfraError
+from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport
 
 BASE_LIST = "/tmp/.swelancer-base-files"
@@ -94,7 +94,7 @@ def _git(
         raise InfraError(
             "git is not installed on this machine; the harness needs it to compute patches "
             "(install git, then run again).",
-            kind="host_git",
+            kind=FaultKind.HOST_GIT,
             retryable=False,
         ) from None
     if done.returncode != 0:
@@ -105,7 +105,9 @@ def _git(
 class _GitFailed(InfraError):
     def __init__(self, code: int, stderr: str, args: list[str]) -> None:
         self.code = code
-        super().__init__(f"git {' '.join(args[:3])} failed on the host: {stderr}", kind="host_git")
+        super().__init__(
+            f"git {' '.join(args[:3])} failed on the host: {stderr}", kind=FaultKind.HOST_GIT
+        )
 
 
 def capture_baseline(sandbox, cwd: str, store: Path) -> Baseline:
@@ -113,7 +115,9 @@ def capture_baseline(sandbox, cwd: str, store: Path) -> Baseline:
     the agent's turn (the container is still the harness's own)."""
     listing = sandbox.exec(["sh", "-c", f"git ls-files -z > {BASE_LIST}"], workdir=cwd, timeout=600)
     if not listing.ok:
-        raise InfraError(f"could not list the repository: {listing.output[-300:]}", kind="setup")
+        raise InfraError(
+            f"could not list the repository: {listing.output[-300:]}", kind=FaultKind.SETUP_FAILED
+        )
     raw = sandbox.read_file(BASE_LIST, limit=200_000_000)
     tracked = sorted({p for p in raw.decode("utf-8", "surrogateescape").split("\0") if p})
     tracked_set = set(tracked)
@@ -142,7 +146,9 @@ def _copy_files(sandbox, cwd: str, paths: list[str], store: Path) -> None:
         timeout=600,
     )
     if not made.ok:
-        raise InfraError(f"could not keep the starting files: {made.output[-300:]}", kind="setup")
+        raise InfraError(
+            f"could not keep the starting files: {made.output[-300:]}", kind=FaultKind.SETUP_FAILED
+        )
     tmp = store.parent / (store.name + ".copy")
     report = sandbox.copy_out(
         BASE_TAR_DIR,
@@ -152,7 +158,9 @@ def _copy_files(sandbox, cwd: str, paths: list[str], store: Path) -> None:
         ),
     )
     if not report.complete:
-        raise InfraError(f"could not keep the starting files: {report.note()}", kind="setup")
+        raise InfraError(
+            f"could not keep the starting files: {report.note()}", kind=FaultKind.SETUP_FAILED
+        )
     for child in tmp.iterdir():
         shutil.move(str(child), store / child.name)
     tmp.rmdir()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import shlex
 import time
 
-from swelancer.errors import InfraError
+from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask, ManagerTask
 
@@ -37,13 +37,13 @@ def wait_until_ready(sandbox: Sandbox, task: IcTask | ManagerTask, timeout_s: fl
             raise InfraError(
                 f"task setup failed in {sandbox.name}: the container stopped before "
                 f"{SETUP_MARKER} said done. Last lines of its log:\n{log_tail(sandbox)}",
-                kind="setup_failed",
+                kind=FaultKind.SETUP_FAILED,
             )
         if time.monotonic() > deadline:
             raise InfraError(
                 f"task setup did not finish within {timeout_s:.0f} s in {sandbox.name} "
                 "(raise --setup-timeout if setup is slow on this machine).",
-                kind="setup_timeout",
+                kind=FaultKind.SETUP_TIMEOUT,
             )
         time.sleep(min(pause, max(deadline - time.monotonic(), 0.01)))
         pause = min(pause * 1.5, 2.0)
@@ -66,7 +66,7 @@ def checkout_manager_base(sandbox: Sandbox, task: ManagerTask) -> None:
         raise InfraError(
             f"could not check out {task.manager_commit}^ for {task.task_id}: "
             f"{result.output.strip()[-500:]}",
-            kind="setup_failed",
+            kind=FaultKind.SETUP_FAILED,
         )
 
 
@@ -79,5 +79,6 @@ def fresh_history(sandbox: Sandbox, task: IcTask | ManagerTask) -> None:
     result = sandbox.exec(["bash", "-c", script], workdir=task.cwd, timeout=1800)
     if not result.ok:
         raise InfraError(
-            f"could not reset the git history in {task.cwd}: {result.output[-500:]}", kind="setup"
+            f"could not reset the git history in {task.cwd}: {result.output[-500:]}",
+            kind=FaultKind.SETUP_FAILED,
         )

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from swelancer.format import size
+
 if TYPE_CHECKING:
     from swelancer.ops.images import ImageSelection, PruneItem
 
@@ -50,12 +52,6 @@ PerTaskOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "—"
-    return f"{n / 1e9:.2f} GB" if n >= 1e8 else f"{n / 1e6:.0f} MB"
 
 
 def _short(image_id: str | None) -> str:
@@ -117,7 +113,7 @@ def images_list(
     for state, need in [(s, "yes") for s in needed] + [(s, "no") for s in others]:
         status = Text("present", "green") if state.present else Text("missing", "red")
         created = (state.created or "")[:10] or "—"
-        table.add_row(Text(state.name), need, status, _size(state.size), _short(state.id), created)
+        table.add_row(Text(state.name), need, status, size(state.size), _short(state.id), created)
     console = _console()
     console.print(table)
     missing = [s.name for s in needed if not s.present]
@@ -257,7 +253,7 @@ def images_pull(
                 _say(f"{image}: already present")
         if len(missing) > 1:
             need = sum(estimated_bytes(image) for image in missing)
-            _say(f"{len(missing)} images to pull (about {need / 1e9:,.0f} GB)")
+            _say(f"{len(missing)} images to pull (about {size(need)})")
         for image in missing:
             view = _PullView(image)
             try:
@@ -311,7 +307,7 @@ def images_prune(
 ) -> None:
     """Remove per-task upstream images (swelancer/swelancer_x86_<id>:releasev1) whose task is no
     longer in the split's current manifest. Images a container uses are never removed."""
-    from swelancer.errors import ConfigError, InfraError
+    from swelancer.errors import ConfigError, FaultKind, InfraError
     from swelancer.ops.images import UPSTREAM_SPLITS, apply_prune, prune_plan
     from swelancer.tasks.catalog import TaskQuery, load_tasks
 
@@ -345,7 +341,7 @@ def images_prune(
         raise InfraError(
             f"{len(failed)} image(s) could not be removed: "
             + "; ".join(f"{item.tag}: {item.error}" for item in failed),
-            kind="docker",
+            kind=FaultKind.DOCKER,
         )
 
 
@@ -402,13 +398,13 @@ def _show_plan(items: list[PruneItem], source: str, *, as_json: bool, dry_run: b
                 verb = "would untag" if dry_run else "untagged"
                 verb += f" (also tagged {', '.join(item.other_tags)}; frees nothing)"
             action = Text(verb, "green" if item.removed else "")
-        table.add_row(Text(item.tag), _size(item.size), action)
+        table.add_row(Text(item.tag), size(item.size), action)
     console = _console(stderr=True)
     console.print(table)
     if dry_run:
-        console.print(f"would free up to {_size(frees)}; dry run, nothing removed.")
+        console.print(f"would free up to {size(frees)}; dry run, nothing removed.")
     else:
-        console.print(f"freed up to {_size(frees)} (layers shared with kept images stay).")
+        console.print(f"freed up to {size(frees)} (layers shared with kept images stay).")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -254,9 +254,11 @@ def run(
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    from swelancer.format import money
+
     _say(
         f"done: {summary.passed} passed, {summary.failed} failed, {summary.errors} errors; "
-        f"earned ${summary.earned_usd:,.0f} of ${summary.attempted_usd:,.0f} attempted this "
+        f"earned {money(summary.earned_usd)} of {money(summary.attempted_usd)} attempted this "
         f"session. See `swelancer report {summary.path}`."
     )
 

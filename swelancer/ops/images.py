@@ -1,20 +1,19 @@
-"""Which image an attempt runs in, and building the demo image."""
+"""Which images a selection of tasks runs in, what the engine holds of them, and pulling and
+pruning them (the demo image is built by `sandbox.docker.images`)."""
 
 from __future__ import annotations
 
-import hashlib
 import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from swelancer.errors import InfraError
+from swelancer.errors import FaultKind, InfraError
+from swelancer.sandbox.docker.images import (
+    DEMO_IMAGE,
+)
 from swelancer.tasks.models import IcTask, ManagerTask
-from swelancer.tasks.sources import bundled_dir
 
-DEMO_IMAGE = "swelancer-demo:latest"
 UPSTREAM_PREFIX = "swelancer/swelancer_x86"
 UPSTREAM_TAG = "releasev1"
 MONOLITH_IMAGE = f"{UPSTREAM_PREFIX}_monolith:{UPSTREAM_TAG}"
@@ -43,123 +42,6 @@ def image_for(
     if per_task and task.variant == "ic_swe":
         return per_task_image(task.task_id, prefix, tag)
     return f"{prefix}_monolith:{tag}"
-
-
-def demo_context(dest: Path) -> Path:
-    """Assemble the demo image's build context: docker/demo/ plus tasks/demo/ as `tasks/`."""
-    docker_dir = bundled_dir("docker", "demo")
-    tasks_dir = bundled_dir("tasks", "demo")
-    if not (docker_dir / "Dockerfile").exists():
-        raise InfraError(
-            f"the demo image's Dockerfile is not here ({docker_dir}/Dockerfile). Use a source "
-            "checkout of swelancer to build it.",
-            kind="image_missing",
-        )
-    shutil.copytree(docker_dir, dest, dirs_exist_ok=True)
-    shutil.copytree(tasks_dir, dest / "tasks", dirs_exist_ok=True)
-    return dest
-
-
-CONTEXT_LABEL = "swelancer.context-sha256"
-_IGNORED_PARTS = {"__pycache__", ".pytest_cache", ".ruff_cache"}
-
-
-def demo_context_digest() -> str:
-    """sha256 of every file of the demo image's build context: names and contents. The image
-    carries it as a label, so a stale demo image is rebuilt when the task set changes."""
-    digest = hashlib.sha256()
-    for prefix, root in (
-        ("", bundled_dir("docker", "demo")),
-        ("tasks/", bundled_dir("tasks", "demo")),
-    ):
-        for path in sorted(p for p in root.rglob("*") if p.is_file()):
-            if _IGNORED_PARTS & set(path.parts) or path.suffix == ".pyc":
-                continue
-            digest.update(f"{prefix}{path.relative_to(root).as_posix()}\0".encode())
-            digest.update(path.read_bytes())
-            digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def demo_image_is_current(client, tag: str = DEMO_IMAGE) -> bool:
-    labels = client.images.get(tag).labels or {}
-    return labels.get(CONTEXT_LABEL) == demo_context_digest()
-
-
-def image_exists(client, image: str) -> bool:
-    import docker.errors
-
-    try:
-        client.images.get(image)
-        return True
-    except docker.errors.ImageNotFound:
-        return False
-
-
-def build_demo_image(
-    client, *, tag: str = DEMO_IMAGE, on_line: Callable[[str], None] | None = None
-) -> str:
-    """Build the demo image, streaming build output lines to `on_line`. Returns the image id."""
-    import docker.errors
-
-    with tempfile.TemporaryDirectory(prefix="swelancer-demo-ctx-") as tmp:
-        context = demo_context(Path(tmp) / "ctx")
-        try:
-            stream = client.api.build(
-                path=str(context),
-                tag=tag,
-                rm=True,
-                decode=True,
-                labels={CONTEXT_LABEL: demo_context_digest()},
-            )
-            last_error = None
-            for chunk in stream:
-                if "stream" in chunk and on_line:
-                    for line in chunk["stream"].splitlines():
-                        if line.strip():
-                            on_line(line)
-                if "error" in chunk:
-                    last_error = chunk["error"]
-            if last_error:
-                raise InfraError(f"building {tag} failed: {last_error.strip()}", kind="image_build")
-            return client.images.get(tag).id
-        except docker.errors.APIError as exc:
-            raise InfraError(f"building {tag} failed: {exc}", kind="image_build") from None
-
-
-def ensure_images(
-    client,
-    images: list[str],
-    *,
-    build_demo: bool = True,
-    on_line: Callable[[str], None] | None = None,
-) -> dict[str, str]:
-    """Make sure every image is present (building the demo image if allowed); their ids."""
-    ids: dict[str, str] = {}
-    for image in dict.fromkeys(images):
-        rebuildable = image == DEMO_IMAGE and build_demo and image_exists(client, image)
-        if rebuildable and not demo_image_is_current(client):
-            if on_line:
-                on_line(f"rebuilding {DEMO_IMAGE}: the demo task set changed since it was built")
-            build_demo_image(client, on_line=on_line)
-        if not image_exists(client, image):
-            if image == DEMO_IMAGE and build_demo:
-                if on_line:
-                    on_line(f"building {DEMO_IMAGE} (first use; takes a few minutes)")
-                build_demo_image(client, on_line=on_line)
-            else:
-                hint = (
-                    "run `swelancer images build demo`"
-                    if image == DEMO_IMAGE
-                    else f"run `docker pull {image}` (about 14 GB for upstream images) or pass "
-                    "--image NAME"
-                )
-                raise InfraError(
-                    f"the Docker image {image} is not present on this engine; {hint}.",
-                    kind="image_missing",
-                )
-        ids[image] = client.images.get(image).id
-    return ids
 
 
 # ---------------------------------------------------------------------------------------------
@@ -310,7 +192,7 @@ def pull_error(image: str, detail: str) -> InfraError:
             f"the engine ran out of disk space while pulling {image} (upstream images are about "
             "14 GB each). Free space with `swelancer images prune`, `docker system prune`, or by "
             f"removing images you do not need, then pull again. (Docker said: {text})",
-            kind="disk_full",
+            kind=FaultKind.DISK_FULL,
         )
     unreachable = (
         "dial tcp", "no such host", "i/o timeout", "connection refused", "tls handshake",
@@ -323,7 +205,7 @@ def pull_error(image: str, detail: str) -> InfraError:
             "it. Check the engine's network, DNS and proxy settings (or pull on a machine that "
             "can, then `docker save` / `docker load`). "
             f"(Docker said: {text})",
-            kind="registry_unreachable",
+            kind=FaultKind.REGISTRY_UNREACHABLE,
         )
     not_found = (
         "not found", "manifest unknown", "pull access denied", "repository does not exist",
@@ -336,9 +218,9 @@ def pull_error(image: str, detail: str) -> InfraError:
         return InfraError(
             f"the image {image} was not found in its registry (or needs a login); check the "
             f"name.{hint} (Docker said: {text})",
-            kind="image_not_found",
+            kind=FaultKind.IMAGE_MISSING,
         )
-    return InfraError(f"pulling {image} failed. (Docker said: {text})", kind="pull_failed")
+    return InfraError(f"pulling {image} failed. (Docker said: {text})", kind=FaultKind.PULL_FAILED)
 
 
 def pull_image(client, image: str, *, on_event: Callable[[dict], None] | None = None) -> str:
@@ -360,7 +242,7 @@ def pull_image(client, image: str, *, on_event: Callable[[dict], None] | None = 
         raise InfraError(
             f"the Docker engine stopped answering while pulling {image} ({exc}); check that "
             "it is running (`docker info`) and pull again.",
-            kind="docker_unavailable",
+            kind=FaultKind.DOCKER_UNAVAILABLE,
         ) from None
 
 

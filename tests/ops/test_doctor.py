@@ -265,12 +265,12 @@ def test_per_task_image_names() -> None:
         (
             "pull access denied for swelancer/nope, repository does not exist or may require "
             "'docker login'",
-            "image_not_found",
+            "image_missing",
             "was not found in its registry",
         ),
         (
             "manifest for swelancer/swelancer_x86_1:releasev1 not found: manifest unknown",
-            "image_not_found",
+            "image_missing",
             "was not found in its registry",
         ),
         (

@@ -13,7 +13,7 @@ import re
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from swelancer.errors import InfraError
+from swelancer.errors import FaultKind, InfraError
 
 if TYPE_CHECKING:
     from docker.client import DockerClient
@@ -56,7 +56,7 @@ def _unavailable(host: str, detail: object) -> InfraError:
         "(Docker Desktop on macOS/Windows, `sudo systemctl start docker` on Linux), or point "
         "DOCKER_HOST at a running engine, then check with `docker info`. "
         f"(Docker said: {detail})",
-        kind="docker_unavailable",
+        kind=FaultKind.DOCKER_UNAVAILABLE,
     )
 
 
@@ -75,7 +75,8 @@ def _cli_context() -> Any:
 
 def docker_client(timeout: int = 120) -> DockerClient:
     """A client for the engine named by DOCKER_HOST (else the docker CLI's context, else the
-    default socket); `InfraError(kind="docker_unavailable")` when that engine does not answer."""
+    default socket); an `InfraError` of kind `docker_unavailable` when that engine does not
+    answer."""
     import docker
 
     context = None if os.environ.get("DOCKER_HOST") else _cli_context()
@@ -101,13 +102,13 @@ def _infra_error(err: BaseException, doing: str) -> InfraError:
         return err
     if isinstance(err, NotFound) and "network" not in _explain(err).lower():
         return InfraError(
-            f"{doing}: the container is gone ({_explain(err)})", kind="container_gone"
+            f"{doing}: the container is gone ({_explain(err)})", kind=FaultKind.CONTAINER_GONE
         )
     if isinstance(err, APIError):
         message = _explain(err)
         if err.status_code == 409 and "not running" in message:
-            return InfraError(f"{doing}: {message}", kind="container_gone")
-        return InfraError(f"{doing}: Docker said: {message}", kind="docker")
+            return InfraError(f"{doing}: {message}", kind=FaultKind.CONTAINER_GONE)
+        return InfraError(f"{doing}: Docker said: {message}", kind=FaultKind.DOCKER)
     return _unavailable(_docker_host(), f"{doing}: {err}")
 
 
@@ -156,5 +157,5 @@ def _missing_image(image: str, err: object) -> InfraError:
             how += " Upstream SWE-Lancer images are x86-64 only and about 14 GB each."
     return InfraError(
         f"The Docker image {image!r} is not on this engine. {how} (Docker said: {_explain(err)})",
-        kind="image_missing",
+        kind=FaultKind.IMAGE_MISSING,
     )

@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import Any
 
-from swelancer.errors import InfraError
+from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.base import ExecResult
 from swelancer.sandbox.docker.client import TIMEOUT_EXIT_CODE, _infra_error, _sdk_errors
 from swelancer.sandbox.docker.streams import _BoundedOutput, _close_socket, _StreamReader
@@ -141,7 +141,7 @@ class CommandsMixin:
         return -1 if code is None else int(code)
 
     def _check_alive(self, wait: float = 0.5) -> None:
-        """`InfraError(kind="container_gone")` if the container stops within `wait` seconds.
+        """`InfraError(kind=FaultKind.CONTAINER_GONE)` if the container stops within `wait` seconds.
 
         Called when a command died of a signal: the engine reports a killed container as
         running for a moment after its processes are gone, hence the short wait.
@@ -152,7 +152,7 @@ class CommandsMixin:
             if state != "running":
                 raise InfraError(
                     f"Container {self.name} is {state}: it stopped while a command ran in it.",
-                    kind="container_gone",
+                    kind=FaultKind.CONTAINER_GONE,
                 )
             if time.monotonic() >= deadline:
                 return

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from swelancer.errors import InfraError
+from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport, extract, top_name
 from swelancer.sandbox.docker.client import _infra_error, _is_no_such_container, _sdk_errors
 from swelancer.sandbox.docker.streams import _Archive, _ChunkReader, _root_owned
@@ -60,13 +60,13 @@ class FilesMixin:
                         raise InfraError(
                             f"{path} in {self.name} holds {member.size:,} bytes, more than the "
                             f"{limit:,} allowed",
-                            kind="too_large",
+                            kind=FaultKind.TOO_LARGE,
                         )
                     handle = tar.extractfile(member)
                     return handle.read() if handle else b""
         except tarfile.TarError as err:
             doing = f"Could not read {path} in {self.name}"
-            raise InfraError(f"{doing}: {err}", kind="copy_failed") from err
+            raise InfraError(f"{doing}: {err}", kind=FaultKind.COPY_FAILED) from err
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not read {path} in {self.name}") from err
         if target is None or _hops >= 8:
@@ -105,7 +105,8 @@ class FilesMixin:
             raise _infra_error(err, f"Could not copy {src} out of {self.name}") from err
         except (tarfile.TarError, OSError) as err:
             raise InfraError(
-                f"Could not copy {src} out of {self.name} to {dest}: {err}", kind="copy_failed"
+                f"Could not copy {src} out of {self.name} to {dest}: {err}",
+                kind=FaultKind.COPY_FAILED,
             ) from err
         finally:
             chunks.close()
@@ -120,13 +121,13 @@ class FilesMixin:
                     data.seek(0)
                 if self.client.api.put_archive(self.id, folder, data):
                     return
-                raise InfraError(f"{doing}: Docker refused the archive", kind="copy_failed")
+                raise InfraError(f"{doing}: Docker refused the archive", kind=FaultKind.COPY_FAILED)
             except NotFound as err:
                 if _is_no_such_container(err) or attempt:
                     raise _infra_error(err, doing) from err
                 code, out = self._run(["mkdir", "-p", folder], doing=doing)
                 if code != 0:
-                    raise InfraError(f"{doing}: {out.strip()}", kind="copy_failed") from err
+                    raise InfraError(f"{doing}: {out.strip()}", kind=FaultKind.COPY_FAILED) from err
             except _sdk_errors() as err:
                 raise _infra_error(err, doing) from err
 
