@@ -60,6 +60,12 @@ class RunConfig(BaseModel):
     disk: str | None = None
     """Cap of each container's writable layer (e.g. 50g), where the storage driver allows."""
     build_missing_demo_image: bool = True
+    snapshots: bool = True
+    """Commit each IC task's container once its setup is done, and start the task's later
+    containers from that snapshot (see `sandbox.docker.snapshots`)."""
+    snapshot_budget: str | None = None
+    """Disk the snapshots may take (Docker's units: 50g); default a quarter of the free disk."""
+    keep_snapshots: bool = False
     agent: Literal["upstream", "tools"] = "upstream"
     base_url: str | None = None
     temperature: float | None = None

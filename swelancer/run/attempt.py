@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel
 
@@ -37,7 +37,7 @@ from swelancer.benchmark.patch import (
 from swelancer.benchmark.shell import interactive, without_shell_noise
 from swelancer.benchmark.trust import replaced_tools
 from swelancer.benchmark.user_tool import in_agent_sandbox, in_fresh_sandbox
-from swelancer.errors import InfraError
+from swelancer.errors import FaultKind, InfraError
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.run.results import (
     AttemptError,
@@ -50,6 +50,9 @@ from swelancer.run.results import (
 )
 from swelancer.sandbox.base import ExecResult, Sandbox, SandboxProvider, SandboxSpec
 from swelancer.tasks.models import IcTask, ManagerTask
+
+if TYPE_CHECKING:
+    from swelancer.sandbox.docker.snapshots import SnapshotStore
 
 # What upstream's sample.env sets; upstream passes these to every task container.
 UPSTREAM_ENV = {
@@ -160,12 +163,15 @@ def _check(stop: threading.Event | None) -> None:
 class _Attempt:
     """The state of one try: its sandboxes, the hidden tests, the patch's base."""
 
-    def __init__(self, task, attempt, settings, folder, provider, controls, log) -> None:
+    def __init__(self, task, attempt, settings, folder, provider, controls, log, snapshots) -> None:
         self.task: IcTask | ManagerTask = task
         self.attempt: int = attempt
         self.settings: AttemptSettings = settings
         self.folder: Path = folder
         self.provider: SandboxProvider = provider
+        self.snapshots = snapshots
+        self.setup_from: dict[str, str] = {}
+        """How each role's first container was set up: `cold` or `snapshot`."""
         self.controls: Controls = controls
         self.log: Transcript = log
         self.scratch = Path(tempfile.mkdtemp(prefix="swelancer-attempt-"))
@@ -187,14 +193,45 @@ class _Attempt:
 
     # -- sandboxes ----------------------------------------------------------------------
 
+    def ready(self, role: str) -> Sandbox:
+        """A container of the task whose setup is done: from the task's snapshot when there is
+        one; else set up cold, and (the first time, for IC tasks) committed as the snapshot
+        before anything else runs in it. Its log goes to the attempt folder either way."""
+        task, settings = self.task, self.settings
+        spec = sandbox_spec(task, self.attempt, settings, role)
+        store = self.snapshots if isinstance(task, IcTask) else None
+        if store is None:
+            return self._start(spec, role, "cold")
+        snapshot = store.find(settings.image, task.task_id)
+        if snapshot is not None:
+            return self._start(spec.model_copy(update={"image": snapshot}), role, "snapshot")
+        with store.first(settings.image, task.task_id) as snapshot:
+            if snapshot is not None:
+                return self._start(spec.model_copy(update={"image": snapshot}), role, "snapshot")
+            box = self._start(spec, role, "cold")
+            made = store.make(box, settings.image, task.task_id)
+            self.log.event("snapshot", role=role, name=made, notes=store.notes[-3:])
+            return box
+
+    def _start(self, spec: SandboxSpec, role: str, source: str) -> Sandbox:
+        box = self.provider.start(spec)
+        self.setup_from.setdefault(role, source)
+        self.log.event("sandbox", role=role, name=box.name, image=spec.image, setup=source)
+        try:
+            setup.wait_until_ready(box, self.task, self.settings.setup_timeout_s)
+        except BaseException:
+            _save_logs(box, self.folder / f"{role}-sandbox.log")
+            box.remove()
+            raise
+        return box
+
     def fresh(self, role: str) -> Sandbox:
-        """A new container of the task, set up from scratch, holding only this task's tests
-        and cut off the network once set up (upstream grades offline)."""
+        """A new container of the task, set up (cold or from its snapshot), holding only this
+        task's tests and cut off the network once set up (upstream grades offline)."""
         task = self.task
         assert isinstance(task, IcTask)
-        grader = self.provider.start(sandbox_spec(task, self.attempt, self.settings, role))
+        grader = self.ready(role)
         try:
-            setup.wait_until_ready(grader, task, self.settings.setup_timeout_s)
             prune_other_tasks(grader, task)
             grader.disconnect_network()
             self.keeps[grader.name] = grader.process_ids()
@@ -415,7 +452,7 @@ class _Attempt:
                 f"the hidden test of {self.task.task_id} gave no verdict on the agent's change "
                 f"({note}), and none on the untouched task either ({verdict.note}): a fault of "
                 "the image or the grader, not the model's",
-                kind="grader",
+                kind=FaultKind.GRADER,
             )
         earlier = ", graded earlier in this run" if known else ""
         record.reason = (
@@ -436,6 +473,7 @@ def run_once(
     on_phase=None,
     provider: SandboxProvider,
     controls: Controls | None = None,
+    snapshots: SnapshotStore | None = None,
 ) -> AttemptRecord:
     """One try at one attempt. Raises `InfraError` for faults that are not the model's."""
     started = utc_now()
@@ -447,14 +485,12 @@ def run_once(
             phase(f"agent turn {data.get('turn')}")
 
     log = Transcript(folder / "transcript.jsonl", on_event=on_event)
-    state = _Attempt(task, attempt, settings, folder, provider, controls or Controls(), log)
+    state = _Attempt(task, attempt, settings, folder, provider, controls or Controls(), log,
+                     snapshots)  # fmt: skip
     try:
-        phase("starting")
-        sandbox = state.sandbox = provider.start(sandbox_spec(task, attempt, settings))
-        log.event("sandbox", name=sandbox.name, image=settings.image)
-        t0 = time.monotonic()
         phase("setup")
-        setup.wait_until_ready(sandbox, task, settings.setup_timeout_s)
+        t0 = time.monotonic()
+        sandbox = state.sandbox = state.ready("agent")
         if isinstance(task, ManagerTask):
             setup.checkout_manager_base(sandbox, task)
         state.hidden = hide_tests(sandbox, state.scratch / "tests", task)
@@ -511,6 +547,7 @@ def run_once(
         record.score = 1.0 if passed else 0.0
         record.earned_usd = task.price_usd * record.score
         record.seconds = phases
+        record.setup_from = dict(state.setup_from)
         record.finished_at = utc_now()
         log.event("verdict", status=record.status, earned_usd=record.earned_usd)
         return record

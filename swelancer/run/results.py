@@ -132,6 +132,8 @@ class AttemptRecord(BaseModel):
     """The test folder graded (upstream's rule: `issues/<question_id>`)."""
     acceptable_folders: list[str] = Field(default_factory=list)
     """What the manifest lists, recorded as it is (29 current tasks list folders images lack)."""
+    setup_from: dict[str, str] = Field(default_factory=dict)
+    """How each container of the attempt was set up (role: `cold` or `snapshot`)."""
     control_exit_codes: list[int] | None = None
     """Exit codes of the untouched task graded as a control, when the graded runs gave none."""
     selected_proposal: int | None = None

@@ -18,7 +18,7 @@ from swelancer import __version__
 from swelancer.agents.base import Agent
 from swelancer.agents.loop import RunBudget
 from swelancer.config import RunConfig, new_run_id
-from swelancer.errors import ConfigError, InfraError, SwelancerError
+from swelancer.errors import ConfigError, FaultKind, InfraError, SwelancerError
 from swelancer.ops.images import DEMO_IMAGE, image_for
 from swelancer.run.attempt import AttemptSettings, Controls, Interrupted, error_record, run_once
 from swelancer.run.progress import PlainProgress, ProgressSink
@@ -47,13 +47,11 @@ class RunSummary(BaseModel):
 def make_agent(config: RunConfig, budget: RunBudget) -> Agent:
     """The agent a `--model` string names. Checks keys and files before any container starts."""
     from swelancer.agents.loop import ModelAgent
+    from swelancer.models.prices import Prices
 
     if config.prompt_template is not None and not config.prompt_template.is_file():
         raise ConfigError(f"no prompt template at {config.prompt_template}.")
-    if config.prices_file is not None:
-        from swelancer.models.prices import load_price_overrides
-
-        load_price_overrides(config.prices_file)
+    prices = Prices() if config.prices_file is None else Prices.from_file(config.prices_file)
     options = {"mode": config.agent, "prompt_template": config.prompt_template, "budget": budget}
     if config.model.startswith("mock/scripted:"):
         from swelancer.models.scripted import ScriptedChatModel
@@ -72,16 +70,15 @@ def make_agent(config: RunConfig, budget: RunBudget) -> Agent:
         temperature=config.temperature,
         reasoning_effort=config.reasoning_effort,
         max_output_tokens=config.max_output_tokens,
+        prices=prices,
     )
-    if config.limits.max_cost_usd is not None or config.max_run_cost_usd is not None:
-        from swelancer.models.prices import price_for
-
-        if price_for(getattr(chat, "model", config.model)) is None:
-            raise ConfigError(
-                f"no price is known for model '{config.model}', so a cost limit "
-                "(--max-cost-usd, --max-run-cost-usd) could not be enforced; give its price "
-                "with --prices FILE."
-            )
+    cost_limited = config.limits.max_cost_usd is not None or config.max_run_cost_usd is not None
+    if cost_limited and prices.price_for(getattr(chat, "model", config.model)) is None:
+        raise ConfigError(
+            f"no price is known for model '{config.model}', so a cost limit "
+            "(--max-cost-usd, --max-run-cost-usd) could not be enforced; give its price "
+            "with --prices FILE."
+        )
     return ModelAgent(chat, name=config.model, **options)
 
 
@@ -163,6 +160,7 @@ class Runner:
         self.stop = threading.Event()
         self.budget = RunBudget(config.max_run_cost_usd)
         self.controls = Controls()
+        self.snapshots = None
         self._make_progress = make_progress or (lambda log_path: PlainProgress(log_path=log_path))
         self.progress: ProgressSink | None = None
 
@@ -204,6 +202,11 @@ class Runner:
         _check_resume(existing, config, task_set)
         run_dir.create()
         meta = _run_metadata(config, run_dir, task_set, ids, self.provider, existing)
+        make_store = getattr(self.provider, "snapshot_store", None)
+        if config.snapshots and make_store is not None:
+            self.snapshots = make_store(
+                config.run_id, config.snapshot_budget, config.keep_snapshots
+            )
         run_dir.write_run(meta)
 
         earlier = run_dir.records()
@@ -235,6 +238,8 @@ class Runner:
                 run_dir.write_run(meta)
             self.say(f"{stopped}: unfinished attempts were abandoned; run again to resume.")
             raise
+        finally:
+            self._finish_snapshots()
         self.progress.close()
         everything = run_dir.records()
         meta.update(
@@ -298,6 +303,17 @@ class Runner:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
 
+    def _finish_snapshots(self) -> None:
+        """Remove the snapshots this run made, unless kept (`swelancer cleanup` remains)."""
+        if self.snapshots is None:
+            return
+        for note in self.snapshots.notes:
+            self.say(f"snapshots: {note}")
+        try:
+            self.snapshots.finish()
+        except Exception as exc:  # best effort
+            self.say(f"could not remove the run's snapshots ({exc}); run `swelancer cleanup`.")
+
     def _remove_containers(self) -> None:
         """Stop the run's containers at once, so that running attempts end quickly."""
         try:
@@ -340,6 +356,7 @@ class Runner:
                     stop=self.stop,
                     provider=self.provider,
                     controls=self.controls,
+                    snapshots=self.snapshots,
                     on_phase=lambda name: self.progress.phase(task.task_id, n, name),
                 )
                 record.infra_retries = retries
@@ -353,7 +370,7 @@ class Runner:
                 fault = InfraError(
                     f"the harness failed on this attempt ({type(bug).__name__}: {bug}); see "
                     f"{folder / 'error.txt'}",
-                    kind="harness",
+                    kind=FaultKind.HARNESS,
                 )
             spent_before = spent_before + transcript_spend(folder / "transcript.jsonl")
             record = self._after_fault(task, n, settings, folder, fault, retries, started)

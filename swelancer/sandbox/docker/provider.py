@@ -54,9 +54,15 @@ class DockerProvider:
     def prepare_images(
         self, images: list[str], *, build_demo: bool, on_line: Callable[[str], None]
     ) -> dict[str, str]:
-        from swelancer.ops.images import ensure_images
+        from swelancer.sandbox.docker.images import ensure_images
 
         return ensure_images(self.client, images, build_demo=build_demo, on_line=on_line)
+
+    def snapshot_store(self, run_id: str, budget: str | None, keep: bool) -> Any:
+        """The store of post-setup snapshots on this engine (see `snapshots`)."""
+        from swelancer.sandbox.docker.snapshots import SnapshotStore, parse_size
+
+        return SnapshotStore(self.client, run_id=run_id, budget_bytes=parse_size(budget), keep=keep)
 
     def facts(self) -> dict[str, Any]:
         try:
