@@ -7,9 +7,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from swelancer.config import RunConfig
+from swelancer.config import AgentSection, GradingSection, RunConfig, RunSection, Selection
 from swelancer.run.runner import Runner
-from swelancer.tasks.catalog import TaskQuery
 
 
 def main() -> None:
@@ -17,12 +16,12 @@ def main() -> None:
     for concurrency in levels:
         with tempfile.TemporaryDirectory() as tmp:
             config = RunConfig(
-                model="mock/oracle",
-                query=TaskQuery(split="demo"),
-                results_dir=Path(tmp),
-                run_id=f"bench-{concurrency}",
-                concurrency=concurrency,
-                test_runs=1,
+                agent=AgentSection(model="mock/oracle"),
+                selection=Selection(split="demo"),
+                run=RunSection(
+                    results_dir=Path(tmp), run_id=f"bench-{concurrency}", concurrency=concurrency
+                ),
+                grading=GradingSection(test_runs=1),
             )
             start = time.perf_counter()
             summary = Runner(config, say=lambda line: None).run()

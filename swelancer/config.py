@@ -1,19 +1,28 @@
-"""RunConfig: every knob of a run, validated once, recorded in run.json."""
+"""RunConfig: every knob of a run in sections, validated once, recorded in run.json.
+
+The defaults live here and nowhere else. `swelancer run --config run.toml` loads a file of these
+sections; command-line options override it; `--print-config` writes the resolved configuration
+back as TOML (which, given to `--config`, prints the same text again).
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import tomllib
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from swelancer.agents.base import Limits
+from swelancer.errors import ConfigError
 from swelancer.tasks.catalog import TaskQuery
 
 RUN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+SECTIONS = ("run", "selection", "agent", "limits", "sandbox", "grading")
 
 
 def default_concurrency() -> int:
@@ -26,54 +35,19 @@ def new_run_id(model: str) -> str:
     return f"{datetime.now().strftime('%Y%m%d-%H%M%S')}-{slug}"
 
 
-class RunConfig(BaseModel):
-    """What `swelancer run` was asked to do."""
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
-    model: str
-    query: TaskQuery = Field(default_factory=TaskQuery)
+
+class RunSection(_Section):
+    """Where the run lives and how it is scheduled."""
+
     run_id: str | None = None
     """The run directory's name under `results_dir`; letters, digits, `_`, `.`, `-`."""
     results_dir: Path = Path("results")
     tries: int = Field(1, ge=1)
     concurrency: int = Field(default_factory=default_concurrency, ge=1)
-    image: str | None = None
-    image_prefix: str = "swelancer/swelancer_x86"
-    """Upstream images are `<prefix>_monolith:<tag>` and `<prefix>_<task id>:<tag>`."""
-    image_tag: str = "releasev1"
-    per_task_images: bool = False
-    test_runs: int = Field(3, ge=1)
     max_retries: int = Field(2, ge=0)
-    setup_timeout_s: float = Field(2400.0, gt=0)
-    test_timeout_s: float = Field(1800.0, gt=0)
-    user_tool_timeout_s: float = Field(300.0, gt=0)
-    grade_in: Literal["same", "fresh"] = "same"
-    user_tool_in: Literal["same", "fresh"] = "fresh"
-    """Where the user tool runs: a fresh sandbox holding the agent's patch (only the trace
-    comes back), or the agent's container once its processes are stopped."""
-    limits: Limits = Field(default_factory=Limits)
-    memory: str | None = "auto"
-    """Memory limit of each container (Docker's units: 512m, 8g); None for no limit; `auto`
-    is 8g on the demo image and no limit on upstream images (as upstream runs them)."""
-    cpus: float | None = None
-    pids_limit: int | None = 4096
-    """Processes one container may hold: a fork bomb stops there."""
-    disk: str | None = None
-    """Cap of each container's writable layer (e.g. 50g), where the storage driver allows."""
-    build_missing_demo_image: bool = True
-    snapshots: bool = True
-    """Commit each IC task's container once its setup is done, and start the task's later
-    containers from that snapshot (see `sandbox.docker.snapshots`)."""
-    snapshot_budget: str | None = None
-    """Disk the snapshots may take (Docker's units: 50g); default a quarter of the free disk."""
-    keep_snapshots: bool = False
-    agent: Literal["upstream", "tools"] = "upstream"
-    base_url: str | None = None
-    temperature: float | None = None
-    reasoning_effort: str | None = None
-    max_output_tokens: int | None = None
-    prompt_template: Path | None = None
-    prices_file: Path | None = None
-    max_run_cost_usd: float | None = None
 
     @field_validator("run_id")
     @classmethod
@@ -84,3 +58,152 @@ class RunConfig(BaseModel):
                 "at most 128, not starting with '.' or '-')"
             )
         return value
+
+
+class Selection(TaskQuery):
+    """Which tasks: a split or manifest file, and filters."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class AgentSection(_Section):
+    """Who works on the tasks, and how it is asked."""
+
+    model: str
+    """gpt-4o, claude-…, openrouter/NAME, or a mock (mock/oracle, mock/noop, …)."""
+    mode: Literal["upstream", "tools"] = "upstream"
+    base_url: str | None = None
+    temperature: float | None = None
+    reasoning_effort: str | None = None
+    max_output_tokens: int | None = None
+    prompt_template: Path | None = None
+    prices_file: Path | None = None
+
+
+class LimitsSection(Limits):
+    """What one attempt may spend (the agent's limits), and the whole run."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    max_run_cost_usd: float | None = None
+
+
+class SandboxSection(_Section):
+    """The containers: which images, their limits, setup and snapshots."""
+
+    image: str | None = None
+    image_prefix: str = "swelancer/swelancer_x86"
+    """Upstream images are `<prefix>_monolith:<tag>` and `<prefix>_<task id>:<tag>`."""
+    image_tag: str = "releasev1"
+    per_task_images: bool = False
+    build_missing_demo_image: bool = True
+    setup_timeout_s: float = Field(2400.0, gt=0)
+    memory: str = "auto"
+    """Docker's units (512m, 8g), `none`, or `auto`: 8g on the demo image and no limit on
+    upstream images (as upstream runs them)."""
+    cpus: float | None = None
+    pids_limit: int = Field(4096, ge=0)
+    """Processes one container may hold (a fork bomb stops there); 0 for no limit."""
+    disk: str | None = None
+    """Cap of each container's writable layer (e.g. 50g), where the storage driver allows."""
+    snapshots: bool = True
+    """Commit each IC task's container once its setup is done, and start its later containers
+    from that snapshot (see `sandbox.docker.snapshots`)."""
+    snapshot_budget: str | None = None
+    """Disk the snapshots may take (50g); default a quarter of the engine's free disk."""
+    keep_snapshots: bool = False
+
+
+class GradingSection(_Section):
+    """How the agent's work is graded, and the user tool."""
+
+    grade_in: Literal["same", "fresh"] = "same"
+    test_runs: int = Field(3, ge=1)
+    test_timeout_s: float = Field(1800.0, gt=0)
+    user_tool_in: Literal["same", "fresh"] = "fresh"
+    """Where the user tool runs: a fresh sandbox holding the agent's patch (only the trace
+    comes back), or the agent's container once its processes are stopped."""
+    user_tool_timeout_s: float = Field(300.0, gt=0)
+
+
+class RunConfig(BaseModel):
+    """What `swelancer run` was asked to do, in sections."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    run: RunSection = Field(default_factory=RunSection)
+    selection: Selection = Field(default_factory=Selection)
+    agent: AgentSection
+    limits: LimitsSection = Field(default_factory=LimitsSection)
+    sandbox: SandboxSection = Field(default_factory=SandboxSection)
+    grading: GradingSection = Field(default_factory=GradingSection)
+
+    @property
+    def model(self) -> str:
+        return self.agent.model
+
+    @property
+    def run_id(self) -> str | None:
+        return self.run.run_id
+
+
+def load(path: Path | None, overrides: dict[str, dict[str, Any]]) -> RunConfig:
+    """The configuration of a file (when given) with `overrides` (section: {key: value}) on top;
+    `ConfigError` naming the file and the setting when it is not valid."""
+    data: dict[str, dict[str, Any]] = {}
+    where = "the options"
+    if path is not None:
+        where = str(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"no configuration file at {path}.") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path} is not valid TOML ({exc}).") from None
+        unknown = sorted(set(data) - set(SECTIONS))
+        if unknown:
+            raise ConfigError(
+                f"{path}: unknown section [{unknown[0]}]; the sections are "
+                f"{', '.join(f'[{s}]' for s in SECTIONS)}."
+            )
+    for section, values in overrides.items():
+        data.setdefault(section, {}).update(values)
+    if not isinstance(data.get("agent"), dict) or "model" not in data["agent"]:
+        raise ConfigError(
+            "no model to run: give --model NAME (e.g. --model mock/oracle), or `model = ...` "
+            "under [agent] in the --config file."
+        )
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{where}: {validation_text(exc)}") from None
+
+
+def validation_text(exc: ValidationError) -> str:
+    """pydantic's complaints as one clause per setting (`agent.model: Field required`)."""
+    return "; ".join(
+        f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    )
+
+
+def to_toml(config: RunConfig) -> str:
+    """The configuration as TOML, every section and every set value, in a fixed order."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    lines: list[str] = []
+    for section in SECTIONS:
+        lines.append(f"[{section}]")
+        for key, value in data.get(section, {}).items():
+            lines.append(f"{key} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)  # a TOML basic string

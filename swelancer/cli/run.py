@@ -12,22 +12,12 @@ import typer
 from swelancer.cli.tasks import (
     LimitOpt,
     ManifestOpt,
-    SkipBrokenOpt,
     SplitOpt,
     TaskOpt,
     VariantOpt,
-    query_from,
 )
 
 ResultsOpt = Annotated[Path, typer.Option("--results-dir", help="Where run directories live.")]
-
-
-def _validation_text(exc) -> str:
-    """pydantic's complaints about a run's settings as one line per setting."""
-    return "; ".join(
-        f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-        for e in exc.errors()
-    )
 
 
 def _raise_interrupt(signum, frame) -> None:
@@ -40,141 +30,213 @@ def _say(line: str) -> None:
     print(clean(line), file=sys.stderr, flush=True)
 
 
+Opt = typer.Option
+
+# Each option of `run` and where it goes in RunConfig (section, key). Defaults live in the
+# config's models: an option that is not given leaves the file's (or the model's) value.
+ROUTES: dict[str, tuple[str, str]] = {
+    "model": ("agent", "model"),
+    "agent": ("agent", "mode"),
+    "base_url": ("agent", "base_url"),
+    "temperature": ("agent", "temperature"),
+    "reasoning_effort": ("agent", "reasoning_effort"),
+    "max_output_tokens": ("agent", "max_output_tokens"),
+    "prompt_template": ("agent", "prompt_template"),
+    "prices": ("agent", "prices_file"),
+    "split": ("selection", "split"),
+    "manifest": ("selection", "manifest"),
+    "variant": ("selection", "variant"),
+    "task": ("selection", "task_ids"),
+    "limit": ("selection", "limit"),
+    "skip_broken": ("selection", "skip_broken"),
+    "run_id": ("run", "run_id"),
+    "results_dir": ("run", "results_dir"),
+    "tries": ("run", "tries"),
+    "concurrency": ("run", "concurrency"),
+    "max_retries": ("run", "max_retries"),
+    "max_turns": ("limits", "max_turns"),
+    "command_timeout": ("limits", "command_timeout_s"),
+    "max_agent_seconds": ("limits", "max_agent_seconds"),
+    "max_cost_usd": ("limits", "max_cost_usd"),
+    "max_run_cost_usd": ("limits", "max_run_cost_usd"),
+    "image": ("sandbox", "image"),
+    "image_prefix": ("sandbox", "image_prefix"),
+    "image_tag": ("sandbox", "image_tag"),
+    "per_task_images": ("sandbox", "per_task_images"),
+    "setup_timeout": ("sandbox", "setup_timeout_s"),
+    "memory": ("sandbox", "memory"),
+    "cpus": ("sandbox", "cpus"),
+    "pids_limit": ("sandbox", "pids_limit"),
+    "disk": ("sandbox", "disk"),
+    "snapshots": ("sandbox", "snapshots"),
+    "snapshot_budget": ("sandbox", "snapshot_budget"),
+    "keep_snapshots": ("sandbox", "keep_snapshots"),
+    "grade_in": ("grading", "grade_in"),
+    "test_runs": ("grading", "test_runs"),
+    "test_timeout": ("grading", "test_timeout_s"),
+    "user_tool_in": ("grading", "user_tool_in"),
+    "user_tool_timeout": ("grading", "user_tool_timeout_s"),
+}
+
+
+def overrides(options: dict) -> dict[str, dict]:
+    """The options given (not None, not an empty list), by config section."""
+    found: dict[str, dict] = {}
+    for name, (section, key) in ROUTES.items():
+        value = options.get(name)
+        if value is not None and value != []:
+            found.setdefault(section, {})[key] = value
+    return found
+
+
 def run(
     model: Annotated[
-        str,
-        typer.Option(
+        str | None,
+        Opt(
             "--model",
             help="gpt-4o, o3-mini, openai/NAME, claude-…, anthropic/NAME, openrouter/NAME; "
             "or mock/oracle (gold answers), mock/noop (nothing), mock/first (manager: "
             "proposal 0), mock/scripted:PATH (replay a JSON list of replies).",
         ),
-    ],
+    ] = None,
+    config_file: Annotated[
+        Path | None, Opt("--config", help="A TOML file of settings; options override it.")
+    ] = None,
+    print_config: Annotated[
+        bool, Opt("--print-config", help="Print the resolved settings as TOML and exit.")
+    ] = False,
     split: SplitOpt = None,
     manifest: ManifestOpt = None,
     variant: VariantOpt = None,
     task: TaskOpt = None,
     limit: LimitOpt = None,
-    skip_broken: SkipBrokenOpt = False,
-    tries: Annotated[int, typer.Option("--tries", "-k", help="Attempts per task.")] = 1,
-    concurrency: Annotated[
-        int | None, typer.Option("--concurrency", "-j", help="Attempts at once.")
+    skip_broken: Annotated[
+        bool | None, Opt("--skip-broken", help="Leave out tasks known to be broken upstream.")
     ] = None,
+    tries: Annotated[int | None, Opt("--tries", "-k", help="Attempts per task (1).")] = None,
+    concurrency: Annotated[int | None, Opt("--concurrency", "-j", help="Attempts at once.")] = None,
     run_id: Annotated[
-        str | None, typer.Option("--run-id", help="Name of the run; an existing one resumes.")
+        str | None, Opt("--run-id", help="Name of the run; an existing one resumes.")
     ] = None,
-    results_dir: ResultsOpt = Path("results"),
-    image: Annotated[
-        str | None, typer.Option("--image", help="Run every task in this image instead.")
+    results_dir: Annotated[
+        Path | None, Opt("--results-dir", help="Where run directories live (results).")
     ] = None,
+    image: Annotated[str | None, Opt("--image", help="Run every task in this image.")] = None,
     per_task_images: Annotated[
-        bool,
-        typer.Option("--per-task-images", help="Upstream IC tasks in their own images."),
-    ] = False,
+        bool | None, Opt("--per-task-images", help="Upstream IC tasks in their own images.")
+    ] = None,
     image_prefix: Annotated[
-        str,
-        typer.Option(
-            "--image-prefix",
-            help="Upstream images are PREFIX_monolith:TAG and PREFIX_<task id>:TAG (e.g. your "
-            "registry's copy).",
-        ),
-    ] = "swelancer/swelancer_x86",
-    image_tag: Annotated[str, typer.Option("--image-tag", help="Tag of upstream images.")] = (
-        "releasev1"
-    ),
-    test_runs: Annotated[
-        int, typer.Option("--test-runs", help="Runs of a hidden test before it counts failed.")
-    ] = 3,
-    max_retries: Annotated[
-        int, typer.Option("--max-retries", help="Retries of an attempt hit by infra faults.")
-    ] = 2,
-    setup_timeout: Annotated[
-        float, typer.Option("--setup-timeout", help="Seconds allowed for task setup.")
-    ] = 2400.0,
-    test_timeout: Annotated[
-        float, typer.Option("--test-timeout", help="Seconds allowed for one hidden test run.")
-    ] = 1800.0,
-    user_tool_timeout: Annotated[
-        float,
-        typer.Option("--user-tool-timeout", help="Seconds per user-tool call (upstream: 300)."),
-    ] = 300.0,
-    agent: Annotated[
-        str,
-        typer.Option(
-            "--agent",
-            help="upstream: one python block per turn, as in the paper (comparable numbers); "
-            "tools: native tool calling (bash, python, user_tool, finish).",
-        ),
-    ] = "upstream",
-    base_url: Annotated[
         str | None,
-        typer.Option("--base-url", help="An OpenAI-compatible server (vLLM, a gateway)."),
+        Opt(
+            "--image-prefix",
+            help="Upstream images are PREFIX_monolith:TAG and PREFIX_<task id>:TAG "
+            "(swelancer/swelancer_x86; e.g. your registry's copy).",
+        ),
     ] = None,
-    temperature: Annotated[float | None, typer.Option("--temperature")] = None,
+    image_tag: Annotated[str | None, Opt("--image-tag", help="Their tag (releasev1).")] = None,
+    test_runs: Annotated[
+        int | None, Opt("--test-runs", help="Runs of a hidden test before it counts failed (3).")
+    ] = None,
+    max_retries: Annotated[
+        int | None, Opt("--max-retries", help="Retries of an attempt hit by infra faults (2).")
+    ] = None,
+    setup_timeout: Annotated[
+        float | None, Opt("--setup-timeout", help="Seconds allowed for task setup (2400).")
+    ] = None,
+    test_timeout: Annotated[
+        float | None, Opt("--test-timeout", help="Seconds per hidden test run (1800).")
+    ] = None,
+    user_tool_timeout: Annotated[
+        float | None, Opt("--user-tool-timeout", help="Seconds per user-tool call (300).")
+    ] = None,
+    agent: Annotated[
+        str | None,
+        Opt(
+            "--agent",
+            help="upstream (default): one python block per turn, as in the paper (comparable "
+            "numbers); tools: native tool calling (bash, python, user_tool, finish).",
+        ),
+    ] = None,
+    base_url: Annotated[
+        str | None, Opt("--base-url", help="An OpenAI-compatible server (vLLM, a gateway).")
+    ] = None,
+    temperature: Annotated[float | None, Opt("--temperature")] = None,
     reasoning_effort: Annotated[
-        str | None, typer.Option("--reasoning-effort", help="low, medium or high.")
+        str | None, Opt("--reasoning-effort", help="low, medium or high.")
     ] = None,
-    max_output_tokens: Annotated[int | None, typer.Option("--max-output-tokens")] = None,
-    max_turns: Annotated[int, typer.Option("--max-turns", help="Model turns per attempt.")] = 40,
+    max_output_tokens: Annotated[int | None, Opt("--max-output-tokens")] = None,
+    max_turns: Annotated[
+        int | None, Opt("--max-turns", help="Model turns per attempt (40).")
+    ] = None,
     command_timeout: Annotated[
-        float, typer.Option("--command-timeout", help="Seconds one command may run.")
-    ] = 300.0,
+        float | None, Opt("--command-timeout", help="Seconds one command may run (300).")
+    ] = None,
     max_agent_seconds: Annotated[
-        float | None, typer.Option("--max-agent-seconds", help="Agent time per attempt.")
+        float | None, Opt("--max-agent-seconds", help="Agent time per attempt.")
     ] = None,
     max_cost_usd: Annotated[
-        float | None, typer.Option("--max-cost-usd", help="API dollars per attempt.")
+        float | None, Opt("--max-cost-usd", help="API dollars per attempt.")
     ] = None,
     max_run_cost_usd: Annotated[
-        float | None,
-        typer.Option("--max-run-cost-usd", help="API dollars for the run; then it stops."),
+        float | None, Opt("--max-run-cost-usd", help="API dollars for the run; then it stops.")
     ] = None,
     prompt_template: Annotated[
-        Path | None,
-        typer.Option("--prompt-template", help="A string.Template file replacing our prompt."),
+        Path | None, Opt("--prompt-template", help="A string.Template file replacing our prompt.")
     ] = None,
     grade_in: Annotated[
-        str,
-        typer.Option(
+        str | None,
+        Opt(
             "--grade-in",
-            help="same: grade in the container the agent used (upstream's way); fresh: apply "
-            "the agent's patch in a new container set up from scratch, so tampering with the "
+            help="same (default): grade in the container the agent used (upstream's way); "
+            "fresh: apply the agent's patch in a new container, so tampering with the "
             "environment cannot pass a test.",
         ),
-    ] = "same",
+    ] = None,
     user_tool_in: Annotated[
-        str,
-        typer.Option(
-            "--user-tool-in",
-            help="fresh: run the user tool in a new container holding the agent's patch, and "
-            "hand back only the trace; same: in the agent's container (upstream's way), after "
-            "stopping the processes the agent left running.",
-        ),
-    ] = "fresh",
-    disk: Annotated[
         str | None,
-        typer.Option("--disk", help="Cap of each container's disk (50g), where Docker allows."),
+        Opt(
+            "--user-tool-in",
+            help="fresh (default): run the user tool in a new container holding the agent's "
+            "patch, and hand back only the trace; same: in the agent's container (upstream's "
+            "way), after stopping the processes the agent left running.",
+        ),
+    ] = None,
+    snapshots: Annotated[
+        bool | None,
+        Opt(
+            "--snapshots/--no-snapshots",
+            help="Set each IC task up once and start its later containers from a snapshot "
+            "(default on).",
+        ),
+    ] = None,
+    snapshot_budget: Annotated[
+        str | None,
+        Opt("--snapshot-budget", help="Disk snapshots may take (50g; a quarter of free disk)."),
+    ] = None,
+    keep_snapshots: Annotated[
+        bool | None, Opt("--keep-snapshots", help="Keep the run's snapshots for later runs.")
+    ] = None,
+    disk: Annotated[
+        str | None, Opt("--disk", help="Cap of each container's disk (50g), where Docker allows.")
     ] = None,
     memory: Annotated[
-        str,
-        typer.Option(
+        str | None,
+        Opt(
             "--memory",
-            help="Memory limit per container (8g, 512m); 'none' for no limit; 'auto': 8g on the "
-            "demo image, none on upstream images (as upstream).",
+            help="Memory per container (8g, 512m), none, or auto (default): 8g on the demo "
+            "image, none on upstream images (as upstream).",
         ),
-    ] = "auto",
-    cpus: Annotated[
-        float | None, typer.Option("--cpus", help="CPUs per container (default: no limit).")
     ] = None,
+    cpus: Annotated[float | None, Opt("--cpus", help="CPUs per container (no limit).")] = None,
     pids_limit: Annotated[
-        int, typer.Option("--pids-limit", help="Processes per container; 0 for no limit.")
-    ] = 4096,
+        int | None, Opt("--pids-limit", help="Processes per container (4096); 0 for no limit.")
+    ] = None,
     quiet: Annotated[
-        bool, typer.Option("--quiet", "-q", help="Plain log lines instead of a live display.")
+        bool, Opt("--quiet", "-q", help="Plain log lines instead of a live display.")
     ] = False,
     prices: Annotated[
         Path | None,
-        typer.Option("--prices", help="TOML of USD per million tokens, over the built-in table."),
+        Opt("--prices", help="TOML of USD per million tokens, over the built-in table."),
     ] = None,
 ) -> None:
     """Run an agent on tasks in Docker, grade every attempt and record it.
@@ -186,61 +248,21 @@ def run(
       swelancer run --split diamond --variant swe_manager --model mock/first -j 4
 
       swelancer run --split demo --model mock/noop --run-id try1   # run again to resume
-    """
-    from pydantic import ValidationError
 
-    from swelancer.agents.base import Limits
-    from swelancer.config import RunConfig, default_concurrency
-    from swelancer.errors import ConfigError
+      swelancer run --config run.toml --print-config   # the settings a run would use
+    """
+    from swelancer import config as settings
+    from swelancer.cli.tasks import check_query
     from swelancer.run.progress import make_progress
 
-    if agent not in ("upstream", "tools"):
-        raise ConfigError(f"unknown --agent {agent!r}; choose upstream or tools.")
-    for flag, value in (("--grade-in", grade_in), ("--user-tool-in", user_tool_in)):
-        if value not in ("same", "fresh"):
-            raise ConfigError(f"unknown {flag} {value!r}; choose same or fresh.")
+    given = overrides(locals())
+    config = settings.load(config_file, given)
+    check_query(config.selection)
+    if print_config:
+        typer.echo(settings.to_toml(config), nl=False)
+        return
     from swelancer.run.runner import Runner
 
-    try:
-        config = RunConfig(
-            model=model,
-            query=query_from(split, manifest, variant, task, limit, skip_broken),
-            run_id=run_id,
-            results_dir=results_dir,
-            tries=tries,
-            concurrency=concurrency or default_concurrency(),
-            image=image,
-            per_task_images=per_task_images,
-            image_prefix=image_prefix,
-            image_tag=image_tag,
-            test_runs=test_runs,
-            max_retries=max_retries,
-            setup_timeout_s=setup_timeout,
-            test_timeout_s=test_timeout,
-            user_tool_timeout_s=user_tool_timeout,
-            agent=agent,
-            base_url=base_url,
-            temperature=temperature,
-            reasoning_effort=reasoning_effort,
-            max_output_tokens=max_output_tokens,
-            limits=Limits(
-                max_turns=max_turns,
-                command_timeout_s=command_timeout,
-                max_agent_seconds=max_agent_seconds,
-                max_cost_usd=max_cost_usd,
-            ),
-            prompt_template=prompt_template,
-            prices_file=prices,
-            max_run_cost_usd=max_run_cost_usd,
-            grade_in=grade_in,
-            user_tool_in=user_tool_in,
-            disk=disk,
-            memory=None if memory.lower() in ("none", "0", "") else memory,
-            cpus=cpus,
-            pids_limit=pids_limit or None,
-        )
-    except ValidationError as exc:
-        raise ConfigError(_validation_text(exc)) from None
     # Ctrl-C and SIGTERM stop the run cleanly, even when the shell started us with SIGINT
     # ignored (as it does for background jobs).
     previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}

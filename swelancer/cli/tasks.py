@@ -51,17 +51,9 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 def query_from(split, manifest, variant, task, limit, skip_broken):
     """A TaskQuery from the shared selector options (also used by `run`)."""
-    from swelancer.errors import ConfigError
     from swelancer.tasks.catalog import TaskQuery
 
-    if variant and variant not in ("ic_swe", "swe_manager"):
-        raise ConfigError(f"unknown --variant {variant!r}; choose ic_swe or swe_manager.")
-    if split and manifest and split not in ("diamond", "nondiamond", "all"):
-        raise ConfigError(
-            "with --manifest, --split may only filter the file's `set` column "
-            "(diamond, nondiamond or all)."
-        )
-    return TaskQuery(
+    query = TaskQuery(
         split=split,
         manifest=manifest,
         variant=variant,
@@ -69,6 +61,21 @@ def query_from(split, manifest, variant, task, limit, skip_broken):
         limit=limit,
         skip_broken=skip_broken,
     )
+    check_query(query)
+    return query
+
+
+def check_query(query) -> None:
+    """`ConfigError` for a selection that cannot mean anything."""
+    from swelancer.errors import ConfigError
+
+    if query.variant and query.variant not in ("ic_swe", "swe_manager"):
+        raise ConfigError(f"unknown --variant {query.variant!r}; choose ic_swe or swe_manager.")
+    if query.split and query.manifest and query.split not in ("diamond", "nondiamond", "all"):
+        raise ConfigError(
+            "with --manifest, --split may only filter the file's `set` column "
+            "(diamond, nondiamond or all)."
+        )
 
 
 @tasks_app.command("list")

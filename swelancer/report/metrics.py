@@ -185,7 +185,10 @@ def _manifest(value: Any, problems: list[str]) -> ManifestInfo | None:
 
 def _tries(meta: dict[str, Any], records: list[AttemptRecord]) -> int:
     config = meta.get("config")
-    planned = config.get("tries") if isinstance(config, dict) else None
+    planned = None
+    if isinstance(config, dict):  # sections ([run] tries) since config schema 2; flat before
+        section = config.get("run")
+        planned = section.get("tries") if isinstance(section, dict) else config.get("tries")
     try:
         return max(int(planned), 1) if planned else max((r.attempt for r in records), default=1)
     except (TypeError, ValueError):

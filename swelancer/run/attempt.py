@@ -17,9 +17,9 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from swelancer.agents.base import Agent, AgentEnv, AgentOutcome, Limits
 from swelancer.benchmark import setup
@@ -37,6 +37,7 @@ from swelancer.benchmark.patch import (
 from swelancer.benchmark.shell import interactive, without_shell_noise
 from swelancer.benchmark.trust import replaced_tools
 from swelancer.benchmark.user_tool import in_agent_sandbox, in_fresh_sandbox
+from swelancer.config import GradingSection, SandboxSection
 from swelancer.errors import FaultKind, InfraError
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.run.results import (
@@ -68,23 +69,15 @@ class Interrupted(Exception):
 
 
 class AttemptSettings(BaseModel):
-    """The part of the run configuration one attempt needs."""
+    """What one attempt needs of the run: its identity, its image, and the run configuration's
+    sandbox, grading and limits sections (the same objects, not copies)."""
 
     run_id: str
     model: str
     image: str
-    test_runs: int = 3
-    setup_timeout_s: float = 2400.0
-    test_timeout_s: float = 1800.0
-    user_tool_timeout_s: float = 300.0
-    limits: Limits = Limits()
-    grade_in: Literal["same", "fresh"] = "same"
-    user_tool_in: Literal["same", "fresh"] = "fresh"
-    memory: str | None = None
-    """Docker's units; `auto` is 8g on the demo image and no limit elsewhere."""
-    cpus: float | None = None
-    pids_limit: int | None = None
-    disk: str | None = None
+    sandbox: SandboxSection = Field(default_factory=SandboxSection)
+    grading: GradingSection = Field(default_factory=GradingSection)
+    limits: Limits = Field(default_factory=Limits)
 
 
 def container_env(task: IcTask | ManagerTask) -> dict[str, str]:
@@ -102,9 +95,10 @@ def container_env(task: IcTask | ManagerTask) -> dict[str, str]:
 
 
 def memory_limit(settings: AttemptSettings) -> str | None:
-    if settings.memory == "auto":
+    memory = settings.sandbox.memory
+    if memory == "auto":
         return DEMO_MEMORY if settings.image == DEMO_IMAGE else None
-    return settings.memory
+    return None if memory.lower() in ("none", "0", "") else memory
 
 
 def _labels(settings: AttemptSettings, task: IcTask | ManagerTask, attempt: int, role: str):
@@ -124,9 +118,9 @@ def sandbox_spec(
         env=container_env(task),
         labels=_labels(settings, task, attempt, role),
         memory=memory_limit(settings),
-        cpus=settings.cpus,
-        pids_limit=settings.pids_limit,
-        disk=settings.disk,
+        cpus=settings.sandbox.cpus,
+        pids_limit=settings.sandbox.pids_limit or None,
+        disk=settings.sandbox.disk,
     )
 
 
@@ -218,7 +212,7 @@ class _Attempt:
         self.setup_from.setdefault(role, source)
         self.log.event("sandbox", role=role, name=box.name, image=spec.image, setup=source)
         try:
-            setup.wait_until_ready(box, self.task, self.settings.setup_timeout_s)
+            setup.wait_until_ready(box, self.task, self.settings.sandbox.setup_timeout_s)
         except BaseException:
             _save_logs(box, self.folder / f"{role}-sandbox.log")
             box.remove()
@@ -320,8 +314,8 @@ class _Attempt:
         if not isinstance(task, IcTask):
             return "The user tool is only available for IC SWE tasks."
         assert self.sandbox is not None and self.hidden is not None
-        timeout = self.settings.user_tool_timeout_s
-        if self.settings.user_tool_in == "same":
+        timeout = self.settings.grading.user_tool_timeout_s
+        if self.settings.grading.user_tool_in == "same":
 
             def stop() -> None:
                 self.stop_agent_processes()
@@ -374,7 +368,7 @@ class _Attempt:
         except PatchUnreadable as exc:
             return self._settle(f"the agent's change cannot be read ({exc})", record)
         (self.folder / "patch.diff").write_bytes(patch.encode("utf-8", "surrogateescape"))
-        where = self.settings.grade_in
+        where = self.settings.grading.grade_in
         if where == "same" and (replaced or survivors):
             where = "fresh"
             why = (
@@ -410,8 +404,8 @@ class _Attempt:
             sandbox,
             self.task,
             self.hidden,
-            test_runs=self.settings.test_runs,
-            timeout_s=self.settings.test_timeout_s,
+            test_runs=self.settings.grading.test_runs,
+            timeout_s=self.settings.grading.test_timeout_s,
             out_dir=self.folder / out,
             keep=keep,
         )

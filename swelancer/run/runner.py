@@ -20,6 +20,7 @@ from swelancer.agents.loop import RunBudget
 from swelancer.config import RunConfig, new_run_id
 from swelancer.errors import ConfigError, FaultKind, InfraError, SwelancerError
 from swelancer.ops.images import DEMO_IMAGE, image_for
+from swelancer.run.agent import make_agent
 from swelancer.run.attempt import AttemptSettings, Controls, Interrupted, error_record, run_once
 from swelancer.run.progress import PlainProgress, ProgressSink
 from swelancer.run.results import AttemptRecord, RunDir, Spend, transcript_spend, utc_now
@@ -44,44 +45,6 @@ class RunSummary(BaseModel):
     attempted_usd: float
 
 
-def make_agent(config: RunConfig, budget: RunBudget) -> Agent:
-    """The agent a `--model` string names. Checks keys and files before any container starts."""
-    from swelancer.agents.loop import ModelAgent
-    from swelancer.models.prices import Prices
-
-    if config.prompt_template is not None and not config.prompt_template.is_file():
-        raise ConfigError(f"no prompt template at {config.prompt_template}.")
-    prices = Prices() if config.prices_file is None else Prices.from_file(config.prices_file)
-    options = {"mode": config.agent, "prompt_template": config.prompt_template, "budget": budget}
-    if config.model.startswith("mock/scripted:"):
-        from swelancer.models.scripted import ScriptedChatModel
-
-        path = Path(config.model.split(":", 1)[1])
-        return ModelAgent(ScriptedChatModel(path), name=config.model, **options)
-    if config.model.startswith("mock/"):
-        from swelancer.agents.mock import mock_agent
-
-        return mock_agent(config.model)
-    from swelancer.models.resolve import resolve_model
-
-    chat = resolve_model(
-        config.model,
-        base_url=config.base_url,
-        temperature=config.temperature,
-        reasoning_effort=config.reasoning_effort,
-        max_output_tokens=config.max_output_tokens,
-        prices=prices,
-    )
-    cost_limited = config.limits.max_cost_usd is not None or config.max_run_cost_usd is not None
-    if cost_limited and prices.price_for(getattr(chat, "model", config.model)) is None:
-        raise ConfigError(
-            f"no price is known for model '{config.model}', so a cost limit "
-            "(--max-cost-usd, --max-run-cost-usd) could not be enforced; give its price "
-            "with --prices FILE."
-        )
-    return ModelAgent(chat, name=config.model, **options)
-
-
 def plan(task_set: TaskSet, tries: int, done: set[tuple[str, int]]):
     """Every (task, attempt number) not yet recorded, in manifest order."""
     return [
@@ -104,7 +67,7 @@ def _run_metadata(config, run_dir, task_set, images, provider, existing) -> dict
             "tasks": len(task_set.tasks),
             "skipped_broken": task_set.skipped_broken,
             "images": images,
-            "grade_in": config.grade_in,
+            "grade_in": config.grading.grade_in,
             "versions": {
                 "swelancer": __version__,
                 "python": sys.version.split()[0],
@@ -158,7 +121,7 @@ class Runner:
         self.provider: SandboxProvider = provider or DockerProvider()
         self.say = say
         self.stop = threading.Event()
-        self.budget = RunBudget(config.max_run_cost_usd)
+        self.budget = RunBudget(config.limits.max_run_cost_usd)
         self.controls = Controls()
         self.snapshots = None
         self._make_progress = make_progress or (lambda log_path: PlainProgress(log_path=log_path))
@@ -166,14 +129,14 @@ class Runner:
 
     def prepare(self):
         """Everything that can fail before a container starts: tasks, agent, engine, images."""
-        task_set = load_tasks(self.config.query)
+        task_set = load_tasks(self.config.selection)
         if not task_set.tasks:
             raise ConfigError("no task matches the selection; see `swelancer tasks list`.")
-        agent = make_agent(self.config, self.budget)
+        agent = make_agent(self.config.agent, self.config.limits, self.budget)
         images = {t.task_id: self._image(t) for t in task_set.tasks}
         ids = self.provider.prepare_images(
             list(images.values()),
-            build_demo=self.config.build_missing_demo_image,
+            build_demo=self.config.sandbox.build_missing_demo_image,
             on_line=lambda line: self.say(f"  {line}"),
         )
         return task_set, agent, images, ids
@@ -182,17 +145,17 @@ class Runner:
         config = self.config
         return image_for(
             task,
-            override=config.image,
-            per_task=config.per_task_images,
-            prefix=config.image_prefix,
-            tag=config.image_tag,
+            override=config.sandbox.image,
+            per_task=config.sandbox.per_task_images,
+            prefix=config.sandbox.image_prefix,
+            tag=config.sandbox.image_tag,
         )
 
     def run(self) -> RunSummary:
         config = self.config
         task_set, agent, images, ids = self.prepare()
-        config.run_id = config.run_id or new_run_id(config.model)
-        run_dir = RunDir(Path(config.results_dir) / config.run_id)
+        config.run.run_id = config.run.run_id or new_run_id(config.model)
+        run_dir = RunDir(Path(config.run.results_dir) / config.run.run_id)
         with run_dir.lock():  # one process per run directory, for the whole run
             return self._run_locked(run_dir, task_set, agent, images, ids)
 
@@ -203,21 +166,21 @@ class Runner:
         run_dir.create()
         meta = _run_metadata(config, run_dir, task_set, ids, self.provider, existing)
         make_store = getattr(self.provider, "snapshot_store", None)
-        if config.snapshots and make_store is not None:
+        if config.sandbox.snapshots and make_store is not None:
             self.snapshots = make_store(
-                config.run_id, config.snapshot_budget, config.keep_snapshots
+                config.run.run_id, config.sandbox.snapshot_budget, config.sandbox.keep_snapshots
             )
         run_dir.write_run(meta)
 
         earlier = run_dir.records()
         done = {(r.task_id, r.attempt) for r in earlier}
         self.budget.add(sum(r.cost_usd or 0.0 for r in earlier))  # the limit is the run's
-        todo = plan(task_set, config.tries, done)
-        planned = len(task_set.tasks) * config.tries
+        todo = plan(task_set, config.run.tries, done)
+        planned = len(task_set.tasks) * config.run.tries
         self.say(
-            f"run {config.run_id}: {len(task_set.tasks)} tasks × {config.tries} tries with "
+            f"run {config.run_id}: {len(task_set.tasks)} tasks × {config.run.tries} tries with "
             f"{config.model}; {len(done)} already recorded, {len(todo)} to run "
-            f"({config.concurrency} at a time) → {run_dir.path}"
+            f"({config.run.concurrency} at a time) → {run_dir.path}"
         )
         if DEMO_IMAGE in images.values():
             self.say(f"image {DEMO_IMAGE} ({ids.get(DEMO_IMAGE, '')[:19]})")
@@ -249,7 +212,7 @@ class Runner:
         if self.budget.exhausted:
             meta["stopped_by"] = "max_run_cost_usd"
             self.say(
-                f"the run's API cost limit (${config.max_run_cost_usd:,.2f}) was reached; "
+                f"the run's API cost limit (${config.limits.max_run_cost_usd:,.2f}) was reached; "
                 "attempts not started were left for a later resume."
             )
         run_dir.write_run(meta)
@@ -271,7 +234,8 @@ class Runner:
     def _run_pool(self, todo, agent, run_dir, images, recorded, planned, done_before) -> None:
         if not todo:
             return
-        pool = ThreadPoolExecutor(max_workers=self.config.concurrency, thread_name_prefix="attempt")
+        workers = self.config.run.concurrency
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="attempt")
         futures: dict[Future, tuple] = {}
         try:
             for task, n in todo:
@@ -324,20 +288,12 @@ class Runner:
     def _attempt(self, task, n: int, agent: Agent, run_dir: RunDir, image: str) -> AttemptRecord:
         config = self.config
         settings = AttemptSettings(
-            run_id=config.run_id,
+            run_id=config.run.run_id,
             model=config.model,
             image=image,
-            test_runs=config.test_runs,
-            setup_timeout_s=config.setup_timeout_s,
-            test_timeout_s=config.test_timeout_s,
-            user_tool_timeout_s=config.user_tool_timeout_s,
+            sandbox=config.sandbox,
+            grading=config.grading,
             limits=config.limits,
-            grade_in=config.grade_in,
-            memory=config.memory,
-            cpus=config.cpus,
-            pids_limit=config.pids_limit,
-            disk=config.disk,
-            user_tool_in=config.user_tool_in,
         )
         started = utc_now()
         retries = 0
@@ -385,11 +341,11 @@ class Runner:
             raise Interrupted() from None
         with contextlib.suppress(OSError), (folder / "error.txt").open("a") as handle:
             handle.write(clean(f"{exc.kind}: {exc}") + "\n")
-        if retries >= config.max_retries or not exc.retryable:
+        if retries >= config.run.max_retries or not exc.retryable:
             return error_record(task, n, settings, exc, retries, started)
         self.progress.note(
             f"{task.task_id} #{n}: infrastructure fault ({exc.kind}): {exc}; "
-            f"retry {retries + 1} of {config.max_retries}"
+            f"retry {retries + 1} of {config.run.max_retries}"
         )
         time.sleep(min(2.0 * (retries + 1), 10.0))
         return None

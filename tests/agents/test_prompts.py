@@ -8,9 +8,9 @@ import pytest
 from swelancer.agents.base import AgentEnv, Limits
 from swelancer.agents.loop import RunBudget
 from swelancer.agents.prompts import render_prompt
-from swelancer.config import RunConfig
+from swelancer.config import AgentSection, LimitsSection
 from swelancer.errors import ConfigError
-from swelancer.run.runner import make_agent
+from swelancer.run.agent import make_agent
 from swelancer.tasks.manifest import load_manifest
 from swelancer.tasks.models import IcTask, ManagerTask, Proposal
 from swelancer.tasks.sources import demo_manifest_path
@@ -168,9 +168,9 @@ def test_a_prompt_template_replaces_ours(tmp_path):
 
 
 def test_run_refuses_a_missing_prompt_template(tmp_path):
-    config = RunConfig(model="mock/scripted:none.json", prompt_template=tmp_path / "nope.txt")
+    agent = AgentSection(model="mock/scripted:none.json", prompt_template=tmp_path / "nope.txt")
     with pytest.raises(ConfigError, match="no prompt template"):
-        make_agent(config, RunBudget())
+        make_agent(agent, LimitsSection(), RunBudget())
 
 
 class Log:
@@ -186,8 +186,8 @@ def test_the_agent_sends_the_prompt_of_the_template_it_is_given(tmp_path):
     template.write_text("Only: $title\n$protocol\n")
     script = tmp_path / "script.json"
     script.write_text('["DONE"]')
-    config = RunConfig(model=f"mock/scripted:{script}", prompt_template=template, agent="tools")
-    agent = make_agent(config, RunBudget())
+    section = AgentSection(model=f"mock/scripted:{script}", prompt_template=template, mode="tools")
+    agent = make_agent(section, LimitsSection(), RunBudget())
     log = Log()
     env = AgentEnv(sandbox=None, user_tool=lambda: "", run=None)  # type: ignore[arg-type]
     outcome = agent.solve(IC, env, Limits(), log)

@@ -29,8 +29,9 @@ from pathlib import Path
 
 import pytest
 
-from swelancer.ops.images import DEMO_IMAGE, ensure_images
+from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker import DockerSandbox, remove_containers
+from swelancer.sandbox.docker.images import ensure_images
 
 pytestmark = pytest.mark.docker
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from swelancer.config import RunConfig
-from swelancer.ops.images import DEMO_IMAGE, ensure_images
+from swelancer.config import AgentSection, RunConfig, RunSection, Selection
+from swelancer.ops.images import DEMO_IMAGE
 from swelancer.run.runner import Runner
-from swelancer.tasks.catalog import TaskQuery
+from swelancer.sandbox.docker.images import ensure_images
 
 pytestmark = pytest.mark.docker
 
@@ -142,11 +142,9 @@ def test_a_container_dying_is_retried(demo_image, tmp_path):
     run_id = unique("dying")
     sink = KillDuringSetup(run_id)
     config = RunConfig(
-        model="mock/oracle",
-        query=TaskQuery(split="demo", task_ids=["102_1"]),
-        run_id=run_id,
-        results_dir=tmp_path,
-        concurrency=1,
+        agent=AgentSection(model="mock/oracle"),
+        selection=Selection(split="demo", task_ids=["102_1"]),
+        run=RunSection(run_id=run_id, results_dir=tmp_path, concurrency=1),
     )
     summary = Runner(config, say=lambda line: None, make_progress=lambda log: sink).run()
     assert sink.killed

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from upstream_data import CURRENT, need
 
-from swelancer.ops.images import DEMO_IMAGE, ensure_images
+from swelancer.ops.images import DEMO_IMAGE
+from swelancer.sandbox.docker.images import ensure_images
 
 THROWAWAY_TAG = "swelancer/swelancer_x86_99999999:releasev1"
 """A per-task tag on a copy of the base image: pruning it only untags."""

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from swelancer.benchmark.setup import wait_until_ready
-from swelancer.ops.images import DEMO_IMAGE, ensure_images
+from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker import DockerSandbox
+from swelancer.sandbox.docker.images import ensure_images
 from swelancer.tasks.models import IcTask
 
 pytestmark = pytest.mark.docker
@@ -229,21 +230,14 @@ def test_resource_hogs_end_their_command_not_the_harness(demo_image, tmp_path):
 
 def test_containers_have_no_added_privileges_and_no_keys(demo_image, docker_client):
     os.environ.setdefault("OPENAI_API_KEY", "sk-never-in-containers")
-    from swelancer.config import RunConfig
-    from swelancer.run.attempt import AttemptSettings, start_sandbox
+    from swelancer.run.attempt import AttemptSettings, sandbox_spec
+    from swelancer.sandbox.docker.provider import DockerProvider
     from swelancer.tasks.manifest import load_manifest
     from swelancer.tasks.sources import demo_manifest_path
 
     task = next(t for t in load_manifest(demo_manifest_path()) if t.task_id == "101")
-    defaults = RunConfig(model="gpt-4o")
-    settings = AttemptSettings(
-        run_id="iso-priv",
-        model="gpt-4o",
-        image=demo_image,
-        memory=defaults.memory,
-        pids_limit=defaults.pids_limit,
-    )
-    sandbox = start_sandbox(task, 1, settings, docker_client)
+    settings = AttemptSettings(run_id="iso-priv", model="gpt-4o", image=demo_image)
+    sandbox = DockerProvider(docker_client).start(sandbox_spec(task, 1, settings))
     try:
         host_config = docker_client.api.inspect_container(sandbox.name)["HostConfig"]
         assert host_config["Privileged"] is False

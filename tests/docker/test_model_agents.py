@@ -24,7 +24,8 @@ from typing import Any
 import pytest
 
 from swelancer.models.base import ToolCall
-from swelancer.ops.images import DEMO_IMAGE, ensure_images
+from swelancer.ops.images import DEMO_IMAGE
+from swelancer.sandbox.docker.images import ensure_images
 from tests.fakes import (
     FakeAnthropicServer,
     FakeModelServer,

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from swelancer.ops.images import DEMO_IMAGE, ensure_images
+from swelancer.ops.images import DEMO_IMAGE
+from swelancer.sandbox.docker.images import ensure_images
 from swelancer.tasks.manifest import load_manifest
 from swelancer.tasks.sources import demo_manifest_path
 

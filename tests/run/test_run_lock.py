@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 from fakes.runs import run_cli
 
-from swelancer.config import RunConfig
+from swelancer.config import AgentSection, RunConfig, RunSection, Selection
 from swelancer.errors import SwelancerError
 from swelancer.run.progress import PlainProgress
 from swelancer.run.results import AttemptRecord, RunDir
 from swelancer.run.runner import Runner
-from swelancer.tasks.catalog import TaskQuery, load_tasks
+from swelancer.tasks.catalog import load_tasks
 
 TESTS = Path(__file__).resolve().parent
 TASK = "101"
@@ -34,8 +34,12 @@ TASK = "101"
 
 def fake_runner(results: Path, run_id: str, pool: Callable[[RunDir], None]) -> Runner:
     """A Runner for the demo task 101 whose engine is absent and whose pool is `pool`."""
-    query = TaskQuery(split="demo", task_ids=[TASK])
-    config = RunConfig(model="mock/noop", query=query, run_id=run_id, results_dir=results)
+    query = Selection(split="demo", task_ids=[TASK])
+    config = RunConfig(
+        agent=AgentSection(model="mock/noop"),
+        selection=query,
+        run=RunSection(run_id=run_id, results_dir=results),
+    )
     runner = Runner(
         config, say=lambda line: None, make_progress=lambda log: PlainProgress(io.StringIO(), log)
     )

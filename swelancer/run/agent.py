@@ -1,0 +1,50 @@
+"""The agent a run's `--model` names, made (and its keys, files and prices checked) before any
+container starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from swelancer.agents.base import Agent
+from swelancer.agents.loop import RunBudget
+from swelancer.config import AgentSection, LimitsSection
+from swelancer.errors import ConfigError
+
+
+def make_agent(agent: AgentSection, limits: LimitsSection, budget: RunBudget) -> Agent:
+    """A mock, a scripted model, or a chat model through the loop in `agent.mode`; a cost
+    limit needs a known price for the model."""
+    from swelancer.agents.loop import ModelAgent
+    from swelancer.models.prices import Prices
+
+    if agent.prompt_template is not None and not agent.prompt_template.is_file():
+        raise ConfigError(f"no prompt template at {agent.prompt_template}.")
+    prices = Prices() if agent.prices_file is None else Prices.from_file(agent.prices_file)
+    options = {"mode": agent.mode, "prompt_template": agent.prompt_template, "budget": budget}
+    if agent.model.startswith("mock/scripted:"):
+        from swelancer.models.scripted import ScriptedChatModel
+
+        path = Path(agent.model.split(":", 1)[1])
+        return ModelAgent(ScriptedChatModel(path), name=agent.model, **options)
+    if agent.model.startswith("mock/"):
+        from swelancer.agents.mock import mock_agent
+
+        return mock_agent(agent.model)
+    from swelancer.models.resolve import resolve_model
+
+    chat = resolve_model(
+        agent.model,
+        base_url=agent.base_url,
+        temperature=agent.temperature,
+        reasoning_effort=agent.reasoning_effort,
+        max_output_tokens=agent.max_output_tokens,
+        prices=prices,
+    )
+    cost_limited = limits.max_cost_usd is not None or limits.max_run_cost_usd is not None
+    if cost_limited and prices.price_for(getattr(chat, "model", agent.model)) is None:
+        raise ConfigError(
+            f"no price is known for model '{agent.model}', so a cost limit "
+            "(--max-cost-usd, --max-run-cost-usd) could not be enforced; give its price "
+            "with --prices FILE."
+        )
+    return ModelAgent(chat, name=agent.model, **options)
