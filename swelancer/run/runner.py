@@ -6,10 +6,8 @@ import contextlib
 import platform
 import sys
 import threading
-import time
-import traceback
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -18,16 +16,17 @@ from swelancer import __version__
 from swelancer.agents.base import Agent
 from swelancer.agents.loop import RunBudget
 from swelancer.config import RunConfig, new_run_id
-from swelancer.errors import ConfigError, FaultKind, InfraError, SwelancerError
+from swelancer.errors import ConfigError, SwelancerError
 from swelancer.ops.images import DEMO_IMAGE, image_for
 from swelancer.run.agent import make_agent
-from swelancer.run.attempt import AttemptSettings, Controls, Interrupted, error_record, run_once
+from swelancer.run.attempt import AttemptSettings, Controls, Interrupted
+from swelancer.run.executors import Executor, LocalExecutor
+from swelancer.run.job import AttemptJob, Workbench
 from swelancer.run.progress import PlainProgress, ProgressSink
-from swelancer.run.results import AttemptRecord, RunDir, Spend, transcript_spend, utc_now
+from swelancer.run.results import AttemptRecord, RunDir, utc_now
 from swelancer.sandbox.base import SandboxProvider
 from swelancer.tasks.catalog import TaskSet, load_tasks
 from swelancer.tasks.models import IcTask, ManagerTask
-from swelancer.textsafe import clean
 
 Say = Callable[[str], None]
 
@@ -96,13 +95,6 @@ def _check_resume(existing: dict | None, config: RunConfig, task_set: TaskSet) -
             f"one has {task_set.source.sha256[:12]}…; results would mix task versions. Use "
             "another --run-id."
         )
-
-
-def _with_spend(record: AttemptRecord, earlier: Spend) -> AttemptRecord:
-    """Add what earlier, cut-short tries of the attempt spent: the API bill is real either way."""
-    total = Spend(tokens=record.tokens, cost_usd=record.cost_usd) + earlier
-    record.tokens, record.cost_usd = total.tokens, total.cost_usd
-    return record
 
 
 class Runner:
@@ -234,13 +226,11 @@ class Runner:
     def _run_pool(self, todo, agent, run_dir, images, recorded, planned, done_before) -> None:
         if not todo:
             return
-        workers = self.config.run.concurrency
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="attempt")
+        executor = self._executor(agent, run_dir)
         futures: dict[Future, tuple] = {}
         try:
             for task, n in todo:
-                fut = pool.submit(self._attempt, task, n, agent, run_dir, images[task.task_id])
-                futures[fut] = (task, n)
+                futures[executor.submit(self._job(task, n, images[task.task_id]))] = (task, n)
             pending = set(futures)
             while pending:
                 finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
@@ -260,12 +250,39 @@ class Runner:
                     self.progress.finished(record, done_before + len(recorded))
         except BaseException:
             self.stop.set()
+            executor.stop()
             for fut in futures:
                 fut.cancel()
             self._remove_containers()
             raise
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            executor.close()
+
+    def _executor(self, agent: Agent, run_dir: RunDir) -> Executor:
+        bench = Workbench(
+            agent=agent,
+            provider=self.provider,
+            stop=self.stop,
+            budget=self.budget,
+            controls=self.controls,
+            snapshots=self.snapshots,
+            on_phase=lambda task_id, n, name: self.progress.phase(task_id, n, name),
+            note=lambda line: self.progress.note(line),
+        )
+        return LocalExecutor(bench, run_dir, self.config.run.concurrency)
+
+    def _job(self, task: IcTask | ManagerTask, n: int, image: str) -> AttemptJob:
+        config = self.config
+        settings = AttemptSettings(
+            run_id=config.run.run_id,
+            model=config.model,
+            image=image,
+            sandbox=config.sandbox,
+            grading=config.grading,
+            limits=config.limits,
+        )
+        retries = config.run.max_retries
+        return AttemptJob(task=task, attempt=n, settings=settings, max_retries=retries)
 
     def _finish_snapshots(self) -> None:
         """Remove the snapshots this run made, unless kept (`swelancer cleanup` remains)."""
@@ -284,68 +301,3 @@ class Runner:
             self.provider.remove_run(self.config.run_id)
         except Exception as exc:  # best effort; `swelancer cleanup` remains
             self.say(f"could not remove every container ({exc}); run `swelancer cleanup`.")
-
-    def _attempt(self, task, n: int, agent: Agent, run_dir: RunDir, image: str) -> AttemptRecord:
-        config = self.config
-        settings = AttemptSettings(
-            run_id=config.run.run_id,
-            model=config.model,
-            image=image,
-            sandbox=config.sandbox,
-            grading=config.grading,
-            limits=config.limits,
-        )
-        started = utc_now()
-        retries = 0
-        spent_before = Spend()  # by tries that infrastructure faults cut short
-        while True:
-            if self.stop.is_set() or self.budget.exhausted:
-                raise Interrupted()
-            folder = run_dir.fresh_attempt_dir(task.task_id, n)
-            try:
-                record = run_once(
-                    task,
-                    n,
-                    settings,
-                    agent,
-                    folder,
-                    stop=self.stop,
-                    provider=self.provider,
-                    controls=self.controls,
-                    snapshots=self.snapshots,
-                    on_phase=lambda name: self.progress.phase(task.task_id, n, name),
-                )
-                record.infra_retries = retries
-                return _with_spend(record, spent_before)
-            except InfraError as exc:
-                fault = exc
-            except (SwelancerError, OSError, Interrupted):
-                raise
-            except Exception as bug:  # a fault of the harness itself: never the run's end
-                (folder / "error.txt").write_text(clean(traceback.format_exc()), encoding="utf-8")
-                fault = InfraError(
-                    f"the harness failed on this attempt ({type(bug).__name__}: {bug}); see "
-                    f"{folder / 'error.txt'}",
-                    kind=FaultKind.HARNESS,
-                )
-            spent_before = spent_before + transcript_spend(folder / "transcript.jsonl")
-            record = self._after_fault(task, n, settings, folder, fault, retries, started)
-            if record is not None:
-                return _with_spend(record, spent_before)
-            retries += 1
-
-    def _after_fault(self, task, n, settings, folder, exc: InfraError, retries: int, started):
-        """The error record when the attempt gives up, else None after noting the retry."""
-        config = self.config
-        if self.stop.is_set():
-            raise Interrupted() from None
-        with contextlib.suppress(OSError), (folder / "error.txt").open("a") as handle:
-            handle.write(clean(f"{exc.kind}: {exc}") + "\n")
-        if retries >= config.run.max_retries or not exc.retryable:
-            return error_record(task, n, settings, exc, retries, started)
-        self.progress.note(
-            f"{task.task_id} #{n}: infrastructure fault ({exc.kind}): {exc}; "
-            f"retry {retries + 1} of {config.run.max_retries}"
-        )
-        time.sleep(min(2.0 * (retries + 1), 10.0))
-        return None

@@ -1,0 +1,126 @@
+"""An attempt as a self-contained job: (task, settings) in, the record out, with the retries of
+infrastructure faults. An executor runs jobs wherever it likes; `Workbench` is what a job runs
+with on the machine it lands on."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+from swelancer.agents.base import Agent
+from swelancer.agents.loop import RunBudget
+from swelancer.errors import FaultKind, InfraError, SwelancerError
+from swelancer.run.attempt import Interrupted, error_record, run_once
+from swelancer.run.controls import Controls
+from swelancer.run.results import AttemptRecord, Spend, transcript_spend, utc_now
+from swelancer.run.spec import AttemptSettings
+from swelancer.sandbox.base import SandboxProvider
+from swelancer.tasks.models import Task
+from swelancer.textsafe import clean
+
+if TYPE_CHECKING:
+    from swelancer.sandbox.docker.snapshots import SnapshotStore
+
+
+class AttemptJob(BaseModel):
+    """Everything one attempt needs to be run anywhere (it pickles and serialises)."""
+
+    task: Task
+    attempt: int = Field(ge=1)
+    settings: AttemptSettings
+    max_retries: int = Field(2, ge=0)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.task.task_id, self.attempt)
+
+
+def _ignore(*_: object) -> None:
+    return None
+
+
+@dataclass
+class Workbench:
+    """What jobs share on one machine: the agent, the sandbox provider, the stop signal, the
+    run's cost budget, the controls, the snapshot store, and where progress goes."""
+
+    agent: Agent
+    provider: SandboxProvider
+    stop: threading.Event = field(default_factory=threading.Event)
+    budget: RunBudget = field(default_factory=RunBudget)
+    controls: Controls = field(default_factory=Controls)
+    snapshots: SnapshotStore | None = None
+    on_phase: Callable[[str, int, str], None] = _ignore
+    """(task id, attempt, phase name) as the attempt moves on."""
+    note: Callable[[str], None] = _ignore
+    """A line for the user (e.g. a retry)."""
+    backoff: Callable[[float], None] = time.sleep
+
+
+def _with_spend(record: AttemptRecord, earlier: Spend) -> AttemptRecord:
+    """Add what earlier, cut-short tries of the attempt spent: the API bill is real either way."""
+    total = Spend(tokens=record.tokens, cost_usd=record.cost_usd) + earlier
+    record.tokens, record.cost_usd = total.tokens, total.cost_usd
+    return record
+
+
+def run_attempt(job: AttemptJob, new_folder: Callable[[], Path], bench: Workbench) -> AttemptRecord:
+    """Run the job to its record, retrying infrastructure faults up to `job.max_retries` times,
+    each try in a folder of `new_folder()`. Raises `Interrupted` when the run stops (nothing is
+    recorded), `SwelancerError`/`OSError` for faults that end the run."""
+    task, n = job.task, job.attempt
+    started = utc_now()
+    retries = 0
+    spent_before = Spend()  # by tries that infrastructure faults cut short
+    while True:
+        if bench.stop.is_set() or bench.budget.exhausted:
+            raise Interrupted()
+        folder = new_folder()
+        try:
+            record = run_once(
+                task,
+                n,
+                job.settings,
+                bench.agent,
+                folder,
+                stop=bench.stop,
+                provider=bench.provider,
+                controls=bench.controls,
+                snapshots=bench.snapshots,
+                on_phase=lambda name: bench.on_phase(task.task_id, n, name),
+            )
+            record.infra_retries = retries
+            return _with_spend(record, spent_before)
+        except InfraError as exc:
+            fault = exc
+        except (SwelancerError, OSError, Interrupted):
+            raise
+        except Exception as bug:  # a fault of the harness itself: never the run's end
+            (folder / "error.txt").write_text(clean(traceback.format_exc()), encoding="utf-8")
+            fault = InfraError(
+                f"the harness failed on this attempt ({type(bug).__name__}: {bug}); see "
+                f"{folder / 'error.txt'}",
+                kind=FaultKind.HARNESS,
+            )
+        spent_before = spent_before + transcript_spend(folder / "transcript.jsonl")
+        if bench.stop.is_set():
+            raise Interrupted() from None
+        with contextlib.suppress(OSError), (folder / "error.txt").open("a") as handle:
+            handle.write(clean(f"{fault.kind}: {fault}") + "\n")
+        if retries >= job.max_retries or not fault.retryable:
+            record = error_record(task, n, job.settings, fault, retries, started)
+            return _with_spend(record, spent_before)
+        bench.note(
+            f"{task.task_id} #{n}: infrastructure fault ({fault.kind}): {fault}; "
+            f"retry {retries + 1} of {job.max_retries}"
+        )
+        bench.backoff(min(2.0 * (retries + 1), 10.0))
+        retries += 1

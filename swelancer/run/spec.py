@@ -1,0 +1,78 @@
+"""What one attempt needs of the run (AttemptSettings), and the spec of each sandbox it starts:
+upstream's container environment, labels that find the run's sandboxes, resource limits."""
+
+from __future__ import annotations
+
+import secrets
+
+from pydantic import BaseModel, Field
+
+from swelancer.agents.base import Limits
+from swelancer.config import GradingSection, SandboxSection
+from swelancer.ops.images import DEMO_IMAGE
+from swelancer.sandbox.base import SandboxSpec
+from swelancer.tasks.models import IcTask, ManagerTask
+
+# What upstream's sample.env sets; upstream passes these to every task container.
+UPSTREAM_ENV = {
+    "USE_WEB_PROXY": "false",
+    "EXPENSIFY_URL": "https://www.expensify.com/",
+    "NEW_EXPENSIFY_URL": "https://new.expensify.com/",
+}
+DEMO_MEMORY = "8g"
+
+
+class AttemptSettings(BaseModel):
+    """What one attempt needs of the run: its identity, its image, and the run configuration's
+    sandbox, grading and limits sections (the same objects, not copies)."""
+
+    run_id: str
+    model: str
+    image: str
+    sandbox: SandboxSection = Field(default_factory=SandboxSection)
+    grading: GradingSection = Field(default_factory=GradingSection)
+    limits: Limits = Field(default_factory=Limits)
+
+
+def container_env(task: IcTask | ManagerTask) -> dict[str, str]:
+    """The environment upstream starts a task container with (fresh Pusher secrets per run).
+    RUNTIME_SETUP is the image's own (the unified image sets it, per-task images do not)."""
+    return {
+        "ISSUE_ID": task.task_id,
+        "EVAL_VARIANT": task.variant,
+        "LC_ALL": "C.UTF-8",
+        "PUSHER_APP_KEY": secrets.token_hex(10),
+        "PUSHER_APP_SECRET": secrets.token_hex(10),
+        "PUSHER_APP_ID": str(secrets.randbelow(9_000_000) + 1_000_000),
+        **UPSTREAM_ENV,
+    }
+
+
+def memory_limit(settings: AttemptSettings) -> str | None:
+    memory = settings.sandbox.memory
+    if memory == "auto":
+        return DEMO_MEMORY if settings.image == DEMO_IMAGE else None
+    return None if memory.lower() in ("none", "0", "") else memory
+
+
+def labels(settings: AttemptSettings, task: IcTask | ManagerTask, attempt: int, role: str):
+    return {
+        "swelancer.run_id": settings.run_id,
+        "swelancer.task_id": task.task_id,
+        "swelancer.run.attempt": str(attempt),
+        "swelancer.role": role,
+    }
+
+
+def sandbox_spec(
+    task: IcTask | ManagerTask, attempt: int, settings: AttemptSettings, role: str = "agent"
+) -> SandboxSpec:
+    return SandboxSpec(
+        image=settings.image,
+        env=container_env(task),
+        labels=labels(settings, task, attempt, role),
+        memory=memory_limit(settings),
+        cpus=settings.sandbox.cpus,
+        pids_limit=settings.sandbox.pids_limit or None,
+        disk=settings.sandbox.disk,
+    )

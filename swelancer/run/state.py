@@ -1,0 +1,219 @@
+"""The state of one try at an attempt: its sandboxes (set up cold or from the task's
+snapshot), the hidden tests, the patch's base, and the user tool."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from swelancer.benchmark import setup
+from swelancer.benchmark.hidden import HiddenTests, prune_other_tasks
+from swelancer.benchmark.patch import (
+    Baseline,
+    PatchTooLarge,
+    PatchUnreadable,
+    apply_patch,
+    compute_patch,
+)
+from swelancer.benchmark.trust import replaced_tools
+from swelancer.benchmark.user_tool import in_agent_sandbox, in_fresh_sandbox
+from swelancer.errors import InfraError
+from swelancer.run.controls import Controls
+from swelancer.run.results import Transcript
+from swelancer.run.spec import AttemptSettings, labels, sandbox_spec
+from swelancer.sandbox.base import Sandbox, SandboxProvider, SandboxSpec
+from swelancer.tasks.models import IcTask, ManagerTask
+
+if TYPE_CHECKING:
+    pass
+
+
+class TryState:
+    """The state of one try: its sandboxes, the hidden tests, the patch's base."""
+
+    def __init__(self, task, attempt, settings, folder, provider, controls, log, snapshots) -> None:
+        self.task: IcTask | ManagerTask = task
+        self.attempt: int = attempt
+        self.settings: AttemptSettings = settings
+        self.folder: Path = folder
+        self.provider: SandboxProvider = provider
+        self.snapshots = snapshots
+        self.setup_from: dict[str, str] = {}
+        """How each role's first container was set up: `cold` or `snapshot`."""
+        self.controls: Controls = controls
+        self.log: Transcript = log
+        self.scratch = Path(tempfile.mkdtemp(prefix="swelancer-attempt-"))
+        self.sandbox: Sandbox | None = None
+        self.reference: Sandbox | None = None
+        self.hidden: HiddenTests | None = None
+        self.baseline: Baseline | None = None
+        self.keep: set[int] = set()
+        self.keep_engine: set[int] = set()
+        self.start_changes: dict[str, int] = {}
+        """The engine's changes when the agent got the container (setup's own)."""
+        self.start_digests: dict[str, str] = {}
+        """Content of the programs and startup files setup itself changed (e.g. the
+        `user-tool` alias upstream's run.sh appends to .bashrc), to tell later changes apart."""
+        self.keeps: dict[str, set[int]] = {}
+        """The image's own processes in each fresh sandbox (kept between test runs)."""
+        self.leaked: list[str] = []
+        """Files where the app copied text of the hidden test during a user-tool call."""
+
+    # -- sandboxes ----------------------------------------------------------------------
+
+    def ready(self, role: str) -> Sandbox:
+        """A container of the task whose setup is done: from the task's snapshot when there is
+        one; else set up cold, and (the first time, for IC tasks) committed as the snapshot
+        before anything else runs in it. Its log goes to the attempt folder either way."""
+        task, settings = self.task, self.settings
+        spec = sandbox_spec(task, self.attempt, settings, role)
+        store = self.snapshots if isinstance(task, IcTask) else None
+        if store is None:
+            return self._start(spec, role, "cold")
+        snapshot = store.find(settings.image, task.task_id)
+        if snapshot is not None:
+            return self._start(spec.model_copy(update={"image": snapshot}), role, "snapshot")
+        with store.first(settings.image, task.task_id) as snapshot:
+            if snapshot is not None:
+                return self._start(spec.model_copy(update={"image": snapshot}), role, "snapshot")
+            box = self._start(spec, role, "cold")
+            made = store.make(box, settings.image, task.task_id)
+            self.log.event("snapshot", role=role, name=made, notes=store.notes[-3:])
+            return box
+
+    def _start(self, spec: SandboxSpec, role: str, source: str) -> Sandbox:
+        box = self.provider.start(spec)
+        self.setup_from.setdefault(role, source)
+        self.log.event("sandbox", role=role, name=box.name, image=spec.image, setup=source)
+        try:
+            setup.wait_until_ready(box, self.task, self.settings.sandbox.setup_timeout_s)
+        except BaseException:
+            save_logs(box, self.folder / f"{role}-sandbox.log")
+            box.remove()
+            raise
+        return box
+
+    def fresh(self, role: str) -> Sandbox:
+        """A new container of the task, set up (cold or from its snapshot), holding only this
+        task's tests and cut off the network once set up (upstream grades offline)."""
+        task = self.task
+        assert isinstance(task, IcTask)
+        grader = self.ready(role)
+        try:
+            prune_other_tasks(grader, task)
+            grader.disconnect_network()
+            self.keeps[grader.name] = grader.process_ids()
+        except BaseException:
+            save_logs(grader, self.folder / f"{role}-sandbox.log")
+            grader.remove()
+            raise
+        return grader
+
+    def patch(self, changes: list[tuple[str, int]] | None = None) -> str:
+        """The agent's change now, computed on the host (see `benchmark.patch`)."""
+        assert self.sandbox is not None and self.baseline is not None
+        if self.reference is None:
+            marks = labels(self.settings, self.task, self.attempt, "reference")
+            self.reference = self.provider.reference(self.settings.image, marks)
+        workdir = Path(tempfile.mkdtemp(prefix="patch-", dir=self.scratch))
+        try:
+            return compute_patch(
+                self.sandbox, self.reference, self.baseline, workdir, changes=changes
+            )
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def remember_start(self) -> None:
+        """Note what setup changed, before the agent's turn (see `replaced_since_start`)."""
+        assert self.sandbox is not None
+        self.start_changes = dict(self.sandbox.changes())
+        for path in replaced_tools(self.start_changes.items()):
+            self.start_digests[path] = self._digest(path)
+
+    def replaced_since_start(self, changes: list[tuple[str, int]]) -> list[str]:
+        """Programs and startup files the agent changed, from the engine's record and the
+        archive API (nothing runs in the container)."""
+        new = [(p, k) for p, k in changes if self.start_changes.get(p) != k]
+        found = set(replaced_tools(new))
+        found.update(p for p, d in self.start_digests.items() if self._digest(p) != d)
+        return sorted(found)
+
+    def _digest(self, path: str) -> str:
+        assert self.sandbox is not None
+        try:
+            return hashlib.sha256(self.sandbox.read_file(path, limit=10_000_000)).hexdigest()
+        except (FileNotFoundError, IsADirectoryError):
+            return "absent"
+        except InfraError as exc:
+            return f"unreadable: {exc.kind}"
+
+    def stop_agent_processes(self) -> list[str]:
+        """Kill what the agent left running; the command lines of what survived, as the engine
+        (not the container) lists them."""
+        assert self.sandbox is not None
+        with contextlib.suppress(InfraError):
+            self.sandbox.kill_processes_except(self.keep)
+        engine = getattr(self.sandbox, "engine_processes", None)
+        if engine is None:
+            return []
+        survivors = engine()
+        return [cmd for pid, cmd in survivors.items() if pid not in self.keep_engine]
+
+    def close(self) -> None:
+        for box in (self.reference, self.sandbox):
+            if box is None:
+                continue
+            if box is self.sandbox:
+                save_logs(box, self.folder / "sandbox.log")
+            with contextlib.suppress(InfraError):
+                box.remove()
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+    # -- the user tool ------------------------------------------------------------------
+
+    def user_tool(self) -> str:
+        """The user tool for the agent; a fault the agent caused (e.g. a folder too deep for the
+        engine to list) is told to the model, one of the engine is raised."""
+        try:
+            return self._user_tool()
+        except InfraError as exc:
+            assert self.sandbox is not None
+            if not self.sandbox.alive():  # raises when the engine itself does not answer
+                raise
+            self.log.event("user_tool_fault", message=str(exc))
+            return f"The user tool could not run: {exc}"
+
+    def _user_tool(self) -> str:
+        task = self.task
+        if not isinstance(task, IcTask):
+            return "The user tool is only available for IC SWE tasks."
+        assert self.sandbox is not None and self.hidden is not None
+        timeout = self.settings.grading.user_tool_timeout_s
+        if self.settings.grading.user_tool_in == "same":
+
+            def stop() -> None:
+                self.stop_agent_processes()
+
+            message, leaked = in_agent_sandbox(
+                self.sandbox, task, self.hidden, stop, timeout, self.folder
+            )
+            if leaked:
+                self.leaked.extend(leaked)
+                self.log.event("hidden_test_copied", paths=leaked[:20])
+            return message
+        try:
+            patch = self.patch()
+        except (PatchTooLarge, PatchUnreadable) as exc:
+            return f"The user tool could not start: your changes cannot be read ({exc})."
+        return in_fresh_sandbox(lambda: self.fresh("user-tool"), self.sandbox, task,
+                                self.hidden, patch, apply_patch, timeout, self.folder)  # fmt: skip
+
+
+def save_logs(sandbox: Sandbox, path: Path) -> None:
+    """Keep what the sandbox's main process printed; a courtesy that never stops removal."""
+    with contextlib.suppress(Exception):
+        path.write_text(sandbox.logs(), encoding="utf-8")

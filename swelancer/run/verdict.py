@@ -1,0 +1,138 @@
+"""The verdict on an IC attempt: grade the agent's change (in its own container, offline, as
+upstream does, or alone in a fresh one), and settle a run without a clean verdict against the
+untouched task (the control)."""
+
+from __future__ import annotations
+
+from swelancer.benchmark.grading import IcGrade
+from swelancer.benchmark.grading import grade_ic as run_hidden_test
+from swelancer.benchmark.hidden import graded_folder
+from swelancer.benchmark.patch import PatchTooLarge, PatchUnreadable, apply_patch
+from swelancer.errors import FaultKind, InfraError
+from swelancer.run.results import AttemptRecord
+from swelancer.run.state import TryState, save_logs
+from swelancer.sandbox.base import Sandbox
+from swelancer.tasks.models import IcTask
+
+
+def grade_ic(state: TryState, record: AttemptRecord) -> bool:
+    """Grade the agent's change (in its own container, offline, as upstream does; or alone
+    in a fresh one) and settle a run without a clean verdict against the control.
+
+    Before anything runs in the agent's container again, the engine's record says whether
+    the agent replaced the programs the playbook runs; if so, or if processes it started
+    survive the kill, its container cannot be trusted and the change is graded fresh."""
+    task = state.task
+    assert isinstance(task, IcTask) and state.hidden is not None and state.sandbox is not None
+    record.graded_folder = graded_folder(task)
+    record.acceptable_folders = list(task.test_folders)
+    if state.leaked:
+        record.tampering = (
+            "during a user-tool call the app copied text of the hidden test where the agent "
+            f"could read it ({', '.join(state.leaked[:3])})"
+        )
+        record.reason = f"tampering: {record.tampering}"
+        return False
+    try:
+        changes = state.sandbox.changes()
+    except InfraError as exc:
+        return _settle(state, f"the engine cannot list what the agent changed ({exc})", record)
+    replaced = state.replaced_since_start(changes)
+    survivors = [] if replaced else state.stop_agent_processes()
+    try:
+        patch = state.patch(changes)
+    except PatchTooLarge as exc:
+        record.reason = f"the change is too large to grade: {exc}"
+        return False
+    except PatchUnreadable as exc:
+        return _settle(state, f"the agent's change cannot be read ({exc})", record)
+    (state.folder / "patch.diff").write_bytes(patch.encode("utf-8", "surrogateescape"))
+    where = state.settings.grading.grade_in
+    if where == "same" and (replaced or survivors):
+        where = "fresh"
+        why = (
+            f"programs the playbook runs were replaced ({', '.join(replaced[:3])})"
+            if replaced
+            else "processes the agent started could not be stopped "
+            f"({'; '.join(s[:80] for s in survivors[:3])})"
+        )
+        record.graded_in = f"fresh: {why}"
+        state.log.event("graded_fresh", why=why)
+    record.graded_in = record.graded_in or where
+    if where == "fresh":
+        grade, problem = _grade_fresh(state, patch)
+        if problem is not None:
+            record.reason = problem
+            return False
+    else:
+        grade = _run_grading(state, state.sandbox, "grading")
+    record.test_exit_codes = {grade.folder: grade.exit_codes}
+    if grade.outcome == "tampered":
+        record.tampering = grade.note
+        record.reason = f"tampering: {grade.note}"
+        state.log.event("tampering", note=grade.note)
+        return False
+    if grade.outcome != "anomaly":
+        return grade.outcome == "passed"
+    return _settle(state, grade.note or "the test gave no verdict", record)
+
+
+def _run_grading(state: TryState, sandbox: Sandbox, out: str) -> IcGrade:
+    assert isinstance(state.task, IcTask) and state.hidden is not None
+    keep = state.keep if sandbox is state.sandbox else state.keeps.get(sandbox.name)
+    return run_hidden_test(
+        sandbox,
+        state.task,
+        state.hidden,
+        test_runs=state.settings.grading.test_runs,
+        timeout_s=state.settings.grading.test_timeout_s,
+        out_dir=state.folder / out,
+        keep=keep,
+    )
+
+
+def _grade_fresh(state: TryState, patch: str) -> tuple[IcGrade, str | None]:
+    """Grade the patch alone in a new container, so that nothing else the agent changed
+    (the test runner, pytest, the Python in the image) can pass a test."""
+    assert isinstance(state.task, IcTask)
+    grader = state.fresh("grader")
+    try:
+        problem = apply_patch(grader, state.task.cwd, patch)
+        if problem is not None:
+            failed = IcGrade(folder=graded_folder(state.task), outcome="failed")
+            return failed, f"the patch does not apply: {problem}"
+        return _run_grading(state, grader, "grading"), None
+    finally:
+        save_logs(grader, state.folder / "grader-sandbox.log")
+        grader.remove()
+
+
+def _settle(state: TryState, note: str, record: AttemptRecord) -> bool:
+    """No clean verdict on the change: the untouched task, graded in a fresh sandbox,
+    decides whether the change or the infrastructure is the cause."""
+    assert isinstance(state.task, IcTask)
+    state.log.event("no_verdict", note=note, next="grading the untouched task")
+
+    def control() -> IcGrade:
+        sandbox = state.fresh("control")
+        try:
+            return _run_grading(state, sandbox, "control")
+        finally:
+            save_logs(sandbox, state.folder / "control-sandbox.log")
+            sandbox.remove()
+
+    verdict, known = state.controls.grade((state.settings.image, state.task.task_id), control)
+    record.control_exit_codes = verdict.exit_codes
+    if verdict.outcome not in ("passed", "failed"):
+        raise InfraError(
+            f"the hidden test of {state.task.task_id} gave no verdict on the agent's change "
+            f"({note}), and none on the untouched task either ({verdict.note}): a fault of "
+            "the image or the grader, not the model's",
+            kind=FaultKind.GRADER,
+        )
+    earlier = ", graded earlier in this run" if known else ""
+    record.reason = (
+        f"{note}; the untouched task grades cleanly (exit "
+        f"{verdict.exit_codes[-1]}{earlier}), so the change is the cause"
+    )
+    return False
