@@ -29,13 +29,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from swelancer.cli import images, report, run
+    from swelancer.cli import cleanup, images, report, run
     from swelancer.cli.tasks import tasks_app
 
     app.add_typer(tasks_app, name="tasks")
     run.register(app)
     report.register(app)
     images.register(app)
+    cleanup.register(app)
 
 
 _register()

@@ -9,16 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from swelancer.cli.common import say
 from swelancer.format import size
 
 if TYPE_CHECKING:
     from swelancer.ops.images import ImageSelection, PruneItem
-
-
-def _say(line: str) -> None:
-    from swelancer.textsafe import clean
-
-    print(clean(line), file=sys.stderr, flush=True)
 
 
 images_app = typer.Typer(
@@ -174,14 +169,14 @@ class _PullView:
             self.bar = self.progress.add_task(image, total=None)
             self.progress.start()
         else:
-            _say(f"pulling {image}")
+            say(f"pulling {image}")
 
     def event(self, event: dict) -> None:
         layer = event.get("id")
         status = str(event.get("status") or "")
         if not layer or status.startswith("Pulling from"):
             if status and not status.startswith("Pulling from") and self.progress is None:
-                _say(f"  {status}")  # Digest: …, Status: Downloaded newer image for …
+                say(f"  {status}")  # Digest: …, Status: Downloaded newer image for …
             return
         state = self.layers.setdefault(layer, {"total": 0, "current": 0, "done": False})
         detail = event.get("progressDetail") or {}
@@ -195,7 +190,7 @@ class _PullView:
             if not state["done"]:
                 state["done"] = True
                 if not self.progress:
-                    _say(f"  layer {layer}: {status.lower()} ({self._counts()})")
+                    say(f"  layer {layer}: {status.lower()} ({self._counts()})")
         if self.progress is not None:
             total = sum(s["total"] for s in self.layers.values())
             current = sum(s["current"] for s in self.layers.values())
@@ -250,17 +245,17 @@ def images_pull(
         missing = [image for image in images if not image_exists(client, image)]
         for image in images:
             if image not in missing:
-                _say(f"{image}: already present")
+                say(f"{image}: already present")
         if len(missing) > 1:
             need = sum(estimated_bytes(image) for image in missing)
-            _say(f"{len(missing)} images to pull (about {size(need)})")
+            say(f"{len(missing)} images to pull (about {size(need)})")
         for image in missing:
             view = _PullView(image)
             try:
                 image_id = pull_image(client, image, on_event=view.event)
             finally:
                 view.close()
-            _say(f"pulled {image} ({_short(image_id)})")
+            say(f"pulled {image} ({_short(image_id)})")
     finally:
         client.close()
 
@@ -279,8 +274,8 @@ def images_build(
 
     if name != "demo":
         raise ConfigError(f"only the demo image is built here, not {name!r}.")
-    image_id = build_demo_image(_client(), on_line=_say)
-    _say(f"built {DEMO_IMAGE} ({image_id[:19]})")
+    image_id = build_demo_image(_client(), on_line=say)
+    say(f"built {DEMO_IMAGE} ({image_id[:19]})")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -329,7 +324,7 @@ def images_prune(
             if not sys.stdin.isatty():
                 raise ConfigError("not removing anything without --yes (or --dry-run to look).")
             if not typer.confirm(f"remove {len(removable)} image tag(s)?", default=False):
-                _say("nothing removed.")
+                say("nothing removed.")
                 return
         if act:
             apply_prune(client, removable)
@@ -379,7 +374,7 @@ def _show_plan(items: list[PruneItem], source: str, *, as_json: bool, dry_run: b
         print(json.dumps(out, indent=2))
         return
     if not items:
-        _say(f"nothing to prune: every per-task image here belongs to a task of {source}.")
+        say(f"nothing to prune: every per-task image here belongs to a task of {source}.")
         return
     from rich.table import Table
     from rich.text import Text

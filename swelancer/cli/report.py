@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from swelancer.cli.common import ResultsOpt
+
 if TYPE_CHECKING:
     from swelancer.report.render import Report
-
-ResultsOpt = Annotated[Path, typer.Option("--results-dir", help="Where run directories live.")]
 
 
 def report(

@@ -1,14 +1,14 @@
-"""`swelancer run`, `report`, `images` and `cleanup`: parsing only."""
+"""`swelancer run`: parsing only; the options become a RunConfig (see `swelancer.config`)."""
 
 from __future__ import annotations
 
 import signal
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from swelancer.cli.common import say
 from swelancer.cli.tasks import (
     LimitOpt,
     ManifestOpt,
@@ -17,17 +17,9 @@ from swelancer.cli.tasks import (
     VariantOpt,
 )
 
-ResultsOpt = Annotated[Path, typer.Option("--results-dir", help="Where run directories live.")]
-
 
 def _raise_interrupt(signum, frame) -> None:
     raise KeyboardInterrupt()
-
-
-def _say(line: str) -> None:
-    from swelancer.textsafe import clean
-
-    print(clean(line), file=sys.stderr, flush=True)
 
 
 Opt = typer.Option
@@ -267,7 +259,7 @@ def run(
     # ignored (as it does for background jobs).
     previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     runner = Runner(
-        config, say=_say, make_progress=lambda log: make_progress(quiet=quiet, log_path=log)
+        config, say=say, make_progress=lambda log: make_progress(quiet=quiet, log_path=log)
     )
     try:
         summary = runner.run()
@@ -278,34 +270,12 @@ def run(
             signal.signal(sig, handler)
     from swelancer.format import money
 
-    _say(
+    say(
         f"done: {summary.passed} passed, {summary.failed} failed, {summary.errors} errors; "
         f"earned {money(summary.earned_usd)} of {money(summary.attempted_usd)} attempted this "
         f"session. See `swelancer report {summary.path}`."
     )
 
 
-def cleanup(
-    run_id: Annotated[
-        str | None, typer.Option("--run-id", help="Only containers of this run.")
-    ] = None,
-    results_dir: ResultsOpt = Path("results"),
-) -> None:
-    """Remove every container the harness left behind (found by label). A run that is still
-    going (its directory is locked) is left alone."""
-    from swelancer.errors import SwelancerError
-    from swelancer.run.results import RunDir
-    from swelancer.sandbox.docker import docker_client, remove_containers
-
-    if run_id is not None and (results_dir / run_id).is_dir():
-        try:
-            RunDir(results_dir / run_id).lock().release()
-        except SwelancerError as exc:
-            raise SwelancerError(f"{exc} Its containers were left alone.") from None
-    removed = remove_containers(docker_client(), run_id=run_id)
-    _say(f"removed {len(removed)} container(s)")
-
-
 def register(app: typer.Typer) -> None:
     app.command("run")(run)
-    app.command("cleanup")(cleanup)
