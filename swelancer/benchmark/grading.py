@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from swelancer.benchmark.hidden import HiddenTests, restore_tests
 from swelancer.benchmark.shell import TESTS_DIR, interactive, without_shell_noise
 from swelancer.benchmark.trust import planted_while_testing
-from swelancer.errors import InfraError
+from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask
@@ -198,11 +198,32 @@ def tampering(sandbox: Sandbox, hidden: HiddenTests, before: set[str], result: _
     the playbook's own report contradicts."""
     problems = verdict_mismatch(result)
     problems += _tests_changed(sandbox, hidden)
-    changes = getattr(sandbox, "changes", None)
-    planted = planted_while_testing(before, changes() if changes is not None else [])
+    try:
+        after = _listed_changes(sandbox)
+    except InfraError as exc:  # the code under test made what the engine cannot list
+        if exc.kind == FaultKind.CONTAINER_GONE:
+            raise
+        return [*problems, f"what changed while the test ran cannot be listed ({str(exc)[:300]})"]
+    planted = planted_while_testing(before, after)
     if planted:
         problems.append(f"changed while the test ran: {', '.join(planted[:5])}")
     return problems
+
+
+def _listed_changes(sandbox: Sandbox) -> list[tuple[str, int]]:
+    """The engine's list of the sandbox's changes; an `InfraError` only when the sandbox is
+    alive and the list alone fails (a fault of the engine itself propagates from `alive`)."""
+    changes = getattr(sandbox, "changes", None)
+    if changes is None:
+        return []
+    try:
+        return changes()
+    except InfraError:
+        if not sandbox.alive():
+            raise InfraError(
+                f"{sandbox.name} stopped while its test ran", kind=FaultKind.CONTAINER_GONE
+            ) from None
+        raise
 
 
 def verdict_mismatch(result: _Run) -> list[str]:
@@ -292,7 +313,11 @@ def _files(root: Path) -> set[str]:
 
 
 def _changed_paths(sandbox: Sandbox) -> set[str]:
-    changes = getattr(sandbox, "changes", None)
-    if changes is None:
+    """What the sandbox changed before a run; when the engine cannot list it, nothing (the
+    listing after the run fails the same way and is reported as tampering)."""
+    try:
+        return {path for path, _kind in _listed_changes(sandbox)}
+    except InfraError as exc:
+        if exc.kind == FaultKind.CONTAINER_GONE:
+            raise
         return set()
-    return {path for path, _kind in changes()}

@@ -36,6 +36,19 @@ _PLANTED_FOR_PYTHON = re.compile(
 )
 
 
+_TEST_PYTHON = re.compile(
+    r"^(/usr(/local)?/lib/python3[^/]*|/opt/conda(/envs/[^/]+)?/lib/python3[^/]*"
+    r"|/root/\.local/lib/python3[^/]*)/(site|dist)-packages/"
+)
+"""Where the Python that runs the tests keeps pytest and its plugins."""
+
+
+def python_changed(changes: Iterable[tuple[str, int]]) -> list[str]:
+    """Files of the Python that runs the tests (pytest, its plugins, anything a `.pth` loads)
+    added, changed or removed: a patched pytest can print a passing summary of its own."""
+    return sorted(path for path, _kind in changes if _TEST_PYTHON.match(path))
+
+
 def replaced_tools(changes: Iterable[tuple[str, int]]) -> list[str]:
     """Paths showing that programs, the loader or the shell's startup files were changed (or
     shadowed by a new program earlier on PATH), from the engine's list of changes."""

@@ -20,7 +20,7 @@ from swelancer.errors import ConfigError, SwelancerError
 from swelancer.ops.images import DEMO_IMAGE, image_for
 from swelancer.run.agent import make_agent
 from swelancer.run.attempt import AttemptSettings, Controls, Interrupted
-from swelancer.run.executors import Executor, LocalExecutor
+from swelancer.run.executors import Executor, make_site
 from swelancer.run.job import AttemptJob, Workbench
 from swelancer.run.progress import PlainProgress, ProgressSink
 from swelancer.run.results import AttemptRecord, RunDir, utc_now
@@ -54,7 +54,7 @@ def plan(task_set: TaskSet, tries: int, done: set[tuple[str, int]]):
     ]
 
 
-def _run_metadata(config, run_dir, task_set, images, provider, existing) -> dict:
+def _run_metadata(config, run_dir, task_set, images, provider, existing, executor_facts) -> dict:
     meta = dict(existing or {})
     meta.setdefault("run_id", run_dir.run_id)
     meta.setdefault("created_at", utc_now())
@@ -67,6 +67,7 @@ def _run_metadata(config, run_dir, task_set, images, provider, existing) -> dict
             "skipped_broken": task_set.skipped_broken,
             "images": images,
             "grade_in": config.grading.grade_in,
+            "executor": executor_facts,
             "versions": {
                 "swelancer": __version__,
                 "python": sys.version.split()[0],
@@ -118,6 +119,7 @@ class Runner:
         self.snapshots = None
         self._make_progress = make_progress or (lambda log_path: PlainProgress(log_path=log_path))
         self.progress: ProgressSink | None = None
+        self.site = make_site(config, say)
 
     def prepare(self):
         """Everything that can fail before a container starts: tasks, agent, engine, images."""
@@ -126,7 +128,8 @@ class Runner:
             raise ConfigError("no task matches the selection; see `swelancer tasks list`.")
         agent = make_agent(self.config.agent, self.config.limits, self.budget)
         images = {t.task_id: self._image(t) for t in task_set.tasks}
-        ids = self.provider.prepare_images(
+        ids = self.site.prepare_images(
+            self.provider,
             list(images.values()),
             build_demo=self.config.sandbox.build_missing_demo_image,
             on_line=lambda line: self.say(f"  {line}"),
@@ -156,9 +159,11 @@ class Runner:
         existing = run_dir.read_run()
         _check_resume(existing, config, task_set)
         run_dir.create()
-        meta = _run_metadata(config, run_dir, task_set, ids, self.provider, existing)
+        meta = _run_metadata(
+            config, run_dir, task_set, ids, self.provider, existing, self.site.facts()
+        )
         make_store = getattr(self.provider, "snapshot_store", None)
-        if config.sandbox.snapshots and make_store is not None:
+        if config.sandbox.snapshots and make_store is not None and self.site.name == "local":
             self.snapshots = make_store(
                 config.run.run_id, config.sandbox.snapshot_budget, config.sandbox.keep_snapshots
             )
@@ -253,10 +258,11 @@ class Runner:
             executor.stop()
             for fut in futures:
                 fut.cancel()
-            self._remove_containers()
-            raise
-        finally:
+            self._remove_containers()  # so that running attempts end quickly
             executor.close()
+            self._remove_containers()  # and whatever they started while ending
+            raise
+        executor.close()
 
     def _executor(self, agent: Agent, run_dir: RunDir) -> Executor:
         bench = Workbench(
@@ -269,7 +275,7 @@ class Runner:
             on_phase=lambda task_id, n, name: self.progress.phase(task_id, n, name),
             note=lambda line: self.progress.note(line),
         )
-        return LocalExecutor(bench, run_dir, self.config.run.concurrency)
+        return self.site.executor(bench, run_dir)
 
     def _job(self, task: IcTask | ManagerTask, n: int, image: str) -> AttemptJob:
         config = self.config

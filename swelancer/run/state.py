@@ -19,7 +19,7 @@ from swelancer.benchmark.patch import (
     apply_patch,
     compute_patch,
 )
-from swelancer.benchmark.trust import replaced_tools
+from swelancer.benchmark.trust import python_changed, replaced_tools
 from swelancer.benchmark.user_tool import in_agent_sandbox, in_fresh_sandbox
 from swelancer.errors import InfraError
 from swelancer.run.controls import Controls
@@ -49,6 +49,8 @@ class TryState:
         self.scratch = Path(tempfile.mkdtemp(prefix="swelancer-attempt-"))
         self.sandbox: Sandbox | None = None
         self.reference: Sandbox | None = None
+        self.images: dict[str, str] = {}
+        """The image each role's first container started from (the base, or a snapshot)."""
         self.hidden: HiddenTests | None = None
         self.baseline: Baseline | None = None
         self.keep: set[int] = set()
@@ -88,6 +90,7 @@ class TryState:
     def _start(self, spec: SandboxSpec, role: str, source: str) -> Sandbox:
         box = self.provider.start(spec)
         self.setup_from.setdefault(role, source)
+        self.images.setdefault(role, spec.image)
         self.log.event("sandbox", role=role, name=box.name, image=spec.image, setup=source)
         try:
             setup.wait_until_ready(box, self.task, self.settings.sandbox.setup_timeout_s)
@@ -117,8 +120,11 @@ class TryState:
         """The agent's change now, computed on the host (see `benchmark.patch`)."""
         assert self.sandbox is not None and self.baseline is not None
         if self.reference is None:
+            # The files the agent's container started from: a snapshot holds setup's changes,
+            # which the engine's change list (the patch's source) counts as the image's own.
             marks = labels(self.settings, self.task, self.attempt, "reference")
-            self.reference = self.provider.reference(self.settings.image, marks)
+            image = self.images.get("agent", self.settings.image)
+            self.reference = self.provider.reference(image, marks)
         workdir = Path(tempfile.mkdtemp(prefix="patch-", dir=self.scratch))
         try:
             return compute_patch(
@@ -135,10 +141,13 @@ class TryState:
             self.start_digests[path] = self._digest(path)
 
     def replaced_since_start(self, changes: list[tuple[str, int]]) -> list[str]:
-        """Programs and startup files the agent changed, from the engine's record and the
-        archive API (nothing runs in the container)."""
+        """Programs, startup files and the tests' Python that the agent changed, from the
+        engine's record and the archive API (nothing runs in the container)."""
         new = [(p, k) for p, k in changes if self.start_changes.get(p) != k]
         found = set(replaced_tools(new))
+        python = python_changed(new)
+        if python:
+            found.add(f"{python[0]} (and {len(python) - 1} more files of the tests' Python)")
         found.update(p for p, d in self.start_digests.items() if self._digest(p) != d)
         return sorted(found)
 

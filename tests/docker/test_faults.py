@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -118,6 +119,7 @@ class KillDuringSetup:
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
         self.killed = False
+        self.victims: list[str] = []
 
     def start(self, **_: object) -> None:
         pass
@@ -125,8 +127,14 @@ class KillDuringSetup:
     def phase(self, task_id: str, attempt: int, phase: str) -> None:
         if phase == "setup" and not self.killed:
             self.killed = True
-            for container in containers(self.run_id):
-                subprocess.run(["docker", "kill", container], capture_output=True)
+            threading.Thread(target=self._kill_the_first_container, daemon=True).start()
+
+    def _kill_the_first_container(self) -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not self.victims:
+            self.victims = containers(self.run_id)
+            time.sleep(0.05)
+        subprocess.run(["docker", "kill", *self.victims], capture_output=True)
 
     def finished(self, record, index: int) -> None:
         pass
@@ -147,7 +155,7 @@ def test_a_container_dying_is_retried(demo_image, tmp_path):
         run=RunSection(run_id=run_id, results_dir=tmp_path, concurrency=1),
     )
     summary = Runner(config, say=lambda line: None, make_progress=lambda log: sink).run()
-    assert sink.killed
+    assert sink.killed and sink.victims
     (record,) = records(tmp_path / run_id)
     assert record["status"] == "passed" and record["infra_retries"] == 1
     assert summary.errors == 0

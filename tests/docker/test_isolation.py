@@ -173,25 +173,27 @@ def test_the_agent_has_no_network(control, host_server, tmp_path):
 
 
 TAMPER = r"""
-import pathlib, pytest
-runner = pathlib.Path(pytest.__file__).parent / "__main__.py"
-runner.write_text("raise SystemExit(0)\n")
-print("pytest now always passes")
+import pathlib, _pytest.config
+config = pathlib.Path(_pytest.config.__file__)
+fake = "def console_main():\n    print('=' * 20 + ' 1 passed in 0.01s ' + '=' * 20)\n    return 0\n"
+config.write_text(config.read_text() + "\n" + fake)
+print("pytest now always passes, with a summary that says so")
 """
 
 
 @pytest.mark.parametrize("grade_in", ["same", "fresh"])
 def test_a_test_runner_made_to_always_pass_passes_nothing(demo_image, tmp_path, grade_in):
-    """In place, the forged exit code disagrees with pytest's summary and the playbook's own
-    report: tampering, a failure. In a fresh sandbox the change to pytest is not there."""
+    """pytest's entry point patched to print a passing summary and exit 0: in place, the
+    engine's record shows the tests' Python changed, so the change is graded in a fresh sandbox,
+    where pytest is the image's and the test fails."""
     record, _ = run_task(
         tmp_path, script(tmp_path, python_block(TAMPER)), "101", "--grade-in", grade_in
     )
-    assert record["status"] == "failed", record
+    assert record["status"] == "failed" and record["test_exit_codes"] == {"101": [1]}, record
     if grade_in == "same":
-        assert "summary" in (record["tampering"] or ""), record
+        assert record["graded_in"].startswith("fresh: ") and "_pytest" in record["graded_in"]
     else:
-        assert record["tampering"] is None and record["test_exit_codes"] == {"101": [1, 1, 1]}
+        assert record["graded_in"] == "fresh" and record["tampering"] is None
     run = json.loads((tmp_path / "iso" / "run.json").read_text())
     assert run["grade_in"] == grade_in
 
@@ -250,8 +252,9 @@ def test_containers_have_no_added_privileges_and_no_keys(demo_image, docker_clie
 
 
 SABOTAGE_GRADER = r"""
-import pathlib, pytest
-(pathlib.Path(pytest.__file__).parent / "__main__.py").write_text("raise SystemExit(3)\n")
+import pathlib, _pytest.config
+config = pathlib.Path(_pytest.config.__file__)
+config.write_text(config.read_text() + "\ndef console_main():\n    return 3\n")
 print("pytest now reports an internal error")
 """
 
@@ -272,8 +275,8 @@ def test_breaking_the_grader_on_purpose_is_a_failure_not_an_error(demo_image, tm
     """Errors are left out of every score, so an agent must not be able to cause one."""
     record, events = run_task(tmp_path, script(tmp_path, python_block(SABOTAGE_GRADER)), "101")
     assert record["status"] == "failed" and record["infra_retries"] == 0, record
-    assert any(e["kind"] == "grader_fault" for e in events)
-    assert (tmp_path / "iso" / "attempts" / "101" / "1" / "grading-fresh").is_dir()
+    assert record["graded_in"].startswith("fresh: "), record
+    assert any(e["kind"] == "graded_fresh" for e in events)
 
 
 def test_stopping_its_own_container_is_a_failure_not_an_error(demo_image, tmp_path):

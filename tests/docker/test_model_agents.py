@@ -399,12 +399,9 @@ def test_upstream_protocol_fixes_a_bug_and_picks_a_proposal_through_the_cli(
 
     # Every python block ran in the container, in the repository.
     commands = events(run_dir, "107_1", "command")
-    assert [c["command"] for c in commands] == [
-        SHOW_ENV,
-        PLANT_A_FAKE_TRACE,
-        LOOK_FOR_TESTS,
-        FIX_107_1,
-    ]
+    # upstream's pattern takes a block up to the newline before its closing fence
+    blocks = [SHOW_ENV, PLANT_A_FAKE_TRACE, LOOK_FOR_TESTS, FIX_107_1]
+    assert [c["command"] for c in commands] == [b.removesuffix("\n") for b in blocks]
     assert_container_env_has_no_key([commands[0]["output"]], "107_1")
 
     # The user tool: a trace of what the user saw, no checks, no verdict; then no tests.
@@ -506,7 +503,8 @@ def test_tool_calling_fixes_a_bug_and_picks_a_proposal_on_each_provider(
     assert refused["tool"] == "bash" and "'command'" in refused["message"]
     (used,) = events(run_dir, "104", "user_tool")
     assert_trace_only(used["output"])
-    assert "Meals & Entertainment" in used["output"]
+    kept = (run_dir / "attempts" / "104" / "1" / "user_tool").rglob("*")
+    assert any(p.is_file() and b"Meals & Entertainment" in p.read_bytes() for p in kept)
     assert "No such file or directory" in commands[1]["output"]
 
     # The tool results went back to the model in the provider's own shape.
@@ -727,7 +725,10 @@ def test_a_scripted_model_replays_its_replies_through_the_loop(demo_image, agent
     assert record["status"] == "passed" and record["earned_usd"] == 150.0, record
     assert record["turns"] == 3 and record["stop_reason"] == "done"
     commands = events(run_dir, "104", "command")
-    assert [c["command"] for c in commands] == [probe, FIX_104]
+    ran = [probe, FIX_104]
+    if agent == "upstream":  # upstream's pattern stops at the newline before the fence
+        ran = [code.removesuffix("\n") for code in ran]
+    assert [c["command"] for c in commands] == ran
     assert commands[0]["output"].startswith("cwd /app/expensify\n")
     hostname = commands[0]["output"].splitlines()[1].strip()
     assert hostname and hostname != socket.gethostname()  # the container's, not ours

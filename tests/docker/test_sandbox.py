@@ -204,8 +204,8 @@ def test_copy_in_and_out_of_a_folder(sandbox: DockerSandbox, tmp_path: Path) -> 
     back = tmp_path / "out" / "back"
     assert (back / "a.txt").read_text() == "a\n"
     assert (back / "sub" / "deeper" / "blob.bin").read_bytes() == bytes(range(256)) * 100
-    assert mode(back / "sub" / "tool.sh") == 0o750
-    assert os.readlink(back / "sub" / "link") == "tool.sh"
+    assert mode(back / "sub" / "tool.sh") == 0o755  # modes reduced to 0644/0755 on the host
+    assert not (back / "sub" / "link").exists()  # no link reaches the host
 
 
 def test_copy_in_and_out_of_a_file(sandbox: DockerSandbox, tmp_path: Path) -> None:
@@ -216,16 +216,20 @@ def test_copy_in_and_out_of_a_file(sandbox: DockerSandbox, tmp_path: Path) -> No
     assert sandbox.exec("stat -c %a /opt/other-name.py").output == "700\n"
     sandbox.copy_out("/opt/other-name.py", tmp_path / "nested" / "again.py")
     assert (tmp_path / "nested" / "again.py").read_text() == "print('hi')\n"
-    assert mode(tmp_path / "nested" / "again.py") == 0o700
+    assert mode(tmp_path / "nested" / "again.py") == 0o755  # reduced to 0644/0755
 
 
-def test_copy_out_keeps_links_as_links(sandbox: DockerSandbox, tmp_path: Path) -> None:
+def test_copy_out_brings_no_link_to_the_host(sandbox: DockerSandbox, tmp_path: Path) -> None:
+    """Links are left out (and said), never made on the host, where they would point at the
+    host's own /etc."""
     sandbox.exec(
         "mkdir -p /tmp/leak && ln -sfn /etc /tmp/leak/etc && ln -sf /etc/hostname /tmp/leak/h"
+        " && echo kept > /tmp/leak/file.txt"
     )
-    sandbox.copy_out("/tmp/leak", tmp_path / "leak")
-    assert os.readlink(tmp_path / "leak" / "etc") == "/etc"
-    assert sorted(p.name for p in (tmp_path / "leak").iterdir()) == ["etc", "h"]
+    report = sandbox.copy_out("/tmp/leak", tmp_path / "leak")
+    assert sorted(p.name for p in (tmp_path / "leak").iterdir()) == ["file.txt"]
+    assert not any(p.is_symlink() for p in (tmp_path / "leak").rglob("*"))
+    assert any("etc" in line for line in report.skipped), report
     sandbox.exec("rm -rf /tmp/leak")
 
 
