@@ -19,7 +19,6 @@ import os
 import posixpath
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -237,11 +236,10 @@ def _compute(sandbox, reference, baseline, workdir, limits, changes) -> str:
     before, after = [], []
     for p in paths:
         old, new = base.get(p), current.get(p)
-        if old is not None and new is not None and old[1] == new[1]:
-            continue  # same content; a mode change alone is ignored, as upstream's diff does
         if old is not None:
             before.append((old[0], old[1], p))
         if new is not None:
+            # a mode change alone is ignored, as upstream's diff (core.fileMode=false) does
             mode = old[0] if old is not None and new[0] != "120000" else new[0]
             after.append((mode, new[1], p))
     if not before and not after:
@@ -375,10 +373,6 @@ def _tree(repo: Path, entries: list[tuple[str, str, str]], name: str) -> str:
         env,
     )
     return _git([*git_dir, "write-tree"], repo.parent, None, env).decode().strip()
-
-
-def new_workdir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="swelancer-patch-"))
 
 
 def apply_patch(sandbox, cwd: str, patch: str) -> str | None:

@@ -149,3 +149,65 @@ def run_cli(*args: str, capsys) -> tuple[int, str, str]:
         code = int(exc.code or 0)
     out = capsys.readouterr()
     return code, out.out, out.err
+
+
+# -- attempts in fake sandboxes (tests.fakes.sandbox) ----------------------------------------
+
+
+def attempt_settings(
+    model: str = "mock/oracle",
+    image: str = "fake/swelancer:latest",
+    *,
+    run_id: str = "fake-run",
+    setup_timeout_s: float = 60.0,
+    **grading,
+):
+    """AttemptSettings for an attempt in a fake sandbox; `grading` sets GradingSection fields."""
+    from swelancer.config import GradingSection, SandboxSection
+    from swelancer.run.attempt import AttemptSettings
+
+    return AttemptSettings(
+        run_id=run_id,
+        model=model,
+        image=image,
+        sandbox=SandboxSection(setup_timeout_s=setup_timeout_s),
+        grading=GradingSection(**grading),
+    )
+
+
+def acting_agent(act, name: str = "test/acting"):
+    """An agent whose whole turn is `act(task, env)` (writing files, starting processes, …)
+    on the sandbox the attempt gives it; it reports one turn."""
+    from types import SimpleNamespace
+
+    from swelancer.agents.base import AgentOutcome
+
+    def solve(task, env, limits, log):
+        act(task, env)
+        log.event("note", text=f"{name} acted")
+        return AgentOutcome(turns=1)
+
+    return SimpleNamespace(name=name, solve=solve)
+
+
+def fake_attempt(provider, root: Path, task, agent, *, attempt: int = 1, controls=None,
+                 stop=None, on_phase=None, snapshots=None, **settings):  # fmt: skip
+    """Run one attempt of `task` in `provider`'s sandboxes; (its folder, its record)."""
+    from swelancer.run.attempt import run_once
+
+    folder = root / f"{task.task_id}-{attempt}-{len(list(root.iterdir()))}"
+    folder.mkdir()
+    settings.setdefault("model", agent.name)
+    record = run_once(
+        task,
+        attempt,
+        attempt_settings(**settings),
+        agent,
+        folder,
+        provider=provider,
+        controls=controls,
+        stop=stop,
+        on_phase=on_phase,
+        snapshots=snapshots,
+    )
+    return folder, record

@@ -120,8 +120,8 @@ def test_readme_test_command_is_what_ci_runs():
 
 
 def test_spend_of_cut_short_tries_is_added_to_the_record(tmp_path):
-    from swelancer.run.results import Transcript, transcript_spend
     from swelancer.run.job import _with_spend
+    from swelancer.run.results import Transcript, transcript_spend
 
     log = Transcript(tmp_path / "transcript.jsonl")
     usage = {"input_tokens": 1000, "cached_input_tokens": 200, "output_tokens": 50}
