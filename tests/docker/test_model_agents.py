@@ -407,11 +407,12 @@ def test_upstream_protocol_fixes_a_bug_and_picks_a_proposal_through_the_cli(
     # The user tool: a trace of what the user saw, no checks, no verdict; then no tests.
     (used,) = events(run_dir, "107_1", "user_tool")
     assert_trace_only(used["output"])
-    assert "Page 1 of 2" in used["output"]  # the bug, as the user saw it
+    kept = [p for p in (run_dir / "attempts/107_1/1/user_tool").rglob("*") if p.is_file()]
+    assert any(b"Page 1 of 2" in p.read_bytes() for p in kept)  # the bug, as the user saw it
     assert used["output"] in model.seen["pager stops"][3].last  # what the model was sent
     assert "no /app/tests here" in commands[2]["output"]
     assert "No such file or directory" in commands[2]["output"]
-    (saved,) = (run_dir / "attempts/107_1/1/user_tool").rglob("trace.json")
+    (saved,) = (run_dir / "attempts/107_1/1/user_tool").rglob("trace.trace")
     assert saved.parent.name.startswith("output_") and saved.parent.name != "output_planted"
     assert "output_planted" not in used["output"]  # not written by this run of the user tool
 
