@@ -47,7 +47,15 @@ class RunSection(_Section):
     results_dir: Path = Path("results")
     tries: int = Field(1, ge=1)
     concurrency: int = Field(default_factory=default_concurrency, ge=1)
+    """Attempts at once: on this machine, or across the whole cluster with `executor = "ray"`."""
     max_retries: int = Field(2, ge=0)
+    executor: Literal["local", "ray"] = "local"
+    """Where attempts run: `local`, a pool of threads on this machine's Docker engine; `ray`,
+    Ray tasks on the nodes of a Ray cluster that offer the `docker_slots` resource (each node
+    takes as many attempts at once as it has slots; see docs/SCALING.md)."""
+    ray_address: str = "auto"
+    """The Ray cluster to join with `executor = "ray"`: HOST:PORT of its head (6379 unless
+    changed), or `auto` for the cluster this machine belongs to (`ray start` ran here)."""
 
     @field_validator("run_id")
     @classmethod

@@ -77,6 +77,8 @@ class FaultKind(StrEnum):
     """The gold agent could not apply a task's gold patch (a task or image fault)."""
     HARNESS = "harness"
     """A fault of the harness itself; its traceback is in the attempt's error.txt."""
+    NODE_LOST = "node_lost"
+    """(Ray) the node running the attempt went away (its raylet died, or its worker crashed)."""
 
 
 class InfraError(SwelancerError):

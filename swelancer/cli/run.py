@@ -46,6 +46,8 @@ ROUTES: dict[str, tuple[str, str]] = {
     "tries": ("run", "tries"),
     "concurrency": ("run", "concurrency"),
     "max_retries": ("run", "max_retries"),
+    "executor": ("run", "executor"),
+    "ray_address": ("run", "ray_address"),
     "max_turns": ("limits", "max_turns"),
     "command_timeout": ("limits", "command_timeout_s"),
     "max_agent_seconds": ("limits", "max_agent_seconds"),
@@ -106,7 +108,28 @@ def run(
         bool | None, Opt("--skip-broken", help="Leave out tasks known to be broken upstream.")
     ] = None,
     tries: Annotated[int | None, Opt("--tries", "-k", help="Attempts per task (1).")] = None,
-    concurrency: Annotated[int | None, Opt("--concurrency", "-j", help="Attempts at once.")] = None,
+    concurrency: Annotated[
+        int | None,
+        Opt("--concurrency", "-j", help="Attempts at once (with --executor ray: on the cluster)."),
+    ] = None,
+    executor: Annotated[
+        str | None,
+        Opt(
+            "--executor",
+            help="local (default): attempts in threads on this machine's Docker engine; ray: "
+            "each attempt a Ray task on a node with the docker_slots resource (needs "
+            "`pip install 'swelancer[ray]'`, the run's images on every such node, and the "
+            "same swelancer there; see docs/SCALING.md).",
+        ),
+    ] = None,
+    ray_address: Annotated[
+        str | None,
+        Opt(
+            "--ray-address",
+            help="The Ray cluster for --executor ray: HEAD:6379, or auto (default) for the "
+            "cluster this machine joined with `ray start`.",
+        ),
+    ] = None,
     run_id: Annotated[
         str | None, Opt("--run-id", help="Name of the run; an existing one resumes.")
     ] = None,
@@ -242,6 +265,8 @@ def run(
       swelancer run --split demo --model mock/noop --run-id try1   # run again to resume
 
       swelancer run --config run.toml --print-config   # the settings a run would use
+
+      swelancer run --split diamond --model gpt-4o -j 16 --executor ray --ray-address HEAD:6379
     """
     from swelancer import config as settings
     from swelancer.cli.tasks import check_query

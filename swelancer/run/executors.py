@@ -3,15 +3,22 @@ executor as an `AttemptJob` and appends the records the futures give back; nothi
 run reaches the executor.
 
 A new executor (a cluster, a queue) implements `Executor`: `submit` returns a future of the
-attempt's record once its files are in the folder `RunDir.attempt_dir` names on the driver."""
+attempt's record once its files are in the folder `RunDir.attempt_dir` names on the driver.
+
+`make_site` chooses by `--executor`: `local` (a thread pool here) or `ray` (a cluster, see
+`run.ray_executor` and docs/SCALING.md). A site also prepares the images where attempts will
+run and says what run.json records of it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
+from swelancer.config import RunConfig
 from swelancer.run.job import AttemptJob, Workbench, run_attempt
 from swelancer.run.results import AttemptRecord, RunDir
+from swelancer.sandbox.base import SandboxProvider
 
 
 class Executor(Protocol):
@@ -61,3 +68,63 @@ class LocalExecutor:
 
     def facts(self) -> dict:
         return {"name": self.name, "workers": self.workers}
+
+
+class LocalSite:
+    """`--executor local` for the runner: this machine's engine prepares the images; a
+    `LocalExecutor` runs the attempts."""
+
+    name = "local"
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+
+    def prepare_images(
+        self,
+        provider: SandboxProvider,
+        images: list[str],
+        *,
+        build_demo: bool,
+        on_line: Callable[[str], None],
+    ) -> dict[str, str]:
+        return provider.prepare_images(images, build_demo=build_demo, on_line=on_line)
+
+    def facts(self) -> dict:
+        return {"name": self.name, "workers": self.config.run.concurrency}
+
+    def executor(self, bench: Workbench, run_dir: RunDir) -> Executor:
+        return LocalExecutor(bench, run_dir, self.config.run.concurrency)
+
+
+class Site(Protocol):
+    """Where a run's attempts go, as the runner sees it before and while it runs."""
+
+    name: str
+
+    def prepare_images(
+        self,
+        provider: SandboxProvider,
+        images: list[str],
+        *,
+        build_demo: bool,
+        on_line: Callable[[str], None],
+    ) -> dict[str, str]:
+        """Check (or build) the run's images wherever attempts will run; their ids."""
+        ...
+
+    def facts(self) -> dict:
+        """The `executor` entry of run.json."""
+        ...
+
+    def executor(self, bench: Workbench, run_dir: RunDir) -> Executor:
+        """The executor of the run's attempts."""
+        ...
+
+
+def make_site(config: RunConfig, say: Callable[[str], None] = print) -> Site:
+    """The site `config.run.executor` names (`ray` imports Ray only now)."""
+    if config.run.executor == "ray":
+        from swelancer.run.ray_site import RaySite
+
+        return RaySite(config, say)
+    return LocalSite(config)
