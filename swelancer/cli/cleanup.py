@@ -12,13 +12,15 @@ from swelancer.cli.common import ResultsOpt, say
 
 def cleanup(
     run_id: Annotated[
-        str | None, typer.Option("--run-id", help="Only containers of this run.")
+        str | None, typer.Option("--run-id", help="Only what this run left behind.")
     ] = None,
     results_dir: ResultsOpt = Path("results"),
 ) -> None:
-    """Remove every container the harness left behind (found by label). A run that is still
-    going (its directory is locked) is left alone."""
+    """Remove every container the harness left behind, and the snapshots of those runs that
+    were not kept (both found by label). A run that is still going (its directory is locked)
+    is left alone. Kept snapshots stay: `swelancer images prune` removes them."""
     from swelancer.errors import SwelancerError
+    from swelancer.ops.snapshots import remove_left_snapshots
     from swelancer.run.results import RunDir
     from swelancer.sandbox.docker import docker_client, remove_containers
 
@@ -27,8 +29,17 @@ def cleanup(
             RunDir(results_dir / run_id).lock().release()
         except SwelancerError as exc:
             raise SwelancerError(f"{exc} Its containers were left alone.") from None
-    removed = remove_containers(docker_client(), run_id=run_id)
-    say(f"removed {len(removed)} container(s)")
+    client = docker_client()
+    removed = remove_containers(client, run_id=run_id)
+    snapshots = remove_left_snapshots(client, run_id)
+    gone = [item for item in snapshots if item.removed]
+    say(f"removed {len(removed)} container(s) and {len(gone)} snapshot(s) that were not kept")
+    for item in snapshots:
+        if not item.removed:  # another run's container started from it: not ours to stop
+            say(
+                f"kept snapshot {item.snapshot.name}: {item.blocked or item.error}; run "
+                "`swelancer cleanup` again once that container is gone"
+            )
 
 
 def register(app: typer.Typer) -> None:

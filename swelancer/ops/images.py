@@ -267,16 +267,16 @@ class PruneItem:
     error: str | None = None
 
 
-def _containers_by_image(client) -> dict[str, list[tuple[str, str]]]:
+def containers_by_image(client) -> dict[str, list[tuple[str, str]]]:
     """Image id → (container name, status) of every container on the engine."""
     users: dict[str, list[tuple[str, str]]] = {}
-    for container in client.containers.list(all=True):
+    for container in client.containers.list(all=True, ignore_removed=True):
         image_id = container.attrs.get("Image") or ""
         users.setdefault(image_id, []).append((container.name, container.status))
     return users
 
 
-def _blocked_by(users: list[tuple[str, str]]) -> str | None:
+def blocked_by(users: list[tuple[str, str]]) -> str | None:
     if not users:
         return None
     running = [name for name, status in users if status in ("running", "restarting", "paused")]
@@ -289,7 +289,7 @@ def _blocked_by(users: list[tuple[str, str]]) -> str | None:
 def prune_plan(client, keep_task_ids: set[str]) -> list[PruneItem]:
     """Per-task upstream images whose task is not in `keep_task_ids`; tags an existing container
     uses are marked `blocked` and never removed."""
-    users = _containers_by_image(client)
+    users = containers_by_image(client)
     items: list[PruneItem] = []
     for image in client.images.list():
         for tag in image.tags:
@@ -305,7 +305,7 @@ def prune_plan(client, keep_task_ids: set[str]) -> list[PruneItem]:
                     size=image.attrs.get("Size") or 0,
                     frees=not any(per_task_image_id(t) in (None, *keep_task_ids) for t in others),
                     other_tags=others,
-                    blocked=_blocked_by(users.get(image.id, [])),
+                    blocked=blocked_by(users.get(image.id, [])),
                 )
             )
     return sorted(items, key=lambda item: item.tag)
@@ -319,7 +319,7 @@ def apply_prune(client, items: list[PruneItem]) -> list[PruneItem]:
     for item in items:
         if item.blocked:
             continue
-        item.blocked = _blocked_by(_containers_by_image(client).get(item.image_id, []))
+        item.blocked = blocked_by(containers_by_image(client).get(item.image_id, []))
         if item.blocked:
             continue
         try:

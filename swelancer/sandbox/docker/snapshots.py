@@ -4,53 +4,78 @@ The first time an IC task's setup finishes in a pristine container (before the t
 and before any agent command), the container is committed to a local image; later containers
 of the task (tries, fresh graders, controls, user-tool sandboxes, retries, later runs) start
 from it with setup skipped, the way upstream's per-task images start (`RUNTIME_SETUP` empty):
-its entry point starts the image's services again and writes the ready marker itself, since
-the marker is removed before the commit. Labels tie a snapshot to the base image's id, the task
-and `SETUP_VERSION`, so a changed image or task never reuses a stale one.
+its entry point starts the image's services again and writes the ready marker itself. A
+snapshot never holds the marker: it is removed before the commit, and a snapshot found holding
+one (checked once per image, in a container created from it and never started) is not used, so
+a container from a snapshot is ready only when its own entry point says so. Labels tie a
+snapshot to the base image's id, the task and `SETUP_VERSION`, so a changed image or task never
+reuses a stale one.
 
-Disk is bounded: the store keeps the snapshots' own layers under a budget, evicting the least
-recently used first (use re-tags a snapshot, which the engine dates); a run removes the
-snapshots it made when it ends unless they are kept; `cleanup` and `images prune` find the rest
-by label.
+Disk is bounded: commits are made one at a time on an engine (a lock file on this host), each
+only when the snapshots' own layers, its own included, stay within the budget; to make room a
+run evicts the least recently used snapshots that are not kept and no container uses (use
+re-tags a snapshot, which the engine dates). A run removes the snapshots it made when it ends
+unless they are kept; `cleanup` and `images prune` find the rest by label.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import os
 import re
 import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from swelancer.errors import FaultKind, InfraError
+from swelancer.format import size as fmt
+from swelancer.sandbox.docker.snapshot_index import (
+    LABEL,
+    REPOSITORY,
+    SETUP_VERSION,
+    Snapshot,
+    list_snapshots,
+    remove_snapshot,
+    snapshot_labels,
+    snapshot_name,
+)
 
-SETUP_VERSION = "1"
-"""Bumped when what the harness expects of a set-up container changes."""
-REPOSITORY = "swelancer-snapshot"
-LABEL = "swelancer.snapshot"
+__all__ = [
+    "GB",
+    "LABEL",
+    "MARKER",
+    "REPOSITORY",
+    "SETUP_VERSION",
+    "Commit",
+    "Snapshot",
+    "SnapshotStore",
+    "default_budget",
+    "parse_size",
+    "snapshot_name",
+]
+
 GB = 1_000_000_000
 MARKER = "/setup_done.txt"
 
 
-class Snapshot(BaseModel):
-    name: str
-    task_id: str
-    base_id: str
-    bytes: int
-    """The snapshot's own layer (what setup added to the base image)."""
-    kept: bool
-    run_id: str
-    last_used: float
+class Commit(BaseModel):
+    """What one `SnapshotStore.commit` did."""
 
-
-def snapshot_name(task_id: str, base_id: str) -> str:
-    digest = base_id.split(":")[-1][:12]
-    return f"{REPOSITORY}/{re.sub(r'[^a-z0-9_.-]', '-', task_id.lower())}:{digest}-v{SETUP_VERSION}"
+    name: str | None
+    """The snapshot's name; None when none was made (see `refused`)."""
+    bytes: int = 0
+    """The size of the container's own layer (the snapshot's, when made)."""
+    seconds: float = 0.0
+    refused: str | None = None
+    """Why no snapshot was made (it would not fit in the budget, ...)."""
 
 
 def parse_size(text: str | None) -> int | None:
@@ -75,7 +100,7 @@ def default_budget(client: Any) -> int:
 
 
 class SnapshotStore:
-    """The snapshots on one engine, for one run."""
+    """The snapshots on one engine, as one run (or one `images snapshot`) uses them."""
 
     def __init__(
         self, client: Any, *, run_id: str, budget_bytes: int | None = None, keep: bool = False
@@ -86,27 +111,36 @@ class SnapshotStore:
         self.keep = keep
         self._lock = threading.Lock()
         self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._making = threading.Lock()
         self._made: list[str] = []
+        """Ids of the images this store committed."""
+        self._no_marker: dict[str, bool] = {}
         self.notes: list[str] = []
 
     # -- finding ------------------------------------------------------------------------
 
     def all(self) -> list[Snapshot]:
-        try:
-            images = self.client.images.list(filters={"label": f"{LABEL}=1"})
-        except Exception as err:
-            raise InfraError(f"could not list snapshots: {err}", kind=FaultKind.DOCKER) from err
-        found = []
-        for image in images:
-            labels = image.labels or {}
-            for tag in image.tags or []:
-                if tag.startswith(REPOSITORY + "/"):
-                    found.append(_snapshot(tag, image, labels, self._base_size(labels)))
-        return found
+        """Every snapshot on the engine (tagged or not)."""
+        return list_snapshots(self.client)
+
+    def used_bytes(self) -> int:
+        return sum(s.bytes for s in self.all())
+
+    def lookup(self, base_image: str, task_id: str) -> Snapshot | None:
+        """The snapshot of `task_id` made from that very image (its id) by this version of the
+        setup, if there is one; nothing is checked inside it and it is not marked used."""
+        base_id = self._image_id(base_image)
+        if base_id is None:
+            return None
+        name = snapshot_name(task_id, base_id)
+        found = [s for s in self.all() if s.name == name]
+        if not found or not found[0].valid_for(base_id, task_id):
+            return None
+        return found[0]
 
     def find(self, base_image: str, task_id: str) -> str | None:
-        """The snapshot to start `task_id` from when its base is `base_image`, if there is one
-        made from that very image (its id) by this version of the setup; marks it used."""
+        """The snapshot to start `task_id` from when its base is `base_image` (see `lookup`),
+        unless it holds a ready marker; marks it used."""
         base_id = self._image_id(base_image)
         if base_id is None:
             return None
@@ -121,6 +155,8 @@ class SnapshotStore:
             labels.get(f"{LABEL}.task"),
             labels.get(f"{LABEL}.version"),
         ) != (base_id, task_id, SETUP_VERSION):
+            return None
+        if not self._holds_no_marker(str(image.id), name):
             return None
         self._touch(image, name)
         return name
@@ -138,54 +174,80 @@ class SnapshotStore:
 
     def make(self, sandbox: Any, base_image: str, task_id: str) -> str | None:
         """Commit a container whose setup just finished (nothing else has run in it) as the
-        task's snapshot, within the budget; its name, or None when it does not fit."""
+        task's snapshot, within the budget (evicting if need be); its name, or None."""
+        return self.commit(sandbox, base_image, task_id).name
+
+    def commit(self, sandbox: Any, base_image: str, task_id: str, *, evict: bool = True) -> Commit:
+        """`make`, saying what it did: the snapshot's size and the seconds the commit took, or
+        why none was made. Without `evict`, a snapshot that does not fit is refused."""
         base_id = self._image_id(base_image)
         if base_id is None:
-            return None
-        size = self._container_size(sandbox)
-        if size > self.budget_bytes:
-            self.notes.append(
-                f"{task_id}: its setup ({size / GB:.1f} GB) is over the snapshot budget "
-                f"({self.budget_bytes / GB:.1f} GB); it sets up cold"
-            )
-            return None
-        self._make_room(size)
-        done = sandbox.exec(["rm", "-f", MARKER], timeout=60)
-        if not done.ok:
-            return None
-        name = snapshot_name(task_id, base_id)
-        repository, tag = name.rsplit(":", 1)
-        labels = {
-            LABEL: "1",
-            f"{LABEL}.base": base_id,
-            f"{LABEL}.base_name": base_image,
-            f"{LABEL}.task": task_id,
-            f"{LABEL}.version": SETUP_VERSION,
-            f"{LABEL}.run_id": self.run_id,
-            f"{LABEL}.kept": "1" if self.keep else "0",
-        }
-        changes = ["ENV RUNTIME_SETUP="] + [f'LABEL {k}="{v}"' for k, v in labels.items()]
-        try:
-            sandbox.container.commit(repository=repository, tag=tag, changes=changes, pause=True)
-        except Exception as err:
-            raise InfraError(f"could not snapshot {task_id}: {err}", kind=FaultKind.DOCKER) from err
-        with self._lock:
-            self._made.append(name)
-        return name
-
-    def _make_room(self, size: int) -> None:
-        """Remove the least recently used snapshots no container uses until `size` fits."""
-        snapshots = sorted(self.all(), key=lambda s: s.last_used)
-        total = sum(s.bytes for s in snapshots)
-        for old in snapshots:
-            if total + size <= self.budget_bytes:
-                return
+            return Commit(name=None, refused=f"{task_id}: the image {base_image} is gone")
+        started = time.monotonic()
+        with self._making, _engine_lock(self.client):
+            done = sandbox.exec(["rm", "-f", MARKER], timeout=60)
+            if not done.ok:
+                return self._refuse(f"{task_id}: could not remove {MARKER}: {done.output[-200:]}")
+            size = self._container_size(sandbox)
+            if size < 0:
+                return self._refuse(f"{task_id}: the engine did not say how large its setup is")
+            refused = self._room(task_id, size, evict)
+            if refused:
+                return self._refuse(refused, size)
+            name = snapshot_name(task_id, base_id)
+            previous = self._image_id(name)
+            labels = snapshot_labels(base_id, base_image, task_id, self.run_id, self.keep)
+            changes = ["ENV RUNTIME_SETUP="] + [f'LABEL {k}="{v}"' for k, v in labels.items()]
+            repository, tag = name.rsplit(":", 1)
             try:
-                self.client.images.remove(old.name, noprune=False)
-            except Exception:
-                continue  # in use: kept
-            total -= old.bytes
-            self.notes.append(f"evicted snapshot {old.name} ({old.bytes / GB:.1f} GB)")
+                image = sandbox.container.commit(
+                    repository=repository, tag=tag, changes=changes, pause=True
+                )
+            except Exception as err:
+                raise InfraError(
+                    f"could not snapshot {task_id}: {err}", kind=FaultKind.DOCKER
+                ) from err
+            with self._lock:
+                self._made.append(str(image.id))
+                self._no_marker[str(image.id)] = True
+            if previous and previous != image.id:  # the name's older image, now untagged
+                remove_snapshot(self.client, previous)
+        return Commit(name=name, bytes=size, seconds=time.monotonic() - started)
+
+    def _refuse(self, why: str, size: int = 0) -> Commit:
+        self.notes.append(why)
+        return Commit(name=None, bytes=size, refused=why)
+
+    def _room(self, task_id: str, size: int, evict: bool) -> str | None:
+        """None when a snapshot of `size` bytes fits (after evicting, if allowed); else why."""
+        budget = self.budget_bytes
+        if size > budget:
+            return f"{task_id}: its setup ({fmt(size)}) is over the snapshot budget ({fmt(budget)})"
+        snapshots = self.all()
+        used = sum(s.bytes for s in snapshots)
+        if used + size > budget and evict:
+            used = self._evict(snapshots, used, used + size - budget)
+        if used + size <= budget:
+            return None
+        kept = sum(s.bytes for s in snapshots if s.kept)
+        return (
+            f"{task_id}: its snapshot ({fmt(size)}) does not fit in the snapshot budget "
+            f"({fmt(budget)}): {fmt(used)} is taken by {len(snapshots)} snapshot(s), "
+            f"{fmt(kept)} of it kept"
+        )
+
+    def _evict(self, snapshots: list[Snapshot], used: int, need: int) -> int:
+        """Remove untagged, then least recently used, snapshots that are not kept and that no
+        container uses, until `need` bytes are free; the bytes still used."""
+        order = sorted((s for s in snapshots if not s.kept), key=lambda s: (s.tagged, s.last_used))
+        freed = 0
+        for old in order:
+            if freed >= need:
+                break
+            if remove_snapshot(self.client, old.image_id) is None:
+                freed += old.bytes
+                self.notes.append(f"evicted snapshot {old.name} ({fmt(old.bytes)})")
+        return used - freed
 
     # -- ending -------------------------------------------------------------------------
 
@@ -194,12 +256,9 @@ class SnapshotStore:
         if self.keep:
             return []
         removed = []
-        for name in self._made:
-            try:
-                self.client.images.remove(name)
-                removed.append(name)
-            except Exception:
-                continue
+        for image_id in self._made:
+            if remove_snapshot(self.client, image_id) is None:
+                removed.append(image_id)
         return removed
 
     # -- engine facts -------------------------------------------------------------------
@@ -210,18 +269,34 @@ class SnapshotStore:
         except Exception:
             return None
 
-    def _base_size(self, labels: dict[str, str]) -> int:
-        try:
-            return int(self.client.images.get(labels.get(f"{LABEL}.base", "")).attrs["Size"])
-        except Exception:
-            return 0
-
     def _container_size(self, sandbox: Any) -> int:
+        """Bytes of the container's own layer (what a commit of it adds); -1 if unknown."""
         try:
-            info = self.client.api.inspect_container(sandbox.id, size=True)
-            return int(info.get("SizeRw") or 0)
+            found = self.client.api.containers(all=True, filters={"id": sandbox.id}, size=True)
+            return int(found[0].get("SizeRw") or 0)
         except Exception:
-            return 0
+            return -1
+
+    def _holds_no_marker(self, image_id: str, name: str) -> bool:
+        """Whether the snapshot lacks the ready marker (read in a container created from it and
+        never started); remembered per image."""
+        if image_id not in self._no_marker:
+            from swelancer.sandbox.docker.sandbox import DockerSandbox
+
+            clean = False
+            with contextlib.suppress(InfraError):
+                marks = {"swelancer.run_id": self.run_id, "swelancer.role": "snapshot-check"}
+                box = DockerSandbox.reference(name, labels=marks, client=self.client)
+                try:
+                    box.read_file(MARKER, limit=4096)
+                except (FileNotFoundError, IsADirectoryError):
+                    clean = True
+                finally:
+                    box.remove()
+            if not clean:
+                self.notes.append(f"{name} holds {MARKER} (or could not be read): not used")
+            self._no_marker[image_id] = clean
+        return self._no_marker[image_id]
 
     def _touch(self, image: Any, name: str) -> None:
         repository, tag = name.rsplit(":", 1)
@@ -229,24 +304,24 @@ class SnapshotStore:
             image.tag(repository, tag)
 
 
-def _snapshot(name: str, image: Any, labels: dict[str, str], base_size: int) -> Snapshot:
-    attrs = image.attrs or {}
-    last = (attrs.get("Metadata") or {}).get("LastTagTime") or attrs.get("Created") or ""
-    return Snapshot(
-        name=name,
-        task_id=labels.get(f"{LABEL}.task", ""),
-        base_id=labels.get(f"{LABEL}.base", ""),
-        bytes=max(0, int(attrs.get("Size") or 0) - base_size),
-        kept=labels.get(f"{LABEL}.kept") == "1",
-        run_id=labels.get(f"{LABEL}.run_id", ""),
-        last_used=_epoch(last),
-    )
-
-
-def _epoch(stamp: str) -> float:
-    from datetime import datetime
-
+@contextmanager
+def _engine_lock(client: Any) -> Iterator[None]:
+    """One commit at a time on an engine, across this host's processes (best effort: without
+    a lock file, within this process only)."""
     try:
-        return datetime.fromisoformat(stamp[:26].rstrip("Z")).timestamp()
-    except ValueError:
-        return time.time()
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    key = hashlib.sha256(str(getattr(client.api, "base_url", "")).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"swelancer-snapshots-{key}.lock"
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
