@@ -106,7 +106,7 @@ class LocalRayCluster:
         if head:
             args += [
                 "--head", f"--port={self.port}", "--include-dashboard=false",
-                f"--dashboard-port={free_port()}", f"--ray-client-server-port={free_port()}",
+                f"--dashboard-port={free_port()}",
             ]  # fmt: skip
         else:
             args += [f"--address={self.address}"]
