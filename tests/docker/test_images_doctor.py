@@ -151,7 +151,10 @@ def throwaway_images(docker_client: Any, base_image: str) -> Iterator[dict[str, 
 
 
 def _prune(*args: str) -> subprocess.CompletedProcess:
-    return swelancer("images", "prune", "--manifest", str(need(CURRENT)), *args)
+    # --snapshots none: the prune of per-task images only; snapshots of other tests stay
+    return swelancer(
+        "images", "prune", "--manifest", str(need(CURRENT)), "--snapshots", "none", *args
+    )
 
 
 def _present(client: Any, tag: str) -> bool:

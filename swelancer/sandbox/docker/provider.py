@@ -18,7 +18,6 @@ class DockerProvider:
 
     def __init__(self, client: Any = None) -> None:
         self._client = client
-        self._snapshots: Any = None
 
     @property
     def client(self) -> Any:
@@ -43,13 +42,8 @@ class DockerProvider:
         )
 
     def reference(self, image: str, labels: dict[str, str]) -> Sandbox:
-        """Of a task with a snapshot, the snapshot: the files a container from it starts with,
-        and, for a cold container, the same as the image's wherever its setup changed none."""
         from swelancer.sandbox.docker import DockerSandbox
 
-        task_id = labels.get("swelancer.task_id")
-        if self._snapshots is not None and task_id:
-            image = self._snapshots.find(image, task_id) or image
         return DockerSandbox.reference(image, labels=labels, client=self.client)
 
     def remove_run(self, run_id: str) -> list[str]:
@@ -68,10 +62,7 @@ class DockerProvider:
         """The store of post-setup snapshots on this engine (see `snapshots`)."""
         from swelancer.sandbox.docker.snapshots import SnapshotStore, parse_size
 
-        self._snapshots = SnapshotStore(
-            self.client, run_id=run_id, budget_bytes=parse_size(budget), keep=keep
-        )
-        return self._snapshots
+        return SnapshotStore(self.client, run_id=run_id, budget_bytes=parse_size(budget), keep=keep)
 
     def facts(self) -> dict[str, Any]:
         try:
