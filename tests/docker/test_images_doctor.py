@@ -117,7 +117,7 @@ def test_images_list_shows_the_demo_image_present(demo_image: str, docker_client
     assert "present" in row and needed["id"].removeprefix("sha256:")[:12] in row
 
 
-def test_pull_of_a_nonexistent_image_fails_clearly() -> None:
+def test_pull_of_a_nonexistent_image_fails_clearly(docker_client) -> None:
     result = swelancer("images", "pull", "swelancer/swelancer_x86_nonexistent:releasev1")
     no_traceback(result)
     assert result.returncode == 1

@@ -582,7 +582,7 @@ def test_a_rejected_key_stops_the_run_with_a_clear_message(
     assert_key_nowhere(run_dir)
 
 
-def test_a_cost_limit_needs_a_known_price(openai_server, tmp_path):
+def test_a_cost_limit_needs_a_known_price(docker_client, openai_server, tmp_path):
     """A cost limit on a model without a price could not be enforced: refused at once."""
     flags, env = openai_args(openai_server)
     for limit in ("--max-cost-usd", "--max-run-cost-usd"):

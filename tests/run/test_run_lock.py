@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from fakes.runs import run_cli
+from fakes.sandbox import FakeProvider
 
 from swelancer.config import AgentSection, RunConfig, RunSection, Selection
 from swelancer.errors import SwelancerError
@@ -33,7 +34,7 @@ TASK = "101"
 
 
 def fake_runner(results: Path, run_id: str, pool: Callable[[RunDir], None]) -> Runner:
-    """A Runner for the demo task 101 whose engine is absent and whose pool is `pool`."""
+    """A Runner for the demo task 101 on the fake provider (no engine) whose pool is `pool`."""
     query = Selection(split="demo", task_ids=[TASK])
     config = RunConfig(
         agent=AgentSection(model="mock/noop"),
@@ -41,7 +42,10 @@ def fake_runner(results: Path, run_id: str, pool: Callable[[RunDir], None]) -> R
         run=RunSection(run_id=run_id, results_dir=results),
     )
     runner = Runner(
-        config, say=lambda line: None, make_progress=lambda log: PlainProgress(io.StringIO(), log)
+        config,
+        say=lambda line: None,
+        make_progress=lambda log: PlainProgress(io.StringIO(), log),
+        provider=FakeProvider(),
     )
     task_set = load_tasks(query, show_progress=False)
     images = {t.task_id: "swelancer/demo:latest" for t in task_set.tasks}
