@@ -21,7 +21,6 @@ The SDK is imported on first use; its own retries are off (`swelancer.models.ret
 
 from __future__ import annotations
 
-import importlib
 import logging
 import re
 import threading
@@ -29,7 +28,14 @@ from collections import OrderedDict
 from typing import Any
 
 from swelancer.errors import ConfigError
-from swelancer.models.base import ChatResponse, Message, ToolCall, ToolSpec, Usage
+from swelancer.models.base import (
+    ChatResponse,
+    LazySdkClient,
+    Message,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
 from swelancer.models.prices import Prices
 from swelancer.models.retry import Endpoint, RetryPolicy, call_with_retry
 from swelancer.models.windows import context_window_for
@@ -193,8 +199,11 @@ def mark_cache_point(turns: list[dict[str, Any]]) -> None:
         turns[-1]["content"][-1] = {**last, "cache_control": {"type": "ephemeral"}}
 
 
-class AnthropicChatModel:
+class AnthropicChatModel(LazySdkClient):
     """A chat model served by Anthropic's Messages API."""
+
+    SDK_MODULE = "anthropic"
+    SDK_CLIENT = "Anthropic"
 
     def __init__(
         self,
@@ -250,19 +259,6 @@ class AnthropicChatModel:
 
     def __repr__(self) -> str:
         return f"AnthropicChatModel({self.model!r}, base_url={self.base_url!r})"
-
-    def client(self) -> Any:
-        """The SDK client, made (and the SDK imported) on first use."""
-        with self._lock:
-            if self._client is None:
-                sdk = importlib.import_module("anthropic")
-                self._client = sdk.Anthropic(
-                    api_key=self._api_key,
-                    base_url=self.base_url,
-                    timeout=self.timeout_s,
-                    max_retries=0,
-                )
-            return self._client
 
     def request_params(
         self, messages: list[Message], tools: list[ToolSpec] | None = None

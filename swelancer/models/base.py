@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
@@ -70,3 +71,30 @@ class ChatModel(Protocol):
     def complete(
         self, messages: list[Message], tools: list[ToolSpec] | None = None
     ) -> ChatResponse: ...
+
+
+class LazySdkClient:
+    """The provider SDK's client, made (and the SDK imported) on first use, once per model:
+    `swelancer --help` imports no SDK. Subclasses name the module and its client class and
+    hold `_lock`, `_client`, `_api_key`, `base_url` and `timeout_s`."""
+
+    SDK_MODULE: str
+    SDK_CLIENT: str
+    _lock: Any
+    _client: Any
+    _api_key: str | None
+    base_url: str | None
+    timeout_s: float
+
+    def client(self) -> Any:
+        """The SDK client; the harness retries, so the SDK's own retries are off."""
+        with self._lock:
+            if self._client is None:
+                sdk = importlib.import_module(self.SDK_MODULE)
+                self._client = getattr(sdk, self.SDK_CLIENT)(
+                    api_key=self._api_key,
+                    base_url=self.base_url,
+                    timeout=self.timeout_s,
+                    max_retries=0,
+                )
+            return self._client

@@ -7,14 +7,20 @@ are off; `swelancer.models.retry` does them, within one time budget.
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import re
 import threading
 from typing import Any
 
-from swelancer.models.base import ChatResponse, Message, ToolCall, ToolSpec, Usage
+from swelancer.models.base import (
+    ChatResponse,
+    LazySdkClient,
+    Message,
+    ToolCall,
+    ToolSpec,
+    Usage,
+)
 from swelancer.models.prices import Prices
 from swelancer.models.retry import Endpoint, RetryPolicy, call_with_retry
 from swelancer.models.windows import context_window_for
@@ -115,8 +121,11 @@ def message_from_openai(completion: Any) -> tuple[Message, str | None]:
     return Message(role="assistant", content=content, tool_calls=calls), choice.finish_reason
 
 
-class OpenAIChatModel:
+class OpenAIChatModel(LazySdkClient):
     """A chat model served by the Chat Completions API of OpenAI or a compatible server."""
+
+    SDK_MODULE = "openai"
+    SDK_CLIENT = "OpenAI"
 
     def __init__(
         self,
@@ -160,19 +169,6 @@ class OpenAIChatModel:
 
     def __repr__(self) -> str:
         return f"OpenAIChatModel({self.model!r}, base_url={self.base_url!r})"
-
-    def client(self) -> Any:
-        """The SDK client, made (and the SDK imported) on first use."""
-        with self._lock:
-            if self._client is None:
-                sdk = importlib.import_module("openai")
-                self._client = sdk.OpenAI(
-                    api_key=self._api_key,
-                    base_url=self.base_url,
-                    timeout=self.timeout_s,
-                    max_retries=0,
-                )
-            return self._client
 
     def request_params(
         self, messages: list[Message], tools: list[ToolSpec] | None = None
