@@ -263,6 +263,7 @@ class Runner:
             self._remove_containers()  # and whatever they started while ending
             raise
         executor.close()
+        self._remove_containers()  # those an attempt could not remove (the engine restarted)
 
     def _executor(self, agent: Agent, run_dir: RunDir) -> Executor:
         bench = Workbench(

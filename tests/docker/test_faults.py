@@ -162,9 +162,11 @@ def test_a_container_dying_is_retried(demo_image, tmp_path):
 
 
 def test_setup_timeout_is_an_error_not_a_failure(demo_image, tmp_path):
+    # A cold setup: a snapshot kept by an earlier run would make setup take no time.
     run_id = unique("slow")
+    args = ["--task", "103", "--setup-timeout", "0.2", "--max-retries", "1", "--no-snapshots"]
     done = subprocess.run(
-        run_args(tmp_path, run_id, "--task", "103", "--setup-timeout", "0.2", "--max-retries", "1"),
+        run_args(tmp_path, run_id, *args),
         capture_output=True,
         text=True,
         timeout=300,
@@ -299,3 +301,4 @@ def test_the_engine_restarting_mid_run_is_retried(demo_image, tmp_path, docker_c
     assert len(found) == 4
     assert all(r["status"] == "passed" for r in found), found
     assert any(r["infra_retries"] for r in found), "the restart hit an attempt in flight"
+    assert containers(run_id) == []  # those the restart stopped are gone too

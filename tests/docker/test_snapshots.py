@@ -325,6 +325,27 @@ def plant(client: Any, base: str, task_id: str, run_id: str, *, marker: bool = F
         container.remove(force=True)
 
 
+def test_a_snapshot_another_run_used_is_removed_by_the_last_run_that_used_it(
+    demo_base: str, docker_client: Any, docker_run_id: str
+) -> None:
+    maker_id, user_id = f"{docker_run_id}-maker", f"{docker_run_id}-user"
+    not_kept = {"swelancer.snapshot.kept": "0"}
+    planted = plant(docker_client, demo_base, "105", maker_id, **not_kept)
+    maker = SnapshotStore(docker_client, run_id=maker_id, budget_bytes=10**9)
+    maker._made.append(planted)  # as if `maker` had committed it
+    user = SnapshotStore(docker_client, run_id=user_id, budget_bytes=10**9)
+    name = user.find(demo_base, "105")
+    assert name is not None
+    box = DockerSandbox.start(name, labels={"swelancer.run_id": user_id})
+    try:
+        assert maker.finish() == []  # refused: the other run's container uses it
+        assert [s.image_id for s in snapshots_of(docker_client, demo_base)] == [planted]
+    finally:
+        box.remove()
+    assert user.finish() == [planted]  # the last run that used it removes it
+    assert snapshots_of(docker_client, demo_base) == []
+
+
 def test_a_snapshot_of_another_base_image_or_setup_version_is_not_reused(
     demo_base: str, docker_client: Any, tmp_path: Path, docker_run_id: str
 ) -> None:

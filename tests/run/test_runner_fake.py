@@ -327,3 +327,22 @@ def test_cleanup_that_fails_is_reported_not_raised(tmp_path, backoffs, monkeypat
                provider=provider).run()  # fmt: skip
     assert any("could not remove every container (the engine refused)" in s for s in said)
     assert provider.live() == []
+
+
+def test_a_sandbox_an_attempt_could_not_remove_is_removed_when_the_run_ends(
+    provider, tmp_path, backoffs, monkeypatch
+):
+    from tests.fakes.sandbox import FakeSandbox
+
+    remove = FakeSandbox.remove
+    refused: list[str] = []
+
+    def engine_gone_once(box):  # as when the engine restarts while the attempt ends
+        if box.role == "agent" and not refused:
+            refused.append(box.name)
+            raise InfraError("Cannot connect to the Docker daemon", kind=FaultKind.DOCKER)
+        remove(box)
+
+    monkeypatch.setattr(FakeSandbox, "remove", engine_gone_once)
+    summary, _, _ = run(config(tmp_path, tasks=("101",)), provider)
+    assert summary.recorded == 1 and refused  # the fixture checks that nothing is left

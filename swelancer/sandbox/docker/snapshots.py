@@ -15,7 +15,9 @@ Disk is bounded: commits are made one at a time on an engine (a lock file on thi
 only when the snapshots' own layers, its own included, stay within the budget; to make room a
 run evicts the least recently used snapshots that are not kept and no container uses (use
 re-tags a snapshot, which the engine dates). A run removes the snapshots it made when it ends
-unless they are kept; `cleanup` and `images prune` find the rest by label.
+unless they are kept, and those of other runs it used that were not kept (a run cannot remove
+one that another run's container still uses; the last user does); `cleanup` and `images prune`
+find the rest by label.
 """
 
 from __future__ import annotations
@@ -114,6 +116,10 @@ class SnapshotStore:
         self._making = threading.Lock()
         self._made: list[str] = []
         """Ids of the images this store committed."""
+        self._adopted: set[str] = set()
+        """Ids of snapshots another run made and did not keep, which this run used: the
+        other run cannot remove them while this one's containers use them, so this one
+        removes them at its end if no one else still does."""
         self._no_marker: dict[str, bool] = {}
         self.notes: list[str] = []
 
@@ -158,6 +164,9 @@ class SnapshotStore:
             return None
         if not self._holds_no_marker(str(image.id), name):
             return None
+        if labels.get(f"{LABEL}.kept") != "1" and labels.get(f"{LABEL}.run_id") != self.run_id:
+            with self._lock:
+                self._adopted.add(str(image.id))
         self._touch(image, name)
         return name
 
@@ -252,11 +261,11 @@ class SnapshotStore:
     # -- ending -------------------------------------------------------------------------
 
     def finish(self) -> list[str]:
-        """At the run's end: remove the snapshots it made, unless they are kept."""
-        if self.keep:
-            return []
+        """At the run's end: remove the snapshots it made, unless they are kept, and those of
+        other runs it used that were not kept (one a container still uses stays, for the run
+        that uses it to remove)."""
         removed = []
-        for image_id in self._made:
+        for image_id in ([] if self.keep else self._made) + sorted(self._adopted):
             if remove_snapshot(self.client, image_id) is None:
                 removed.append(image_id)
         return removed
