@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from swelancer.errors import FaultKind, InfraError
+from swelancer.sandbox.docker.host_lock import engine_lock
 from swelancer.tasks.sources import bundled_dir
 
 DEMO_IMAGE = "swelancer-demo:latest"
@@ -109,26 +110,35 @@ def ensure_images(
     """Make sure every image is present (building the demo image if allowed); their ids."""
     ids: dict[str, str] = {}
     for image in dict.fromkeys(images):
-        rebuildable = image == DEMO_IMAGE and build_demo and image_exists(client, image)
-        if rebuildable and not demo_image_is_current(client):
-            if on_line:
-                on_line(f"rebuilding {DEMO_IMAGE}: the demo task set changed since it was built")
-            build_demo_image(client, on_line=on_line)
+        if image == DEMO_IMAGE and build_demo:
+            _ensure_demo(client, on_line)
         if not image_exists(client, image):
-            if image == DEMO_IMAGE and build_demo:
-                if on_line:
-                    on_line(f"building {DEMO_IMAGE} (first use; takes a few minutes)")
-                build_demo_image(client, on_line=on_line)
-            else:
-                hint = (
-                    "run `swelancer images build demo`"
-                    if image == DEMO_IMAGE
-                    else f"run `docker pull {image}` (about 14 GB for upstream images) or pass "
-                    "--image NAME"
-                )
-                raise InfraError(
-                    f"the Docker image {image} is not present on this engine; {hint}.",
-                    kind=FaultKind.IMAGE_MISSING,
-                )
+            hint = (
+                "run `swelancer images build demo`"
+                if image == DEMO_IMAGE
+                else f"run `docker pull {image}` (about 14 GB for upstream images) or pass "
+                "--image NAME"
+            )
+            raise InfraError(
+                f"the Docker image {image} is not present on this engine; {hint}.",
+                kind=FaultKind.IMAGE_MISSING,
+            )
         ids[image] = client.images.get(image).id
     return ids
+
+
+def _ensure_demo(client, on_line: Callable[[str], None] | None) -> None:
+    """Build the demo image when it is missing or older than the demo task set; processes
+    that start together build it once (the others wait, then find it current)."""
+    if image_exists(client, DEMO_IMAGE) and demo_image_is_current(client):
+        return
+    with engine_lock(client, "demo-build"):
+        if not image_exists(client, DEMO_IMAGE):
+            if on_line:
+                on_line(f"building {DEMO_IMAGE} (first use; takes a few minutes)")
+        elif not demo_image_is_current(client):
+            if on_line:
+                on_line(f"rebuilding {DEMO_IMAGE}: the demo task set changed since it was built")
+        else:
+            return
+        build_demo_image(client, on_line=on_line)

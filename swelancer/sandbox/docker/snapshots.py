@@ -23,22 +23,19 @@ find the rest by label.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import os
 import re
 import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from swelancer.errors import FaultKind, InfraError
 from swelancer.format import size as fmt
+from swelancer.sandbox.docker.host_lock import engine_lock
 from swelancer.sandbox.docker.snapshot_index import (
     LABEL,
     REPOSITORY,
@@ -193,7 +190,7 @@ class SnapshotStore:
         if base_id is None:
             return Commit(name=None, refused=f"{task_id}: the image {base_image} is gone")
         started = time.monotonic()
-        with self._making, _engine_lock(self.client):
+        with self._making, engine_lock(self.client, "snapshots"):
             done = sandbox.exec(["rm", "-f", MARKER], timeout=60)
             if not done.ok:
                 return self._refuse(f"{task_id}: could not remove {MARKER}: {done.output[-200:]}")
@@ -311,26 +308,3 @@ class SnapshotStore:
         repository, tag = name.rsplit(":", 1)
         with contextlib.suppress(Exception):  # the engine dates the tag: least recently used
             image.tag(repository, tag)
-
-
-@contextmanager
-def _engine_lock(client: Any) -> Iterator[None]:
-    """One commit at a time on an engine, across this host's processes (best effort: without
-    a lock file, within this process only)."""
-    try:
-        import fcntl
-    except ImportError:  # not POSIX
-        yield
-        return
-    key = hashlib.sha256(str(getattr(client.api, "base_url", "")).encode()).hexdigest()[:12]
-    path = Path(tempfile.gettempdir()) / f"swelancer-snapshots-{key}.lock"
-    try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError:
-        yield
-        return
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
