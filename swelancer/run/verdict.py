@@ -107,6 +107,15 @@ def _grade_fresh(state: TryState, patch: str) -> tuple[IcGrade, str | None]:
         grader.remove()
 
 
+def settle_stopped(state: TryState, fault: InfraError, record: AttemptRecord) -> bool:
+    """A container running the agent's code (its own after the turn, or a grader running its
+    app) stopped while the engine still answers: as for a missing verdict, the untouched task
+    graded in a fresh sandbox decides whether the change or the infrastructure is the cause."""
+    state.log.event("container_stopped", message=str(fault), phase="grading")
+    note = f"a container running the agent's code stopped while it was graded ({fault})"
+    return _settle(state, note, record)
+
+
 def _settle(state: TryState, note: str, record: AttemptRecord) -> bool:
     """No clean verdict on the change: the untouched task, graded in a fresh sandbox,
     decides whether the change or the infrastructure is the cause."""

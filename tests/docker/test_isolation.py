@@ -282,4 +282,7 @@ def test_breaking_the_grader_on_purpose_is_a_failure_not_an_error(demo_image, tm
 def test_stopping_its_own_container_is_a_failure_not_an_error(demo_image, tmp_path):
     record, _ = run_task(tmp_path, script(tmp_path, python_block(STOP_CONTAINER)), "102_1")
     assert record["status"] == "failed" and record["infra_retries"] == 0, record
-    assert "container stopped during the agent's turn" in record["reason"]
+    # The container stops as its init's children die: within the turn, or (under load) only
+    # after it, when the control decides
+    assert ("container stopped during the agent's turn" in record["reason"]
+            or "stopped while it was graded" in record["reason"]), record  # fmt: skip

@@ -321,7 +321,7 @@ class FakeSandbox:
         return self.fs.changes()
 
     def engine_processes(self) -> dict[int, str]:
-        self._check("engine_processes")
+        self._check("engine_processes", running=True)  # `docker top` needs it running
         return {pid + ENGINE_PID_OFFSET: p.cmd for pid, p in self.procs.items()}
 
     def disconnect_network(self) -> None:

@@ -400,6 +400,41 @@ def test_an_engine_fault_during_the_agents_turn_is_infrastructure(provider, tmp_
     assert caught.value.kind == kind
 
 
+def test_the_container_stopping_after_the_turn_is_settled_by_the_control(provider, tmp_path):
+    # e.g. a process the agent left behind kills the container's init a moment after its turn
+    provider.inject("kill_processes_except", "die", role="agent", times=1)
+    folder, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
+    assert record.status == "failed" and record.earned_usd == 0 and record.infra_retries == 0
+    assert "stopped while it was graded" in record.reason
+    assert "the untouched task grades cleanly" in record.reason
+    assert len(provider.made("control")) == 1 and record.control_exit_codes[-1] == 1
+    assert "container_stopped" in [e["kind"] for e in events(folder)]
+    assert provider.live() == []
+
+
+def test_a_grader_stopped_by_the_app_under_test_is_a_failure(provider, tmp_path):
+    provider.inject("playbook", "die", role="grader")  # the agent's app kills the grader's init
+    _, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent(), grade_in="fresh")
+    assert record.status == "failed" and "stopped while it was graded" in record.reason
+    assert len(provider.made("control")) == 1 and provider.live() == []
+
+
+def test_containers_stopping_with_the_control_too_are_infrastructure(provider, tmp_path):
+    provider.inject("playbook", "die", times=None)  # every container: not the agent's doing
+    with pytest.raises(InfraError) as caught:
+        fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
+    assert caught.value.kind == FaultKind.CONTAINER_GONE and "control" in str(caught.value)
+    assert provider.live() == []
+
+
+def test_the_engine_failing_while_grading_is_infrastructure(provider, tmp_path):
+    provider.inject("playbook", "engine_down", kind=FaultKind.CONTAINER_GONE)
+    with pytest.raises(InfraError) as caught:
+        fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
+    assert caught.value.kind == FaultKind.CONTAINER_GONE
+    assert provider.made("control") == []
+
+
 def test_the_oracle_needs_a_gold_patch_that_reverses(tmp_path):
     image = task_image(FAKE_IMAGE, files={f"{CWD}/src/bug_101.js": "rewritten since\n"})
     with pytest.raises(InfraError) as caught:
