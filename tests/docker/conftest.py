@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import secrets
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +29,69 @@ def _unavailable(reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set: Docker tests must run)", pytrace=False)
     pytest.skip(reason)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sharing one engine between test processes (`pytest -n`): a module that uses the engine holds
+# it shared; a test that restarts the engine holds it alone. A gate taken first gives the one
+# waiting to be alone precedence over modules not yet started, so that it is not starved.
+
+_LOCKS = Path(tempfile.gettempdir())
+
+
+def _flock(name: str, how: int) -> int:
+    fd = os.open(_LOCKS / f"swelancer-tests-engine.{name}", os.O_RDWR | os.O_CREAT, 0o666)
+    fcntl.flock(fd, how)
+    return fd
+
+
+@contextlib.contextmanager
+def _held(name: str, how: int) -> Iterator[None]:
+    fd = _flock(name, how)
+    try:
+        yield
+    finally:
+        os.close(fd)
+
+
+class EngineUse:
+    """This process's shared hold of the engine (for one module)."""
+
+    def __init__(self) -> None:
+        self.fd: int | None = None
+
+    def share(self) -> None:
+        gate = _flock("gate", fcntl.LOCK_SH)
+        try:
+            self.fd = _flock("use", fcntl.LOCK_SH)
+        finally:
+            os.close(gate)
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def engine_in_use() -> Iterator[EngineUse]:
+    """Every module of this folder shares the engine with other test processes while it runs
+    (what it starts in the background may span its tests)."""
+    use = EngineUse()
+    use.share()
+    yield use
+    use.release()
+
+
+@pytest.fixture
+def engine_alone(engine_in_use: EngineUse) -> Iterator[None]:
+    """The engine to this test alone: it waits until no other test process uses it."""
+    engine_in_use.release()
+    try:
+        with _held("gate", fcntl.LOCK_EX), _held("use", fcntl.LOCK_EX):
+            yield
+    finally:
+        engine_in_use.share()
 
 
 @pytest.fixture(scope="session")
@@ -91,8 +157,9 @@ def contract_images(docker_client: Any) -> dict[str, str]:
     unchanged; {image name: image id}."""
     from contract.build import ContractImageError, build_contract_images
 
-    try:
-        return build_contract_images(docker_client, on_line=_image_lines)
+    try:  # one test process builds them; the others wait, then find them current
+        with _held("contract-build", fcntl.LOCK_EX):
+            return build_contract_images(docker_client, on_line=_image_lines)
     except ContractImageError as err:
         _unavailable(f"contract images unavailable: {err}")
         raise  # not reached: _unavailable fails or skips

@@ -266,7 +266,8 @@ def test_monolith_runtime_setup_marks_done(fleet: dict[str, Any]) -> None:
     # upstream runs commands with `bash -i -c`: root's .bashrc activates conda's testbed, and
     # nvm's default alias (made by `nvm install` during setup) puts node on PATH
     _, env = sh(container, "echo $CONDA_DEFAULT_ENV; command -v python node npm", interactive=True)
-    assert env.split()[-4:] == [
+    said = [line for line in env.splitlines() if line and not line.startswith("bash: ")]
+    assert said == [
         "testbed",
         "/opt/conda/envs/testbed/bin/python",
         "/root/.nvm/versions/node/v20.15.1/bin/node",

@@ -279,7 +279,8 @@ def test_32_attempts_at_once_complete_without_errors(demo_image, tmp_path):
     assert len(networks.stdout.split()) <= 3, "no network is created per container"
 
 
-def test_the_engine_restarting_mid_run_is_retried(demo_image, tmp_path, docker_client):
+def test_the_engine_restarting_mid_run_is_retried(demo_image, tmp_path, engine_alone):
+    # engine_alone: no other test process uses the engine meanwhile
     started_here = Path("/tmp/docker-engine-started.pid").exists()
     if not (ENGINE_SCRIPT.exists() and started_here):
         if os.environ.get("CI"):
