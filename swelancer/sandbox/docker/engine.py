@@ -8,7 +8,13 @@ from typing import Any
 
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.base import SandboxProvider
-from swelancer.sandbox.engine import ContainerInfo, EngineFacts, ImageInfo, PullFailed
+from swelancer.sandbox.engine import (
+    ContainerInfo,
+    EngineFacts,
+    ImageInfo,
+    PullFailed,
+    SnapshotBuilder,
+)
 from swelancer.sandbox.snapshot_model import Snapshot
 
 
@@ -119,7 +125,9 @@ class DockerEngine:
 
         return list_snapshots(self.client)
 
-    def snapshot_store(self, run_id: str, *, budget_bytes: int | None, keep: bool) -> Any:
+    def snapshot_store(
+        self, run_id: str, *, budget_bytes: int | None, keep: bool
+    ) -> SnapshotBuilder:
         from swelancer.sandbox.docker.snapshots import SnapshotStore
 
         return SnapshotStore(self.client, run_id=run_id, budget_bytes=budget_bytes, keep=keep)
