@@ -167,3 +167,38 @@ def test_cycles_are_found() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert cycles(graph) == [{"a", "b", "c"}]
     assert cycles({"a": {"b"}, "b": set()}) == []
+
+
+# The operational commands reach the engine through `sandbox.engine.ImageEngine` only; the
+# Docker engine is made in `sandbox.factory`, the one module that names the Docker backend.
+ENGINE_USERS = ("swelancer.ops", "swelancer.cli")
+DOCKER_BACKEND = ("docker", "swelancer.sandbox.docker")
+
+
+def all_imports(path: Path) -> set[str]:
+    """Every absolute module name a source file imports, third-party ones included."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def _is_backend(name: str) -> bool:
+    return any(name == b or name.startswith(f"{b}.") for b in DOCKER_BACKEND)
+
+
+def test_ops_and_cli_import_nothing_of_the_docker_backend() -> None:
+    wrong = {
+        (module, name)
+        for module, path in modules().items()
+        if package_of(module) in ENGINE_USERS
+        for name in all_imports(path)
+        if _is_backend(name)
+    }
+    assert not wrong, f"import the engine through swelancer.sandbox.factory: {sorted(wrong)}"
+    factory = all_imports(modules()["swelancer.sandbox.factory"])
+    assert "swelancer.sandbox.docker.engine" in factory  # the walk sees the factory's import

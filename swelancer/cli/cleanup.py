@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from swelancer.cli.common import ResultsOpt, say
+from swelancer.cli.common import ResultsOpt, engine, say
 
 
 def cleanup(
@@ -22,16 +22,18 @@ def cleanup(
     from swelancer.errors import SwelancerError
     from swelancer.ops.snapshots import remove_left_snapshots
     from swelancer.run.results import RunDir
-    from swelancer.sandbox.docker import docker_client, remove_containers
 
     if run_id is not None and (results_dir / run_id).is_dir():
         try:
             RunDir(results_dir / run_id).lock().release()
         except SwelancerError as exc:
             raise SwelancerError(f"{exc} Its containers were left alone.") from None
-    client = docker_client()
-    removed = remove_containers(client, run_id=run_id)
-    snapshots = remove_left_snapshots(client, run_id)
+    eng = engine()
+    try:
+        removed = eng.remove_containers(run_id)
+        snapshots = remove_left_snapshots(eng, run_id)
+    finally:
+        eng.close()
     gone = [item for item in snapshots if item.removed]
     say(f"removed {len(removed)} container(s) and {len(gone)} snapshot(s) that were not kept")
     for item in snapshots:

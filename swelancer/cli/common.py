@@ -1,12 +1,15 @@
-"""What the commands share: the results-directory option and the line printer."""
+"""What the commands share: the results-directory option, the line printer and the engine."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from swelancer.sandbox.engine import ImageEngine
 
 ResultsOpt = Annotated[Path, typer.Option("--results-dir", help="Where run directories live.")]
 
@@ -16,3 +19,11 @@ def say(line: str) -> None:
     from swelancer.textsafe import clean
 
     print(clean(line), file=sys.stderr, flush=True)
+
+
+def engine() -> ImageEngine:
+    """The engine the commands work on (Docker), connected on first use; an `InfraError` saying
+    how to start it when it does not answer."""
+    from swelancer.sandbox.factory import docker_engine
+
+    return docker_engine()

@@ -1,10 +1,10 @@
-"""What the `images` commands share: their options, the engine client and the console."""
+"""What the `images` commands share: their options, short ids and the console."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -32,13 +32,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a t
 
 def short_id(image_id: str | None) -> str:
     return (image_id or "").removeprefix("sha256:")[:12] or "—"
-
-
-def engine() -> Any:
-    """A client of the Docker engine (an `InfraError` saying how to start it otherwise)."""
-    from swelancer.sandbox.docker import docker_client
-
-    return docker_client()
 
 
 def console(stderr: bool = False):

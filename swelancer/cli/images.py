@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from swelancer.cli import prune, pull_view, snapshots
-from swelancer.cli.common import say
+from swelancer.cli.common import engine, say
 from swelancer.cli.executor_options import ExecutorOpt, RayAddressOpt, on_cluster
 from swelancer.cli.image_options import (
     JsonOpt,
@@ -20,7 +20,6 @@ from swelancer.cli.image_options import (
     PerTaskOpt,
     SplitOpt,
     console,
-    engine,
     short_id,
 )
 from swelancer.format import size
@@ -55,21 +54,21 @@ def images_list(
     """The images a selection needs (present or missing), other swelancer images here, and the
     snapshots: which tasks have one (name, size, kept, last used)."""
     from swelancer.ops.images import image_state, selection_images, swelancer_images
-    from swelancer.sandbox.docker.snapshots import REPOSITORY
+    from swelancer.sandbox.snapshot_model import REPOSITORY
 
     selection = selection_images(split, manifest, per_task=per_task_images, download=True)
-    client = engine()
+    eng = engine()
     try:
-        needed = [image_state(client, image) for image in selection.images]
+        needed = [image_state(eng, image) for image in selection.images]
         names = set(selection.images)
         others = [
             s
-            for s in swelancer_images(client)
+            for s in swelancer_images(eng)
             if s.name not in names and not s.name.startswith(f"{REPOSITORY}/")
         ]
-        listing = snapshots.snapshot_listing(client, selection, per_task_images)
+        listing = snapshots.snapshot_listing(eng, selection, per_task_images)
     finally:
-        client.close()
+        eng.close()
     if as_json:
         out = {
             "split": selection.split,
@@ -135,7 +134,6 @@ def images_build(
     on every node of the cluster."""
     from swelancer.errors import ConfigError
     from swelancer.ops.images import DEMO_IMAGE
-    from swelancer.sandbox.docker.images import build_demo_image
 
     if name != "demo":
         raise ConfigError(f"only the demo image is built here, not {name!r}.")
@@ -143,7 +141,11 @@ def images_build(
         from swelancer.ops.cluster import build_on_cluster
 
         return build_on_cluster(ray_address, say)
-    image_id = build_demo_image(engine(), on_line=say)
+    eng = engine()
+    try:
+        image_id = eng.build_demo(on_line=say)
+    finally:
+        eng.close()
     say(f"built {DEMO_IMAGE} ({image_id[:19]})")
 
 

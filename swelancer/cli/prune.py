@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from swelancer.cli.common import say
-from swelancer.cli.image_options import JsonOpt, ManifestOpt, console, engine
+from swelancer.cli.common import engine, say
+from swelancer.cli.image_options import JsonOpt, ManifestOpt, console
 from swelancer.format import size
 
 if TYPE_CHECKING:
@@ -62,10 +62,10 @@ def images_prune(
     task_set = load_tasks(TaskQuery(split=split, manifest=manifest), show_progress=not as_json)
     keep = {task.task_id for task in task_set.tasks}
     source = str(manifest) if manifest else f"the current {split} manifest"
-    client = engine()
+    eng = engine()
     try:
-        items = prune_plan(client, keep)
-        snaps = snapshot_plan(client, snapshots)  # type: ignore[arg-type]
+        items = prune_plan(eng, keep)
+        snaps = snapshot_plan(eng, snapshots)  # type: ignore[arg-type]
         removable = [item for item in items if not item.blocked]
         snaps_removable = [item for item in snaps if not item.blocked]
         act = bool(removable or snaps_removable) and not dry_run
@@ -79,10 +79,10 @@ def images_prune(
                 say("nothing removed.")
                 return
         if act:
-            apply_prune(client, removable)
-            apply_snapshot_plan(client, snaps_removable)
+            apply_prune(eng, removable)
+            apply_snapshot_plan(eng, snaps_removable)
     finally:
-        client.close()
+        eng.close()
     if as_json:
         out = _plan_json(items, source, dry_run=not act)
         out.update(_snapshots_json(snaps, dry_run=not act))

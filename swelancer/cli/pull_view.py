@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from swelancer.cli.common import say
+from swelancer.cli.common import engine, say
 from swelancer.cli.executor_options import ExecutorOpt, RayAddressOpt, on_cluster
-from swelancer.cli.image_options import PerTaskOpt, console, engine, short_id
+from swelancer.cli.image_options import PerTaskOpt, console, short_id
 from swelancer.format import size
 
 
@@ -101,7 +101,6 @@ def images_pull(
     ray: on every node of the cluster, a line per node and image)."""
     from swelancer.errors import ConfigError
     from swelancer.ops.images import UPSTREAM_SPLITS, estimated_bytes, pull_image, selection_images
-    from swelancer.sandbox.docker.images import image_exists
 
     if target == "demo":
         raise ConfigError(
@@ -115,9 +114,9 @@ def images_pull(
         from swelancer.ops.cluster import pull_on_cluster
 
         return pull_on_cluster(ray_address, images, say)
-    client = engine()
+    eng = engine()
     try:
-        missing = [image for image in images if not image_exists(client, image)]
+        missing = [image for image in images if eng.image(image) is None]
         for image in images:
             if image not in missing:
                 say(f"{image}: already present")
@@ -127,9 +126,9 @@ def images_pull(
         for image in missing:
             view = PullView(image)
             try:
-                image_id = pull_image(client, image, on_event=view.event)
+                image_id = pull_image(eng, image, on_event=view.event)
             finally:
                 view.close()
             say(f"pulled {image} ({short_id(image_id)})")
     finally:
-        client.close()
+        eng.close()

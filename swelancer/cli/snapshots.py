@@ -10,14 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from swelancer.cli.common import say
+from swelancer.cli.common import engine, say
 from swelancer.cli.image_options import ManifestOpt, console, short_id
 from swelancer.cli.tasks import LimitOpt, TaskOpt
 from swelancer.format import size
 
 if TYPE_CHECKING:
     from swelancer.ops.images import ImageSelection
-    from swelancer.sandbox.docker.snapshots import Snapshot
+    from swelancer.sandbox.engine import ImageEngine
+    from swelancer.sandbox.snapshot_model import Snapshot
 
 Opt = typer.Option
 
@@ -69,8 +70,7 @@ def images_snapshot(
     from swelancer.ops.images import image_for
     from swelancer.ops.snapshots import build_snapshots
     from swelancer.run.spec import AttemptSettings, sandbox_spec
-    from swelancer.sandbox.docker.provider import DockerProvider
-    from swelancer.sandbox.docker.snapshots import SnapshotStore, parse_size
+    from swelancer.sandbox.snapshot_model import parse_size
     from swelancer.tasks.catalog import load_tasks
     from swelancer.tasks.models import IcTask
 
@@ -99,12 +99,13 @@ def images_snapshot(
         t.task_id: image_for(t, override=image, prefix=section.image_prefix, tag=section.image_tag)
         for t in tasks
     }
-    provider = DockerProvider()
+    eng = engine()
+    provider = eng.provider()
     provider.prepare_images(
         list(dict.fromkeys(images.values())), build_demo=True, on_line=lambda x: say(f"  {x}")
     )
     run_id = f"snapshot-{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-    store = SnapshotStore(provider.client, run_id=run_id, budget_bytes=budget_bytes, keep=True)
+    store = eng.snapshot_store(run_id, budget_bytes=budget_bytes, keep=True)
     say(
         f"snapshots of {len(tasks)} IC task(s) of {', '.join(dict.fromkeys(images.values()))}; "
         f"budget {size(store.budget_bytes)}, {size(store.used_bytes())} taken"
@@ -165,12 +166,11 @@ def _selection_tasks(selection: ImageSelection, per_task: bool) -> list | None:
     return None if tasks is None else [t for t in tasks if isinstance(t, IcTask)]
 
 
-def snapshot_listing(client: Any, selection: ImageSelection, per_task: bool) -> dict:
+def snapshot_listing(eng: ImageEngine, selection: ImageSelection, per_task: bool) -> dict:
     """Every snapshot here and, when the selection's tasks are known, which have one."""
     from swelancer.ops.images import image_for
-    from swelancer.sandbox.docker.snapshot_index import list_snapshots
 
-    snapshots = list_snapshots(client)
+    snapshots = eng.snapshots()
     out: dict[str, Any] = {"snapshots": [_snapshot_json(s) for s in snapshots]}
     tasks = _selection_tasks(selection, per_task)
     if tasks is None:
@@ -180,10 +180,8 @@ def snapshot_listing(client: Any, selection: ImageSelection, per_task: bool) -> 
     for task in tasks:
         image = image_for(task)
         if image not in ids:
-            try:
-                ids[image] = str(client.images.get(image).id)
-            except Exception:
-                ids[image] = None
+            found = eng.image(image)
+            ids[image] = found.id if found else None
         has = any(s.tagged and s.valid_for(ids[image] or "", task.task_id) for s in snapshots)
         (with_one if has else without).append(task.task_id)
     out.update(ic_tasks_with_snapshot=with_one, ic_tasks_without_snapshot=without)

@@ -208,9 +208,9 @@ class NodeImages(BaseModel):
 
 def node_images(images: list[str], build_demo: bool) -> NodeImages:
     """Each image present on this node's engine (the demo image built when allowed)?"""
-    from swelancer.sandbox.docker.provider import DockerProvider
+    from swelancer.sandbox.factory import docker_engine
 
-    provider = DockerProvider()
+    provider = docker_engine().provider()
     answer = NodeImages()
     for image in dict.fromkeys(images):
         try:
@@ -224,37 +224,45 @@ def node_images(images: list[str], build_demo: bool) -> NodeImages:
 def node_pull(images: list[str]) -> list[str]:
     """Pull what this node lacks; a line per image."""
     from swelancer.ops.images import pull_image
-    from swelancer.sandbox.docker import docker_client
-    from swelancer.sandbox.docker.images import image_exists
+    from swelancer.sandbox.factory import docker_engine
 
-    client = docker_client()
+    engine = docker_engine()
     lines = []
-    for image in images:
-        if image_exists(client, image):
-            lines.append(f"{image}: already present")
-        else:
-            lines.append(f"{image}: pulled ({pull_image(client, image)[:19]})")
+    try:
+        for image in images:
+            if engine.image(image) is not None:
+                lines.append(f"{image}: already present")
+            else:
+                lines.append(f"{image}: pulled ({pull_image(engine, image)[:19]})")
+    finally:
+        engine.close()
     return lines
 
 
 def node_build_demo() -> str:
     """Build the demo image on this node; its id."""
-    from swelancer.sandbox.docker import docker_client
-    from swelancer.sandbox.docker.images import build_demo_image
+    from swelancer.sandbox.factory import docker_engine
 
-    return build_demo_image(docker_client())
+    engine = docker_engine()
+    try:
+        return engine.build_demo(on_line=None)
+    finally:
+        engine.close()
 
 
 def node_remove_run(run_id: str, snapshots_too: bool) -> list[str]:
     """Remove the run's containers on this node's engine (and the snapshots it did not keep)."""
-    from swelancer.sandbox.docker import docker_client, remove_containers
+    from swelancer.sandbox.factory import docker_engine
 
-    client = docker_client()
-    removed = remove_containers(client, run_id=run_id)
-    if snapshots_too:
-        from swelancer.ops.snapshots import remove_left_snapshots
+    engine = docker_engine()
+    try:
+        removed = engine.remove_containers(run_id)
+        if snapshots_too:
+            from swelancer.ops.snapshots import remove_left_snapshots
 
-        remove_left_snapshots(client, run_id)
+            remove_left_snapshots(engine, run_id)
+    finally:
+        engine.close()
     return removed
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from swelancer.errors import InfraError, SwelancerError
 from swelancer.format import size
+from swelancer.sandbox.engine import EngineFacts, ImageEngine
 
 Status = Literal["ok", "warn", "fail"]
 WORKING_ROOM_BYTES = 2_000_000_000
@@ -56,27 +57,22 @@ def gigabytes(n: float) -> str:
 # The checks, each a small function of real inputs
 
 
-def check_engine(connect: Callable[[], Any]) -> tuple[Check, Any | None, dict]:
-    """Connect to the engine; the check, the client (None when unreachable) and `docker info`."""
+def check_engine(engine: ImageEngine) -> tuple[Check, EngineFacts | None]:
+    """Ask the engine about itself; the check and its facts (None when it does not answer)."""
     try:
-        client = connect()
-        info = client.info()
-        version = client.version()
+        facts = engine.facts()
     except InfraError as err:
         detail, fix = _split_advice(str(err))
-        return Check("engine", "fail", detail, fix), None, {}
+        return Check("engine", "fail", detail, fix), None
     except Exception as err:  # the engine answered the ping, then failed
-        return Check("engine", "fail", f"the Docker engine failed: {err}", START_DOCKER), None, {}
+        return Check("engine", "fail", f"the Docker engine failed: {err}", START_DOCKER), None
     where = f" at {os.environ['DOCKER_HOST']}" if os.environ.get("DOCKER_HOST") else ""
-    detail = (
-        f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')}, "
-        f"{info.get('OperatingSystem') or version.get('Os', '?')}){where}"
-    )
-    return Check("engine", "ok", detail), client, info
+    detail = f"Docker {facts.version} (API {facts.api_version}, {facts.os}){where}"
+    return Check("engine", "ok", detail), facts
 
 
 def _split_advice(message: str) -> tuple[str, str]:
-    """docker_client()'s message as (what is wrong, how to fix it): its `Start Docker …`
+    """An unreachable engine's message as (what is wrong, how to fix it): its `Start Docker …`
     sentence is the fix; the rest, with what Docker said, the detail."""
     start = message.find("Start Docker")
     end = message.find("(Docker said:")
@@ -87,8 +83,8 @@ def _split_advice(message: str) -> tuple[str, str]:
     return detail, fix
 
 
-def check_architecture(info: Mapping[str, Any], *, upstream: bool) -> Check:
-    arch = str(info.get("Architecture") or "unknown")
+def check_architecture(facts: EngineFacts, *, upstream: bool) -> Check:
+    arch = facts.architecture or "unknown"
     x86 = arch.lower() in ("x86_64", "amd64")
     if x86:
         return Check("architecture", "ok", f"{arch}")
@@ -122,8 +118,9 @@ def disk_need(missing: list[str], *, unknown_per_task: bool = False) -> tuple[in
     return need, how
 
 
-def check_disk(info: Mapping[str, Any], missing: list[str], *, unknown_per_task: bool) -> Check:
-    root = str(info.get("DockerRootDir") or "")
+def check_disk(facts: EngineFacts, missing: list[str], *, unknown_per_task: bool) -> Check:
+    """Free space under the engine's data root, when that root is on this machine."""
+    root = facts.root_dir
     need, how = disk_need(missing, unknown_per_task=unknown_per_task)
     if not root or not Path(root).exists():
         return Check(
@@ -166,11 +163,11 @@ def image_fix(image: str, selection) -> str:
     return f"`docker pull {image}`"
 
 
-def check_images(client, selection) -> tuple[Check, list[str]]:
+def check_images(engine: ImageEngine, selection) -> tuple[Check, list[str]]:
     """Whether every image of the selection is on the engine; the check and the missing ones."""
     from swelancer.ops.images import DEMO_IMAGE, image_state
 
-    missing = [image for image in selection.images if not image_state(client, image).present]
+    missing = [image for image in selection.images if not image_state(engine, image).present]
     present = len(selection.images) - len(missing)
     note = f"; {selection.note}" if selection.note else ""
     if not missing:
@@ -285,15 +282,15 @@ def run_checks(
     options: DoctorOptions,
     *,
     env: Mapping[str, str] | None = None,
-    connect: Callable[[], Any] | None = None,
+    engine: ImageEngine | None = None,
 ) -> list[Check]:
-    """Every check, in the order a user would fix them."""
+    """Every check, in the order a user would fix them (on the Docker engine by default)."""
     from swelancer.ops.images import selection_images
 
-    if connect is None:
-        from swelancer.sandbox.docker import docker_client
+    if engine is None:
+        from swelancer.sandbox.factory import docker_engine
 
-        connect = docker_client
+        engine = docker_engine()
     checks: list[Check] = []
     manifest_check = check_manifest(options.split, options.manifest, fetch=options.fetch)
     try:
@@ -308,23 +305,23 @@ def run_checks(
         if manifest_check.status != "fail":
             manifest_check = Check("manifest", "fail", str(err), "fix the manifest or --split")
 
-    engine, client, info = check_engine(connect)
-    checks.append(engine)
-    if client is None:
-        checks += [_not_checked("architecture"), _not_checked("disk"), _not_checked("images")]
-    elif selection is None:
-        checks.append(check_architecture(info, upstream=options.split not in (None, "demo")))
-        checks.append(check_disk(info, [], unknown_per_task=True))
-        checks.append(Check("images", "warn", "not checked: the selection could not be read"))
-    else:
-        try:
-            checks.append(check_architecture(info, upstream=selection.upstream))
-            images, missing = check_images(client, selection)
+    try:
+        engine_check, facts = check_engine(engine)
+        checks.append(engine_check)
+        if facts is None:
+            checks += [_not_checked("architecture"), _not_checked("disk"), _not_checked("images")]
+        elif selection is None:
+            checks.append(check_architecture(facts, upstream=options.split not in (None, "demo")))
+            checks.append(check_disk(facts, [], unknown_per_task=True))
+            checks.append(Check("images", "warn", "not checked: the selection could not be read"))
+        else:
+            checks.append(check_architecture(facts, upstream=selection.upstream))
+            images, missing = check_images(engine, selection)
             unknown = selection.note is not None
-            checks.append(check_disk(info, missing, unknown_per_task=unknown))
+            checks.append(check_disk(facts, missing, unknown_per_task=unknown))
             checks.append(images)
-        finally:
-            client.close()
+    finally:
+        engine.close()
     checks.append(check_api_key(options.model, options.base_url, env))
     checks.append(manifest_check)
     return checks

@@ -1,5 +1,5 @@
 """Which images a selection of tasks runs in, what the engine holds of them, and pulling and
-pruning them (the demo image is built by `sandbox.docker.images`)."""
+pruning them, on any `ImageEngine` (the demo image is built by the engine)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from swelancer.errors import FaultKind, InfraError
-from swelancer.sandbox.docker.images import (
-    DEMO_IMAGE,
-)
+from swelancer.sandbox.engine import DEMO_IMAGE, ImageEngine, ImageInfo, PullFailed
 from swelancer.tasks.models import IcTask, ManagerTask
 
 UPSTREAM_PREFIX = "swelancer/swelancer_x86"
@@ -148,31 +146,21 @@ class ImageState:
     tags: list[str] = field(default_factory=list)
 
 
-def image_state(client, name: str) -> ImageState:
-    import docker.errors
-
-    try:
-        image = client.images.get(name)
-    except docker.errors.ImageNotFound:
-        return ImageState(name, present=False)
-    return _state_of(name, image)
+def image_state(engine: ImageEngine, name: str) -> ImageState:
+    image = engine.image(name)
+    return ImageState(name, present=False) if image is None else _state_of(name, image)
 
 
-def _state_of(name: str, image) -> ImageState:
+def _state_of(name: str, image: ImageInfo) -> ImageState:
     return ImageState(
-        name,
-        present=True,
-        id=image.id,
-        size=image.attrs.get("Size"),
-        created=image.attrs.get("Created"),
-        tags=list(image.tags),
+        name, present=True, id=image.id, size=image.size, created=image.created, tags=image.tags
     )
 
 
-def swelancer_images(client) -> list[ImageState]:
+def swelancer_images(engine: ImageEngine) -> list[ImageState]:
     """Every image on the engine with a tag starting `swelancer` (one entry per tag)."""
     found: list[ImageState] = []
-    for image in client.images.list():
+    for image in engine.images():
         for tag in image.tags:
             if tag.startswith("swelancer"):
                 found.append(_state_of(tag, image))
@@ -223,25 +211,19 @@ def pull_error(image: str, detail: str) -> InfraError:
     return InfraError(f"pulling {image} failed. (Docker said: {text})", kind=FaultKind.PULL_FAILED)
 
 
-def pull_image(client, image: str, *, on_event: Callable[[dict], None] | None = None) -> str:
+def pull_image(
+    engine: ImageEngine, image: str, *, on_event: Callable[[dict], None] | None = None
+) -> str:
     """Pull `image`, passing each decoded progress event (`status`, `id`, `progressDetail`) to
     `on_event`. Returns the image id; raises `InfraError` saying why a pull failed."""
-    import docker.errors
-    import requests
-
     try:
-        for event in client.api.pull(image, stream=True, decode=True):
-            if "error" in event:
-                raise pull_error(image, event.get("error") or event.get("errorDetail"))
-            if on_event is not None:
-                on_event(event)
-        return client.images.get(image).id
-    except docker.errors.APIError as exc:
-        raise pull_error(image, str(exc.explanation or exc)) from None
-    except (requests.exceptions.RequestException, ConnectionError) as exc:
+        return engine.pull(image, on_event=on_event)
+    except PullFailed as exc:
+        if not exc.engine_gone:
+            raise pull_error(image, exc.detail) from None
         raise InfraError(
-            f"the Docker engine stopped answering while pulling {image} ({exc}); check that "
-            "it is running (`docker info`) and pull again.",
+            f"the Docker engine stopped answering while pulling {image} ({exc.detail}); check "
+            "that it is running (`docker info`) and pull again.",
             kind=FaultKind.DOCKER_UNAVAILABLE,
         ) from None
 
@@ -267,12 +249,11 @@ class PruneItem:
     error: str | None = None
 
 
-def containers_by_image(client) -> dict[str, list[tuple[str, str]]]:
+def containers_by_image(engine: ImageEngine) -> dict[str, list[tuple[str, str]]]:
     """Image id → (container name, status) of every container on the engine."""
     users: dict[str, list[tuple[str, str]]] = {}
-    for container in client.containers.list(all=True, ignore_removed=True):
-        image_id = container.attrs.get("Image") or ""
-        users.setdefault(image_id, []).append((container.name, container.status))
+    for container in engine.containers():
+        users.setdefault(container.image_id, []).append((container.name, container.status))
     return users
 
 
@@ -286,12 +267,12 @@ def blocked_by(users: list[tuple[str, str]]) -> str | None:
     return f"used by stopped container {names} (remove it first: `docker rm {names}`)"
 
 
-def prune_plan(client, keep_task_ids: set[str]) -> list[PruneItem]:
+def prune_plan(engine: ImageEngine, keep_task_ids: set[str]) -> list[PruneItem]:
     """Per-task upstream images whose task is not in `keep_task_ids`; tags an existing container
     uses are marked `blocked` and never removed."""
-    users = containers_by_image(client)
+    users = containers_by_image(engine)
     items: list[PruneItem] = []
-    for image in client.images.list():
+    for image in engine.images():
         for tag in image.tags:
             task_id = per_task_image_id(tag)
             if task_id is None or task_id in keep_task_ids:
@@ -302,7 +283,7 @@ def prune_plan(client, keep_task_ids: set[str]) -> list[PruneItem]:
                     tag=tag,
                     task_id=task_id,
                     image_id=image.id,
-                    size=image.attrs.get("Size") or 0,
+                    size=image.size or 0,
                     frees=not any(per_task_image_id(t) in (None, *keep_task_ids) for t in others),
                     other_tags=others,
                     blocked=blocked_by(users.get(image.id, [])),
@@ -311,22 +292,15 @@ def prune_plan(client, keep_task_ids: set[str]) -> list[PruneItem]:
     return sorted(items, key=lambda item: item.tag)
 
 
-def apply_prune(client, items: list[PruneItem]) -> list[PruneItem]:
+def apply_prune(engine: ImageEngine, items: list[PruneItem]) -> list[PruneItem]:
     """Remove the tags of a plan that are not blocked; containers are checked again just before
     each removal. Never forced: the engine refuses to remove what a container uses."""
-    import docker.errors
-
     for item in items:
         if item.blocked:
             continue
-        item.blocked = blocked_by(containers_by_image(client).get(item.image_id, []))
+        item.blocked = blocked_by(containers_by_image(engine).get(item.image_id, []))
         if item.blocked:
             continue
-        try:
-            client.images.remove(item.tag, force=False, noprune=False)
-            item.removed = True
-        except docker.errors.ImageNotFound:
-            item.removed = True  # gone already
-        except docker.errors.APIError as exc:
-            item.error = str(exc.explanation or exc)
+        item.error = engine.remove_image(item.tag)
+        item.removed = item.error is None
     return items

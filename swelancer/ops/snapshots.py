@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -23,8 +23,8 @@ from swelancer.errors import InfraError
 from swelancer.format import size
 from swelancer.ops.images import blocked_by, containers_by_image
 from swelancer.sandbox.base import SandboxProvider, SandboxSpec
-from swelancer.sandbox.docker.snapshot_index import Snapshot, list_snapshots, remove_snapshot
-from swelancer.sandbox.docker.snapshots import SnapshotStore
+from swelancer.sandbox.engine import RUN_LABEL, ImageEngine, SnapshotBuilder
+from swelancer.sandbox.snapshot_model import Snapshot
 from swelancer.tasks.models import IcTask
 
 Say = Callable[[str], None]
@@ -52,7 +52,7 @@ def build_snapshots(
     tasks: list[IcTask],
     images: dict[str, str],
     *,
-    store: SnapshotStore,
+    store: SnapshotBuilder,
     provider: SandboxProvider,
     spec_for: SpecFor,
     setup_timeout_s: float,
@@ -111,7 +111,7 @@ def build_snapshots(
 def _snapshot_one(
     task: IcTask,
     image: str,
-    store: SnapshotStore,
+    store: SnapshotBuilder,
     provider: SandboxProvider,
     spec_for: SpecFor,
     timeout_s: float,
@@ -162,10 +162,12 @@ class SnapshotItem(BaseModel):
     error: str | None = None
 
 
-def _runs_with_containers(client: Any) -> set[str]:
-    from swelancer.sandbox.docker import find_containers
-
-    return {c.labels.get("swelancer.run_id", "") for c in find_containers(client)}
+def _runs_with_containers(engine: ImageEngine) -> set[str]:
+    return {
+        c.labels.get(f"{RUN_LABEL}.run_id", "")
+        for c in engine.containers()
+        if c.labels.get(RUN_LABEL) == "1"
+    }
 
 
 def _blocked(snapshot: Snapshot, users: dict, live_runs: set[str]) -> str | None:
@@ -176,7 +178,7 @@ def _blocked(snapshot: Snapshot, users: dict, live_runs: set[str]) -> str | None
 
 
 def snapshot_plan(
-    client: Any,
+    engine: ImageEngine,
     which: Literal["all", "left", "none"] = "all",
     *,
     run_id: str | None = None,
@@ -187,10 +189,10 @@ def snapshot_plan(
     `blocked`, and (`spare_live_runs`) those whose run still has containers."""
     if which == "none":
         return []
-    users = containers_by_image(client)
-    live = _runs_with_containers(client) if spare_live_runs else set()
+    users = containers_by_image(engine)
+    live = _runs_with_containers(engine) if spare_live_runs else set()
     items = []
-    for snapshot in list_snapshots(client):
+    for snapshot in engine.snapshots():
         if which == "left" and snapshot.kept:
             continue
         if run_id is not None and snapshot.run_id != run_id:
@@ -199,23 +201,23 @@ def snapshot_plan(
     return items
 
 
-def apply_snapshot_plan(client: Any, items: list[SnapshotItem]) -> list[SnapshotItem]:
+def apply_snapshot_plan(engine: ImageEngine, items: list[SnapshotItem]) -> list[SnapshotItem]:
     """Remove the snapshots of a plan that are not blocked, looking at containers again just
     before each removal; never forced."""
     for item in items:
         if item.blocked:
             continue
-        users = containers_by_image(client)
+        users = containers_by_image(engine)
         item.blocked = blocked_by(users.get(item.snapshot.image_id, []))
         if item.blocked:
             continue
-        item.error = remove_snapshot(client, item.snapshot.image_id)
+        item.error = engine.remove_image(item.snapshot.image_id)
         item.removed = item.error is None
     return items
 
 
-def remove_left_snapshots(client: Any, run_id: str | None) -> list[SnapshotItem]:
+def remove_left_snapshots(engine: ImageEngine, run_id: str | None) -> list[SnapshotItem]:
     """`cleanup`'s part: the snapshots not kept of `run_id` (of every run when None) that no
     container uses, removed (call after the run's containers are gone)."""
-    items = snapshot_plan(client, "left", run_id=run_id, spare_live_runs=False)
-    return apply_snapshot_plan(client, items)
+    items = snapshot_plan(engine, "left", run_id=run_id, spare_live_runs=False)
+    return apply_snapshot_plan(engine, items)

@@ -37,7 +37,8 @@ from swelancer.ops.images import (
     pull_error,
     selection_images,
 )
-from swelancer.sandbox.docker import docker_client
+from swelancer.sandbox.engine import EngineFacts
+from swelancer.sandbox.factory import docker_engine
 from swelancer.tasks.sources import sha256_of
 
 SECRET = "sk-test-0123456789abcdef"
@@ -158,17 +159,17 @@ def test_manifest_file_and_demo(tmp_path: Path) -> None:
 
 def test_engine_down_is_a_failure_with_how_to_start_it(monkeypatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/nonexistent.sock")
-    check, client, info = check_engine(docker_client)
-    assert client is None and info == {}
+    check, facts = check_engine(docker_engine())
+    assert facts is None
     assert check.status == "fail"
     assert "unix:///tmp/nonexistent.sock" in check.detail
     assert check.fix and "Start Docker" in check.fix and "docker info" in check.fix
 
 
 def test_architecture() -> None:
-    assert check_architecture({"Architecture": "x86_64"}, upstream=True).status == "ok"
-    assert check_architecture({"Architecture": "aarch64"}, upstream=False).status == "ok"
-    arm = check_architecture({"Architecture": "aarch64"}, upstream=True)
+    assert check_architecture(EngineFacts(architecture="x86_64"), upstream=True).status == "ok"
+    assert check_architecture(EngineFacts(architecture="aarch64"), upstream=False).status == "ok"
+    arm = check_architecture(EngineFacts(architecture="aarch64"), upstream=True)
     assert arm.status == "warn" and "x86-64 only" in arm.detail and "emulation" in arm.detail
 
 
@@ -182,14 +183,14 @@ def test_disk_need_counts_missing_images_only() -> None:
 
 
 def test_disk_against_the_data_root(tmp_path: Path) -> None:
-    info = {"DockerRootDir": str(tmp_path)}
+    info = EngineFacts(root_dir=str(tmp_path))
     free = shutil.disk_usage(tmp_path).free
     ok = check_disk(info, [], unknown_per_task=False)
     assert ok.status == "ok" and f"{free / 1e9:,.1f} GB free on {tmp_path}" in ok.detail
     too_many = [per_task_image(str(i)) for i in range(free // 14_000_000_000 + 1)]
     full = check_disk(info, too_many, unknown_per_task=False)
     assert full.status == "fail" and full.fix and "prune" in full.fix
-    remote = check_disk({"DockerRootDir": "/no/such/dir"}, [], unknown_per_task=False)
+    remote = check_disk(EngineFacts(root_dir="/no/such/dir"), [], unknown_per_task=False)
     assert remote.status == "warn" and "not on this machine" in remote.detail
 
 

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.docker.host_lock import engine_lock
+from swelancer.sandbox.engine import DEMO_IMAGE
 from swelancer.tasks.sources import bundled_dir
 
-DEMO_IMAGE = "swelancer-demo:latest"
+__all__ = ["DEMO_IMAGE", "build_demo_image", "ensure_images", "image_exists"]
 
 
 def demo_context(dest: Path) -> Path:

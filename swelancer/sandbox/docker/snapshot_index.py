@@ -13,55 +13,26 @@ import time
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
-
 from swelancer.errors import FaultKind, InfraError
+from swelancer.sandbox.snapshot_model import (
+    LABEL,
+    REPOSITORY,
+    SETUP_VERSION,
+    Snapshot,
+    snapshot_labels,
+    snapshot_name,
+)
 
-SETUP_VERSION = "1"
-"""Bumped when what the harness expects of a set-up container changes."""
-REPOSITORY = "swelancer-snapshot"
-LABEL = "swelancer.snapshot"
-
-
-class Snapshot(BaseModel):
-    """One snapshot image as the engine holds it."""
-
-    name: str
-    """Its tag, or its image id when it has none."""
-    image_id: str
-    task_id: str
-    base_id: str
-    base_name: str
-    version: str
-    bytes: int
-    """The snapshot's own layer (what setup added to the base image)."""
-    kept: bool
-    run_id: str
-    last_used: float
-    """When it was made or last started from (epoch seconds)."""
-    tagged: bool
-
-    def valid_for(self, base_id: str, task_id: str) -> bool:
-        """Whether a container of `task_id` on the image `base_id` may start from it."""
-        return (self.base_id, self.task_id, self.version) == (base_id, task_id, SETUP_VERSION)
-
-
-def snapshot_name(task_id: str, base_id: str) -> str:
-    digest = base_id.split(":")[-1][:12]
-    return f"{REPOSITORY}/{re.sub(r'[^a-z0-9_.-]', '-', task_id.lower())}:{digest}-v{SETUP_VERSION}"
-
-
-def snapshot_labels(base_id: str, base_name: str, task_id: str, run_id: str, kept: bool):
-    """The labels a snapshot is committed with (what `find` checks before reusing it)."""
-    return {
-        LABEL: "1",
-        f"{LABEL}.base": base_id,
-        f"{LABEL}.base_name": base_name,
-        f"{LABEL}.task": task_id,
-        f"{LABEL}.version": SETUP_VERSION,
-        f"{LABEL}.run_id": run_id,
-        f"{LABEL}.kept": "1" if kept else "0",
-    }
+__all__ = [
+    "LABEL",
+    "REPOSITORY",
+    "SETUP_VERSION",
+    "Snapshot",
+    "list_snapshots",
+    "remove_snapshot",
+    "snapshot_labels",
+    "snapshot_name",
+]
 
 
 def list_snapshots(client: Any) -> list[Snapshot]:

@@ -23,7 +23,6 @@ find the rest by label.
 from __future__ import annotations
 
 import contextlib
-import re
 import shutil
 import threading
 import time
@@ -31,18 +30,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from pydantic import BaseModel
-
 from swelancer.errors import FaultKind, InfraError
 from swelancer.format import size as fmt
 from swelancer.sandbox.docker.host_lock import engine_lock
-from swelancer.sandbox.docker.snapshot_index import (
+from swelancer.sandbox.docker.snapshot_index import list_snapshots, remove_snapshot
+from swelancer.sandbox.snapshot_model import (
     LABEL,
     REPOSITORY,
     SETUP_VERSION,
+    Commit,
     Snapshot,
-    list_snapshots,
-    remove_snapshot,
+    parse_size,
     snapshot_labels,
     snapshot_name,
 )
@@ -63,29 +61,6 @@ __all__ = [
 
 GB = 1_000_000_000
 MARKER = "/setup_done.txt"
-
-
-class Commit(BaseModel):
-    """What one `SnapshotStore.commit` did."""
-
-    name: str | None
-    """The snapshot's name; None when none was made (see `refused`)."""
-    bytes: int = 0
-    """The size of the container's own layer (the snapshot's, when made)."""
-    seconds: float = 0.0
-    refused: str | None = None
-    """Why no snapshot was made (it would not fit in the budget, ...)."""
-
-
-def parse_size(text: str | None) -> int | None:
-    """Bytes of a size in Docker's units (`512m`, `50g`, `1t`, plain bytes); None for None."""
-    if text is None:
-        return None
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)b?\s*", text.lower())
-    if not match:
-        raise ValueError(f"{text!r} is not a size (e.g. 512m, 50g)")
-    factor = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}[match.group(2)]
-    return int(float(match.group(1)) * factor)
 
 
 def default_budget(client: Any) -> int:

@@ -1,0 +1,239 @@
+"""The `images` and `cleanup` commands in process, on the fake engine: what they print, what
+they remove and what they refuse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from upstream_data import CURRENT, need
+
+from swelancer.cli.app import main
+from swelancer.ops.images import DEMO_IMAGE, MONOLITH_IMAGE, per_task_image
+from swelancer.run.results import RunDir
+from tests.fakes.engine import FakeEngine
+from tests.fakes.sandbox import FakeProvider
+from tests.fakes.sandbox_images import FAKE_IMAGE, task_image
+
+GONE = per_task_image("99999001")
+OURS = {"swelancer": "1"}
+
+
+@pytest.fixture
+def engine(monkeypatch, tmp_path: Path) -> FakeEngine:
+    """The engine every command gets (instead of Docker)."""
+    fake = FakeEngine(provider=FakeProvider(task_image(FAKE_IMAGE, ic=["101", "103", "104"])))
+    monkeypatch.setattr("swelancer.sandbox.factory.docker_engine", lambda: fake)
+    monkeypatch.setenv("SWELANCER_CACHE_DIR", str(tmp_path / "cache"))
+    return fake
+
+
+def swelancer(capsys, *args: str) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of `swelancer ARGS` run in this process."""
+    with pytest.raises(SystemExit) as ended:
+        main(list(args))
+    out = capsys.readouterr()
+    code = ended.value.code
+    return (code if isinstance(code, int) else 1), out.out, " ".join(out.err.split())
+
+
+# ---------------------------------------------------------------------------------------------
+# list
+
+
+def test_list_shows_which_images_and_which_tasks_have_a_snapshot(capsys, engine) -> None:
+    demo = engine.add_image(DEMO_IMAGE, size=900_000_000)
+    engine.add_image("swelancer-tools:1")
+    engine.add_snapshot("101", DEMO_IMAGE, kept=True)
+    engine.add_snapshot("103", DEMO_IMAGE, tagged=False)  # untagged: no task has it
+    code, out, _ = swelancer(capsys, "images", "list", "--split", "demo", "--json")
+    assert code == 0
+    listing = json.loads(out)
+    assert listing["needed"] == [{"image": DEMO_IMAGE, "present": True, "id": demo.id,
+                                  "size": 900_000_000, "created": demo.created}]  # fmt: skip
+    assert [o["image"] for o in listing["other"]] == ["swelancer-tools:1"]  # no snapshot there
+    assert listing["ic_tasks_with_snapshot"] == ["101"]
+    assert "103" in listing["ic_tasks_without_snapshot"] and len(listing["snapshots"]) == 2
+    assert listing["snapshots"][0]["last_used_at"].endswith("Z") and engine.closed == 1
+
+    code, out, _ = swelancer(capsys, "images", "list", "--split", "demo")
+    assert code == 0 and "present" in out and demo.id[7:19] in out
+    assert "untagged" in out and "1 of 9 IC tasks of demo have a snapshot" in out
+    assert "make the others with: swelancer images snapshot --split demo" in out
+
+
+def test_list_says_how_to_get_what_is_missing(capsys, engine) -> None:
+    code, out, _ = swelancer(capsys, "images", "list", "--split", "demo")
+    assert code == 0 and "missing" in out and "no snapshots here" in out
+    assert "1 missing; get them with: swelancer images build demo" in " ".join(out.split())
+    code, out, _ = swelancer(capsys, "images", "list", "--split", "diamond")
+    assert "swelancer images pull diamond" in " ".join(out.split())
+
+
+# ---------------------------------------------------------------------------------------------
+# pull and build
+
+
+def test_pull_shows_each_layer_and_skips_what_is_here(capsys, engine) -> None:
+    engine.offer(MONOLITH_IMAGE, layers=2)
+    code, _, err = swelancer(capsys, "images", "pull", MONOLITH_IMAGE)
+    assert code == 0, err
+    assert f"pulling {MONOLITH_IMAGE}" in err  # layers are counted as the engine names them
+    assert "layer layer0: pull complete (1/1)" in err and "layer layer1: pull complete (2/2)" in err
+    assert "Status: Downloaded newer" in err
+    assert f"pulled {MONOLITH_IMAGE}" in err
+    code, _, err = swelancer(capsys, "images", "pull", "diamond")
+    assert code == 0 and f"{MONOLITH_IMAGE}: already present" in err and engine.closed == 2
+
+
+def test_a_pull_that_fails_is_one_error_paragraph(capsys, engine) -> None:
+    engine.refuse(GONE, "dial tcp: lookup registry-1.docker.io: i/o timeout")
+    code, _, err = swelancer(capsys, "images", "pull", GONE)
+    assert code == 1 and err.count("swelancer: error:") == 1
+    assert "could not reach the registry" in err and "i/o timeout" in err and engine.closed == 1
+    code, _, err = swelancer(capsys, "images", "pull", "demo")
+    assert code == 2 and "swelancer images build demo" in err
+
+
+def test_build_builds_the_demo_image_only(capsys, engine) -> None:
+    code, _, err = swelancer(capsys, "images", "build", "demo")
+    assert code == 0 and "Successfully built" in err and f"built {DEMO_IMAGE}" in err
+    assert engine.built == [DEMO_IMAGE]
+    code, _, err = swelancer(capsys, "images", "build", "monolith")
+    assert code == 2 and "only the demo image is built here" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# prune
+
+
+def _prune(capsys, *args: str) -> tuple[int, str, str]:
+    return swelancer(capsys, "images", "prune", "--manifest", str(need(CURRENT)), *args)
+
+
+def _prunable(engine: FakeEngine) -> None:
+    engine.add_image(MONOLITH_IMAGE, size=14_000_000_000)
+    engine.add_image(GONE, size=14_000_000_000)
+    engine.add_image(per_task_image("99999002"), size=3_000_000_000)
+    engine.add_container("agent-2", per_task_image("99999002"), labels=OURS)
+    engine.add_snapshot("101", MONOLITH_IMAGE, run_id="killed", size=2_000_000_000)
+
+
+def test_prune_shows_its_plan_and_removes_nothing_on_a_dry_run(capsys, engine) -> None:
+    _prunable(engine)
+    code, out, _ = _prune(capsys, "--dry-run", "--json")
+    assert code == 0
+    plan = json.loads(out)
+    assert plan["dry_run"] is True and plan["frees_bytes"] == 14_000_000_000
+    by_tag = {item["tag"]: item for item in plan["items"]}
+    assert set(by_tag) == {GONE, per_task_image("99999002")}
+    assert "running container agent-2" in by_tag[per_task_image("99999002")]["blocked"]
+    assert plan["snapshot_frees_bytes"] == 2_000_000_000 and len(plan["snapshots"]) == 1
+    code, _, err = _prune(capsys, "--dry-run")
+    assert code == 0 and "would free up to 14.0 GB" in err and "keep: in use" in err
+    assert "snapshots: would free 2.0 GB" in err
+    assert engine.removed == []
+
+
+def test_prune_without_yes_refuses_then_removes_with_it(capsys, engine) -> None:
+    _prunable(engine)
+    code, _, err = _prune(capsys)
+    assert code == 2 and "without --yes" in err and engine.removed == []
+    code, out, _ = _prune(capsys, "--yes", "--json")
+    assert code == 0
+    done = json.loads(out)
+    assert done["dry_run"] is False and [i["tag"] for i in done["items"] if i["removed"]] == [GONE]
+    assert engine.snapshots() == [] and GONE not in engine.tags()
+    assert per_task_image("99999002") in engine.tags()
+    code, _, err = _prune(capsys, "--yes", "--snapshots", "left")
+    assert code == 0 and "keep: in use by running container agent-2" in err
+    assert "nothing removed" in err and "no snapshot to prune" in err
+
+
+def test_prune_says_which_images_the_engine_would_not_remove(capsys, engine) -> None:
+    _prunable(engine)
+    engine.refuse_removal[GONE] = "conflict: image is being used"
+    code, _, err = _prune(capsys, "--yes", "--snapshots", "none")
+    assert code == 1 and "1 image(s) could not be removed" in err
+    assert f"{GONE}: conflict: image is being used" in err and "failed: conflict" in err
+
+
+def test_prune_needs_an_upstream_split_and_a_known_snapshot_choice(capsys, engine) -> None:
+    code, _, err = swelancer(capsys, "images", "prune", "--split", "demo")
+    assert code == 2 and "keeps the images of an upstream split" in err
+    code, _, err = _prune(capsys, "--snapshots", "some")
+    assert code == 2 and "--snapshots is all, left or none" in err
+
+
+# ---------------------------------------------------------------------------------------------
+# cleanup
+
+
+def test_cleanup_removes_a_runs_containers_and_the_snapshots_it_did_not_keep(
+    capsys, engine, tmp_path: Path
+) -> None:
+    engine.add_image(FAKE_IMAGE)
+    engine.add_container("c1", FAKE_IMAGE, labels={**OURS, "swelancer.run_id": "killed"})
+    engine.add_container("c2", FAKE_IMAGE, labels={**OURS, "swelancer.run_id": "other"})
+    engine.add_snapshot("101", FAKE_IMAGE, run_id="killed")
+    kept = engine.add_snapshot("103", FAKE_IMAGE, run_id="killed", kept=True)
+    used = engine.add_snapshot("104", FAKE_IMAGE, run_id="killed")
+    engine.add_container("c3", used.image_id, labels={**OURS, "swelancer.run_id": "other"})
+    code, _, err = swelancer(capsys, "cleanup", "--run-id", "killed", "--results-dir",
+                             str(tmp_path))  # fmt: skip
+    assert code == 0
+    assert "removed 1 container(s) and 1 snapshot(s) that were not kept" in err
+    assert f"kept snapshot {used.name}: in use by running container c3" in err
+    assert [c.name for c in engine.containers()] == ["c2", "c3"]
+    assert {s.image_id for s in engine.snapshots()} == {kept.image_id, used.image_id}
+
+
+def test_cleanup_leaves_a_run_that_is_still_going_alone(capsys, engine, tmp_path: Path) -> None:
+    engine.add_image(FAKE_IMAGE)
+    engine.add_container("c1", FAKE_IMAGE, labels={**OURS, "swelancer.run_id": "going"})
+    (tmp_path / "going").mkdir()
+    lock = RunDir(tmp_path / "going").lock()
+    try:
+        code, _, err = swelancer(capsys, "cleanup", "--run-id", "going", "--results-dir",
+                                 str(tmp_path))  # fmt: skip
+    finally:
+        lock.release()
+    assert code == 1 and "Its containers were left alone" in err
+    assert [c.name for c in engine.containers()] == ["c1"]
+
+
+# ---------------------------------------------------------------------------------------------
+# snapshot
+
+
+def _snapshot(capsys, *args: str) -> tuple[int, str, str]:
+    return swelancer(capsys, "images", "snapshot", "--split", "demo", "--image", FAKE_IMAGE,
+                     "--task", "101", "--task", "103", *args)  # fmt: skip
+
+
+def test_snapshot_makes_each_tasks_snapshot_once_and_resumes(capsys, engine) -> None:
+    engine.add_image(FAKE_IMAGE)
+    code, _, err = _snapshot(capsys, "--budget", "10g")
+    assert code == 0, err
+    assert "snapshots of 2 IC task(s) of fake/swelancer:latest; budget 10.0 GB" in err
+    assert "2 made, 0 present, 0 failed" in err
+    assert sorted(s.task_id for s in engine.snapshots()) == ["101", "103"]
+    assert all(s.kept for s in engine.snapshots()) and engine.sandboxes.live() == []
+    code, _, err = _snapshot(capsys, "--concurrency", "2")
+    assert code == 0 and err.count("snapshot present") == 2 and "0 made, 2 present" in err
+
+
+def test_snapshot_stops_at_the_budget_and_says_how_to_go_on(capsys, engine) -> None:
+    engine.add_image(FAKE_IMAGE)
+    code, _, err = _snapshot(capsys, "--budget", "700")  # room for one of 500 bytes
+    assert code == 1 and "stopped at the snapshot budget" in err and "Nothing was evicted" in err
+    assert len(engine.snapshots()) == 1
+
+
+def test_snapshot_refuses_what_it_cannot_do(capsys, engine) -> None:
+    assert _snapshot(capsys, "--variant", "swe_manager")[0] == 2
+    code, _, err = _snapshot(capsys, "--budget", "lots")
+    assert code == 2 and "--budget: 'lots' is not a size" in err
+    code, _, err = _snapshot(capsys, "--concurrency", "0")
+    assert code == 2 and "--concurrency must be at least 1" in err
