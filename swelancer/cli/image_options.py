@@ -35,8 +35,9 @@ def short_id(image_id: str | None) -> str:
 
 
 def console(stderr: bool = False):
-    """A console on stdout (or stderr); 120 columns wide when it is not a terminal (logs, pipes)."""
+    """A console on stdout (or stderr); 240 columns wide when it is not a terminal (logs,
+    pipes), so that tables of long image names keep every column whole."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=None if stream.isatty() else 120)
+    return Console(stderr=stderr, width=None if stream.isatty() else 240)
