@@ -104,10 +104,10 @@ def _share(settings: AttemptSettings) -> _NodeShare:
     """This process's provider, controls and snapshot store for the run (one run at a time)."""
     share = _SHARE.get(settings.run_id)
     if share is None:
-        from swelancer.sandbox.docker.provider import DockerProvider
+        from swelancer.sandbox.factory import docker_provider
 
         _SHARE.clear()
-        provider = DockerProvider()
+        provider: Any = docker_provider()
         sandbox = settings.sandbox
         snapshots = None
         if sandbox.snapshots:

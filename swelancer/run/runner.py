@@ -108,10 +108,10 @@ class Runner:
         make_progress: Callable[[Path], ProgressSink] | None = None,
         provider: SandboxProvider | None = None,
     ) -> None:
-        from swelancer.sandbox.docker.provider import DockerProvider
+        from swelancer.sandbox.factory import docker_provider
 
         self.config = config
-        self.provider: SandboxProvider = provider or DockerProvider()
+        self.provider: SandboxProvider = provider or docker_provider()
         self.say = say
         self.stop = threading.Event()
         self.budget = RunBudget(config.limits.max_run_cost_usd)

@@ -1,8 +1,10 @@
 """The one place outside `sandbox.docker` that names the Docker backend: the engine the
-operational commands work on. Tests replace `docker_engine` with a fake."""
+operational commands work on and the provider a run starts sandboxes with. Tests replace
+these with fakes."""
 
 from __future__ import annotations
 
+from swelancer.sandbox.base import SandboxProvider
 from swelancer.sandbox.engine import ImageEngine
 
 
@@ -12,3 +14,10 @@ def docker_engine() -> ImageEngine:
     from swelancer.sandbox.docker.engine import DockerEngine
 
     return DockerEngine()
+
+
+def docker_provider() -> SandboxProvider:
+    """The sandbox provider of that engine (containers; see `sandbox.docker.provider`)."""
+    from swelancer.sandbox.docker.provider import DockerProvider
+
+    return DockerProvider()
