@@ -18,11 +18,40 @@ BASE_IMAGE = "debian:bookworm-slim"
 """A small image the engine must already hold (tests never pull)."""
 
 
+HEAVY_FIRST = (
+    "test_attacks.py",
+    "test_contract_pipeline.py",
+    "test_faults.py",
+    "test_snapshots.py",
+    "test_model_agents.py",
+    "test_pipeline.py",
+    "test_contract_image.py",
+    "test_isolation.py",
+    "test_ray.py",
+)
+"""The slowest modules, slowest first, so that `pytest -n` (whole modules to a worker, in this
+order) starts them early instead of leaving one for the end."""
+LAST = "test_engine_restart.py"
+"""It stops the engine: last, so that it waits for as little as possible."""
+
+
+def _rank(item: pytest.Item) -> tuple[int, int]:
+    if HERE not in item.path.parents:
+        return (2, 0)
+    if item.path.name == LAST:
+        return (3, 0)
+    if item.path.name in HEAVY_FIRST:
+        return (0, HEAVY_FIRST.index(item.path.name))
+    return (1, 0)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test of this folder `docker`."""
+    """Mark every test of this folder `docker`; order modules for `pytest -n` (a stable sort:
+    each module's own order stays)."""
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.docker)
+    items.sort(key=_rank)
 
 
 def _unavailable(reason: str) -> None:

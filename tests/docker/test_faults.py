@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runs import SOME, containers, records, run_args, start_and_wait, unique
 
 from swelancer.config import AgentSection, RunConfig, RunSection, Selection
 from swelancer.ops.images import DEMO_IMAGE
@@ -20,55 +21,11 @@ from swelancer.sandbox.docker.images import ensure_images
 
 pytestmark = pytest.mark.docker
 
-ENGINE_SCRIPT = Path(__file__).resolve().parents[3] / "shared" / "ci" / "docker-engine.sh"
-
 
 @pytest.fixture(scope="module")
 def demo_image(docker_client) -> str:
     ensure_images(docker_client, [DEMO_IMAGE])
     return DEMO_IMAGE
-
-
-def unique(name: str) -> str:
-    return f"{name}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
-
-
-def run_args(results: Path, run_id: str, *extra: str) -> list[str]:
-    return [
-        sys.executable, "-m", "swelancer", "run", "--split", "demo", "--model", "mock/oracle",
-        "--results-dir", str(results), "--run-id", run_id, "--quiet", *extra,
-    ]  # fmt: skip
-
-
-def records(run_dir: Path) -> list[dict]:
-    path = run_dir / "attempts.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-def containers(run_id: str) -> list[str]:
-    out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id={run_id}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return out.stdout.split()
-
-
-def start_and_wait(args: list[str], run_dir: Path, at_least: int) -> subprocess.Popen:
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and proc.poll() is None:
-        if len(records(run_dir)) >= at_least:
-            return proc
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail(f"the run ended or stalled before {at_least} records: {proc.stderr.read()}")
-
-
-SOME = ["--task", "101", "--task", "110-manager-0", "--task", "102_1", "--task", "103"]
 
 
 def test_sigterm_stops_cleanly_and_the_run_resumes(demo_image, tmp_path):
@@ -277,29 +234,3 @@ def test_32_attempts_at_once_complete_without_errors(demo_image, tmp_path):
         ["docker", "network", "ls", "-q"], capture_output=True, text=True, check=True
     )
     assert len(networks.stdout.split()) <= 3, "no network is created per container"
-
-
-def test_the_engine_restarting_mid_run_is_retried(demo_image, tmp_path, engine_alone):
-    # engine_alone: no other test process uses the engine meanwhile
-    started_here = Path("/tmp/docker-engine-started.pid").exists()
-    if not (ENGINE_SCRIPT.exists() and started_here):
-        if os.environ.get("CI"):
-            pytest.fail("CI must run with an engine started by ../shared/ci/docker-engine.sh")
-        pytest.skip("the engine was not started by docker-engine.sh; cannot restart it here")
-    run_id = unique("restart")
-    args = run_args(tmp_path, run_id, "-j", "2", "--max-retries", "6", *SOME)
-    proc = start_and_wait(args, tmp_path / run_id, 1)
-    subprocess.run(["bash", str(ENGINE_SCRIPT), "stop"], check=True, timeout=60)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait until the old daemon has really gone
-        if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-            break
-        time.sleep(0.5)
-    time.sleep(2)
-    subprocess.run(["bash", str(ENGINE_SCRIPT), "start"], check=True, timeout=300)
-    assert proc.wait(timeout=600) == 0, proc.stderr.read()[-3000:]
-    found = records(tmp_path / run_id)
-    assert len(found) == 4
-    assert all(r["status"] == "passed" for r in found), found
-    assert any(r["infra_retries"] for r in found), "the restart hit an attempt in flight"
-    assert containers(run_id) == []  # those the restart stopped are gone too

@@ -1,0 +1,51 @@
+"""The engine restarting mid-run: attempts in flight are retried and nothing is left. It stops
+the engine, so it holds it alone (`engine_alone`) and is collected last."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from cli_runs import SOME, containers, records, run_args, start_and_wait, unique
+
+from swelancer.ops.images import DEMO_IMAGE
+from swelancer.sandbox.docker.images import ensure_images
+
+pytestmark = pytest.mark.docker
+
+ENGINE_SCRIPT = Path(__file__).resolve().parents[3] / "shared" / "ci" / "docker-engine.sh"
+
+
+@pytest.fixture(scope="module")
+def demo_image(docker_client) -> str:
+    ensure_images(docker_client, [DEMO_IMAGE])
+    return DEMO_IMAGE
+
+
+def test_the_engine_restarting_mid_run_is_retried(demo_image, tmp_path, engine_alone):
+    # engine_alone: no other test process uses the engine meanwhile
+    started_here = Path("/tmp/docker-engine-started.pid").exists()
+    if not (ENGINE_SCRIPT.exists() and started_here):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run with an engine started by ../shared/ci/docker-engine.sh")
+        pytest.skip("the engine was not started by docker-engine.sh; cannot restart it here")
+    run_id = unique("restart")
+    args = run_args(tmp_path, run_id, "-j", "2", "--max-retries", "6", *SOME)
+    proc = start_and_wait(args, tmp_path / run_id, 1)
+    subprocess.run(["bash", str(ENGINE_SCRIPT), "stop"], check=True, timeout=60)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:  # wait until the old daemon has really gone
+        if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
+            break
+        time.sleep(0.5)
+    time.sleep(2)
+    subprocess.run(["bash", str(ENGINE_SCRIPT), "start"], check=True, timeout=300)
+    assert proc.wait(timeout=600) == 0, proc.stderr.read()[-3000:]
+    found = records(tmp_path / run_id)
+    assert len(found) == 4
+    assert all(r["status"] == "passed" for r in found), found
+    assert any(r["infra_retries"] for r in found), "the restart hit an attempt in flight"
+    assert containers(run_id) == []  # those the restart stopped are gone too
