@@ -16,6 +16,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from cli_runs import containers
 
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker.images import ensure_images
@@ -58,16 +59,6 @@ def records(run_dir: Path) -> list[dict]:
 
 def outcome(run_dir: Path) -> dict[str, tuple[str, float]]:
     return {r["task_id"]: (r["status"], r["earned_usd"]) for r in records(run_dir)}
-
-
-def containers_of(run_id: str) -> list[str]:
-    done = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id={run_id}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.split()
 
 
 def assert_once_each(run_dir: Path) -> None:
@@ -115,7 +106,7 @@ def test_demo_on_two_raylets_gives_the_local_report(cluster, local_run, tmp_path
         assert f"started on {node['ip']}/{node['node_id'][:8]}" in log
     local_files = sorted(p.relative_to(local_run) for p in local_run.glob("attempts/**/*"))
     assert sorted(p.relative_to(run_dir) for p in run_dir.glob("attempts/**/*")) == local_files
-    assert containers_of(run_id) == []
+    assert containers(run_id) == []
 
     leaks = [
         str(path)
@@ -153,7 +144,7 @@ def test_a_raylet_lost_mid_run_retries_its_attempt_elsewhere(cluster, local_run,
         folder = run_dir / "attempts" / r["task_id"]
         notes = [p.read_text() for p in folder.glob("1.unfinished-*/error.txt")]
         assert any("node_lost" in note for note in notes), notes
-    assert containers_of(run_id) == []
+    assert containers(run_id) == []
 
 
 def _kill_when_busy(run: subprocess.Popen, log: Path, label: str, raylet: int | None) -> bool:

@@ -159,3 +159,17 @@ def _missing_image(image: str, err: object) -> InfraError:
         f"The Docker image {image!r} is not on this engine. {how} (Docker said: {_explain(err)})",
         kind=FaultKind.IMAGE_MISSING,
     )
+
+
+class ClientHolder:
+    """Holds a client of the engine, connected on first use (so that making the holder, as
+    `swelancer --help` does, costs nothing)."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = docker_client()
+        return self._client

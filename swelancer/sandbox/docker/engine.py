@@ -8,6 +8,7 @@ from typing import Any
 
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.base import SandboxProvider
+from swelancer.sandbox.docker.client import ClientHolder
 from swelancer.sandbox.engine import (
     ContainerInfo,
     EngineFacts,
@@ -29,21 +30,10 @@ def _image_info(image: Any) -> ImageInfo:
     )
 
 
-class DockerEngine:
+class DockerEngine(ClientHolder):
     """Images, containers and snapshots of one Docker engine."""
 
     name = "docker"
-
-    def __init__(self, client: Any = None) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from swelancer.sandbox.docker.client import docker_client
-
-            self._client = docker_client()
-        return self._client
 
     def facts(self) -> EngineFacts:
         client = self.client

@@ -9,23 +9,13 @@ from collections.abc import Callable
 from typing import Any
 
 from swelancer.sandbox.base import Sandbox, SandboxSpec
+from swelancer.sandbox.docker.client import ClientHolder
 
 
-class DockerProvider:
+class DockerProvider(ClientHolder):
     """Sandboxes are containers; a reference is a container created and never started."""
 
     name = "docker"
-
-    def __init__(self, client: Any = None) -> None:
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from swelancer.sandbox.docker import docker_client
-
-            self._client = docker_client()
-        return self._client
 
     def start(self, spec: SandboxSpec) -> Sandbox:
         from swelancer.sandbox.docker import DockerSandbox
