@@ -109,9 +109,12 @@ class _GitFailed(InfraError):
         )
 
 
-def capture_baseline(sandbox, cwd: str, store: Path) -> Baseline:
+def capture_baseline(
+    sandbox, cwd: str, store: Path, changes: list[tuple[str, int]] | None = None
+) -> Baseline:
     """Record the agent's starting point. Runs in the container, so it must be called before
-    the agent's turn (the container is still the harness's own)."""
+    the agent's turn (the container is still the harness's own). `changes`: the engine's list
+    when already read after setup (one listing serves the attempt's other start checks)."""
     listing = sandbox.exec(["sh", "-c", f"git ls-files -z > {BASE_LIST}"], workdir=cwd, timeout=600)
     if not listing.ok:
         raise InfraError(
@@ -120,7 +123,8 @@ def capture_baseline(sandbox, cwd: str, store: Path) -> Baseline:
     raw = sandbox.read_file(BASE_LIST, limit=200_000_000)
     tracked = sorted({p for p in raw.decode("utf-8", "surrogateescape").split("\0") if p})
     tracked_set = set(tracked)
-    changed = {rel for rel in _relative_changes(sandbox.changes(), cwd) if rel in tracked_set}
+    listed = sandbox.changes() if changes is None else changes
+    changed = {rel for rel in _relative_changes(listed, cwd) if rel in tracked_set}
     keep = sorted(changed | {p for p in tracked if posixpath.basename(p) == ".gitignore"})
     store.mkdir(parents=True, exist_ok=True)
     if keep:
