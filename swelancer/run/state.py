@@ -176,8 +176,11 @@ class TryState:
 
     def stop_agent_processes(self) -> list[str]:
         """Kill what the agent left running; the command lines of what survived, as the engine
-        (not the container) lists them."""
+        (not the container) lists them. Nothing runs in the container when the engine lists
+        nothing to kill."""
         assert self.sandbox is not None
+        if not self.agent_processes_running():
+            return []
         with contextlib.suppress(InfraError):
             self.sandbox.kill_processes_except(self.keep)
         engine = getattr(self.sandbox, "engine_processes", None)
