@@ -7,8 +7,6 @@ import contextlib
 import re
 import shlex
 import tempfile
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -78,16 +76,10 @@ class _Run(BaseModel):
 
 
 def run_hidden_test(
-    sandbox: Sandbox,
-    task: IcTask,
-    timeout_s: float,
-    *,
-    trace: bool = False,
-    on_played: Callable[[], None] | None = None,
+    sandbox: Sandbox, task: IcTask, timeout_s: float, *, trace: bool = False
 ) -> _Run:
     """Run `run_tests.yml` once as upstream does (`bash -i`; with tracing, the image's
-    `user-tool` alias) and read the exit code and pytest.log it leaves; `on_played` is called
-    when the playbook has ended, before they are read."""
+    `user-tool` alias) and read the exit code and pytest.log it leaves."""
     folder = task.task_id
     logs = f"{TESTS_DIR}/logs/{folder}"
     sandbox.exec(["sh", "-c", f"mkdir -p {logs} && rm -rf {logs}/*"], timeout=60)
@@ -95,8 +87,6 @@ def run_hidden_test(
     played = sandbox.exec(
         interactive(command), workdir=task.cwd, timeout=timeout_s, env=GRADING_ENV
     )
-    if on_played is not None:
-        on_played()
     try:
         raw = sandbox.read_file(f"{logs}/pytest_exit_code", limit=4096)
         code = last_int(raw.decode("utf-8", "replace"))
@@ -154,21 +144,16 @@ def grade_ic(
             before = {path for path, _kind in listed} | restored_paths(hidden)
         else:
             before = _changed_paths(sandbox)
-        with ThreadPoolExecutor(1, thread_name_prefix="swelancer-listing") as pool:
-            # The engine's listing after the run is slow to make: it is made while the run's
-            # files are read (reads change nothing).
-            after: list[Future] = []
-            played = _list_in(pool, sandbox, after)
-            result = run_hidden_test(sandbox, task, timeout_s, on_played=played)
-            run_dir = out_dir / folder / f"run-{run}"
-            run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "pytest.log").write_text(result.log, encoding="utf-8")
-            (run_dir / "playbook.log").write_text(result.output, encoding="utf-8")
-            (run_dir / "exit_code").write_text(
-                f"{result.code if result.code is not None else 'none'}\n"
-            )
-            outcome, note = _judge(result, timeout_s)
-            problems = tampering(sandbox, hidden, before, result, after[0] if after else None)
+        result = run_hidden_test(sandbox, task, timeout_s)
+        run_dir = out_dir / folder / f"run-{run}"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "pytest.log").write_text(result.log, encoding="utf-8")
+        (run_dir / "playbook.log").write_text(result.output, encoding="utf-8")
+        (run_dir / "exit_code").write_text(
+            f"{result.code if result.code is not None else 'none'}\n"
+        )
+        outcome, note = _judge(result, timeout_s)
+        problems = tampering(sandbox, hidden, before, result)
         if problems:
             outcome, note = "tampered", "; ".join(problems)
         grade.runs.append(
@@ -187,15 +172,6 @@ def grade_ic(
     if grade.outcome in ("anomaly", "tampered"):
         grade.note = grade.runs[-1].note
     return grade
-
-
-def _list_in(pool: ThreadPoolExecutor, sandbox: Sandbox, into: list[Future]) -> Callable[[], None]:
-    """A call that asks `pool` for the engine's listing of `sandbox`, its future put in `into`."""
-
-    def ask() -> None:
-        into.append(pool.submit(_listed_changes, sandbox))
-
-    return ask
 
 
 def _judge(result: _Run, timeout_s: float) -> tuple[Outcome, str | None]:
@@ -217,21 +193,14 @@ def _judge(result: _Run, timeout_s: float) -> tuple[Outcome, str | None]:
 # -- tampering -----------------------------------------------------------------------------
 
 
-def tampering(
-    sandbox: Sandbox,
-    hidden: HiddenTests,
-    before: set[str],
-    result: _Run,
-    listing: Future[list[tuple[str, int]]] | None = None,
-) -> list[str]:
+def tampering(sandbox: Sandbox, hidden: HiddenTests, before: set[str], result: _Run) -> list[str]:
     """What shows that a run's verdict cannot be trusted: the tests changed, a file planted
     beside them or where Python or pytest would load it, or a verdict that pytest's summary or
-    the playbook's own report contradicts. `listing`: the engine's list of changes, asked for
-    once the run ended."""
+    the playbook's own report contradicts."""
     problems = verdict_mismatch(result)
     problems += _tests_changed(sandbox, hidden)
     try:
-        after = listing.result() if listing is not None else _listed_changes(sandbox)
+        after = _listed_changes(sandbox)
     except InfraError as exc:  # the code under test made what the engine cannot list
         if exc.kind == FaultKind.CONTAINER_GONE:
             raise
