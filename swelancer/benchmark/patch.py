@@ -19,7 +19,7 @@ import os
 import posixpath
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
@@ -113,12 +113,11 @@ class _GitFailed(InfraError):
 
 
 def capture_baseline(
-    sandbox, cwd: str, store: Path, changes: Callable[[], list[tuple[str, int]]] | None = None
+    sandbox, cwd: str, store: Path, changes: list[tuple[str, int]] | None = None
 ) -> Baseline:
     """Record the agent's starting point. Runs in the container, so it must be called before
-    the agent's turn (the container is still the harness's own). `changes` gives the engine's
-    list read after setup (one listing serves the attempt's other start checks); it is called
-    before anything here deletes a file, so the listing may still be under way."""
+    the agent's turn (the container is still the harness's own). `changes`: the engine's list
+    when already read after setup (one listing serves the attempt's other start checks)."""
     listing = sandbox.exec(["sh", "-c", f"git ls-files -z > {BASE_LIST}"], workdir=cwd, timeout=600)
     if not listing.ok:
         raise InfraError(
@@ -127,7 +126,7 @@ def capture_baseline(
     raw = sandbox.read_file(BASE_LIST, limit=200_000_000)
     tracked = sorted({p for p in raw.decode("utf-8", "surrogateescape").split("\0") if p})
     tracked_set = set(tracked)
-    listed = (changes or sandbox.changes)()
+    listed = sandbox.changes() if changes is None else changes
     changed = {rel for rel in _relative_changes(listed, cwd) if rel in tracked_set}
     keep = sorted(changed | {p for p in tracked if posixpath.basename(p) == ".gitignore"})
     store.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -95,18 +94,14 @@ def run_once(
             setup.checkout_manager_base(sandbox, task)
         state.hidden = hide_tests(sandbox, state.scratch / "tests", task)
         setup.fresh_history(sandbox, task)
-        with ThreadPoolExecutor(1, thread_name_prefix="swelancer-listing") as pool:
-            # One listing serves the patch's base and what setup changed. The engine takes a
-            # while to make it; the steps up to its use delete nothing, so they run meanwhile.
-            listing = pool.submit(sandbox.changes)
-            sandbox.disconnect_network()
-            state.keep = sandbox.process_ids()
-            engine = getattr(sandbox, "engine_processes", None)
-            state.keep_engine = set(engine()) if engine is not None else set()
-            if isinstance(task, IcTask):
-                base = state.scratch / "base"
-                state.baseline = capture_baseline(sandbox, task.cwd, base, listing.result)
-            state.remember_start(listing.result())
+        start = sandbox.changes()  # one listing: the patch's base and what setup changed
+        if isinstance(task, IcTask):
+            state.baseline = capture_baseline(sandbox, task.cwd, state.scratch / "base", start)
+        state.remember_start(start)
+        sandbox.disconnect_network()
+        state.keep = sandbox.process_ids()
+        engine = getattr(sandbox, "engine_processes", None)
+        state.keep_engine = set(engine()) if engine is not None else set()
         phases.setup = time.monotonic() - t0
         log.event("ready", seconds=round(phases.setup, 3))
         _check(stop)
