@@ -120,6 +120,7 @@ def grade_ic(
     timeout_s: float,
     out_dir: Path,
     keep: set[int] | None = None,
+    listed: list[tuple[str, int]] | None = None,
 ) -> IcGrade:
     """Run the hidden test up to `test_runs` times, as upstream does: stop at the first pass;
     exit 1 is a failed run; a missing exit code (the playbook stopped before pytest: the build
@@ -128,6 +129,9 @@ def grade_ic(
     Before every run the tests are put back pristine from the host copy; after it they are
     checked against it, and the verdict against the playbook's own report and pytest's
     summary. A run that fails a check is `tampered` and ends the grading.
+
+    `listed`: the engine's list of the sandbox's changes, read since the last process that
+    could change it (the agent's) was started; the first run then needs no listing of its own.
     """
     folder = hidden.folder or task.task_id
     grade = IcGrade(folder=folder, outcome="anomaly")
@@ -136,7 +140,10 @@ def grade_ic(
             with contextlib.suppress(InfraError):
                 sandbox.kill_processes_except(keep)
         restore_tests(sandbox, hidden)
-        before = _changed_paths(sandbox)
+        if run == 1 and listed is not None:
+            before = {path for path, _kind in listed} | restored_paths(hidden)
+        else:
+            before = _changed_paths(sandbox)
         result = run_hidden_test(sandbox, task, timeout_s)
         run_dir = out_dir / folder / f"run-{run}"
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -304,6 +311,12 @@ def _tests_changed(sandbox: Sandbox, hidden: HiddenTests) -> list[str]:
 
 def _files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
+
+
+def restored_paths(hidden: HiddenTests) -> set[str]:
+    """The paths `restore_tests` makes: what the engine lists as changed once they are back."""
+    return {TESTS_DIR} | {f"{TESTS_DIR}/{p.relative_to(hidden.root).as_posix()}"
+                          for p in hidden.root.rglob("*")}  # fmt: skip
 
 
 def _changed_paths(sandbox: Sandbox) -> set[str]:

@@ -47,33 +47,25 @@ def hide_tests(sandbox: Sandbox, host_copy: Path, task: IcTask | ManagerTask) ->
 
     Everything in `/app/tests` is kept (the playbooks, `utils/`, `issues/conftest.py`, the
     logs) except other tasks' folders of `issues/`: the unified image holds every task's
-    tests, which this task never needs. An IC task whose own folder is missing cannot be
+    tests, which this task never needs. They are deleted first, in one command, so that one
+    bounded archive copy takes the rest. An IC task whose own folder is missing cannot be
     graded: an `InfraError` (kind `task_missing`, not retried) that names the folder.
+    Runs before the agent's turn (the container is still the harness's own).
     """
     if host_copy.exists():
         shutil.rmtree(host_copy)
-    listing = sandbox.exec(
-        ["find", TESTS_DIR, "-mindepth", "1", "-maxdepth", "1", "-printf", "%f\\0"], timeout=60
-    )
-    if not listing.ok:
-        raise InfraError(
-            f"{TESTS_DIR} is missing in {sandbox.name}; is this a SWE-Lancer image? "
-            f"({listing.output.strip()[-300:]})",
-            kind=FaultKind.TESTS_MISSING,
-        )
-    host_copy.mkdir(parents=True)
-    for entry in _names(listing.output):
-        if entry != "issues":
-            _keep(sandbox, f"{TESTS_DIR}/{entry}", host_copy / entry)
-    keep = _issue_entries_to_keep(sandbox, task)
-    (host_copy / "issues").mkdir()
-    for entry in keep:
-        _keep(sandbox, f"{TESTS_DIR}/issues/{entry}", host_copy / "issues" / entry)
-    hidden = HiddenTests(root=host_copy)
-    if isinstance(task, IcTask):
-        hidden.folder = graded_folder(task)
-        hidden.rewritten = _rewritten_test(sandbox, hidden.folder)
-    result = sandbox.exec(["sh", "-c", f"rm -rf {TESTS_DIR} && test ! -e {TESTS_DIR}"], timeout=300)
+    own = graded_folder(task) if isinstance(task, IcTask) else None
+    _keep_only_own_folder(sandbox, task, own)
+    host_copy.parent.mkdir(parents=True, exist_ok=True)
+    report = sandbox.copy_out(TESTS_DIR, host_copy, TESTS_COPY)
+    if report.stopped or report.truncated or not host_copy.is_dir():
+        raise InfraError(f"could not keep {TESTS_DIR} whole: {report.note()}", kind=FaultKind.HIDE)
+    (host_copy / "issues").mkdir(exist_ok=True)
+    hidden = HiddenTests(root=host_copy, folder=own)
+    if own is not None:
+        hidden.rewritten = _rewritten_test(sandbox, own)
+    gone = f"rm -rf {TESTS_DIR} {REWRITTEN} && test ! -e {TESTS_DIR}"
+    result = sandbox.exec(["sh", "-c", gone], timeout=300)
     if not result.ok:
         raise InfraError(
             f"could not delete {TESTS_DIR}: {result.output[-500:]}", kind=FaultKind.HIDE
@@ -81,44 +73,41 @@ def hide_tests(sandbox: Sandbox, host_copy: Path, task: IcTask | ManagerTask) ->
     return hidden
 
 
-def _keep(sandbox: Sandbox, src: str, dest: Path) -> None:
-    report = sandbox.copy_out(src, dest, TESTS_COPY)
-    if report.stopped or report.truncated:
-        raise InfraError(f"could not keep {src} whole: {report.note()}", kind=FaultKind.HIDE)
+_NO_TESTS, _NO_ISSUES, _NO_OWN = 3, 4, 5
 
 
-def _names(listing: str) -> list[str]:
-    """The plain file names of a NUL-separated listing (never `.`, `..` or a path)."""
-    return [n for n in listing.split("\0") if n and n not in (".", "..") and "/" not in n]
-
-
-def _issue_entries_to_keep(sandbox: Sandbox, task: IcTask | ManagerTask) -> list[str]:
-    """What of `issues/` a task keeps: every file (`conftest.py`) and its own folder."""
-    found = sandbox.exec(
-        ["find", f"{TESTS_DIR}/issues", "-mindepth", "1", "-maxdepth", "1", "-printf", "%y %f\\0"],
-        timeout=60,
+def _keep_only_own_folder(sandbox: Sandbox, task: IcTask | ManagerTask, own: str | None) -> None:
+    """Delete every folder of `issues/` but the task's own (files such as `conftest.py` and
+    links stay), after checking that the tests and the task's folder are there."""
+    check = f"[ -d {own} ] && [ ! -L {own} ] || exit {_NO_OWN}; " if own else ""
+    spare = f"! -name {own} " if own else ""  # IC ids are digits and `_`: no glob characters
+    script = (
+        f"cd {TESTS_DIR} 2>/dev/null || exit {_NO_TESTS}; "
+        f"cd issues 2>/dev/null || exit {_NO_ISSUES}; {check}"
+        f"find . -mindepth 1 -maxdepth 1 -type d {spare}-exec rm -rf -- {{}} +"
     )
-    if not found.ok:
+    done = sandbox.exec(["sh", "-c", script], timeout=300)
+    if done.ok:
+        return
+    said = done.output.strip()[-300:]
+    if done.exit_code == _NO_TESTS:
         raise InfraError(
-            f"could not list {TESTS_DIR}/issues in {sandbox.name}: {found.output.strip()[-300:]}",
-            kind=FaultKind.HIDE,
+            f"{TESTS_DIR} is missing in {sandbox.name}; is this a SWE-Lancer image? ({said})",
+            kind=FaultKind.TESTS_MISSING,
         )
-    entries = [e.split(" ", 1) for e in found.output.split("\0") if " " in e]
-    entries = [(kind, name) for kind, name in entries if name in _names(name + "\0")]
-    keep = [name for kind, name in entries if kind != "d"]
-    if isinstance(task, IcTask):
-        own = graded_folder(task)
-        if own not in {name for kind, name in entries if kind == "d"}:
-            listed = ", ".join(task.test_folders) or "none"
-            raise InfraError(
-                f"the image has no test folder {TESTS_DIR}/issues/{own} for task {task.task_id} "
-                f"(its acceptable_folders: {listed}); this image does not hold the task. "
-                "Check --image / --image-prefix, or pull the image the manifest was made for.",
-                kind=FaultKind.TASK_MISSING,
-                retryable=False,
-            )
-        keep.append(own)
-    return keep
+    if done.exit_code == _NO_OWN and isinstance(task, IcTask):
+        listed = ", ".join(task.test_folders) or "none"
+        raise InfraError(
+            f"the image has no test folder {TESTS_DIR}/issues/{own} for task {task.task_id} "
+            f"(its acceptable_folders: {listed}); this image does not hold the task. "
+            "Check --image / --image-prefix, or pull the image the manifest was made for.",
+            kind=FaultKind.TASK_MISSING,
+            retryable=False,
+        )
+    raise InfraError(
+        f"could not list {TESTS_DIR}/issues in {sandbox.name} (exit {done.exit_code}): {said}",
+        kind=FaultKind.HIDE,
+    )
 
 
 def _rewritten_test(sandbox: Sandbox, folder: str) -> bytes | None:
@@ -134,9 +123,7 @@ def _rewritten_test(sandbox: Sandbox, folder: str) -> bytes | None:
     try:
         return sandbox.read_file(REWRITTEN, limit=10_000_000) if done.ok else None
     except FileNotFoundError:
-        return None
-    finally:
-        sandbox.exec(["rm", "-f", REWRITTEN], timeout=60)
+        return None  # `hide_tests` deletes the copy with the tests
 
 
 def prune_other_tasks(sandbox: Sandbox, task: IcTask) -> None:

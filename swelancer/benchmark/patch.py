@@ -25,11 +25,14 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
+from swelancer.benchmark.reads import copy_all
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport
 
 BASE_LIST = "/tmp/.swelancer-base-files"
 BASE_TAR_DIR = "/tmp/.swelancer-base"
+DIFF_TREE = ("diff-tree", "-p", "--binary", "--full-index", "--no-renames", "--no-ext-diff",
+             "--no-textconv")  # fmt: skip
 EXCLUDED_DIRS = ("user_tool",)
 """Folders of the repository never part of the patch: the user tool's traces."""
 
@@ -109,9 +112,12 @@ class _GitFailed(InfraError):
         )
 
 
-def capture_baseline(sandbox, cwd: str, store: Path) -> Baseline:
+def capture_baseline(
+    sandbox, cwd: str, store: Path, changes: list[tuple[str, int]] | None = None
+) -> Baseline:
     """Record the agent's starting point. Runs in the container, so it must be called before
-    the agent's turn (the container is still the harness's own)."""
+    the agent's turn (the container is still the harness's own). `changes`: the engine's list
+    when already read after setup (one listing serves the attempt's other start checks)."""
     listing = sandbox.exec(["sh", "-c", f"git ls-files -z > {BASE_LIST}"], workdir=cwd, timeout=600)
     if not listing.ok:
         raise InfraError(
@@ -120,12 +126,13 @@ def capture_baseline(sandbox, cwd: str, store: Path) -> Baseline:
     raw = sandbox.read_file(BASE_LIST, limit=200_000_000)
     tracked = sorted({p for p in raw.decode("utf-8", "surrogateescape").split("\0") if p})
     tracked_set = set(tracked)
-    changed = {rel for rel in _relative_changes(sandbox.changes(), cwd) if rel in tracked_set}
+    listed = sandbox.changes() if changes is None else changes
+    changed = {rel for rel in _relative_changes(listed, cwd) if rel in tracked_set}
     keep = sorted(changed | {p for p in tracked if posixpath.basename(p) == ".gitignore"})
     store.mkdir(parents=True, exist_ok=True)
     if keep:
         _copy_files(sandbox, cwd, keep, store)
-    sandbox.exec(["rm", "-f", BASE_LIST], timeout=60)
+    sandbox.exec(["rm", "-rf", BASE_TAR_DIR, BASE_LIST], timeout=120)
     return Baseline(cwd=cwd, tracked=tracked, store=store, stored=keep)
 
 
@@ -163,7 +170,6 @@ def _copy_files(sandbox, cwd: str, paths: list[str], store: Path) -> None:
     for child in tmp.iterdir():
         shutil.move(str(child), store / child.name)
     tmp.rmdir()
-    sandbox.exec(["rm", "-rf", BASE_TAR_DIR], timeout=120)
 
 
 def _relative_changes(changes: Iterable[tuple[str, int]], cwd: str) -> dict[str, int]:
@@ -225,9 +231,12 @@ def _compute(sandbox, reference, baseline, workdir, limits, changes) -> str:
             f"the change touches {len(paths):,} files, more than the {limits.max_files:,} a "
             "patch may hold"
         )
-    current = _read_side(sandbox, cwd, paths, workdir / "now", limits)
     base_from_image = [p for p in paths if p in tracked and p not in stored]
-    base = _read_side(reference, cwd, base_from_image, workdir / "image", limits)
+    current, base = _read_sides(
+        [(sandbox, paths, workdir / "now"), (reference, base_from_image, workdir / "image")],
+        cwd,
+        limits,
+    )
     for p in paths:
         if p in stored:
             base[p] = _host_blob(baseline.store / p)
@@ -249,22 +258,7 @@ def _compute(sandbox, reference, baseline, workdir, limits, changes) -> str:
     sha_of = dict(zip([b[1] for b in blobs], shas, strict=True))
     old_tree = _tree(repo, [(m, sha_of[src], p) for m, src, p in before], "old")
     new_tree = _tree(repo, [(m, sha_of[src], p) for m, src, p in after], "new")
-    patch = _git(
-        [
-            "--git-dir",
-            str(repo),
-            "diff-tree",
-            "-p",
-            "--binary",
-            "--full-index",
-            "--no-renames",
-            "--no-ext-diff",
-            "--no-textconv",
-            old_tree,
-            new_tree,
-        ],
-        workdir,
-    )
+    patch = _git(["--git-dir", str(repo), *DIFF_TREE, old_tree, new_tree], workdir)
     if len(patch) > limits.max_patch_bytes:
         raise PatchTooLarge(
             f"the patch holds {len(patch):,} bytes, more than the {limits.max_patch_bytes:,} "
@@ -308,24 +302,27 @@ def _ignored(paths: list[str], baseline: Baseline, workdir: Path) -> set[str]:
     return {p for p in out.decode("utf-8", "surrogateescape").split("\0") if p}
 
 
-def _read_side(
-    source: FileSource, cwd: str, paths: list[str], into: Path, limits: PatchLimits
-) -> dict[str, tuple[str, Path] | None]:
-    """(mode, host file) of each path as `source` holds it; None for a path it lacks or that
-    is a folder. Files are read through the engine, bounded."""
-    into.mkdir(parents=True)
-    out: dict[str, tuple[str, Path] | None] = {}
+def _read_sides(
+    sides: list[tuple[FileSource, list[str], Path]], cwd: str, limits: PatchLimits
+) -> list[dict[str, tuple[str, Path] | None]]:
+    """For each (source, paths, folder): (mode, host file) of each path as `source` holds it;
+    None for a path it lacks or that is a folder. Files are read through the engine, bounded,
+    several at once (`reads.copy_all`)."""
     copy = CopyLimits(
         max_file_bytes=limits.max_file_bytes, max_total_bytes=limits.max_patch_bytes, max_entries=2
     )
-    for n, rel in enumerate(paths):
-        dest = into / str(n)
-        try:
-            report = source.copy_out(f"{cwd}/{rel}", dest, copy)
-        except FileNotFoundError:
-            out[rel] = None
-            continue
-        out[rel] = _side(report, dest, rel, limits)
+    copies = []
+    for source, paths, into in sides:
+        into.mkdir(parents=True)
+        copies += [(source, f"{cwd}/{rel}", into / str(n)) for n, rel in enumerate(paths)]
+    reports = iter(copy_all(copies, copy))
+    out: list[dict[str, tuple[str, Path] | None]] = []
+    for _source, paths, into in sides:
+        side: dict[str, tuple[str, Path] | None] = {}
+        for n, rel in enumerate(paths):
+            report = next(reports)
+            side[rel] = None if report is None else _side(report, into / str(n), rel, limits)
+        out.append(side)
     return out
 
 

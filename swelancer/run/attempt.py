@@ -94,9 +94,10 @@ def run_once(
             setup.checkout_manager_base(sandbox, task)
         state.hidden = hide_tests(sandbox, state.scratch / "tests", task)
         setup.fresh_history(sandbox, task)
+        start = sandbox.changes()  # one listing: the patch's base and what setup changed
         if isinstance(task, IcTask):
-            state.baseline = capture_baseline(sandbox, task.cwd, state.scratch / "base")
-        state.remember_start()
+            state.baseline = capture_baseline(sandbox, task.cwd, state.scratch / "base", start)
+        state.remember_start(start)
         sandbox.disconnect_network()
         state.keep = sandbox.process_ids()
         engine = getattr(sandbox, "engine_processes", None)

@@ -133,10 +133,12 @@ class TryState:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
-    def remember_start(self) -> None:
-        """Note what setup changed, before the agent's turn (see `replaced_since_start`)."""
+    def remember_start(self, changes: list[tuple[str, int]]) -> None:
+        """Note what setup changed (the engine's list, read before the agent's turn; see
+        `replaced_since_start`). A list read earlier than the turn's start only holds less of
+        the harness's own steps, which can only make more paths count as the agent's."""
         assert self.sandbox is not None
-        self.start_changes = dict(self.sandbox.changes())
+        self.start_changes = dict(changes)
         for path in replaced_tools(self.start_changes.items()):
             self.start_digests[path] = self._digest(path)
 
@@ -160,10 +162,25 @@ class TryState:
         except InfraError as exc:
             return f"unreadable: {exc.kind}"
 
+    def agent_processes_running(self) -> bool:
+        """Whether the engine lists a process in the agent's container that was not there when
+        its turn began (True when the engine cannot say)."""
+        assert self.sandbox is not None
+        engine = getattr(self.sandbox, "engine_processes", None)
+        if engine is None:
+            return True
+        try:
+            return any(pid not in self.keep_engine for pid in engine())
+        except InfraError:
+            return True
+
     def stop_agent_processes(self) -> list[str]:
         """Kill what the agent left running; the command lines of what survived, as the engine
-        (not the container) lists them."""
+        (not the container) lists them. Nothing runs in the container when the engine lists
+        nothing to kill."""
         assert self.sandbox is not None
+        if not self.agent_processes_running():
+            return []
         with contextlib.suppress(InfraError):
             self.sandbox.kill_processes_except(self.keep)
         engine = getattr(self.sandbox, "engine_processes", None)

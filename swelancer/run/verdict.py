@@ -33,6 +33,10 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
         )
         record.reason = f"tampering: {record.tampering}"
         return False
+    # Whether anything of the agent's still runs, asked of the engine before the listing: when
+    # nothing does, nothing but the harness changes the files after it, so the listing also
+    # serves as the first test run's `before` (else that run lists the changes itself).
+    quiet = not state.agent_processes_running()
     try:
         changes = state.sandbox.changes()
     except InfraError as exc:
@@ -65,7 +69,7 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
             record.reason = problem
             return False
     else:
-        grade = _run_grading(state, state.sandbox, "grading")
+        grade = _run_grading(state, state.sandbox, "grading", changes if quiet else None)
     record.test_exit_codes = {grade.folder: grade.exit_codes}
     if grade.outcome == "tampered":
         record.tampering = grade.note
@@ -77,7 +81,9 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
     return _settle(state, grade.note or "the test gave no verdict", record)
 
 
-def _run_grading(state: TryState, sandbox: Sandbox, out: str) -> IcGrade:
+def _run_grading(
+    state: TryState, sandbox: Sandbox, out: str, listed: list[tuple[str, int]] | None = None
+) -> IcGrade:
     assert isinstance(state.task, IcTask) and state.hidden is not None
     keep = state.keep if sandbox is state.sandbox else state.keeps.get(sandbox.name)
     return run_hidden_test(
@@ -88,6 +94,7 @@ def _run_grading(state: TryState, sandbox: Sandbox, out: str) -> IcGrade:
         timeout_s=state.settings.grading.test_timeout_s,
         out_dir=state.folder / out,
         keep=keep,
+        listed=listed,
     )
 
 

@@ -47,6 +47,7 @@ def test_an_ic_task_keeps_its_own_folder_and_what_the_playbook_needs(provider, t
     box = box_for(provider, ic_task("101"))
     image_tests = box.fs.files("/app/tests")
     hidden = hide_tests(box, tmp_path / "tests", ic_task("101"))
+    assert box.ops.count("copy_out") == 1, "the tests come out in one archive copy"
     assert host_files(hidden.root) == [
         "issues/101/bug_reintroduce.patch",
         "issues/101/commit_id.txt",

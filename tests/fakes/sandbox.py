@@ -147,6 +147,9 @@ class FakeSandbox:
         self.log_lines: list[str] = []
         self.ran: list[tuple[str, bool]] = []
         """(command name, whether the network was connected) of every exec, in order."""
+        self.ops: list[str] = []
+        """Every call made to this sandbox, in order: an operation's name (`changes`,
+        `copy_out`, ...) or, for an exec, its command's name."""
         self.marker_reads = 0
         self._misses_left: int | None = None
         if not reference:
@@ -224,6 +227,7 @@ class FakeSandbox:
     # -- the protocol -------------------------------------------------------------------------
 
     def _check(self, op: str, *, running: bool = False) -> ExecResult | None:
+        self.ops.append(op)
         self.provider.engine()
         if self.removed:
             raise InfraError(f"No such container: {self.name}", kind=FaultKind.CONTAINER_GONE)

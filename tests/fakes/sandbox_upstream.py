@@ -100,16 +100,23 @@ def _word(text: str) -> str:
 # -- files ------------------------------------------------------------------------------
 
 
-def _find(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
-    folder = m["dir"]
-    if not box.fs.is_dir(folder):
-        return 1, f"find: '{folder}': No such file or directory\n"
-    entries = []
-    for name in box.fs.listdir(folder):
-        node = box.fs.node(posixpath.join(folder, name))
-        kind = {"dir": "d", "link": "l"}.get(node.kind, "f") if node else "f"
-        entries.append(f"{kind} {name}" if "%y" in m["fmt"] else name)
-    return 0, "".join(e + "\0" for e in entries)
+def _keep_own(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
+    """`hide_tests`' deletion of every folder of `issues/` but the task's own."""
+    tests, own = m["tests"], m["own"]
+    issues = f"{tests}/issues"
+    if not box.fs.is_dir(tests):
+        return 3, f"sh: 1: cd: can't cd to {tests}\n"
+    if not box.fs.is_dir(issues):
+        return 4, "sh: 1: cd: can't cd to issues\n"
+    if own is not None:
+        node = box.fs.node(f"{issues}/{own}")
+        if node is None or node.kind != "dir":
+            return 5, ""
+    for name in box.fs.listdir(issues):
+        node = box.fs.node(posixpath.join(issues, name))
+        if node is not None and node.kind == "dir" and name != own:
+            box.fs.remove(posixpath.join(issues, name))
+    return 0, ""
 
 
 def _rm(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
@@ -137,6 +144,7 @@ def _touch(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
 
 def _delete_tests(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
     box.fs.remove(m["dir"])
+    box.fs.remove(m["also"])
     return (1, "") if box.fs.exists(m["dir"]) else (0, "")
 
 
@@ -460,10 +468,14 @@ def write_trace(box: FakeSandbox, issue: str, cwd: str) -> str:
     return folder
 
 
-FIND = r"find (?P<dir>/\S+) -mindepth 1 -maxdepth 1 -printf (?P<fmt>'%f\\0'|'%y %f\\0')"
+KEEP_OWN = (
+    r"cd (?P<tests>/\S+) 2>/dev/null \|\| exit 3; cd issues 2>/dev/null \|\| exit 4; "
+    r"(\[ -d (?P<own>[0-9_]+) \] && \[ ! -L (?P=own) \] \|\| exit 5; )?"
+    r"find \. -mindepth 1 -maxdepth 1 -type d (! -name (?P=own) )?-exec rm -rf -- \{\} \+"
+)
 RM = r"rm (?P<flags>-[rf]+ )?(-- )?(?P<paths>.+)"
 TOUCH = r"touch (?P<paths>\S+)"
-DELETE_TESTS = r"rm -rf (?P<dir>\S+) && test ! -e (?P=dir)"
+DELETE_TESTS = r"rm -rf (?P<dir>\S+) (?P<also>/\S+) && test ! -e (?P=dir)"
 EMPTY_LOGS = r"mkdir -p (?P<dir>\S+) && rm -rf (?P=dir)/\*"
 PRUNE = (
     r'cd (?P<issues>\S+) && for d in \*/; do d="\$\{d%/\}"; '
@@ -504,7 +516,7 @@ GOLD = (
 ARGV, SH, BASH, BASH_I = (None,), ("sh",), ("bash",), ("bash -i",)
 
 COMMANDS = [
-    Command("find", FIND, _find, ARGV),
+    Command("keep_own", KEEP_OWN, _keep_own, SH),
     Command("rm", RM, _rm, ARGV),
     Command("touch", TOUCH, _touch, ARGV),
     Command("delete_tests", DELETE_TESTS, _delete_tests, SH),

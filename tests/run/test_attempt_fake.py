@@ -746,3 +746,44 @@ def test_a_container_from_a_snapshot_of_a_runtime_setup_patches_against_the_snap
         assert record.status == "passed", (n, record.reason)
         assert "-  return sumInFloats(items); // BUG" in (folder / "patch.diff").read_text()
     assert record.setup_from["agent"] == "snapshot"
+
+
+# -- engine calls per attempt (each costs wall time: see benchmarks/overhead.py) --------------
+
+
+def agent_ops(provider) -> list[str]:
+    (box,) = provider.made("agent")
+    return box.ops
+
+
+def test_an_attempt_lists_the_changes_three_times_and_copies_the_tests_once(provider, tmp_path):
+    _, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
+    assert record.status == "passed" and record.graded_in == "same"
+    ops = agent_ops(provider)
+    assert ops.count("changes") == 3, "after setup, after the turn, after the test run"
+    hiding = ops[: ops.index("delete_tests")]
+    assert hiding.count("copy_out") == 1, "/app/tests comes out in one archive copy"
+    assert "kill_processes_except" not in ops, "the engine lists nothing of the agent's to kill"
+
+
+def test_a_process_the_agent_left_makes_the_first_run_list_the_changes_itself(provider, tmp_path):
+    def act(task, env):
+        env.sandbox.write_file(f"{CWD}/{source_of(task.task_id)}", fixed_code(task.task_id))
+        env.sandbox.spawn("node dev-server.js")
+
+    _, record = fake_attempt(provider, tmp_path, ic_task("101"), acting_agent(act))
+    assert record.status == "passed" and record.graded_in == "same"
+    ops = agent_ops(provider)
+    assert ops.count("kill_processes_except") == 1
+    assert ops.count("changes") == 4, "the listing after the turn predates the kill"
+
+
+def test_the_restored_tests_are_not_planted_files(tmp_path):
+    """The first run's `before` comes from the listing after the turn, when the tests were
+    out: the tests put back for the run (here one a planted-file rule would match) are not
+    files the run planted."""
+    image = task_image(FAKE_IMAGE, files={"/app/tests/utils/sitecustomize.py": "# the image's\n"})
+    provider = FakeProvider(image)
+    _, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
+    assert record.status == "passed" and record.tampering is None
+    assert agent_ops(provider).count("changes") == 3

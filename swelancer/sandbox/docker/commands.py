@@ -125,13 +125,16 @@ class CommandsMixin:
             raise _infra_error(err, f"Could not run a command in {self.name}") from err
 
     def _exit_code(self, exec_id: str) -> int:
+        """The exit code once the engine has it (it may lag the end of the output a moment)."""
         deadline = time.monotonic() + 10
+        pause = 0.002
         try:
             while True:
                 info = self.client.api.exec_inspect(exec_id)
                 if not info.get("Running") or time.monotonic() > deadline:
                     break
-                time.sleep(0.02)
+                time.sleep(pause)
+                pause = min(pause * 2, 0.05)
         except _sdk_errors() as err:
             doing = f"Could not read the exit code of a command in {self.name}"
             raise _infra_error(err, doing) from err
