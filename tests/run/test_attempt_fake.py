@@ -401,9 +401,13 @@ def test_an_engine_fault_during_the_agents_turn_is_infrastructure(provider, tmp_
 
 
 def test_the_container_stopping_after_the_turn_is_settled_by_the_control(provider, tmp_path):
-    # e.g. a process the agent left behind kills the container's init a moment after its turn
-    provider.inject("kill_processes_except", "die", role="agent", times=1)
-    folder, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
+    # e.g. a process the agent left behind kills the container's init a moment after its turn:
+    # the container stops as the harness first looks at it after the turn
+    def leave_a_killer(task, env):
+        provider.inject("changes", "call", then=lambda box: box.die(), role="agent")
+
+    agent = acting_agent(leave_a_killer)
+    folder, record = fake_attempt(provider, tmp_path, ic_task("101"), agent)
     assert record.status == "failed" and record.earned_usd == 0 and record.infra_retries == 0
     assert "stopped while it was graded" in record.reason
     assert "the untouched task grades cleanly" in record.reason
