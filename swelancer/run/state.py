@@ -21,7 +21,7 @@ from swelancer.benchmark.patch import (
 )
 from swelancer.benchmark.trust import python_changed, replaced_tools
 from swelancer.benchmark.user_tool import in_agent_sandbox, in_fresh_sandbox
-from swelancer.errors import InfraError
+from swelancer.errors import FaultKind, InfraError
 from swelancer.run.controls import Controls
 from swelancer.run.results import Transcript
 from swelancer.run.spec import AttemptSettings, labels, sandbox_spec
@@ -76,16 +76,30 @@ class TryState:
         store = self.snapshots if isinstance(task, IcTask) else None
         if store is None:
             return self._start(spec, role, "cold")
-        snapshot = store.find(settings.image, task.task_id)
-        if snapshot is not None:
-            return self._start(spec.model_copy(update={"image": snapshot}), role, "snapshot")
+        box = self._from_snapshot(spec, role, store.find(settings.image, task.task_id))
+        if box is not None:
+            return box
         with store.first(settings.image, task.task_id) as snapshot:
-            if snapshot is not None:
-                return self._start(spec.model_copy(update={"image": snapshot}), role, "snapshot")
+            box = self._from_snapshot(spec, role, snapshot)
+            if box is not None:
+                return box
             box = self._start(spec, role, "cold")
             made = store.make(box, settings.image, task.task_id)
             self.log.event("snapshot", role=role, name=made, notes=store.notes[-3:])
             return box
+
+    def _from_snapshot(self, spec: SandboxSpec, role: str, snapshot: str | None) -> Sandbox | None:
+        """A container from `snapshot`; None when there is none, or when it was removed after
+        it was found (another run ended, or evicted it): the caller then sets up cold."""
+        if snapshot is None:
+            return None
+        try:
+            return self._start(spec.model_copy(update={"image": snapshot}), role, "snapshot")
+        except InfraError as exc:
+            if exc.kind != FaultKind.IMAGE_MISSING:
+                raise
+            self.log.event("snapshot_gone", role=role, name=snapshot)
+            return None
 
     def _start(self, spec: SandboxSpec, role: str, source: str) -> Sandbox:
         box = self.provider.start(spec)

@@ -641,6 +641,19 @@ def test_later_containers_of_a_task_start_from_its_snapshot(tmp_path):
     assert provider.live() == []
 
 
+def test_a_snapshot_removed_after_it_was_found_means_a_cold_setup_not_an_error(tmp_path):
+    provider = FakeProvider(task_image(FAKE_IMAGE, ic=["101"], managers=[]))
+    store = FakeSnapshotStore(provider)
+    fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent(), snapshots=store)
+    (name,) = store.made.values()
+    del provider.images[name]  # another run that used it ended, or evicted it
+    folder, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent(), attempt=2,
+                                  snapshots=store)  # fmt: skip
+    assert record.status == "passed" and record.setup_from == {"agent": "cold"}
+    assert [e["name"] for e in events(folder) if e["kind"] == "snapshot_gone"] == [name, name]
+    assert provider.live() == []
+
+
 # -- more faults ------------------------------------------------------------------------------
 
 
