@@ -86,6 +86,7 @@ def run_once(
     log = Transcript(folder / "transcript.jsonl", on_event=on_event)
     state = TryState(task, attempt, settings, folder, provider, controls or Controls(), log,
                      snapshots)  # fmt: skip
+    state.stop = stop
     try:
         phase("setup")
         t0 = time.monotonic()
@@ -135,13 +136,7 @@ def run_once(
         phase("grading")
         record = _record(task, attempt, settings, started, outcome)
         if isinstance(task, IcTask):
-            try:
-                passed = verdict.grade_ic(state, record)
-            except InfraError as exc:
-                _check(stop)
-                if not _gone_while_engine_answers(sandbox, exc):
-                    raise
-                passed = verdict.settle_stopped(state, exc, record)
+            passed = verdict.grade_ic(state, record)
         else:
             choice = grade_manager(sandbox, task, folder)
             record.selected_proposal = choice.selected
@@ -171,18 +166,6 @@ def _stopped_by_agent(sandbox: Sandbox, exc: InfraError) -> bool:
         return not sandbox.alive()
     except Exception:  # the engine does not answer: an infrastructure fault after all
         return False
-
-
-def _gone_while_engine_answers(sandbox: Sandbox, exc: InfraError) -> bool:
-    """Whether a fault is a container that stopped under the harness while the engine still
-    answers (the agent's own container answers `alive` either way unless the engine fails)."""
-    if exc.kind != "container_gone":
-        return False
-    try:
-        sandbox.alive()
-    except Exception:
-        return False
-    return True
 
 
 def _record(

@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -42,6 +43,8 @@ class TryState:
         self.folder: Path = folder
         self.provider: SandboxProvider = provider
         self.snapshots = snapshots
+        self.stop: threading.Event | None = None
+        """Set when the run stops: a container found stopped is then the harness's doing."""
         self.setup_from: dict[str, str] = {}
         """How each role's first container was set up: `cold` or `snapshot`."""
         self.controls: Controls = controls
@@ -64,6 +67,16 @@ class TryState:
         """The image's own processes in each fresh sandbox (kept between test runs)."""
         self.leaked: list[str] = []
         """Files where the app copied text of the hidden test during a user-tool call."""
+
+    def stopped_under_us(self, sandbox: Sandbox, fault: InfraError) -> bool:
+        """Whether `fault` is `sandbox` having stopped while the engine still answers and the
+        run goes on (so not the engine's nor the harness's doing)."""
+        if fault.kind != FaultKind.CONTAINER_GONE or (self.stop and self.stop.is_set()):
+            return False
+        try:
+            return not sandbox.alive()
+        except Exception:  # the engine does not answer: an infrastructure fault after all
+            return False
 
     # -- sandboxes ----------------------------------------------------------------------
 

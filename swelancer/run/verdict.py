@@ -42,7 +42,13 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
     except InfraError as exc:
         return _settle(state, f"the engine cannot list what the agent changed ({exc})", record)
     replaced = state.replaced_since_start(changes)
-    survivors = [] if replaced else state.stop_agent_processes()
+    try:
+        survivors = [] if replaced else state.stop_agent_processes()
+    except InfraError as exc:  # e.g. a process it left killed init a moment after its turn
+        if not state.stopped_under_us(state.sandbox, exc):
+            raise
+        state.log.event("container_stopped", message=str(exc), phase="after the turn")
+        return _settle(state, f"the agent's container stopped after its turn ({exc})", record)
     try:
         patch = state.patch(changes)
     except PatchTooLarge as exc:
@@ -86,16 +92,23 @@ def _run_grading(
 ) -> IcGrade:
     assert isinstance(state.task, IcTask) and state.hidden is not None
     keep = state.keep if sandbox is state.sandbox else state.keeps.get(sandbox.name)
-    return run_hidden_test(
-        sandbox,
-        state.task,
-        state.hidden,
-        test_runs=state.settings.grading.test_runs,
-        timeout_s=state.settings.grading.test_timeout_s,
-        out_dir=state.folder / out,
-        keep=keep,
-        listed=listed,
-    )
+    try:
+        return run_hidden_test(
+            sandbox,
+            state.task,
+            state.hidden,
+            test_runs=state.settings.grading.test_runs,
+            timeout_s=state.settings.grading.test_timeout_s,
+            out_dir=state.folder / out,
+            keep=keep,
+            listed=listed,
+        )
+    except InfraError as exc:  # the code under test (the agent's app) may stop its container
+        if not state.stopped_under_us(sandbox, exc):
+            raise
+        state.log.event("container_stopped", message=str(exc), phase=out)
+        note = f"{sandbox.name} stopped while its test ran ({exc})"
+        return IcGrade(folder=graded_folder(state.task), outcome="anomaly", note=note)
 
 
 def _grade_fresh(state: TryState, patch: str) -> tuple[IcGrade, str | None]:
@@ -112,15 +125,6 @@ def _grade_fresh(state: TryState, patch: str) -> tuple[IcGrade, str | None]:
     finally:
         save_logs(grader, state.folder / "grader-sandbox.log")
         grader.remove()
-
-
-def settle_stopped(state: TryState, fault: InfraError, record: AttemptRecord) -> bool:
-    """A container running the agent's code (its own after the turn, or a grader running its
-    app) stopped while the engine still answers: as for a missing verdict, the untouched task
-    graded in a fresh sandbox decides whether the change or the infrastructure is the cause."""
-    state.log.event("container_stopped", message=str(fault), phase="grading")
-    note = f"a container running the agent's code stopped while it was graded ({fault})"
-    return _settle(state, note, record)
 
 
 def _settle(state: TryState, note: str, record: AttemptRecord) -> bool:

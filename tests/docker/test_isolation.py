@@ -285,4 +285,4 @@ def test_stopping_its_own_container_is_a_failure_not_an_error(demo_image, tmp_pa
     # The container stops as its init's children die: within the turn, or (under load) only
     # after it, when the control decides
     assert ("container stopped during the agent's turn" in record["reason"]
-            or "stopped while it was graded" in record["reason"]), record  # fmt: skip
+            or "container stopped after its turn" in record["reason"]), record  # fmt: skip

@@ -409,7 +409,7 @@ def test_the_container_stopping_after_the_turn_is_settled_by_the_control(provide
     agent = acting_agent(leave_a_killer)
     folder, record = fake_attempt(provider, tmp_path, ic_task("101"), agent)
     assert record.status == "failed" and record.earned_usd == 0 and record.infra_retries == 0
-    assert "stopped while it was graded" in record.reason
+    assert "the agent's container stopped after its turn" in record.reason
     assert "the untouched task grades cleanly" in record.reason
     assert len(provider.made("control")) == 1 and record.control_exit_codes[-1] == 1
     assert "container_stopped" in [e["kind"] for e in events(folder)]
@@ -419,7 +419,7 @@ def test_the_container_stopping_after_the_turn_is_settled_by_the_control(provide
 def test_a_grader_stopped_by_the_app_under_test_is_a_failure(provider, tmp_path):
     provider.inject("playbook", "die", role="grader")  # the agent's app kills the grader's init
     _, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent(), grade_in="fresh")
-    assert record.status == "failed" and "stopped while it was graded" in record.reason
+    assert record.status == "failed" and "stopped while its test ran" in record.reason
     assert len(provider.made("control")) == 1 and provider.live() == []
 
 
@@ -427,7 +427,8 @@ def test_containers_stopping_with_the_control_too_are_infrastructure(provider, t
     provider.inject("playbook", "die", times=None)  # every container: not the agent's doing
     with pytest.raises(InfraError) as caught:
         fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
-    assert caught.value.kind == FaultKind.CONTAINER_GONE and "control" in str(caught.value)
+    assert caught.value.kind == FaultKind.GRADER
+    assert "none on the untouched task either" in str(caught.value)
     assert provider.live() == []
 
 
