@@ -6,7 +6,27 @@ import contextlib
 import re
 from typing import Any
 
-from swelancer.sandbox.docker.client import _infra_error, _sdk_errors
+from swelancer.sandbox.docker.client import _client_key, _infra_error, _sdk_errors
+from swelancer.sandbox.docker.layer_changes import (
+    Layers,
+    LayersUnreadable,
+    layer_changes,
+    layers_of,
+)
+
+_NATIVE_DIFF: dict[str, bool] = {}
+"""Per engine: whether its overlay2 diff is native (an upper directory holds every change)."""
+
+
+def _native_diff(client: Any) -> bool:
+    key = _client_key(client)
+    if key not in _NATIVE_DIFF:
+        try:
+            status = dict(client.api.info().get("DriverStatus") or [])
+        except Exception:  # the engine's own listing is the fallback
+            return False
+        _NATIVE_DIFF[key] = str(status.get("Native Overlay Diff", "")).lower() == "true"
+    return _NATIVE_DIFF[key]
 
 
 class ProcessesMixin:
@@ -38,14 +58,35 @@ class ProcessesMixin:
                 found[int(row[pid_at])] = str(row[cmd_at])[:300] if cmd_at >= 0 else ""
         return found
 
+    _layers_found: Layers | bool | None = False
+    read_layers: bool = True
+    """List changes from the container's overlay2 layers when they are readable here (the
+    same listing as the engine's, without its walk of the whole image); else ask the engine."""
+
     def changes(self) -> list[tuple[str, int]]:
         """What the container changed in its filesystem since it started from its image, as
         the engine records it: (path, kind) with kind 0 changed, 1 added, 2 deleted."""
+        layers = self._layers() if self.read_layers else None
+        if layers is not None:
+            try:
+                return layer_changes(layers)
+            except LayersUnreadable:
+                pass  # the engine's own walk decides, as it would have anyway
         try:
             found = self.client.api.diff(self.id) or []
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not read the changes of {self.name}") from err
         return [(str(c.get("Path", "")), int(c.get("Kind", 0))) for c in found]
+
+    def _layers(self) -> Layers | None:
+        """The container's layers on this host, found once from its inspect data."""
+        if self._layers_found is False:
+            attrs = getattr(self.container, "attrs", None)
+            found = None
+            if isinstance(attrs, dict) and attrs.get("GraphDriver"):
+                found = layers_of(attrs, native_diff=_native_diff(self.client))
+            self._layers_found = found
+        return self._layers_found or None
 
     def kill_processes_except(self, keep: set[int]) -> int:
         """Kill every process not in `keep` (nor PID 1); returns how many passes it took, or

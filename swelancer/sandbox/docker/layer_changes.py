@@ -1,0 +1,268 @@
+"""A container's filesystem changes read from its overlay2 layers on this host.
+
+Docker 20.10 answers `GET /containers/{id}/changes` by mounting the image and walking all of
+it and all of the container, whatever the container changed: 0.2 s for a Debian image, 0.5 s
+for the demo image and far more for an image with a `node_modules` of its own. Where the engine
+runs on this host with overlay2 and a native diff, and this process is root, everything a
+container changed is in its upper directory, so only that directory is walked, and each of its
+entries is compared with the image's layers. The result is the engine's own listing: the same
+entries with the same kinds (0 changed, 1 added, 2 deleted), the parents of a change included.
+
+The upper directory belongs to the container, and its processes may still run: it is walked by
+directory descriptors that never follow a link, and it is bounded in entries and in depth. Any
+surprise raises `LayersUnreadable`, and the caller asks the engine instead.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+OPAQUE = "trusted.overlay.opaque"
+CAPABILITY = "security.capability"
+MAX_ENTRIES = 1_000_000
+MAX_DEPTH = 200
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+Change = tuple[str, int]
+CHANGED, ADDED, DELETED = 0, 1, 2
+
+
+class LayersUnreadable(Exception):
+    """The layers cannot be read here (or are too large to walk): ask the engine."""
+
+
+@dataclass(frozen=True)
+class Layers:
+    """Where a container's overlay2 layers are on this host: its upper directory and the
+    lower ones, topmost first (its init layer, then the image's)."""
+
+    upper: str
+    lowers: tuple[str, ...]
+
+
+def layers_of(attrs: dict, *, native_diff: bool) -> Layers | None:
+    """The layers of a container from its inspect data, when they can be walked here: overlay2
+    with a native diff (no redirected or metadata-only directories), this process root (the
+    whiteout and opaque marks are root's to read) and the directories present."""
+    driver = attrs.get("GraphDriver") or {}
+    data = driver.get("Data") or {}
+    upper, lower = data.get("UpperDir"), data.get("LowerDir")
+    if driver.get("Name") != "overlay2" or not native_diff or os.geteuid() != 0:
+        return None
+    if not isinstance(upper, str) or not isinstance(lower, str) or not lower:
+        return None
+    lowers = tuple(lower.split(":"))
+    if not all(os.path.isabs(p) and os.path.isdir(p) for p in (upper, *lowers)):
+        return None  # an engine on another machine, or in a namespace of its own
+    return Layers(upper, lowers)
+
+
+def layer_changes(
+    layers: Layers, *, max_entries: int = MAX_ENTRIES, max_depth: int = MAX_DEPTH
+) -> list[Change]:
+    """The container's changes, as the engine lists them (see the module's docstring)."""
+    walk = _Walk(_Lowers(layers.lowers), max_entries, max_depth)
+    try:
+        fd = os.open(layers.upper, _DIR_FLAGS)
+    except OSError as exc:
+        raise LayersUnreadable(f"{layers.upper}: {exc}") from exc
+    try:
+        walk.directory(fd, "", depth=0)
+    except OSError as exc:
+        raise LayersUnreadable(str(exc)) from exc
+    finally:
+        os.close(fd)
+    return walk.changes
+
+
+def _whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _same_time(a: os.stat_result, b: os.stat_result) -> bool:
+    sa, na = divmod(a.st_mtime_ns, 10**9)
+    sb, nb = divmod(b.st_mtime_ns, 10**9)
+    return sa == sb and (na == nb or na == 0 or nb == 0)
+
+
+def _different(old: os.stat_result, new: os.stat_result) -> bool:
+    """The engine's test of a changed entry: type and mode, owner, device, and for all but
+    directories the modification time and the size."""
+    if (old.st_mode, old.st_uid, old.st_gid, old.st_rdev) != (
+        new.st_mode,
+        new.st_uid,
+        new.st_gid,
+        new.st_rdev,
+    ):
+        return True
+    return not stat.S_ISDIR(old.st_mode) and (
+        not _same_time(old, new) or old.st_size != new.st_size
+    )
+
+
+def _xattr(path: str | int, name: str) -> bytes | None:
+    try:
+        if isinstance(path, int):
+            return os.getxattr(path, name)
+        return os.getxattr(path, name, follow_symlinks=False)
+    except OSError:
+        return None
+
+
+class _Lowers:
+    """The image's side: the lower layers merged as overlayfs merges them (whiteouts, opaque
+    directories, a file or link that hides what lies below its path). Lower layers are the
+    engine's and read-only, so paths may be looked up by name; each prefix is checked to be
+    a real directory, so no link is followed."""
+
+    def __init__(self, layers: tuple[str, ...]) -> None:
+        self.layers = layers
+        self._lstat: dict[str, os.stat_result | None] = {}
+        self._opaque: dict[str, bool] = {}
+
+    def _lstat_at(self, full: str) -> os.stat_result | None:
+        if full not in self._lstat:
+            try:
+                self._lstat[full] = os.lstat(full)
+            except FileNotFoundError:
+                self._lstat[full] = None
+        return self._lstat[full]
+
+    def _is_opaque(self, full: str) -> bool:
+        if full not in self._opaque:
+            self._opaque[full] = _xattr(full, OPAQUE) == b"y"
+        return self._opaque[full]
+
+    def _in_layer(self, layer: str, parts: list[str]) -> tuple[str, os.stat_result | None]:
+        """("found", stat), ("hidden", None): nothing below this layer shows, or ("absent",
+        None): look in the next layer."""
+        hides_below = False
+        full = layer
+        for part in parts[:-1]:
+            full = f"{full}/{part}"
+            st = self._lstat_at(full)
+            if st is None:
+                return "absent", None
+            if _whiteout(st) or not stat.S_ISDIR(st.st_mode):
+                return "hidden", None
+            hides_below = hides_below or self._is_opaque(full)
+        st = self._lstat_at(f"{full}/{parts[-1]}")
+        if st is not None:
+            return ("hidden", None) if _whiteout(st) else ("found", st)
+        return ("hidden" if hides_below else "absent"), None
+
+    def stat(self, path: str) -> os.stat_result | None:
+        """The entry at `path` ("/a/b") in the image, or None when the image has none."""
+        parts = path.strip("/").split("/")
+        for layer in self.layers:
+            where, st = self._in_layer(layer, parts)
+            if where == "found":
+                return st
+            if where == "hidden":
+                return None
+        return None
+
+    def children(self, path: str) -> set[str]:
+        """The names in the image's directory `path`."""
+        names: set[str] = set()
+        for layer in self.layers:
+            full = f"{layer}{path}"
+            st = self._lstat_at(full)
+            if st is None or not stat.S_ISDIR(st.st_mode):
+                continue
+            names.update(os.listdir(full))
+        return {n for n in names if self.stat(f"{path}/{n}") is not None}
+
+    def capability(self, path: str) -> bytes | None:
+        for layer in self.layers:
+            where, _ = self._in_layer(layer, path.strip("/").split("/"))
+            if where == "found":
+                return _xattr(f"{layer}{path}", CAPABILITY)
+            if where == "hidden":
+                return None
+        return None
+
+
+class _Walk:
+    """The upper directory, walked by descriptors, compared entry by entry with the image."""
+
+    def __init__(self, lowers: _Lowers, max_entries: int, max_depth: int) -> None:
+        self.lowers = lowers
+        self.max_entries = max_entries
+        self.max_depth = max_depth
+        self.changes: list[Change] = []
+        self.seen = 0
+
+    def _entries(self, fd: int) -> Iterable[tuple[str, os.stat_result]]:
+        with os.scandir(fd) as found:
+            for entry in found:
+                self.seen += 1
+                if self.seen > self.max_entries:
+                    raise LayersUnreadable(f"more than {self.max_entries} entries changed")
+                yield entry.name, entry.stat(follow_symlinks=False)
+
+    def _open(self, fd: int, name: str, depth: int) -> int:
+        if depth >= self.max_depth:
+            raise LayersUnreadable(f"a changed folder is more than {self.max_depth} deep")
+        return os.open(name, _DIR_FLAGS, dir_fd=fd)
+
+    def added(self, fd: int, path: str, depth: int) -> None:
+        """Everything under a directory the image does not have: all added."""
+        for name, st in list(self._entries(fd)):
+            child = f"{path}/{name}"
+            if _whiteout(st):
+                continue
+            self.changes.append((child, ADDED))
+            if stat.S_ISDIR(st.st_mode):
+                self._descend(fd, name, depth, self.added, child)
+
+    def _descend(
+        self, fd: int, name: str, depth: int, visit: Callable[[int, str, int], None], path: str
+    ) -> None:
+        sub = self._open(fd, name, depth + 1)
+        try:
+            visit(sub, path, depth + 1)
+        finally:
+            os.close(sub)
+
+    def directory(self, fd: int, path: str, depth: int) -> None:
+        """A directory the image has too: each entry compared with the image's."""
+        entries = list(self._entries(fd))
+        for name, st in entries:
+            child = f"{path}/{name}"
+            old = self.lowers.stat(child)
+            if _whiteout(st):
+                if old is not None:
+                    self.changes.append((child, DELETED))
+                continue
+            if old is None:
+                self.changes.append((child, ADDED))
+                if stat.S_ISDIR(st.st_mode):
+                    self._descend(fd, name, depth, self.added, child)
+                continue
+            mark = len(self.changes)
+            changed = _different(old, st)
+            if not changed and stat.S_ISREG(st.st_mode):
+                upper_cap = _xattr(f"/proc/self/fd/{fd}/{name}", CAPABILITY)
+                changed = upper_cap != self.lowers.capability(child)
+            if changed:
+                self.changes.append((child, CHANGED))
+            if not stat.S_ISDIR(st.st_mode):
+                continue
+            if stat.S_ISDIR(old.st_mode):
+                self._descend(fd, name, depth, self._changed_dir, child)
+            else:  # a directory where the image has a file or a link
+                self._descend(fd, name, depth, self.added, child)
+            if not changed and len(self.changes) > mark:
+                self.changes.insert(mark, (child, CHANGED))  # the parent of a change
+
+    def _changed_dir(self, fd: int, path: str, depth: int) -> None:
+        self.directory(fd, path, depth)
+        if _xattr(fd, OPAQUE) == b"y":  # made anew: what the image had there is gone
+            with os.scandir(fd) as found:
+                kept = {entry.name for entry in found}
+            for name in sorted(self.lowers.children(path) - kept):
+                self.changes.append((f"{path}/{name}", DELETED))

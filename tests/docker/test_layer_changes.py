@@ -1,0 +1,110 @@
+"""Changes read from a container's overlay2 layers are the engine's own listing, entry for entry,
+on an image whose layers delete files and remake folders; a container's links never lead the
+walk out of its layer; a walk too large or too deep is left to the engine."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from swelancer.sandbox.docker import DockerSandbox
+from swelancer.sandbox.docker.layer_changes import (
+    LayersUnreadable,
+    layer_changes,
+    layers_of,
+)
+from swelancer.sandbox.docker.processes import _native_diff
+
+pytestmark = pytest.mark.docker
+
+# Lower layers with a whiteout of a file and of a folder, and a folder remade (opaque).
+DOCKERFILE = """FROM {base}
+RUN mkdir -p /opt/keep /srv/d /op/old && echo a > /opt/keep/a && echo b > /opt/keep/b \\
+ && touch /srv/d/f /usr/bin/xx /op/old/o && echo gone > /was-deleted \\
+ && mkdir -p /gone-dir/s && touch /gone-dir/s/t
+RUN rm /was-deleted && rm -rf /gone-dir /op && mkdir -p /op/new && touch /op/new/n
+"""
+
+# What a container does to its filesystem: every kind of change the engine tells apart.
+CHANGES = r"""set -e
+echo new > /new-file; mkdir -p /new-dir/a/b; echo x > /new-dir/a/b/f
+echo more >> /etc/debian_version
+chmod 600 /etc/issue
+touch -d '2001-01-01' /etc/issue.net
+rm -f /etc/motd
+rm -rf /usr/share/doc/bash
+rm -rf /opt/keep && mkdir /opt/keep && echo n > /opt/keep/n
+rm /usr/bin/xx && mkdir /usr/bin/xx && touch /usr/bin/xx/in
+rm -rf /srv/d && echo f > /srv/d
+ln -s / /link-root && ln -s /etc /etc-link
+mkfifo /fifo-new
+ln /etc/issue /hardlink-new
+cat /etc/os-release > /dev/null
+echo back > /was-deleted
+mkdir -p /gone-dir/s && touch /op/old /op/new/n2
+touch /usr/share/doc
+exec 3>>/etc/adduser.conf; exec 3>&-
+mkdir -p /tmp/deep && cd /tmp/deep && for i in $(seq 1 20); do mkdir d && cd d; done; touch leaf
+"""
+
+
+@pytest.fixture(scope="module")
+def layered_image(docker_client: Any, base_image: str) -> Iterator[str]:
+    tag = "swelancer-test/layers:1"
+    dockerfile = io.BytesIO(DOCKERFILE.format(base=base_image).encode())
+    docker_client.images.build(fileobj=dockerfile, tag=tag, rm=True)
+    yield tag
+    docker_client.images.remove(tag, force=True)
+
+
+def sandbox(image: str, client: Any, run_id: str) -> DockerSandbox:
+    labels = {"swelancer.run_id": run_id}
+    return DockerSandbox.start(image, command=["sleep", "infinity"], labels=labels, client=client)
+
+
+def readable_layers(box: DockerSandbox, client: Any):
+    """The sandbox's layers; in CI (root, a local overlay2 engine) they must be readable."""
+    layers = layers_of(box.container.attrs, native_diff=_native_diff(client))
+    if layers is None and not os.environ.get("CI"):
+        pytest.skip("this engine's layers cannot be read here (not root, or not overlay2)")
+    assert layers is not None, box.container.attrs.get("GraphDriver")
+    return layers
+
+
+def engine_listing(client: Any, box: DockerSandbox) -> list[tuple[str, int]]:
+    return sorted((c["Path"], c["Kind"]) for c in client.api.diff(box.id) or [])
+
+
+def test_the_layers_give_the_engines_own_listing(layered_image, docker_client, docker_run_id):
+    with sandbox(layered_image, docker_client, docker_run_id) as box:
+        assert box.exec(["sh", "-c", CHANGES]).exit_code == 0
+        layers = readable_layers(box, docker_client)
+        mine = layer_changes(layers)
+        assert len(mine) == len(set(mine))
+        assert sorted(mine) == engine_listing(docker_client, box)
+        assert sorted(box.changes()) == sorted(mine)
+        found = dict(mine)
+        # the deletions of the image's own layers count: what they removed is added anew
+        assert found["/was-deleted"] == 1 and found["/gone-dir"] == 1 and found["/op/old"] == 1
+        assert found["/opt/keep/a"] == 2 and found["/etc/motd"] == 2  # a remade folder, a file
+        # a link is an entry of the container's own, never followed into the host
+        assert found["/link-root"] == 1
+        assert not any(p.startswith(("/link-root/", "/etc-link/")) for p in found)
+
+
+def test_a_walk_too_deep_is_left_to_the_engine(layered_image, docker_client, docker_run_id):
+    deep = "mkdir -p /deep && cd /deep && for i in $(seq 1 230); do mkdir d && cd d; done"
+    with sandbox(layered_image, docker_client, docker_run_id) as box:
+        assert box.exec(["bash", "-c", deep + " && touch leaf"]).exit_code == 0
+        layers = readable_layers(box, docker_client)
+        with pytest.raises(LayersUnreadable, match="deep"):
+            layer_changes(layers)
+        with pytest.raises(LayersUnreadable, match="entries"):
+            layer_changes(layers, max_entries=50)
+        listed = sorted(box.changes())
+        assert listed == engine_listing(docker_client, box)
+        assert ("/deep" + "/d" * 230 + "/leaf", 1) in listed

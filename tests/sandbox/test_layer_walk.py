@@ -1,0 +1,79 @@
+"""When a container's layers are walked here, and what the walk makes of plain folders (the
+engine's own listing is compared in tests/docker/test_layer_changes.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from swelancer.sandbox.docker.layer_changes import (
+    Layers,
+    LayersUnreadable,
+    layer_changes,
+    layers_of,
+)
+
+
+def attrs(upper: Path, *lowers: Path, driver: str = "overlay2") -> dict:
+    data = {"UpperDir": str(upper), "LowerDir": ":".join(str(p) for p in lowers)}
+    return {"GraphDriver": {"Name": driver, "Data": data}}
+
+
+@pytest.fixture
+def layers(tmp_path: Path) -> tuple[Path, Path, Path]:
+    upper, init, image = (tmp_path / n for n in ("upper", "init", "image"))
+    for folder in (upper, init, image / "etc", image / "srv"):
+        folder.mkdir(parents=True)
+    (image / "etc" / "conf").write_text("old")
+    (image / "srv" / "kept").write_text("kept")
+    return upper, init, image
+
+
+def test_only_a_local_overlay2_engine_with_a_native_diff_run_as_root(layers, monkeypatch):
+    upper, init, image = layers
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    assert layers_of(attrs(upper, init, image), native_diff=True) == Layers(
+        str(upper), (str(init), str(image))
+    )
+    assert layers_of(attrs(upper, init, image), native_diff=False) is None
+    assert layers_of(attrs(upper, init, image, driver="btrfs"), native_diff=True) is None
+    assert layers_of(attrs(upper / "gone", init), native_diff=True) is None  # another host
+    assert layers_of({"GraphDriver": {"Name": "overlay2"}}, native_diff=True) is None
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)  # whiteouts are root's to read
+    assert layers_of(attrs(upper, init, image), native_diff=True) is None
+
+
+def test_added_changed_and_parents(layers):
+    upper, init, image = layers
+    (upper / "etc").mkdir()
+    (upper / "etc" / "conf").write_text("new, longer")
+    (upper / "srv").mkdir()
+    os.utime(upper / "srv", ns=(0, (image / "srv").stat().st_mtime_ns))
+    (upper / "srv" / "kept").write_text("kept")
+    os.utime(upper / "srv" / "kept", ns=(0, (image / "srv" / "kept").stat().st_mtime_ns))
+    (upper / "new" / "deeper").mkdir(parents=True)
+    (upper / "new" / "deeper" / "file").write_text("x")
+    found = sorted(layer_changes(Layers(str(upper), (str(init), str(image)))))
+    assert found == [
+        ("/etc", 0),  # the parent of a change
+        ("/etc/conf", 0),
+        ("/new", 1),
+        ("/new/deeper", 1),
+        ("/new/deeper/file", 1),
+    ]  # /srv/kept copied up unchanged is no change, as the engine says
+
+
+def test_a_walk_past_its_bounds_is_refused(layers):
+    upper, init, image = layers
+    for n in range(30):
+        (upper / f"f{n}").write_text("")
+    here = Layers(str(upper), (str(init), str(image)))
+    with pytest.raises(LayersUnreadable, match="more than 10 entries"):
+        layer_changes(here, max_entries=10)
+    (upper / "a" / "b" / "c").mkdir(parents=True)
+    with pytest.raises(LayersUnreadable, match="more than 2 deep"):
+        layer_changes(here, max_depth=2)
+    with pytest.raises(LayersUnreadable):
+        layer_changes(Layers(str(upper / "gone"), (str(image),)))
