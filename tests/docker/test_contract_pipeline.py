@@ -1,7 +1,11 @@
 """The whole pipeline on the contract images (upstream's own runtime scripts, verbatim): the gold
 agent earns every dollar on both setup paths, doing nothing earns nothing with no error, a
 broken build is a failure, the user tool yields a trace without the test's assertions, and a
-manager attempt is ready in seconds."""
+manager attempt is ready in seconds.
+
+The gold agent's run on the unified image sets every IC task up cold, as upstream's runtime does,
+and keeps its snapshots; the module's later runs start from them (the same verdicts either way
+are `tests/docker/test_snapshots.py`'s to prove), and they are removed when the module ends."""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from contract.build import IMAGE_PREFIX, IMAGE_TAG, MANIFEST
+from contract.build import IMAGE_PREFIX, IMAGE_TAG, MANIFEST, MONOLITH_IMAGE
+
+from swelancer.sandbox.docker.snapshot_index import list_snapshots
 
 pytestmark = pytest.mark.docker
 
@@ -20,11 +26,29 @@ PRICES = {"91342": 1000, "92018_1": 500, "94317_1207": 250, "96120-manager-0": 2
 MARKER = "CONTRACT-ASSERTION"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def shared_snapshots(contract_images, docker_client):
+    """No snapshot of a contract image before the module (the unified image's first run sets
+    up cold), none after it."""
+    assert MONOLITH_IMAGE in contract_images
+
+    def remove() -> None:
+        bases = set(contract_images.values())
+        for found in list_snapshots(docker_client):
+            if found.base_id in bases:
+                docker_client.images.remove(found.image_id, force=True)
+
+    remove()
+    yield
+    remove()
+
+
 def swelancer(tmp_path: Path, run_id: str, model: str, *extra: str) -> list[dict]:
     done = subprocess.run(
         [sys.executable, "-m", "swelancer", "run", "--manifest", str(MANIFEST),
          "--model", model, "--image-prefix", IMAGE_PREFIX, "--image-tag", IMAGE_TAG,
-         "--results-dir", str(tmp_path), "--run-id", run_id, "--quiet", "-j", "3", *extra],
+         "--results-dir", str(tmp_path), "--run-id", run_id, "--quiet", "-j", "3",
+         "--keep-snapshots", *extra],
         capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
@@ -56,6 +80,8 @@ def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(contract_images, 
     assert by_id["94317_1207"]["acceptable_folders"] == ["94317_1180"]
     for task in ("96120-manager-0", "96455-manager-0"):  # no marker to wait for
         assert by_id[task]["seconds"]["setup"] < 15, by_id[task]["seconds"]
+    for task in ("91342", "92018_1", "94317_1207"):  # upstream's own setup, in the container
+        assert by_id[task]["setup_from"] == {"agent": "cold"}, by_id[task]["setup_from"]
     run = json.loads((tmp_path / setup / "run.json").read_text())
     images = set(run["images"])
     if setup == "per-task":
