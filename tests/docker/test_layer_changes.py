@@ -32,6 +32,8 @@ RUN rm /was-deleted && rm -rf /gone-dir /op && mkdir -p /op/new && touch /op/new
 # What a container does to its filesystem: every kind of change the engine tells apart.
 CHANGES = r"""set -e
 echo new > /new-file; mkdir -p /new-dir/a/b; echo x > /new-dir/a/b/f
+cd /tmp && touch "$(printf 'bad\377\376')" "$(printf 'a\nb')" && mkdir "$(printf 'd\342\202')"
+touch "$(printf 'd\342\202/in')" && cd /
 echo more >> /etc/debian_version
 chmod 600 /etc/issue
 touch -d '2001-01-01' /etc/issue.net
@@ -91,6 +93,9 @@ def test_the_layers_give_the_engines_own_listing(layered_image, docker_client, d
         # the deletions of the image's own layers count: what they removed is added anew
         assert found["/was-deleted"] == 1 and found["/gone-dir"] == 1 and found["/op/old"] == 1
         assert found["/opt/keep/a"] == 2 and found["/etc/motd"] == 2  # a remade folder, a file
+        # names that are not UTF-8 read as the engine's JSON gives them, one U+FFFD a byte
+        assert found["/tmp/bad\ufffd\ufffd"] == 1 and found["/tmp/d\ufffd\ufffd/in"] == 1
+        assert all(path.encode("utf-8") for path in found)  # no lone surrogates
         # a link is an entry of the container's own, never followed into the host
         assert found["/link-root"] == 1
         assert not any(p.startswith(("/link-root/", "/etc-link/")) for p in found)

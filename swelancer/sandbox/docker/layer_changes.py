@@ -15,6 +15,7 @@ surprise raises `LayersUnreadable`, and the caller asks the engine instead.
 
 from __future__ import annotations
 
+import codecs
 import os
 import stat
 from collections.abc import Callable, Iterable
@@ -28,6 +29,20 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 Change = tuple[str, int]
 CHANGED, ADDED, DELETED = 0, 1, 2
+
+
+def _per_byte(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    return "\ufffd" * (error.end - error.start), error.end
+
+
+codecs.register_error("swelancer.per_byte", _per_byte)
+
+
+def _as_engine_says(path: str) -> str:
+    """A path as the engine's JSON gives it: each byte that is not UTF-8 becomes U+FFFD."""
+    raw = os.fsencode(path)
+    return raw.decode("utf-8", "swelancer.per_byte")
 
 
 class LayersUnreadable(Exception):
@@ -75,7 +90,7 @@ def layer_changes(
         raise LayersUnreadable(str(exc)) from exc
     finally:
         os.close(fd)
-    return walk.changes
+    return [(_as_engine_says(path), kind) for path, kind in walk.changes]
 
 
 def _whiteout(st: os.stat_result) -> bool:
