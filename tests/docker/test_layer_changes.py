@@ -4,8 +4,10 @@ walk out of its layer; a walk too large or too deep is left to the engine."""
 
 from __future__ import annotations
 
+import base64
 import io
 import os
+import tarfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +29,8 @@ RUN mkdir -p /opt/keep /srv/d /op/old && echo a > /opt/keep/a && echo b > /opt/k
  && touch /srv/d/f /usr/bin/xx /op/old/o && echo gone > /was-deleted \\
  && mkdir -p /gone-dir/s && touch /gone-dir/s/t
 RUN rm /was-deleted && rm -rf /gone-dir /op && mkdir -p /op/new && touch /op/new/n
+RUN mknod /srv/blk b 7 200 && mkdir -p /srv/to-blk/x /srv/to-sock /srv/op/b/c /srv/capdir \\
+ && touch /srv/to-blk/f /srv/to-sock/s /srv/op/b/f /srv/op/b/c/f
 """
 
 # What a container does to its filesystem: every kind of change the engine tells apart.
@@ -51,7 +55,29 @@ mkdir -p /gone-dir/s && touch /op/old /op/new/n2
 touch /usr/share/doc
 exec 3>>/etc/adduser.conf; exec 3>&-
 mkdir -p /tmp/deep && cd /tmp/deep && for i in $(seq 1 20); do mkdir d && cd d; done; touch leaf
+touch -d '2001-01-01' /srv/blk
+rm -rf /srv/to-sock
+perl -MSocket -e 'socket(S, PF_UNIX, SOCK_STREAM, 0); bind(S, pack_sockaddr_un("/srv/to-sock"))'
+rm -rf /srv/op && mkdir -p /srv/op/b/c
 """
+
+# What only a container with Docker's default capabilities (MKNOD, SETFCAP) can do.
+PRIVILEGED_CHANGES = """set -e
+rm -rf /srv/to-blk && mknod /srv/to-blk b 7 201
+echo {} | base64 -d | tar --xattrs --xattrs-include='*' -xpf - -C /
+"""
+
+
+def capability_tar() -> str:
+    """A tar (base64) that sets a file capability on the folder /srv/capdir, nothing else."""
+    info = tarfile.TarInfo("srv/capdir")
+    info.type, info.mode = tarfile.DIRTYPE, 0o755
+    cap = "\x01\x00\x00\x02\x00\x20" + "\x00" * 14  # v2, effective, cap_net_raw
+    info.pax_headers = {"SCHILY.xattr.security.capability": cap}
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info)
+    return base64.b64encode(buf.getvalue()).decode()
 
 
 @pytest.fixture(scope="module")
@@ -63,9 +89,11 @@ def layered_image(docker_client: Any, base_image: str) -> Iterator[str]:
     docker_client.images.remove(tag, force=True)
 
 
-def sandbox(image: str, client: Any, run_id: str) -> DockerSandbox:
+def sandbox(image: str, client: Any, run_id: str, **options: Any) -> DockerSandbox:
     labels = {"swelancer.run_id": run_id}
-    return DockerSandbox.start(image, command=["sleep", "infinity"], labels=labels, client=client)
+    return DockerSandbox.start(
+        image, command=["sleep", "infinity"], labels=labels, client=client, **options
+    )
 
 
 def readable_layers(box: DockerSandbox, client: Any):
@@ -99,6 +127,23 @@ def test_the_layers_give_the_engines_own_listing(layered_image, docker_client, d
         # a link is an entry of the container's own, never followed into the host
         assert found["/link-root"] == 1
         assert not any(p.startswith(("/link-root/", "/etc-link/")) for p in found)
+        # the engine takes a block device or a socket for a folder (its mode has S_IFDIR's
+        # bit): a block device's time is no change, a socket's old folder lost its children
+        assert "/srv/blk" not in found and found["/srv/to-sock/s"] == 2
+        assert found["/srv/op/b/f"] == 2 and found["/srv/op/b/c/f"] == 2  # under a remade one
+
+
+def test_devices_and_capabilities_with_dockers_default_capabilities(
+    layered_image, docker_client, docker_run_id
+):
+    with sandbox(layered_image, docker_client, docker_run_id, cap_drop=[]) as box:
+        script = PRIVILEGED_CHANGES.format(capability_tar())
+        assert box.exec(["sh", "-c", script]).exit_code == 0
+        mine = layer_changes(readable_layers(box, docker_client))
+        assert sorted(mine) == engine_listing(docker_client, box)
+        found = dict(mine)
+        assert found["/srv/to-blk"] == 0 and found["/srv/to-blk/f"] == 2  # as for a socket
+        assert found["/srv/capdir"] == 0  # a folder's capability is a change too
 
 
 def test_a_walk_too_deep_is_left_to_the_engine(layered_image, docker_client, docker_run_id):

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from swelancer.sandbox.docker.layer_changes import (
+    OPAQUE,
     Layers,
     LayersUnreadable,
     layer_changes,
@@ -77,3 +78,26 @@ def test_a_walk_past_its_bounds_is_refused(layers):
         layer_changes(here, max_depth=2)
     with pytest.raises(LayersUnreadable):
         layer_changes(Layers(str(upper / "gone"), (str(image),)))
+
+
+def test_the_image_side_never_follows_a_link_of_a_lower_layer(tmp_path, monkeypatch):
+    """A folder of the image remade in a layer above one where its parent is a link: the
+    walk lists the folder's children in that layer, never through the link."""
+    upper, top, bottom, outside = (tmp_path / n for n in ("upper", "top", "bottom", "host"))
+    (outside / "etc").mkdir(parents=True)
+    (outside / "etc" / "secret").write_text("host")
+    (top / "x" / "etc").mkdir(parents=True)
+    (top / "x" / "etc" / "kept").write_text("")
+    bottom.mkdir()
+    (bottom / "x").symlink_to(outside)  # overlayfs shows `top`'s folder x, not this link
+    (upper / "x" / "etc").mkdir(parents=True)
+    monkeypatch.setattr(
+        "swelancer.sandbox.docker.layer_changes._xattr",
+        lambda path, name: b"y" if name == OPAQUE and isinstance(path, int) else None,
+    )
+    listed: list[str] = []
+    real_listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda p: listed.append(str(p)) or real_listdir(p))
+    found = sorted(layer_changes(Layers(str(upper), (str(top), str(bottom)))))
+    assert found == [("/x", 0), ("/x/etc", 0), ("/x/etc/kept", 2)]
+    assert not any(p.startswith(str(bottom)) for p in listed), listed

@@ -20,6 +20,7 @@ import os
 import stat
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 OPAQUE = "trusted.overlay.opaque"
 CAPABILITY = "security.capability"
@@ -103,9 +104,15 @@ def _same_time(a: os.stat_result, b: os.stat_result) -> bool:
     return sa == sb and (na == nb or na == 0 or nb == 0)
 
 
+def _dir_bit(st: os.stat_result) -> bool:
+    """The engine's test of a directory, `mode & S_IFDIR`: true of sockets and block devices
+    too, whose times and sizes it so never compares, and whose image children it lists."""
+    return bool(st.st_mode & stat.S_IFDIR)
+
+
 def _different(old: os.stat_result, new: os.stat_result) -> bool:
     """The engine's test of a changed entry: type and mode, owner, device, and for all but
-    directories the modification time and the size."""
+    directories (by its test, `_dir_bit`) the modification time and the size."""
     if (old.st_mode, old.st_uid, old.st_gid, old.st_rdev) != (
         new.st_mode,
         new.st_uid,
@@ -113,9 +120,7 @@ def _different(old: os.stat_result, new: os.stat_result) -> bool:
         new.st_rdev,
     ):
         return True
-    return not stat.S_ISDIR(old.st_mode) and (
-        not _same_time(old, new) or old.st_size != new.st_size
-    )
+    return not _dir_bit(old) and (not _same_time(old, new) or old.st_size != new.st_size)
 
 
 def _xattr(path: str | int, name: str) -> bytes | None:
@@ -181,14 +186,19 @@ class _Lowers:
         return None
 
     def children(self, path: str) -> set[str]:
-        """The names in the image's directory `path`."""
+        """The names in the image's directory `path`, listed only in the layers where its
+        prefixes are real directories (a lower layer's link is never followed)."""
         names: set[str] = set()
+        parts = path.strip("/").split("/")
         for layer in self.layers:
-            full = f"{layer}{path}"
-            st = self._lstat_at(full)
-            if st is None or not stat.S_ISDIR(st.st_mode):
-                continue
-            names.update(os.listdir(full))
+            where, st = self._in_layer(layer, parts)
+            if where == "hidden" or (st is not None and not stat.S_ISDIR(st.st_mode)):
+                break
+            if where == "found":
+                full = f"{layer}{path}"
+                names.update(os.listdir(full))
+                if self._is_opaque(full):
+                    break
         return {n for n in names if self.stat(f"{path}/{n}") is not None}
 
     def capability(self, path: str) -> bytes | None:
@@ -243,8 +253,9 @@ class _Walk:
         finally:
             os.close(sub)
 
-    def directory(self, fd: int, path: str, depth: int) -> None:
-        """A directory the image has too: each entry compared with the image's."""
+    def directory(self, fd: int, path: str, depth: int, cut: bool = False) -> None:
+        """A directory the image has too: each entry compared with the image's. `cut`: a
+        folder above it is opaque, so the image's entries below show no more."""
         entries = list(self._entries(fd))
         for name, st in entries:
             child = f"{path}/{name}"
@@ -260,23 +271,28 @@ class _Walk:
                 continue
             mark = len(self.changes)
             changed = _different(old, st)
-            if not changed and stat.S_ISREG(st.st_mode):
+            if not changed:  # the engine compares the capability of every kind of entry
                 upper_cap = _xattr(f"/proc/self/fd/{fd}/{name}", CAPABILITY)
                 changed = upper_cap != self.lowers.capability(child)
             if changed:
                 self.changes.append((child, CHANGED))
             if not stat.S_ISDIR(st.st_mode):
+                if _dir_bit(st) and stat.S_ISDIR(old.st_mode):  # a socket or block device
+                    for gone in sorted(self.lowers.children(child)):  # the engine's quirk
+                        self.changes.append((f"{child}/{gone}", DELETED))
                 continue
             if stat.S_ISDIR(old.st_mode):
-                self._descend(fd, name, depth, self._changed_dir, child)
+                visit = partial(self._changed_dir, cut=cut)
+                self._descend(fd, name, depth, visit, child)
             else:  # a directory where the image has a file or a link
                 self._descend(fd, name, depth, self.added, child)
             if not changed and len(self.changes) > mark:
                 self.changes.insert(mark, (child, CHANGED))  # the parent of a change
 
-    def _changed_dir(self, fd: int, path: str, depth: int) -> None:
-        self.directory(fd, path, depth)
-        if _xattr(fd, OPAQUE) == b"y":  # made anew: what the image had there is gone
+    def _changed_dir(self, fd: int, path: str, depth: int, cut: bool = False) -> None:
+        cut = cut or _xattr(fd, OPAQUE) == b"y"  # made anew, or inside a folder made anew
+        self.directory(fd, path, depth, cut)
+        if cut:  # what the image had there is gone (overlayfs looks no lower)
             with os.scandir(fd) as found:
                 kept = {entry.name for entry in found}
             for name in sorted(self.lowers.children(path) - kept):
