@@ -118,7 +118,7 @@ def run_once(
         try:
             outcome: AgentOutcome = agent.solve(task, env, settings.limits, log)
         except InfraError as exc:
-            if not _stopped_by_agent(sandbox, exc):
+            if not state.stopped_under_us(sandbox, exc):
                 raise
             # The engine is fine and the container stopped while the agent worked in it (it
             # killed its init, or outgrew its memory limit): the model's doing, scored 0.
@@ -155,17 +155,6 @@ def run_once(
     finally:
         state.close()
         log.close()
-
-
-def _stopped_by_agent(sandbox: Sandbox, exc: InfraError) -> bool:
-    """Whether a fault during the agent's turn is its container having stopped while the
-    engine still answers (as opposed to the engine itself failing)."""
-    if exc.kind != "container_gone":
-        return False
-    try:
-        return not sandbox.alive()
-    except Exception:  # the engine does not answer: an infrastructure fault after all
-        return False
 
 
 def _record(

@@ -387,6 +387,22 @@ def test_the_container_stopping_during_the_agents_turn_is_a_failure(provider, tm
     assert provider.live() == []
 
 
+def test_a_container_stopped_while_the_run_stops_is_no_failure_of_the_agent(provider, tmp_path):
+    # the run stopping removes its containers: the one the agent works in is then gone, which
+    # must abandon the attempt (resumed later), not score it 0 as the agent's doing
+    stop = threading.Event()
+
+    def stopped_under_it(task, env):
+        stop.set()
+        env.sandbox.die()
+        env.sandbox.exec(["true"])
+
+    with pytest.raises(InfraError) as caught:
+        fake_attempt(provider, tmp_path, ic_task("101"), acting_agent(stopped_under_it), stop=stop)
+    assert caught.value.kind == FaultKind.CONTAINER_GONE
+    assert provider.live() == []
+
+
 @pytest.mark.parametrize(
     ("action", "kind"),
     [("engine_down", FaultKind.CONTAINER_GONE), ("raise", FaultKind.DOCKER)],
