@@ -174,16 +174,22 @@ class _Lowers:
             return ("hidden", None) if _whiteout(st) else ("found", st)
         return ("hidden" if hides_below else "absent"), None
 
-    def stat(self, path: str) -> os.stat_result | None:
-        """The entry at `path` ("/a/b") in the image, or None when the image has none."""
+    def _find(self, path: str) -> tuple[str, os.stat_result] | None:
+        """The layer that shows the entry at `path` ("/a/b"), and the entry; None when the
+        image has none."""
         parts = path.strip("/").split("/")
         for layer in self.layers:
             where, st = self._in_layer(layer, parts)
-            if where == "found":
-                return st
+            if where == "found" and st is not None:
+                return layer, st
             if where == "hidden":
                 return None
         return None
+
+    def stat(self, path: str) -> os.stat_result | None:
+        """The entry at `path` in the image, or None when the image has none."""
+        found = self._find(path)
+        return found[1] if found else None
 
     def children(self, path: str) -> set[str]:
         """The names in the image's directory `path`, listed only in the layers where its
@@ -202,13 +208,8 @@ class _Lowers:
         return {n for n in names if self.stat(f"{path}/{n}") is not None}
 
     def capability(self, path: str) -> bytes | None:
-        for layer in self.layers:
-            where, _ = self._in_layer(layer, path.strip("/").split("/"))
-            if where == "found":
-                return _xattr(f"{layer}{path}", CAPABILITY)
-            if where == "hidden":
-                return None
-        return None
+        found = self._find(path)
+        return _xattr(f"{found[0]}{path}", CAPABILITY) if found else None
 
 
 class _Walk:
@@ -253,9 +254,9 @@ class _Walk:
         finally:
             os.close(sub)
 
-    def directory(self, fd: int, path: str, depth: int, cut: bool = False) -> None:
-        """A directory the image has too: each entry compared with the image's. `cut`: a
-        folder above it is opaque, so the image's entries below show no more."""
+    def directory(self, fd: int, path: str, depth: int, cut: bool = False) -> set[str]:
+        """A directory the image has too: each entry compared with the image's; the names it
+        holds. `cut`: a folder above it is opaque, so the image's entries below show no more."""
         entries = list(self._entries(fd))
         for name, st in entries:
             child = f"{path}/{name}"
@@ -288,12 +289,11 @@ class _Walk:
                 self._descend(fd, name, depth, self.added, child)
             if not changed and len(self.changes) > mark:
                 self.changes.insert(mark, (child, CHANGED))  # the parent of a change
+        return {name for name, _ in entries}
 
     def _changed_dir(self, fd: int, path: str, depth: int, cut: bool = False) -> None:
         cut = cut or _xattr(fd, OPAQUE) == b"y"  # made anew, or inside a folder made anew
-        self.directory(fd, path, depth, cut)
+        kept = self.directory(fd, path, depth, cut)
         if cut:  # what the image had there is gone (overlayfs looks no lower)
-            with os.scandir(fd) as found:
-                kept = {entry.name for entry in found}
             for name in sorted(self.lowers.children(path) - kept):
                 self.changes.append((f"{path}/{name}", DELETED))

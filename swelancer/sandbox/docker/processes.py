@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from functools import cached_property
 from typing import Any
 
 from swelancer.sandbox.docker.client import _client_key, _infra_error, _sdk_errors
@@ -58,7 +59,6 @@ class ProcessesMixin:
                 found[int(row[pid_at])] = str(row[cmd_at])[:300] if cmd_at >= 0 else ""
         return found
 
-    _layers_found: Layers | bool | None = False
     read_layers: bool = True
     """List changes from the container's overlay2 layers when they are readable here (the
     same listing as the engine's, without its walk of the whole image); else ask the engine."""
@@ -66,7 +66,7 @@ class ProcessesMixin:
     def changes(self) -> list[tuple[str, int]]:
         """What the container changed in its filesystem since it started from its image, as
         the engine records it: (path, kind) with kind 0 changed, 1 added, 2 deleted."""
-        layers = self._layers() if self.read_layers else None
+        layers = self._layers if self.read_layers else None
         if layers is not None:
             try:
                 return layer_changes(layers)
@@ -78,15 +78,13 @@ class ProcessesMixin:
             raise _infra_error(err, f"Could not read the changes of {self.name}") from err
         return [(str(c.get("Path", "")), int(c.get("Kind", 0))) for c in found]
 
+    @cached_property
     def _layers(self) -> Layers | None:
         """The container's layers on this host, found once from its inspect data."""
-        if self._layers_found is False:
-            attrs = getattr(self.container, "attrs", None)
-            found = None
-            if isinstance(attrs, dict) and attrs.get("GraphDriver"):
-                found = layers_of(attrs, native_diff=_native_diff(self.client))
-            self._layers_found = found
-        return self._layers_found or None
+        attrs = getattr(self.container, "attrs", None)
+        if not isinstance(attrs, dict) or not attrs.get("GraphDriver"):
+            return None
+        return layers_of(attrs, native_diff=_native_diff(self.client))
 
     def kill_processes_except(self, keep: set[int]) -> int:
         """Kill every process not in `keep` (nor PID 1); returns how many passes it took, or
