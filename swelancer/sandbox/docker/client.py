@@ -14,11 +14,12 @@ import secrets
 from typing import TYPE_CHECKING, Any
 
 from swelancer.errors import FaultKind, InfraError
+from swelancer.sandbox.engine import RUN_LABEL
 
 if TYPE_CHECKING:
     from docker.client import DockerClient
 
-LABEL = "swelancer"
+LABEL = RUN_LABEL
 """Every container this package starts carries the label `swelancer=1`."""
 
 DEFAULT_CAP_DROP = ("MKNOD", "NET_RAW", "SETFCAP", "SYS_CHROOT", "AUDIT_WRITE")

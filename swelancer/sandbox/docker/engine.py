@@ -8,7 +8,7 @@ from typing import Any
 
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.base import SandboxProvider
-from swelancer.sandbox.docker.client import ClientHolder
+from swelancer.sandbox.docker.client import ClientHolder, _infra_error, _sdk_errors
 from swelancer.sandbox.engine import (
     ContainerInfo,
     EngineFacts,
@@ -89,8 +89,6 @@ class DockerEngine(ClientHolder):
         return remove_snapshot(self.client, name)
 
     def containers(self) -> list[ContainerInfo]:
-        from swelancer.sandbox.docker.client import _infra_error, _sdk_errors
-
         try:
             found = self.client.containers.list(all=True, ignore_removed=True)
         except _sdk_errors() as err:
