@@ -28,12 +28,9 @@ def cleanup(
             RunDir(results_dir / run_id).lock().release()
         except SwelancerError as exc:
             raise SwelancerError(f"{exc} Its containers were left alone.") from None
-    eng = engine()
-    try:
+    with engine() as eng:
         removed = eng.remove_containers(run_id)
         snapshots = remove_left_snapshots(eng, run_id)
-    finally:
-        eng.close()
     gone = [item for item in snapshots if item.removed]
     say(f"removed {len(removed)} container(s) and {len(gone)} snapshot(s) that were not kept")
     for item in snapshots:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -21,9 +22,9 @@ def say(line: str) -> None:
     print(clean(line), file=sys.stderr, flush=True)
 
 
-def engine() -> ImageEngine:
-    """The engine the commands work on (Docker), connected on first use; an `InfraError` saying
-    how to start it when it does not answer."""
-    from swelancer.sandbox.factory import docker_engine
+def engine() -> AbstractContextManager[ImageEngine]:
+    """The engine the commands work on (Docker) for a `with` block: connected on first use (an
+    `InfraError` saying how to start it when it does not answer), closed when the block ends."""
+    from swelancer.sandbox.factory import open_engine
 
-    return docker_engine()
+    return open_engine()

@@ -57,8 +57,7 @@ def images_list(
     from swelancer.sandbox.snapshot_model import REPOSITORY
 
     selection = selection_images(split, manifest, per_task=per_task_images, download=True)
-    eng = engine()
-    try:
+    with engine() as eng:
         needed = [image_state(eng, image) for image in selection.images]
         names = set(selection.images)
         others = [
@@ -67,8 +66,6 @@ def images_list(
             if s.name not in names and not s.name.startswith(f"{REPOSITORY}/")
         ]
         listing = snapshots.snapshot_listing(eng, selection, per_task_images)
-    finally:
-        eng.close()
     if as_json:
         out = {
             "split": selection.split,
@@ -141,11 +138,8 @@ def images_build(
         from swelancer.ops.cluster import build_on_cluster
 
         return build_on_cluster(ray_address, say)
-    eng = engine()
-    try:
+    with engine() as eng:
         image_id = eng.build_demo(on_line=say)
-    finally:
-        eng.close()
     say(f"built {DEMO_IMAGE} ({image_id[:19]})")
 
 

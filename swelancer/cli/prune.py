@@ -62,8 +62,7 @@ def images_prune(
     task_set = load_tasks(TaskQuery(split=split, manifest=manifest), show_progress=not as_json)
     keep = {task.task_id for task in task_set.tasks}
     source = str(manifest) if manifest else f"the current {split} manifest"
-    eng = engine()
-    try:
+    with engine() as eng:
         items = prune_plan(eng, keep)
         snaps = snapshot_plan(eng, snapshots)  # type: ignore[arg-type]
         removable = [item for item in items if not item.blocked]
@@ -81,8 +80,6 @@ def images_prune(
         if act:
             apply_prune(eng, removable)
             apply_snapshot_plan(eng, snaps_removable)
-    finally:
-        eng.close()
     if as_json:
         out = _plan_json(items, source, dry_run=not act)
         out.update(_snapshots_json(snaps, dry_run=not act))

@@ -114,8 +114,7 @@ def images_pull(
         from swelancer.ops.cluster import pull_on_cluster
 
         return pull_on_cluster(ray_address, images, say)
-    eng = engine()
-    try:
+    with engine() as eng:
         missing = [image for image in images if eng.image(image) is None]
         for image in images:
             if image not in missing:
@@ -130,5 +129,3 @@ def images_pull(
             finally:
                 view.close()
             say(f"pulled {image} ({short_id(image_id)})")
-    finally:
-        eng.close()

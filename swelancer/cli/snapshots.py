@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from swelancer.cli.common import engine, say
+from swelancer.cli.common import say
 from swelancer.cli.image_options import ManifestOpt, console, short_id
 from swelancer.cli.tasks import LimitOpt, TaskOpt
 from swelancer.format import size
@@ -70,6 +70,7 @@ def images_snapshot(
     from swelancer.ops.images import image_for
     from swelancer.ops.snapshots import build_snapshots
     from swelancer.run.spec import AttemptSettings, sandbox_spec
+    from swelancer.sandbox.factory import docker_engine
     from swelancer.sandbox.snapshot_model import parse_size
     from swelancer.tasks.catalog import load_tasks
     from swelancer.tasks.models import IcTask
@@ -99,7 +100,7 @@ def images_snapshot(
         t.task_id: image_for(t, override=image, prefix=section.image_prefix, tag=section.image_tag)
         for t in tasks
     }
-    eng = engine()
+    eng = docker_engine()  # for the whole command: its connection ends with the process
     provider = eng.provider()
     provider.prepare_images(
         list(dict.fromkeys(images.values())), build_demo=True, on_line=lambda x: say(f"  {x}")

@@ -224,45 +224,36 @@ def node_images(images: list[str], build_demo: bool) -> NodeImages:
 def node_pull(images: list[str]) -> list[str]:
     """Pull what this node lacks; a line per image."""
     from swelancer.ops.images import pull_image
-    from swelancer.sandbox.factory import docker_engine
+    from swelancer.sandbox.factory import open_engine
 
-    engine = docker_engine()
     lines = []
-    try:
+    with open_engine() as engine:
         for image in images:
             if engine.image(image) is not None:
                 lines.append(f"{image}: already present")
             else:
                 lines.append(f"{image}: pulled ({pull_image(engine, image)[:19]})")
-    finally:
-        engine.close()
     return lines
 
 
 def node_build_demo() -> str:
     """Build the demo image on this node; its id."""
-    from swelancer.sandbox.factory import docker_engine
+    from swelancer.sandbox.factory import open_engine
 
-    engine = docker_engine()
-    try:
+    with open_engine() as engine:
         return engine.build_demo(on_line=None)
-    finally:
-        engine.close()
 
 
 def node_remove_run(run_id: str, snapshots_too: bool) -> list[str]:
     """Remove the run's containers on this node's engine (and the snapshots it did not keep)."""
-    from swelancer.sandbox.factory import docker_engine
+    from swelancer.sandbox.factory import open_engine
 
-    engine = docker_engine()
-    try:
+    with open_engine() as engine:
         removed = engine.remove_containers(run_id)
         if snapshots_too:
             from swelancer.ops.snapshots import remove_left_snapshots
 
             remove_left_snapshots(engine, run_id)
-    finally:
-        engine.close()
     return removed
 
 

@@ -4,6 +4,9 @@ these with fakes."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from swelancer.sandbox.base import SandboxProvider
 from swelancer.sandbox.engine import ImageEngine
 
@@ -14,6 +17,16 @@ def docker_engine() -> ImageEngine:
     from swelancer.sandbox.docker.engine import DockerEngine
 
     return DockerEngine()
+
+
+@contextmanager
+def open_engine() -> Iterator[ImageEngine]:
+    """`docker_engine()` for the length of a `with` block, closed when it ends."""
+    engine = docker_engine()
+    try:
+        yield engine
+    finally:
+        engine.close()
 
 
 def docker_provider() -> SandboxProvider:
