@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from swelancer.benchmark.hidden import HiddenTests, restore_tests
+from swelancer.benchmark.hidden import HiddenTests, stage_tests
 from swelancer.benchmark.shell import TESTS_DIR, interactive, without_shell_noise
 from swelancer.benchmark.trust import planted_while_testing
 from swelancer.errors import FaultKind, InfraError
@@ -76,13 +76,20 @@ class _Run(BaseModel):
 
 
 def run_hidden_test(
-    sandbox: Sandbox, task: IcTask, timeout_s: float, *, trace: bool = False
+    sandbox: Sandbox, task: IcTask, timeout_s: float, *, trace: bool = False, staged: str = ""
 ) -> _Run:
     """Run `run_tests.yml` once as upstream does (`bash -i`; with tracing, the image's
-    `user-tool` alias) and read the exit code and pytest.log it leaves."""
+    `user-tool` alias) and read the exit code and pytest.log it leaves. `staged`: the command
+    of `stage_tests` that puts the tests in place, run with the emptying of the logs."""
     folder = task.task_id
     logs = f"{TESTS_DIR}/logs/{folder}"
-    sandbox.exec(["sh", "-c", f"mkdir -p {logs} && rm -rf {logs}/*"], timeout=60)
+    first = f"{staged} && " if staged else ""
+    made = sandbox.exec(["sh", "-c", f"{first}mkdir -p {logs} && rm -rf {logs}/*"], timeout=300)
+    if staged and not made.ok:
+        raise InfraError(
+            f"could not put the tests back in {sandbox.name}: {made.output.strip()[-300:]}",
+            kind=FaultKind.HIDE,
+        )
     command = f"export ISSUE_ID={shlex.quote(folder)}; " + ("user-tool" if trace else PLAYBOOK)
     played = sandbox.exec(
         interactive(command), workdir=task.cwd, timeout=timeout_s, env=GRADING_ENV
@@ -126,7 +133,8 @@ def grade_ic(
     exit 1 is a failed run; a missing exit code (the playbook stopped before pytest: the build
     or the dev server failed) is noted and the next run tried; 2 and above stops the runs.
 
-    Before every run the tests are put back pristine from the host copy; after it they are
+    Before every run the tests are put back pristine from the host copy (staged beside their
+    place, then moved there in the command that empties the logs); after it they are
     checked against it, and the verdict against the playbook's own report and pytest's
     summary. A run that fails a check is `tampered` and ends the grading.
 
@@ -139,12 +147,13 @@ def grade_ic(
         if keep is not None and run > 1:  # nothing the app left running sees the next run
             with contextlib.suppress(InfraError):
                 sandbox.kill_processes_except(keep)
-        restore_tests(sandbox, hidden)
+        staged = stage_tests(sandbox, hidden)
         if run == 1 and listed is not None:
-            before = {path for path, _kind in listed} | restored_paths(hidden)
+            before = {path for path, _kind in listed}
         else:
             before = _changed_paths(sandbox)
-        result = run_hidden_test(sandbox, task, timeout_s)
+        before |= restored_paths(hidden)
+        result = run_hidden_test(sandbox, task, timeout_s, staged=staged)
         run_dir = out_dir / folder / f"run-{run}"
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "pytest.log").write_text(result.log, encoding="utf-8")
@@ -314,7 +323,8 @@ def _files(root: Path) -> set[str]:
 
 
 def restored_paths(hidden: HiddenTests) -> set[str]:
-    """The paths `restore_tests` makes: what the engine lists as changed once they are back."""
+    """The paths putting the tests back makes: what the engine lists as changed once they are
+    back."""
     return {TESTS_DIR} | {f"{TESTS_DIR}/{p.relative_to(hidden.root).as_posix()}"
                           for p in hidden.root.rglob("*")}  # fmt: skip
 

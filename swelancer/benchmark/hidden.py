@@ -3,6 +3,7 @@ put back (pristine) only for the user tool and for grading."""
 
 from __future__ import annotations
 
+import secrets
 import shlex
 import shutil
 from pathlib import Path
@@ -42,7 +43,12 @@ def graded_folder(task: IcTask) -> str:
     return task.task_id
 
 
-def hide_tests(sandbox: Sandbox, host_copy: Path, task: IcTask | ManagerTask) -> HiddenTests:
+def hide_tests(
+    sandbox: Sandbox,
+    host_copy: Path,
+    task: IcTask | ManagerTask,
+    also_delete: tuple[str, ...] = (),
+) -> HiddenTests:
     """Move the hidden tests out of the sandbox: keep them on the host, delete them inside.
 
     Everything in `/app/tests` is kept (the playbooks, `utils/`, `issues/conftest.py`, the
@@ -50,7 +56,8 @@ def hide_tests(sandbox: Sandbox, host_copy: Path, task: IcTask | ManagerTask) ->
     tests, which this task never needs. They are deleted first, in one command, so that one
     bounded archive copy takes the rest. An IC task whose own folder is missing cannot be
     graded: an `InfraError` (kind `task_missing`, not retried) that names the folder.
-    Runs before the agent's turn (the container is still the harness's own).
+    Runs before the agent's turn (the container is still the harness's own); `also_delete`:
+    other files of the harness's steps, deleted with the tests in the same command.
     """
     if host_copy.exists():
         shutil.rmtree(host_copy)
@@ -64,7 +71,7 @@ def hide_tests(sandbox: Sandbox, host_copy: Path, task: IcTask | ManagerTask) ->
     hidden = HiddenTests(root=host_copy, folder=own)
     if own is not None:
         hidden.rewritten = _rewritten_test(sandbox, own)
-    gone = f"rm -rf {TESTS_DIR} {REWRITTEN} && test ! -e {TESTS_DIR}"
+    gone = f"rm -rf {' '.join((TESTS_DIR, REWRITTEN, *also_delete))} && test ! -e {TESTS_DIR}"
     result = sandbox.exec(["sh", "-c", gone], timeout=300)
     if not result.ok:
         raise InfraError(
@@ -145,6 +152,15 @@ def restore_tests(sandbox: Sandbox, hidden: HiddenTests) -> None:
     """Put the hidden tests back exactly as they were taken out (for grading or the user tool)."""
     remove_tests(sandbox)
     sandbox.copy_in(hidden.root, TESTS_DIR)
+
+
+def stage_tests(sandbox: Sandbox, hidden: HiddenTests) -> str:
+    """Copy the hidden tests into the sandbox beside where they go; the command that puts them
+    in place (replacing whatever is there), to run first in the next command. The staging
+    folder's name is new each time, so nothing can be waiting there to join the copy."""
+    stage = f"/tmp/.swelancer-tests-{secrets.token_hex(6)}"
+    sandbox.copy_in(hidden.root, stage)
+    return f"rm -rf {TESTS_DIR} && mv -T {stage} {TESTS_DIR}"
 
 
 def remove_tests(sandbox: Sandbox) -> None:

@@ -26,11 +26,10 @@ from typing import Protocol
 from pydantic import BaseModel
 
 from swelancer.benchmark.reads import copy_all
+from swelancer.benchmark.setup import BASE_LIST
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport
 
-BASE_LIST = "/tmp/.swelancer-base-files"
-BASE_TAR_DIR = "/tmp/.swelancer-base"
 DIFF_TREE = ("diff-tree", "-p", "--binary", "--full-index", "--no-renames", "--no-ext-diff",
              "--no-textconv")  # fmt: skip
 EXCLUDED_DIRS = ("user_tool",)
@@ -115,61 +114,47 @@ class _GitFailed(InfraError):
 def capture_baseline(
     sandbox, cwd: str, store: Path, changes: list[tuple[str, int]] | None = None
 ) -> Baseline:
-    """Record the agent's starting point. Runs in the container, so it must be called before
-    the agent's turn (the container is still the harness's own). `changes`: the engine's list
-    when already read after setup (one listing serves the attempt's other start checks)."""
-    listing = sandbox.exec(["sh", "-c", f"git ls-files -z > {BASE_LIST}"], workdir=cwd, timeout=600)
-    if not listing.ok:
-        raise InfraError(
-            f"could not list the repository: {listing.output[-300:]}", kind=FaultKind.SETUP_FAILED
-        )
-    raw = sandbox.read_file(BASE_LIST, limit=200_000_000)
+    """Record the agent's starting point: the files the fresh history committed (its list in
+    `BASE_LIST`; made here when missing) and the content of those setup changed. Must be
+    called before the agent's turn (the container is still the harness's own); the caller
+    deletes `BASE_LIST`. `changes`: the engine's list when already read after setup (one
+    listing serves the attempt's other start checks)."""
+    try:
+        raw = sandbox.read_file(BASE_LIST, limit=200_000_000)
+    except FileNotFoundError:
+        raw = _list_tracked(sandbox, cwd)
     tracked = sorted({p for p in raw.decode("utf-8", "surrogateescape").split("\0") if p})
     tracked_set = set(tracked)
     listed = sandbox.changes() if changes is None else changes
     changed = {rel for rel in _relative_changes(listed, cwd) if rel in tracked_set}
     keep = sorted(changed | {p for p in tracked if posixpath.basename(p) == ".gitignore"})
     store.mkdir(parents=True, exist_ok=True)
-    if keep:
-        _copy_files(sandbox, cwd, keep, store)
-    sandbox.exec(["rm", "-rf", BASE_TAR_DIR, BASE_LIST], timeout=120)
+    _copy_files(sandbox, cwd, keep, store)
     return Baseline(cwd=cwd, tracked=tracked, store=store, stored=keep)
 
 
+def _list_tracked(sandbox, cwd: str) -> bytes:
+    listing = sandbox.exec(["sh", "-c", f"git ls-files -z > {BASE_LIST}"], workdir=cwd, timeout=600)
+    if not listing.ok:
+        raise InfraError(
+            f"could not list the repository: {listing.output[-300:]}", kind=FaultKind.SETUP_FAILED
+        )
+    return sandbox.read_file(BASE_LIST, limit=200_000_000)
+
+
+BASE_COPY = CopyLimits(max_file_bytes=2_000_000_000, max_total_bytes=2_000_000_000, max_entries=2)
+
+
 def _copy_files(sandbox, cwd: str, paths: list[str], store: Path) -> None:
-    """Copy files of the repository to `store` (trusted phase: a tar made inside)."""
-    list_file = f"{BASE_LIST}.sel"
-    sandbox.write_file(list_file, "\0".join(paths).encode("utf-8", "surrogateescape"))
-    made = sandbox.exec(
-        [
-            "sh",
-            "-c",
-            f"rm -rf {BASE_TAR_DIR} && mkdir -p {BASE_TAR_DIR} && "
-            f"tar -cf - --null -T {list_file} | tar -xf - -C {BASE_TAR_DIR}; "
-            f"code=$?; rm -f {list_file}; exit $code",
-        ],
-        workdir=cwd,
-        timeout=600,
-    )
-    if not made.ok:
-        raise InfraError(
-            f"could not keep the starting files: {made.output[-300:]}", kind=FaultKind.SETUP_FAILED
-        )
-    tmp = store.parent / (store.name + ".copy")
-    report = sandbox.copy_out(
-        BASE_TAR_DIR,
-        tmp,
-        CopyLimits(
-            max_file_bytes=2_000_000_000, max_total_bytes=20_000_000_000, max_entries=10_000_000
-        ),
-    )
-    if not report.complete:
-        raise InfraError(
-            f"could not keep the starting files: {report.note()}", kind=FaultKind.SETUP_FAILED
-        )
-    for child in tmp.iterdir():
-        shutil.move(str(child), store / child.name)
-    tmp.rmdir()
+    """Copy files of the repository to `store`, each read through the engine (bounded,
+    several at once): a link or a file past the caps cannot be kept whole, nor be a base."""
+    copies = [(sandbox, f"{cwd}/{rel}", store / rel) for rel in paths]
+    for rel, report in zip(paths, copy_all(copies, BASE_COPY), strict=True):
+        if report is None or not report.complete:
+            why = "it is missing" if report is None else report.note()
+            raise InfraError(
+                f"could not keep the starting file {rel}: {why}", kind=FaultKind.SETUP_FAILED
+            )
 
 
 def _relative_changes(changes: Iterable[tuple[str, int]], cwd: str) -> dict[str, int]:

@@ -11,6 +11,9 @@ from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask, ManagerTask
 
 SETUP_MARKER = "/setup_done.txt"
+BASE_LIST = "/tmp/.swelancer-base-files"
+"""Where the fresh history of an IC task leaves the list of the files it committed (the
+patch's base), NUL-separated, until the baseline is read; deleted before the agent's turn."""
 GIT_IDENTITY = "-c user.name=swelancer -c user.email=swelancer@localhost"
 
 
@@ -85,10 +88,12 @@ def checkout_manager_base(sandbox: Sandbox, task: ManagerTask) -> None:
 
 def fresh_history(sandbox: Sandbox, task: IcTask | ManagerTask) -> None:
     """Replace the repository's history so that the fix cannot be read from git, as upstream
-    does: a new repository; for IC tasks, one commit of the starting state (the patch's base)."""
+    does: a new repository; for IC tasks, one commit of the starting state (the patch's base),
+    whose files are listed in `BASE_LIST` in the same command."""
     script = "rm -rf .git && git init -q"
     if isinstance(task, IcTask):
         script += f" && git add -A && git {GIT_IDENTITY} commit -q --no-verify -m 'Initial commit'"
+        script += f" && git ls-files -z > {BASE_LIST}"
     result = sandbox.exec(["bash", "-c", script], workdir=task.cwd, timeout=1800)
     if not result.ok:
         raise InfraError(

@@ -35,6 +35,7 @@ from swelancer.run.results import (
 )
 from swelancer.run.spec import AttemptSettings, container_env, sandbox_spec
 from swelancer.run.state import TryState
+from swelancer.run.together import together
 from swelancer.sandbox.base import ExecResult, Sandbox, SandboxProvider
 from swelancer.tasks.models import IcTask, ManagerTask
 
@@ -93,16 +94,17 @@ def run_once(
         sandbox = state.sandbox = state.ready("agent")
         if isinstance(task, ManagerTask):
             setup.checkout_manager_base(sandbox, task)
-        state.hidden = hide_tests(sandbox, state.scratch / "tests", task)
         setup.fresh_history(sandbox, task)
         start = sandbox.changes()  # one listing: the patch's base and what setup changed
         if isinstance(task, IcTask):
             state.baseline = capture_baseline(sandbox, task.cwd, state.scratch / "base", start)
+        left = (setup.BASE_LIST,) if isinstance(task, IcTask) else ()
+        state.hidden = hide_tests(sandbox, state.scratch / "tests", task, also_delete=left)
         state.remember_start(start)
         sandbox.disconnect_network()
-        state.keep = sandbox.process_ids()
         engine = getattr(sandbox, "engine_processes", None)
-        state.keep_engine = set(engine()) if engine is not None else set()
+        state.keep, engine_pids = together(sandbox.process_ids, engine or dict)
+        state.keep_engine = set(engine_pids)
         phases.setup = time.monotonic() - t0
         log.event("ready", seconds=round(phases.setup, 3))
         _check(stop)

@@ -14,7 +14,7 @@ from swelancer.benchmark.patch import (
     capture_baseline,
     compute_patch,
 )
-from swelancer.benchmark.setup import fresh_history, wait_until_ready
+from swelancer.benchmark.setup import BASE_LIST, fresh_history, wait_until_ready
 from swelancer.errors import FaultKind, InfraError
 from swelancer.run.attempt import sandbox_spec
 from tests.fakes.runs import attempt_settings
@@ -58,9 +58,8 @@ def test_the_baseline_is_what_the_fresh_history_committed(agent):
     assert not any(p.startswith(("node_modules/", ".git/")) for p in baseline.tracked)
     assert baseline.stored == [".gitignore"], "setup changed no tracked file in this image"
     assert (baseline.store / ".gitignore").read_text() == "node_modules/\n*.log\n"
-    assert not box.fs.exists("/tmp/.swelancer-base-files") and not box.fs.exists(
-        "/tmp/.swelancer-base"
-    )
+    listed = box.fs.read(BASE_LIST).decode().split("\0")
+    assert sorted(p for p in listed if p) == baseline.tracked, "the fresh history's own list"
 
 
 def test_every_kind_of_change_and_nothing_else(provider, agent, tmp_path):

@@ -144,11 +144,19 @@ def _touch(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
 
 def _delete_tests(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
     box.fs.remove(m["dir"])
-    box.fs.remove(m["also"])
+    for path in m["also"].split():
+        box.fs.remove(path)
     return (1, "") if box.fs.exists(m["dir"]) else (0, "")
 
 
 def _empty_logs(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
+    """Emptying the logs before a test run; first, when staged, putting the tests in place."""
+    if m["stage"]:
+        box.fs.remove(m["tests"])
+        if not box.fs.is_dir(m["stage"]):
+            return 1, f"mv: cannot stat '{m['stage']}': No such file or directory\n"
+        box.fs.copy(m["stage"], m["tests"])
+        box.fs.remove(m["stage"])
     box.fs.makedirs(m["dir"])
     for name in box.fs.listdir(m["dir"]):
         box.fs.remove(posixpath.join(m["dir"], name))
@@ -262,6 +270,8 @@ def _fresh_history(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
         paths = tracked_files(box.fs, repo)
         write_index(box.fs, repo, paths)
         box.fs.write(f"{repo}/.git/refs/heads/main", f"{abs(hash(tuple(paths))):040x}"[:40])
+        if m["out"]:
+            box.fs.write(m["out"], "".join(f"{p}\0" for p in paths).encode())
     return 0, ""
 
 
@@ -475,8 +485,11 @@ KEEP_OWN = (
 )
 RM = r"rm (?P<flags>-[rf]+ )?(-- )?(?P<paths>.+)"
 TOUCH = r"touch (?P<paths>\S+)"
-DELETE_TESTS = r"rm -rf (?P<dir>\S+) (?P<also>/\S+) && test ! -e (?P=dir)"
-EMPTY_LOGS = r"mkdir -p (?P<dir>\S+) && rm -rf (?P=dir)/\*"
+DELETE_TESTS = r"rm -rf (?P<dir>\S+) (?P<also>/\S+(?: /\S+)*) && test ! -e (?P=dir)"
+EMPTY_LOGS = (
+    r"(?:rm -rf (?P<tests>/\S+) && mv -T (?P<stage>/\S+) (?P=tests) && )?"
+    r"mkdir -p (?P<dir>\S+) && rm -rf (?P=dir)/\*"
+)
 PRUNE = (
     r'cd (?P<issues>\S+) && for d in \*/; do d="\$\{d%/\}"; '
     r'\[ "\$d" = (?P<own>\S+) \] \|\| rm -rf -- "\$d"; done'
@@ -484,7 +497,8 @@ PRUNE = (
 RESET_HARD = r"git reset --hard (?P<rev>\S+)"
 FRESH_HISTORY = (
     r"rm -rf \.git && git init -q(?P<commit> && git add -A && git -c user\.name=\S+ "
-    r"-c user\.email=\S+ commit -q --no-verify -m 'Initial commit')?"
+    r"-c user\.email=\S+ commit -q --no-verify -m 'Initial commit'"
+    r"(?: && git ls-files -z > (?P<out>/\S+))?)?"
 )
 LS_FILES = r"git ls-files -z > (?P<out>/\S+)"
 TAR_COPY = (

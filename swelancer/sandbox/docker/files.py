@@ -5,15 +5,18 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import shutil
 import tarfile
 import tempfile
 import time
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport, extract, top_name
 from swelancer.sandbox.docker.client import _infra_error, _is_no_such_container, _sdk_errors
+from swelancer.sandbox.docker.host_files import HostRoot, HostTar, Link, NotHosted, host_root
 from swelancer.sandbox.docker.streams import _Archive, _ChunkReader, _root_owned
 
 
@@ -35,13 +38,46 @@ class FilesMixin:
             tar.addfile(info, io.BytesIO(payload))
         self._put_archive(posixpath.dirname(path) or "/", archive.getvalue())
 
+    read_host: bool = True
+    """Read a running container's files on this host, from its merged directory, when it is
+    here (`host_files`); else, and for whatever it does not show, through the engine."""
+
     def read_file(self, path: str, limit: int | None = None, _hops: int = 0) -> bytes:
         """The bytes of the file `path`; `FileNotFoundError` when it does not exist. A file over
         `limit` bytes is an `InfraError` of kind `too_large`, found before it is read. A link
-        is followed (at most 8 hops) by reading where it points, through the archive API:
-        nothing runs in the container."""
+        is followed (at most 8 hops) by reading where it points, inside the container's
+        filesystem: nothing runs in the container."""
         path = _absolute(path)
-        target: str | None = None
+        found = self._read_hosted(path, limit)
+        if found is None:
+            found = self._read_archived(path, limit)
+        if isinstance(found, bytes):
+            return found
+        if _hops >= 8:
+            raise FileNotFoundError(path)
+        target = posixpath.join(posixpath.dirname(path), found.target)
+        return self.read_file(posixpath.normpath(target), limit, _hops + 1)
+
+    def _too_large(self, path: str, size: int, limit: int) -> InfraError:
+        return InfraError(
+            f"{path} in {self.name} holds {size:,} bytes, more than the {limit:,} allowed",
+            kind=FaultKind.TOO_LARGE,
+        )
+
+    def _read_hosted(self, path: str, limit: int | None) -> bytes | Link | None:
+        root = self._host_root if self.read_host else None
+        if root is None:
+            return None
+        try:
+            found = root.read(path, limit)
+        except NotHosted:
+            return None
+        if isinstance(found, int):
+            assert limit is not None
+            raise self._too_large(path, found, limit)
+        return found
+
+    def _read_archived(self, path: str, limit: int | None) -> bytes | Link:
         chunks = self._get_archive(path)
         try:
             with (
@@ -52,16 +88,11 @@ class FilesMixin:
                     if member.isdir():
                         raise IsADirectoryError(path)
                     if member.issym():
-                        target = posixpath.join(posixpath.dirname(path), member.linkname)
-                        break
+                        return Link(member.linkname)
                     if not member.isfile():
                         raise FileNotFoundError(f"{path} is not a regular file")
                     if limit is not None and member.size > limit:
-                        raise InfraError(
-                            f"{path} in {self.name} holds {member.size:,} bytes, more than the "
-                            f"{limit:,} allowed",
-                            kind=FaultKind.TOO_LARGE,
-                        )
+                        raise self._too_large(path, member.size, limit)
                     handle = tar.extractfile(member)
                     return handle.read() if handle else b""
         except tarfile.TarError as err:
@@ -69,9 +100,13 @@ class FilesMixin:
             raise InfraError(f"{doing}: {err}", kind=FaultKind.COPY_FAILED) from err
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not read {path} in {self.name}") from err
-        if target is None or _hops >= 8:
-            raise FileNotFoundError(path)
-        return self.read_file(posixpath.normpath(target), limit, _hops + 1)
+        raise FileNotFoundError(path)
+
+    @cached_property
+    def _host_root(self) -> HostRoot | None:
+        """Where the container's filesystem is on this host, found once from its inspect data."""
+        attrs = getattr(self.container, "attrs", None)
+        return host_root(attrs) if isinstance(attrs, dict) else None
 
     def copy_in(self, src: Path, dest: str) -> None:
         """Copy the host file or folder `src` to `dest` (the path it will have), keeping modes.
@@ -97,10 +132,27 @@ class FilesMixin:
         dest = Path(dest).absolute()
         if dest.exists() or dest.is_symlink():
             raise FileExistsError(str(dest))
+        limits = limits or CopyLimits()
+        root = self._host_root if self.read_host else None
+        if root is not None:
+            here = HostTar(root.members(src))
+            try:
+                return extract(here, here, dest, top_name(src), limits)
+            except NotHosted:
+                _remove(dest)  # begun here; the engine's archive decides
+            except FileNotFoundError:
+                raise
+            except OSError as err:
+                raise InfraError(
+                    f"Could not copy {src} out of {self.name} to {dest}: {err}",
+                    kind=FaultKind.COPY_FAILED,
+                ) from err
+            finally:
+                here.close()
         chunks = self._get_archive(src)
         try:
             with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
-                return extract(tar, tar, dest, top_name(src), limits or CopyLimits())
+                return extract(tar, tar, dest, top_name(src), limits)
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not copy {src} out of {self.name}") from err
         except (tarfile.TarError, OSError) as err:
@@ -152,6 +204,13 @@ class FilesMixin:
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not read {path} in {self.name}") from err
         return _Archive(res)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def _absolute(path: str) -> str:
