@@ -66,10 +66,11 @@ def _safe_name(name: str) -> str | None:
     if not name or "\x00" in name or name.startswith("/"):
         return None
     parts = [p for p in name.split("/") if p not in ("", ".")]
-    if not parts or any(p == ".." or len(p.encode()) > MAX_NAME for p in parts):
+    # a name that is not UTF-8 comes as tarfile decodes it (surrogates): counted as its bytes
+    if not parts or any(p == ".." or len(os.fsencode(p)) > MAX_NAME for p in parts):
         return None
     joined = "/".join(parts)
-    if len(joined.encode()) > MAX_PATH or len(parts) > MAX_DEPTH:
+    if len(os.fsencode(joined)) > MAX_PATH or len(parts) > MAX_DEPTH:
         return None
     return joined
 

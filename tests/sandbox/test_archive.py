@@ -155,3 +155,11 @@ def test_too_many_entries_stop_the_copy(tmp_path):
     report = unpack(archive(entry("trace", tarfile.DIRTYPE), *files), tmp_path / "out",
                     max_entries=20)  # fmt: skip
     assert report.stopped and report.files < 20
+
+
+def test_a_name_that_is_not_utf8_comes_out_as_its_bytes(tmp_path):
+    bad = os.fsdecode(b"bad\xff\xfename")  # as tarfile decodes the engine's archive
+    stream = archive(entry("trace", tarfile.DIRTYPE), entry(f"trace/{bad}", body=b"x"))
+    report = unpack(stream, tmp_path / "out")
+    assert report.complete and report.files == 1
+    assert os.listdir(os.fsencode(tmp_path / "out")) == [b"bad\xff\xfename"]
