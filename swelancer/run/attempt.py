@@ -102,9 +102,7 @@ def run_once(
         state.hidden = hide_tests(sandbox, state.scratch / "tests", task, also_delete=left)
         state.remember_start(start)
         sandbox.disconnect_network()
-        engine = getattr(sandbox, "engine_processes", None)
-        state.keep, engine_pids = together(sandbox.process_ids, engine or dict)
-        state.keep_engine = set(engine_pids)
+        state.keep, state.keep_engine = _processes_now(sandbox)
         phases.setup = time.monotonic() - t0
         log.event("ready", seconds=round(phases.setup, 3))
         _check(stop)
@@ -189,6 +187,22 @@ def _record(
         started_at=started,
         finished_at=utc_now(),
     )
+
+
+def _processes_now(sandbox: Sandbox) -> tuple[set[int], set[int]]:
+    """The ids of the container's processes now, as the container and as the engine number
+    them: both from the engine's list where this host can map it, else side by side."""
+    engine = getattr(sandbox, "engine_processes", None)
+    if engine is None:
+        return sandbox.process_ids(), set()
+    inside = getattr(sandbox, "pids_inside", None)
+    if inside is not None:
+        listed = set(engine())
+        mapped = inside(listed)
+        if mapped is not None:
+            return mapped, listed
+    keep, listed = together(sandbox.process_ids, engine)
+    return keep, set(listed)
 
 
 def _shell(sandbox: Sandbox, cwd: str) -> Callable[[str, float], ExecResult]:

@@ -183,3 +183,14 @@ def test_swapped_links_and_fifos_never_lead_out_or_block(base_image, docker_clie
             assert b"CONTAINER\n" in seen and b"data\n" in seen, (n, seen)
     finally:
         on_host.unlink()
+
+
+def test_the_containers_process_ids_are_read_here(base_image, docker_client, docker_run_id):
+    with sandbox(base_image, docker_client, docker_run_id) as box:
+        hosted(box)
+        started = box.exec(["sh", "-c", "sleep 300 >/dev/null 2>&1 & echo $!"]).output.split()
+        listed = box.engine_processes()
+        mapped = box.pids_inside(listed)
+        assert mapped is not None and len(mapped) == len(listed)
+        assert {1, int(started[-1])} <= mapped <= box.process_ids()
+        assert box.pids_inside([os.getpid()]) == set(), "a process of this host is not one"

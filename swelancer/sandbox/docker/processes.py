@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
@@ -30,6 +31,21 @@ def _native_diff(client: Any) -> bool:
     return _NATIVE_DIFF[key]
 
 
+def _ns_pids(pid: int, container_id: str) -> list[int]:
+    """A host process's ids in each pid namespace it is in, from the host's one inward, when
+    it belongs to the container (its cgroups name it); else (or when it ended) []."""
+    try:
+        with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as handle:
+            if container_id not in handle.read():
+                return []
+        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as handle:
+            status = handle.read()
+    except OSError:
+        return []
+    line = next((x for x in status.splitlines() if x.startswith("NSpid:")), "")
+    return [int(n) for n in line.split()[1:] if n.isdigit()]
+
+
 class ProcessesMixin:
     """Processes, filesystem changes and networks of `DockerSandbox`."""
 
@@ -40,6 +56,28 @@ class ProcessesMixin:
         them). Lists `/proc` inside, so call it before handing the container over."""
         _, out = self._run(["sh", "-c", "ls /proc"], doing="Listing processes")
         return {int(p) for p in out.split() if p.isdigit() and len(p) < 10}
+
+    def pids_inside(self, host_pids: Iterable[int]) -> set[int] | None:
+        """The ids inside the container of processes the engine lists by host pid (`top`),
+        read from this host's /proc without running anything in the container; None when the
+        container's processes are not this host's to read (the engine elsewhere, or in a pid
+        namespace of its own): then ask `process_ids`."""
+        try:
+            init = int((self.client.api.inspect_container(self.id).get("State") or {})["Pid"])
+        except (KeyError, TypeError, ValueError):
+            return None
+        except _sdk_errors() as err:
+            raise _infra_error(err, f"Could not inspect container {self.name}") from err
+        numbers = _ns_pids(init, self.id)
+        if init <= 0 or not numbers or numbers[-1] != 1:
+            return None
+        level = len(numbers) - 1
+        found = set()
+        for pid in host_pids:
+            seen = _ns_pids(pid, self.id)
+            if len(seen) > level:  # else it ended, or is not of this container
+                found.add(seen[level])
+        return found
 
     def engine_processes(self) -> dict[int, str]:
         """The container's processes as the engine sees them (host pid: command line), read
