@@ -45,14 +45,18 @@ class PatchUnreadable(Exception):
     limits): a control decides whether that is the agent's doing."""
 
 
-class FileSource(Protocol):
-    """What the patch needs of a sandbox: the engine's change list and archive reads."""
+class FileReader(Protocol):
+    """Where the patch reads the files of one side: bounded copies out."""
 
     name: str
 
-    def changes(self) -> list[tuple[str, int]]: ...
-
     def copy_out(self, src: str, dest: Path, limits: CopyLimits | None = None) -> CopyReport: ...
+
+
+class FileSource(FileReader, Protocol):
+    """What the patch needs of the agent's sandbox: the engine's change list and its files."""
+
+    def changes(self) -> list[tuple[str, int]]: ...
 
 
 class PatchLimits(BaseModel):
@@ -181,7 +185,7 @@ class _Side(BaseModel):
 
 def compute_patch(
     sandbox: FileSource,
-    reference: FileSource,
+    reference: FileReader,
     baseline: Baseline,
     workdir: Path,
     limits: PatchLimits | None = None,
@@ -288,7 +292,7 @@ def _ignored(paths: list[str], baseline: Baseline, workdir: Path) -> set[str]:
 
 
 def _read_sides(
-    sides: list[tuple[FileSource, list[str], Path]], cwd: str, limits: PatchLimits
+    sides: list[tuple[FileReader, list[str], Path]], cwd: str, limits: PatchLimits
 ) -> list[dict[str, tuple[str, Path] | None]]:
     """For each (source, paths, folder): (mode, host file) of each path as `source` holds it;
     None for a path it lacks or that is a folder. Files are read through the engine, bounded,

@@ -8,6 +8,7 @@ import hashlib
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,7 @@ from swelancer.errors import FaultKind, InfraError
 from swelancer.run.controls import Controls
 from swelancer.run.results import Transcript
 from swelancer.run.spec import AttemptSettings, labels, sandbox_spec
+from swelancer.sandbox.archive import CopyLimits, CopyReport
 from swelancer.sandbox.base import Sandbox, SandboxProvider, SandboxSpec
 from swelancer.tasks.models import IcTask, ManagerTask
 
@@ -51,7 +53,7 @@ class TryState:
         self.log: Transcript = log
         self.scratch = Path(tempfile.mkdtemp(prefix="swelancer-attempt-"))
         self.sandbox: Sandbox | None = None
-        self.reference: Sandbox | None = None
+        self.reference: ImageReference | None = None
         self.images: dict[str, str] = {}
         """The image each role's first container started from (the base, or a snapshot)."""
         self.hidden: HiddenTests | None = None
@@ -151,7 +153,9 @@ class TryState:
             # which the engine's change list (the patch's source) counts as the image's own.
             marks = labels(self.settings, self.task, self.attempt, "reference")
             image = self.images.get("agent", self.settings.image)
-            self.reference = self.provider.reference(image, marks)
+            self.reference = ImageReference(
+                self.sandbox, lambda: self.provider.reference(image, marks)
+            )
         workdir = Path(tempfile.mkdtemp(prefix="patch-", dir=self.scratch))
         try:
             return compute_patch(
@@ -217,13 +221,13 @@ class TryState:
         return [cmd for pid, cmd in survivors.items() if pid not in self.keep_engine]
 
     def close(self) -> None:
-        for box in (self.reference, self.sandbox):
-            if box is None:
-                continue
-            if box is self.sandbox:
-                save_logs(box, self.folder / "sandbox.log")
+        if self.reference is not None:
             with contextlib.suppress(InfraError):
-                box.remove()
+                self.reference.remove()
+        if self.sandbox is not None:
+            save_logs(self.sandbox, self.folder / "sandbox.log")
+            with contextlib.suppress(InfraError):
+                self.sandbox.remove()
         shutil.rmtree(self.scratch, ignore_errors=True)
 
     # -- the user tool ------------------------------------------------------------------
@@ -264,6 +268,36 @@ class TryState:
             return f"The user tool could not start: your changes cannot be read ({exc})."
         return in_fresh_sandbox(lambda: self.fresh("user-tool"), self.sandbox, task,
                                 self.hidden, patch, apply_patch, timeout, self.folder)  # fmt: skip
+
+
+class ImageReference:
+    """The files the agent's container started from, for the patch's base: read from its
+    image's layers where the sandbox can (`image_copy_out`), else from a container of that
+    image that never starts, made the first time it is needed."""
+
+    def __init__(self, sandbox: Sandbox, make: Callable[[], Sandbox]) -> None:
+        self.name = f"the image of {sandbox.name}"
+        self._from_layers = getattr(sandbox, "image_copy_out", None)
+        self._make = make
+        self._box: Sandbox | None = None
+        self._lock = threading.Lock()
+
+    def copy_out(self, src: str, dest: Path, limits: CopyLimits | None = None) -> CopyReport:
+        if self._from_layers is not None:
+            report = self._from_layers(src, dest, limits)
+            if report is not None:
+                return report
+        return self._container().copy_out(src, dest, limits)
+
+    def _container(self) -> Sandbox:
+        with self._lock:
+            if self._box is None:
+                self._box = self._make()
+            return self._box
+
+    def remove(self) -> None:
+        if self._box is not None:
+            self._box.remove()
 
 
 def save_logs(sandbox: Sandbox, path: Path) -> None:

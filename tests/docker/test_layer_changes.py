@@ -158,3 +158,40 @@ def test_a_walk_too_deep_is_left_to_the_engine(layered_image, docker_client, doc
         listed = sorted(box.changes())
         assert listed == engine_listing(docker_client, box)
         assert ("/deep" + "/d" * 230 + "/leaf", 1) in listed
+
+
+IMAGE_READS = ["/opt/keep/a", "/etc/debian_version", "/etc/motd", "/was-deleted", "/op/old/o",
+               "/op/new/n", "/srv/d/f", "/usr/bin/xx", "/srv/blk", "/etc", "/nope", "/nope/x",
+               "/etc-link/passwd", "/etc/os-release", "/bin/sh"]  # fmt: skip
+
+
+def test_the_images_files_read_from_its_layers_are_a_reference_containers(
+    layered_image, docker_client, docker_run_id, tmp_path
+):
+    with sandbox(layered_image, docker_client, docker_run_id) as box:
+        assert box.exec(["sh", "-c", CHANGES]).exit_code == 0
+        readable_layers(box, docker_client)
+        marks = {"swelancer.run_id": docker_run_id}
+        with DockerSandbox.reference(layered_image, labels=marks, client=docker_client) as ref:
+            answered = 0
+            for n, path in enumerate(IMAGE_READS):
+                try:
+                    mine = box.image_copy_out(path, tmp_path / f"mine-{n}")
+                except FileNotFoundError:
+                    mine = "missing"
+                try:
+                    theirs = ref.copy_out(path, tmp_path / f"ref-{n}")
+                except FileNotFoundError:
+                    theirs = "missing"
+                if mine is None:  # a folder, or past a link: the reference container's to read
+                    assert path in ("/etc", "/usr/bin/xx") or path.startswith(
+                        ("/etc-link", "/bin/")
+                    )
+                    continue
+                answered += 1
+                assert mine == theirs, path
+                if mine != "missing" and (tmp_path / f"ref-{n}").is_file():
+                    assert (tmp_path / f"mine-{n}").read_bytes() == (
+                        tmp_path / f"ref-{n}"
+                    ).read_bytes(), path
+            assert answered >= 10

@@ -6,6 +6,7 @@ import io
 import os
 import posixpath
 import shutil
+import stat
 import tarfile
 import tempfile
 import time
@@ -16,7 +17,15 @@ from typing import Any
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport, extract, top_name
 from swelancer.sandbox.docker.client import _infra_error, _is_no_such_container, _sdk_errors
-from swelancer.sandbox.docker.host_files import HostRoot, HostTar, Link, NotHosted, host_root
+from swelancer.sandbox.docker.host_files import (
+    HostRoot,
+    HostTar,
+    Link,
+    NotHosted,
+    host_root,
+    layer_member,
+)
+from swelancer.sandbox.docker.layer_changes import LayersUnreadable, Lowers
 from swelancer.sandbox.docker.streams import _Archive, _ChunkReader, _root_owned
 
 
@@ -162,6 +171,38 @@ class FilesMixin:
             ) from err
         finally:
             chunks.close()
+
+    def image_copy_out(
+        self, src: str, dest: Path, limits: CopyLimits | None = None
+    ) -> CopyReport | None:
+        """`copy_out` of `src` as the container's image holds it, read from its image's layers
+        on this host (what a container of the image that never started would give). None
+        when they cannot be read here, or `src` is a folder or lies past a link: then ask
+        such a container. `FileNotFoundError` when the image has no `src`."""
+        layers = self._layers if self.read_host else None
+        if layers is None:
+            return None
+        src = _absolute(src)
+        try:
+            found = Lowers(layers.lowers).locate(src)
+        except (LayersUnreadable, OSError):
+            return None
+        if found is None:
+            raise FileNotFoundError(f"{src} (in the image of {self.name})")
+        layer, st = found
+        if stat.S_ISDIR(st.st_mode):
+            return None
+        dest = Path(dest).absolute()
+        if dest.exists() or dest.is_symlink():
+            raise FileExistsError(str(dest))
+        here = HostTar(layer_member(f"{layer}{src}", top_name(src)))
+        try:
+            return extract(here, here, dest, top_name(src), limits or CopyLimits())
+        except NotHosted:
+            _remove(dest)
+            return None
+        finally:
+            here.close()
 
     def _put_archive(self, folder: str, data: Any) -> None:
         from docker.errors import NotFound

@@ -80,7 +80,7 @@ def layer_changes(
     layers: Layers, *, max_entries: int = MAX_ENTRIES, max_depth: int = MAX_DEPTH
 ) -> list[Change]:
     """The container's changes, as the engine lists them (see the module's docstring)."""
-    walk = _Walk(_Lowers(layers.lowers), max_entries, max_depth)
+    walk = _Walk(Lowers(layers.lowers), max_entries, max_depth)
     try:
         fd = os.open(layers.upper, _DIR_FLAGS)
     except OSError as exc:
@@ -132,7 +132,7 @@ def _xattr(path: str | int, name: str) -> bytes | None:
         return None
 
 
-class _Lowers:
+class Lowers:
     """The image's side: the lower layers merged as overlayfs merges them (whiteouts, opaque
     directories, a file or link that hides what lies below its path). Lower layers are the
     engine's and read-only, so paths may be looked up by name; each prefix is checked to be
@@ -164,8 +164,8 @@ class _Lowers:
         for part in parts[:-1]:
             full = f"{full}/{part}"
             st = self._lstat_at(full)
-            if st is None:
-                return "absent", None
+            if st is None:  # nothing here; below an opaque folder of this layer, nothing lower
+                return ("hidden" if hides_below else "absent"), None
             if _whiteout(st) or not stat.S_ISDIR(st.st_mode):
                 return "hidden", None
             hides_below = hides_below or self._is_opaque(full)
@@ -185,6 +185,21 @@ class _Lowers:
             if where == "hidden":
                 return None
         return None
+
+    def locate(self, path: str) -> tuple[str, os.stat_result] | None:
+        """As `_find`, for reading the entry: `LayersUnreadable` when a folder on its way is a
+        link in the layer that shows it (the engine would follow it inside the container)."""
+        parts = path.strip("/").split("/")
+        for layer in self.layers:
+            full = layer
+            for part in parts[:-1]:
+                full = f"{full}/{part}"
+                st = self._lstat_at(full)
+                if st is not None and stat.S_ISLNK(st.st_mode):
+                    raise LayersUnreadable(f"{full} is a link")
+                if st is None or not stat.S_ISDIR(st.st_mode) or self._is_opaque(full):
+                    break
+        return self._find(path)
 
     def stat(self, path: str) -> os.stat_result | None:
         """The entry at `path` in the image, or None when the image has none."""
@@ -215,7 +230,7 @@ class _Lowers:
 class _Walk:
     """The upper directory, walked by descriptors, compared entry by entry with the image."""
 
-    def __init__(self, lowers: _Lowers, max_entries: int, max_depth: int) -> None:
+    def __init__(self, lowers: Lowers, max_entries: int, max_depth: int) -> None:
         self.lowers = lowers
         self.max_entries = max_entries
         self.max_depth = max_depth
