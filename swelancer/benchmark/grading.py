@@ -128,6 +128,7 @@ def grade_ic(
     out_dir: Path,
     keep: set[int] | None = None,
     listed: list[tuple[str, int]] | None = None,
+    staged: str | None = None,
 ) -> IcGrade:
     """Run the hidden test up to `test_runs` times, as upstream does: stop at the first pass;
     exit 1 is a failed run; a missing exit code (the playbook stopped before pytest: the build
@@ -140,6 +141,7 @@ def grade_ic(
 
     `listed`: the engine's list of the sandbox's changes, read since the last process that
     could change it (the agent's) was started; the first run then needs no listing of its own.
+    `staged`: the tests already staged for the first run (`hidden.stage_tests`).
     """
     folder = hidden.folder or task.task_id
     grade = IcGrade(folder=folder, outcome="anomaly")
@@ -147,7 +149,8 @@ def grade_ic(
         if keep is not None and run > 1:  # nothing the app left running sees the next run
             with contextlib.suppress(InfraError):
                 sandbox.kill_processes_except(keep)
-        staged = stage_tests(sandbox, hidden)
+        if run > 1 or staged is None:
+            staged = stage_tests(sandbox, hidden)
         if run == 1 and listed is not None:
             before = {path for path, _kind in listed}
         else:

@@ -3,6 +3,7 @@ put back (pristine) only for the user tool and for grading."""
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import shlex
 import shutil
@@ -10,10 +11,10 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from swelancer.benchmark.shell import TESTS_DIR, interactive
+from swelancer.benchmark.shell import TESTS_DIR, interactive, steps
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits
-from swelancer.sandbox.base import Sandbox
+from swelancer.sandbox.base import ExecResult, Sandbox
 from swelancer.tasks.models import IcTask, ManagerTask
 
 TESTS_COPY = CopyLimits(
@@ -48,6 +49,7 @@ def hide_tests(
     host_copy: Path,
     task: IcTask | ManagerTask,
     also_delete: tuple[str, ...] = (),
+    pruned: ExecResult | None = None,
 ) -> HiddenTests:
     """Move the hidden tests out of the sandbox: keep them on the host, delete them inside.
 
@@ -58,11 +60,14 @@ def hide_tests(
     graded: an `InfraError` (kind `task_missing`, not retried) that names the folder.
     Runs before the agent's turn (the container is still the harness's own); `also_delete`:
     other files of the harness's steps, deleted with the tests in the same command.
+    `pruned`: the result of `prepare_steps`' commands, run already with other steps.
     """
     if host_copy.exists():
         shutil.rmtree(host_copy)
     own = graded_folder(task) if isinstance(task, IcTask) else None
-    _keep_only_own_folder(sandbox, task, own)
+    if pruned is None:
+        pruned = sandbox.exec(steps(*prepare_steps(task)), timeout=600)
+    check_pruned(sandbox, task, pruned)
     host_copy.parent.mkdir(parents=True, exist_ok=True)
     report = sandbox.copy_out(TESTS_DIR, host_copy, TESTS_COPY)
     if report.stopped or report.truncated or not host_copy.is_dir():
@@ -70,7 +75,8 @@ def hide_tests(
     (host_copy / "issues").mkdir(exist_ok=True)
     hidden = HiddenTests(root=host_copy, folder=own)
     if own is not None:
-        hidden.rewritten = _rewritten_test(sandbox, own)
+        with contextlib.suppress(FileNotFoundError):
+            hidden.rewritten = sandbox.read_file(REWRITTEN, limit=10_000_000)
     gone = f"rm -rf {' '.join((TESTS_DIR, REWRITTEN, *also_delete))} && test ! -e {TESTS_DIR}"
     result = sandbox.exec(["sh", "-c", gone], timeout=300)
     if not result.ok:
@@ -83,20 +89,38 @@ def hide_tests(
 _NO_TESTS, _NO_ISSUES, _NO_OWN = 3, 4, 5
 
 
-def _keep_only_own_folder(sandbox: Sandbox, task: IcTask | ManagerTask, own: str | None) -> None:
-    """Delete every folder of `issues/` but the task's own (files such as `conftest.py` and
-    links stay), after checking that the tests and the task's folder are there."""
+def prepare_steps(task: IcTask | ManagerTask) -> list[tuple[list[str], str]]:
+    """The commands `hide_tests` needs run first (for `shell.steps`): delete every folder of
+    `issues/` but the task's own (files such as `conftest.py` and links stay), after checking
+    that the tests and the task's folder are there; then, for IC tasks, the image's own test
+    rewrite (upstream's `rewrite_test.py`, which `run_tests.yml` runs on `test.py` before
+    pytest) on a copy, so that grading can tell that rewrite from tampering. Before the agent's
+    turn: the container is still the harness's own."""
+    own = graded_folder(task) if isinstance(task, IcTask) else None
     check = f"[ -d {own} ] && [ ! -L {own} ] || exit {_NO_OWN}; " if own else ""
     spare = f"! -name {own} " if own else ""  # IC ids are digits and `_`: no glob characters
-    script = (
+    prune = (
         f"cd {TESTS_DIR} 2>/dev/null || exit {_NO_TESTS}; "
         f"cd issues 2>/dev/null || exit {_NO_ISSUES}; {check}"
         f"find . -mindepth 1 -maxdepth 1 -type d {spare}-exec rm -rf -- {{}} +"
     )
-    done = sandbox.exec(["sh", "-c", script], timeout=300)
+    found = [(["sh", "-c", prune], "exit $?")]
+    if own is None:
+        return found
+    rewrite = (
+        f"[ -f {TESTS_DIR}/rewrite_test.py ] || exit 3; cd {TESTS_DIR} && "
+        f"cp issues/{shlex.quote(own)}/test.py {REWRITTEN} && "
+        f"python3.12 rewrite_test.py {REWRITTEN}"
+    )
+    return [*found, (interactive(rewrite), f"rm -f {REWRITTEN}")]
+
+
+def check_pruned(sandbox: Sandbox, task: IcTask | ManagerTask, done: ExecResult) -> None:
+    """Raise what a failed `prepare_steps` means."""
     if done.ok:
         return
     said = done.output.strip()[-300:]
+    own = graded_folder(task) if isinstance(task, IcTask) else None
     if done.exit_code == _NO_TESTS:
         raise InfraError(
             f"{TESTS_DIR} is missing in {sandbox.name}; is this a SWE-Lancer image? ({said})",
@@ -115,22 +139,6 @@ def _keep_only_own_folder(sandbox: Sandbox, task: IcTask | ManagerTask, own: str
         f"could not list {TESTS_DIR}/issues in {sandbox.name} (exit {done.exit_code}): {said}",
         kind=FaultKind.HIDE,
     )
-
-
-def _rewritten_test(sandbox: Sandbox, folder: str) -> bytes | None:
-    """Run the image's own test rewrite (upstream's `rewrite_test.py`, which `run_tests.yml`
-    runs on `test.py` before pytest) on a copy, so that grading can tell that rewrite from
-    tampering. Before the agent's turn: the container is still the harness's own."""
-    script = (
-        f"[ -f {TESTS_DIR}/rewrite_test.py ] || exit 3; cd {TESTS_DIR} && "
-        f"cp issues/{shlex.quote(folder)}/test.py {REWRITTEN} && "
-        f"python3.12 rewrite_test.py {REWRITTEN}"
-    )
-    done = sandbox.exec(interactive(script), timeout=300)
-    try:
-        return sandbox.read_file(REWRITTEN, limit=10_000_000) if done.ok else None
-    except FileNotFoundError:
-        return None  # `hide_tests` deletes the copy with the tests
 
 
 def prune_other_tasks(sandbox: Sandbox, task: IcTask) -> None:

@@ -7,7 +7,7 @@ import shlex
 import time
 
 from swelancer.errors import FaultKind, InfraError
-from swelancer.sandbox.base import Sandbox
+from swelancer.sandbox.base import ExecResult, Sandbox
 from swelancer.tasks.models import IcTask, ManagerTask
 
 SETUP_MARKER = "/setup_done.txt"
@@ -87,17 +87,32 @@ def checkout_manager_base(sandbox: Sandbox, task: ManagerTask) -> None:
         )
 
 
-def fresh_history(sandbox: Sandbox, task: IcTask | ManagerTask) -> None:
+FRESH_FAILED = 86
+"""The exit code of `fresh_history_step` when it failed, among other steps."""
+
+
+def fresh_history_step(task: IcTask | ManagerTask) -> tuple[list[str], str]:
     """Replace the repository's history so that the fix cannot be read from git, as upstream
     does: a new repository; for IC tasks, one commit of the starting state (the patch's base),
-    whose files are listed in `BASE_LIST` in the same command."""
+    whose files are listed in `BASE_LIST` in the same command. Runs in the repository; as a
+    step of `shell.steps`, it exits `FRESH_FAILED` when it fails."""
     script = "rm -rf .git && git init -q"
     if isinstance(task, IcTask):
         script += f" && git add -A && git {GIT_IDENTITY} commit -q --no-verify -m 'Initial commit'"
         script += f" && git ls-files -z > {BASE_LIST}"
-    result = sandbox.exec(["bash", "-c", script], workdir=task.cwd, timeout=1800)
-    if not result.ok:
+    return ["bash", "-c", script], f"exit {FRESH_FAILED}"
+
+
+def fresh_history(sandbox: Sandbox, task: IcTask | ManagerTask, done: ExecResult | None = None):
+    """Run `fresh_history_step` (or check `done`, its result among other steps)."""
+    if done is None:
+        argv, _ = fresh_history_step(task)
+        done = sandbox.exec(argv, workdir=task.cwd, timeout=1800)
+        failed = not done.ok
+    else:
+        failed = done.exit_code == FRESH_FAILED
+    if failed:
         raise InfraError(
-            f"could not reset the git history in {task.cwd}: {result.output[-500:]}",
+            f"could not reset the git history in {task.cwd}: {done.output[-500:]}",
             kind=FaultKind.SETUP_FAILED,
         )

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING
 
 from swelancer.agents.base import Agent, AgentEnv, AgentOutcome
 from swelancer.benchmark import setup
-from swelancer.benchmark.hidden import hide_tests
+from swelancer.benchmark.hidden import hide_tests, prepare_steps
 from swelancer.benchmark.manager import grade_manager
 from swelancer.benchmark.patch import capture_baseline
-from swelancer.benchmark.shell import interactive, without_shell_noise
+from swelancer.benchmark.shell import interactive, steps, without_shell_noise
 from swelancer.errors import InfraError
 from swelancer.run import verdict
 from swelancer.run.controls import Controls
@@ -94,12 +94,16 @@ def run_once(
         sandbox = state.sandbox = state.ready("agent")
         if isinstance(task, ManagerTask):
             setup.checkout_manager_base(sandbox, task)
-        setup.fresh_history(sandbox, task)
+        # one command: the other tasks' tests pruned, the test's rewrite, the fresh history
+        first = steps(*prepare_steps(task), setup.fresh_history_step(task))
+        done = sandbox.exec(first, workdir=task.cwd, timeout=1800)
+        setup.fresh_history(sandbox, task, done)
         start = sandbox.changes()  # one listing: the patch's base and what setup changed
         if isinstance(task, IcTask):
             state.baseline = capture_baseline(sandbox, task.cwd, state.scratch / "base", start)
         left = (setup.BASE_LIST,) if isinstance(task, IcTask) else ()
-        state.hidden = hide_tests(sandbox, state.scratch / "tests", task, also_delete=left)
+        tests = state.scratch / "tests"
+        state.hidden = hide_tests(sandbox, tests, task, also_delete=left, pruned=done)
         state.remember_start(start)
         sandbox.disconnect_network()
         state.keep, state.keep_engine = _processes_now(sandbox)

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from swelancer.benchmark.grading import IcGrade
 from swelancer.benchmark.grading import grade_ic as run_hidden_test
-from swelancer.benchmark.hidden import graded_folder
+from swelancer.benchmark.hidden import graded_folder, stage_tests
 from swelancer.benchmark.patch import PatchTooLarge, PatchUnreadable, apply_patch
 from swelancer.errors import FaultKind, InfraError
 from swelancer.run.results import AttemptRecord
 from swelancer.run.state import TryState, save_logs
+from swelancer.run.together import together
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask
 
@@ -49,15 +50,18 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
             raise
         state.log.event("container_stopped", message=str(exc), phase="after the turn")
         return _settle(state, f"the agent's container stopped after its turn ({exc})", record)
-    try:
-        patch = state.patch(changes)
+    where = state.settings.grading.grade_in
+    in_place = where == "same" and not (replaced or survivors)
+    try:  # the tests go back beside their place while the patch is computed on the host
+        patch, staged = together(
+            lambda: state.patch(changes), lambda: _stage(state) if in_place else None
+        )
     except PatchTooLarge as exc:
         record.reason = f"the change is too large to grade: {exc}"
         return False
     except PatchUnreadable as exc:
         return _settle(state, f"the agent's change cannot be read ({exc})", record)
     (state.folder / "patch.diff").write_bytes(patch.encode("utf-8", "surrogateescape"))
-    where = state.settings.grading.grade_in
     if where == "same" and (replaced or survivors):
         where = "fresh"
         why = (
@@ -75,7 +79,8 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
             record.reason = problem
             return False
     else:
-        grade = _run_grading(state, state.sandbox, "grading", changes if quiet else None)
+        listed = changes if quiet else None
+        grade = _run_grading(state, state.sandbox, "grading", listed, staged)
     record.test_exit_codes = {grade.folder: grade.exit_codes}
     if grade.outcome == "tampered":
         record.tampering = grade.note
@@ -87,8 +92,22 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
     return _settle(state, grade.note or "the test gave no verdict", record)
 
 
+def _stage(state: TryState) -> str | None:
+    """The tests staged in the agent's container for its first test run; None when that
+    failed (the run then stages them itself, and a stopped container is settled there)."""
+    assert state.sandbox is not None and state.hidden is not None
+    try:
+        return stage_tests(state.sandbox, state.hidden)
+    except InfraError:
+        return None
+
+
 def _run_grading(
-    state: TryState, sandbox: Sandbox, out: str, listed: list[tuple[str, int]] | None = None
+    state: TryState,
+    sandbox: Sandbox,
+    out: str,
+    listed: list[tuple[str, int]] | None = None,
+    staged: str | None = None,
 ) -> IcGrade:
     assert isinstance(state.task, IcTask) and state.hidden is not None
     keep = state.keep if sandbox is state.sandbox else state.keeps.get(sandbox.name)
@@ -102,6 +121,7 @@ def _run_grading(
             out_dir=state.folder / out,
             keep=keep,
             listed=listed,
+            staged=staged,
         )
     except InfraError as exc:  # the code under test (the agent's app) may stop its container
         if not state.stopped_under_us(sandbox, exc):

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import shlex
 import tarfile
 import threading
 from collections.abc import Callable, Iterator
@@ -58,6 +59,19 @@ from tests.fakes.sandbox_upstream import (
 SETUP_MARKER = "/setup_done.txt"
 ENGINE_PID_OFFSET = 40_000
 """The engine lists a container's processes by host pid: never the pids seen inside."""
+
+
+_STEP = re.compile(r"(?P<argv>(sh|bash) .+) \|\| (?P<then>exit \$\?|exit \d+|rm -f \S+)")
+
+
+def _steps(call: Any) -> list[tuple[list[str], str]] | None:
+    """The commands of a `shell.steps` script, or None when `call` is not one."""
+    if call.shell != "sh" or " || " not in call.line:
+        return None
+    found = [_STEP.fullmatch(line) for line in call.line.split("\n")]
+    if not all(found):
+        return None
+    return [(shlex.split(m["argv"]), m["then"]) for m in found if m]
 
 
 class UnknownCommand(AssertionError):
@@ -271,6 +285,9 @@ class FakeSandbox:
         env: dict[str, str] | None = None,
     ) -> ExecResult:
         call = parse(cmd, workdir, {**self.env, **(env or {})})
+        parts = _steps(call)
+        if parts is not None:
+            return self._run_steps(parts, timeout=timeout, workdir=workdir, env=env)
         if self.reference:
             raise UnknownCommand(f"{self.name} is a reference: nothing runs in it ({call.line!r})")
         self.provider.engine()
@@ -286,6 +303,21 @@ class FakeSandbox:
         if call.shell == "bash -i":
             output = BASH_I_NOISE + output
         return ExecResult(exit_code=code, output=output)
+
+    def _run_steps(self, parts: list[tuple[list[str], str]], **options: Any) -> ExecResult:
+        """`shell.steps`: each command run as an exec of its own, then its failure handled."""
+        output = ""
+        for argv, on_failure in parts:
+            done = self.exec(argv, **options)
+            output += done.output
+            if done.ok:
+                continue
+            if on_failure == "exit $?":
+                return ExecResult(exit_code=done.exit_code, output=output)
+            if on_failure.startswith("exit "):
+                return ExecResult(exit_code=int(on_failure[5:]), output=output)
+            self.exec(shlex.split(on_failure), **options)
+        return ExecResult(exit_code=0, output=output)
 
     def write_file(self, path: str, data: bytes | str, mode: int = 0o644) -> None:
         self._check("write_file")

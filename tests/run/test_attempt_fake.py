@@ -790,13 +790,21 @@ def agent_ops(provider) -> list[str]:
     return box.ops
 
 
+def record_baseline_files(provider) -> list[str]:
+    """The tracked files setup changed and the `.gitignore`s: the baseline's stored files."""
+    (box,) = provider.made("agent")
+    return [p for p in box.fs.tree(CWD) if p.endswith("/.gitignore")]
+
+
 def test_an_attempt_lists_the_changes_three_times_and_copies_the_tests_once(provider, tmp_path):
     _, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
     assert record.status == "passed" and record.graded_in == "same"
     ops = agent_ops(provider)
     assert ops.count("changes") == 3, "after setup, after the turn, after the test run"
-    hiding = ops[ops.index("keep_own") : ops.index("delete_tests")]
-    assert hiding.count("copy_out") == 1, "/app/tests comes out in one archive copy"
+    before = ops[ops.index("keep_own") : ops.index("delete_tests")]  # after the marker's reads
+    assert before[:3] == ["keep_own", "rewrite_test", "fresh_history"], "the first steps"
+    stored = len(record_baseline_files(provider))
+    assert before.count("copy_out") == stored + 1, "/app/tests comes out in one archive copy"
     assert "kill_processes_except" not in ops, "the engine lists nothing of the agent's to kill"
 
 
