@@ -194,3 +194,22 @@ def test_the_containers_process_ids_are_read_here(base_image, docker_client, doc
         assert mapped is not None and len(mapped) == len(listed)
         assert {1, int(started[-1])} <= mapped <= box.process_ids()
         assert box.pids_inside([os.getpid()]) == set(), "a process of this host is not one"
+
+
+def test_the_containers_processes_are_read_here_as_the_engine_lists_them(
+    base_image, docker_client, docker_run_id
+):
+    with sandbox(base_image, docker_client, docker_run_id) as box:
+        hosted(box)
+        box.exec(["sh", "-c", "sleep 300 >/dev/null 2>&1 & sleep 301 >/dev/null 2>&1 &"])
+        here = box._cgroup_processes()
+        assert here is not None, "read from the container's cgroup on this host"
+        box.read_host = False
+        engine = box.engine_processes()
+        assert here == engine
+        assert any(cmd == "sleep 301" for cmd in here.values())
+        docker_client.api.kill(box.id)
+        docker_client.api.wait(box.id, timeout=30)
+        box.read_host = True
+        with pytest.raises(InfraError):
+            box.engine_processes()  # a stopped container's: the engine's own answer

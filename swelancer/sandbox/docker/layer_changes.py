@@ -76,6 +76,20 @@ def layers_of(attrs: dict, *, native_diff: bool) -> Layers | None:
     return Layers(upper, lowers)
 
 
+def image_layers(attrs: dict) -> Lowers | None:
+    """An image's layers on this host, topmost first, from its inspect data (overlay2, this
+    process root, the directories present); None otherwise."""
+    driver = attrs.get("GraphDriver") or {}
+    data = driver.get("Data") or {}
+    upper, lower = data.get("UpperDir"), data.get("LowerDir") or ""
+    if driver.get("Name") != "overlay2" or os.geteuid() != 0 or not isinstance(upper, str):
+        return None
+    found = (upper, *(p for p in str(lower).split(":") if p))
+    if not all(os.path.isabs(p) and os.path.isdir(p) for p in found):
+        return None
+    return Lowers(found)
+
+
 def layer_changes(
     layers: Layers, *, max_entries: int = MAX_ENTRIES, max_depth: int = MAX_DEPTH
 ) -> list[Change]:

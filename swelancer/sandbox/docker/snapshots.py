@@ -33,6 +33,7 @@ from typing import Any
 from swelancer.errors import FaultKind, InfraError
 from swelancer.format import size as fmt
 from swelancer.sandbox.docker.host_lock import engine_lock
+from swelancer.sandbox.docker.layer_changes import LayersUnreadable, image_layers
 from swelancer.sandbox.docker.snapshot_index import list_snapshots, remove_snapshot
 from swelancer.sandbox.snapshot_model import (
     LABEL,
@@ -134,7 +135,7 @@ class SnapshotStore:
             labels.get(f"{LABEL}.version"),
         ) != (base_id, task_id, SETUP_VERSION):
             return None
-        if not self._holds_no_marker(str(image.id), name):
+        if not self._holds_no_marker(str(image.id), name, image.attrs):
             return None
         if labels.get(f"{LABEL}.kept") != "1" and labels.get(f"{LABEL}.run_id") != self.run_id:
             with self._lock:
@@ -258,26 +259,35 @@ class SnapshotStore:
         except Exception:
             return -1
 
-    def _holds_no_marker(self, image_id: str, name: str) -> bool:
-        """Whether the snapshot lacks the ready marker (read in a container created from it and
-        never started); remembered per image."""
+    def _holds_no_marker(self, image_id: str, name: str, attrs: dict | None = None) -> bool:
+        """Whether the snapshot lacks the ready marker (looked up in its layers on this host, or
+        read in a container created from it and never started); remembered per image."""
         if image_id not in self._no_marker:
-            from swelancer.sandbox.docker.sandbox import DockerSandbox
-
-            clean = False
-            with contextlib.suppress(InfraError):
-                marks = {"swelancer.run_id": self.run_id, "swelancer.role": "snapshot-check"}
-                box = DockerSandbox.reference(name, labels=marks, client=self.client)
-                try:
-                    box.read_file(MARKER, limit=4096)
-                except (FileNotFoundError, IsADirectoryError):
-                    clean = True
-                finally:
-                    box.remove()
+            layers = image_layers(attrs) if isinstance(attrs, dict) else None
+            clean: bool | None = None
+            if layers is not None:
+                with contextlib.suppress(LayersUnreadable, OSError):
+                    clean = layers.locate(MARKER) is None
+            if clean is None:
+                clean = self._marker_absent_in_container(name)
             if not clean:
                 self.notes.append(f"{name} holds {MARKER} (or could not be read): not used")
             self._no_marker[image_id] = clean
         return self._no_marker[image_id]
+
+    def _marker_absent_in_container(self, name: str) -> bool:
+        from swelancer.sandbox.docker.sandbox import DockerSandbox
+
+        with contextlib.suppress(InfraError):
+            marks = {"swelancer.run_id": self.run_id, "swelancer.role": "snapshot-check"}
+            box = DockerSandbox.reference(name, labels=marks, client=self.client)
+            try:
+                box.read_file(MARKER, limit=4096)
+            except (FileNotFoundError, IsADirectoryError):
+                return True
+            finally:
+                box.remove()
+        return False
 
     def _touch(self, image: Any, name: str) -> None:
         repository, tag = name.rsplit(":", 1)
