@@ -6,10 +6,9 @@ engine's archive API, and the patch is made by the host's own git with no config
 attributes, hooks or filters of the repository in play. So a `filter.*.clean` in `.git/config`,
 a replaced `git` or `sh`, or a deleted `.git` neither runs code nor hides the change.
 
-The base is the repository as the agent received it (after setup and the fresh history):
-`capture_baseline` records, before the agent's turn, which files it held (`git ls-files`) and
-the content of those setup had changed from the image; unchanged files are read later from a
-container created (never started) from the same image.
+The base is the repository as the agent received it (`benchmark.baseline`); files setup did
+not change are read from the image (its layers on this host, or a container of it that never
+starts).
 """
 
 from __future__ import annotations
@@ -19,21 +18,19 @@ import os
 import posixpath
 import shutil
 import subprocess
-from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 from pydantic import BaseModel
 
+from swelancer.benchmark.baseline import Baseline, relative_changes
 from swelancer.benchmark.reads import copy_all
-from swelancer.benchmark.setup import BASE_LIST
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport
 
 DIFF_TREE = ("diff-tree", "-p", "--binary", "--full-index", "--no-renames", "--no-ext-diff",
              "--no-textconv")  # fmt: skip
-EXCLUDED_DIRS = ("user_tool",)
-"""Folders of the repository never part of the patch: the user tool's traces."""
 
 
 class PatchTooLarge(Exception):
@@ -63,18 +60,6 @@ class PatchLimits(BaseModel):
     max_files: int = 5_000
     max_file_bytes: int = 20_000_000
     max_patch_bytes: int = 50_000_000
-
-
-class Baseline(BaseModel):
-    """The repository as the agent received it, kept on the host."""
-
-    cwd: str
-    tracked: list[str]
-    """Paths (relative to `cwd`) of the files the fresh history committed."""
-    store: Path
-    """Host folder holding, at their relative paths, the files setup had changed from the
-    image and every `.gitignore`."""
-    stored: list[str]
 
 
 def _git(
@@ -115,67 +100,6 @@ class _GitFailed(InfraError):
         )
 
 
-def capture_baseline(
-    sandbox, cwd: str, store: Path, changes: list[tuple[str, int]] | None = None
-) -> Baseline:
-    """Record the agent's starting point: the files the fresh history committed (its list in
-    `BASE_LIST`; made here when missing) and the content of those setup changed. Must be
-    called before the agent's turn (the container is still the harness's own); the caller
-    deletes `BASE_LIST`. `changes`: the engine's list when already read after setup (one
-    listing serves the attempt's other start checks)."""
-    try:
-        raw = sandbox.read_file(BASE_LIST, limit=200_000_000)
-    except FileNotFoundError:
-        raw = _list_tracked(sandbox, cwd)
-    tracked = sorted({p for p in raw.decode("utf-8", "surrogateescape").split("\0") if p})
-    tracked_set = set(tracked)
-    listed = sandbox.changes() if changes is None else changes
-    changed = {rel for rel in _relative_changes(listed, cwd) if rel in tracked_set}
-    keep = sorted(changed | {p for p in tracked if posixpath.basename(p) == ".gitignore"})
-    store.mkdir(parents=True, exist_ok=True)
-    _copy_files(sandbox, cwd, keep, store)
-    return Baseline(cwd=cwd, tracked=tracked, store=store, stored=keep)
-
-
-def _list_tracked(sandbox, cwd: str) -> bytes:
-    listing = sandbox.exec(["sh", "-c", f"git ls-files -z > {BASE_LIST}"], workdir=cwd, timeout=600)
-    if not listing.ok:
-        raise InfraError(
-            f"could not list the repository: {listing.output[-300:]}", kind=FaultKind.SETUP_FAILED
-        )
-    return sandbox.read_file(BASE_LIST, limit=200_000_000)
-
-
-BASE_COPY = CopyLimits(max_file_bytes=2_000_000_000, max_total_bytes=2_000_000_000, max_entries=2)
-
-
-def _copy_files(sandbox, cwd: str, paths: list[str], store: Path) -> None:
-    """Copy files of the repository to `store`, each read through the engine (bounded,
-    several at once): a link or a file past the caps cannot be kept whole, nor be a base."""
-    copies = [(sandbox, f"{cwd}/{rel}", store / rel) for rel in paths]
-    for rel, report in zip(paths, copy_all(copies, BASE_COPY), strict=True):
-        if report is None or not report.complete:
-            why = "it is missing" if report is None else report.note()
-            raise InfraError(
-                f"could not keep the starting file {rel}: {why}", kind=FaultKind.SETUP_FAILED
-            )
-
-
-def _relative_changes(changes: Iterable[tuple[str, int]], cwd: str) -> dict[str, int]:
-    """The changes under `cwd` (outside `.git` and the excluded folders), by relative path."""
-    prefix = cwd.rstrip("/") + "/"
-    out: dict[str, int] = {}
-    for path, kind in changes:
-        if not path.startswith(prefix):
-            continue
-        rel = path[len(prefix) :]
-        top = rel.split("/", 1)[0]
-        if not rel or top == ".git" or top in EXCLUDED_DIRS:
-            continue
-        out[rel] = kind
-    return out
-
-
 class _Side(BaseModel):
     """One side of a path in the patch: absent, or a blob of a mode."""
 
@@ -192,26 +116,79 @@ def compute_patch(
     changes: list[tuple[str, int]] | None = None,
 ) -> str:
     """The agent's change in `sandbox` since `baseline`, as a binary git patch (a/ b/ paths
-    relative to the repository). `reference` is a container of the same image, never
-    started, for files setup did not touch; `changes`, the engine's list when already read.
-    Raises `PatchTooLarge` past the caps, `PatchUnreadable` when the engine cannot read it."""
+    relative to the repository). `reference` holds the image's files (a container of it that
+    never started, or its layers), for files setup did not touch; `changes`, the engine's
+    list when already read. Raises `PatchTooLarge` past the caps, `PatchUnreadable` when the
+    engine cannot read it."""
+    return read_change(sandbox, reference, baseline, workdir, limits, changes).patch()
+
+
+@contextlib.contextmanager
+def _unreadable() -> Iterator[None]:
     try:
-        return _compute(sandbox, reference, baseline, workdir, limits or PatchLimits(), changes)
+        yield
     except InfraError as exc:
         if exc.kind == "host_git":  # this machine's fault, not the container's
             raise
         raise PatchUnreadable(str(exc)) from exc
 
 
-def _compute(sandbox, reference, baseline, workdir, limits, changes) -> str:
+class ReadChange:
+    """Both sides of the agent's change, read into host files: `patch()` makes the patch from
+    them on the host alone, so it may run while the container does something else."""
+
+    def __init__(self, workdir: Path, limits: PatchLimits, before: list, after: list) -> None:
+        self.workdir, self.limits, self.before, self.after = workdir, limits, before, after
+
+    def patch(self) -> str:
+        """The patch; the host files it was made from are deleted."""
+        try:
+            with _unreadable():
+                return self._patch()
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def _patch(self) -> str:
+        before, after, workdir = self.before, self.after, self.workdir
+        if not before and not after:
+            return ""
+        repo = workdir / "git"
+        repo.mkdir(parents=True)
+        _git(["init", "-q", "--bare", str(repo)], workdir)
+        blobs = [(m, path, p) for m, path, p in before + after]
+        shas = _hash(repo, [b[1] for b in blobs])
+        sha_of = dict(zip([b[1] for b in blobs], shas, strict=True))
+        old_tree = _tree(repo, [(m, sha_of[src], p) for m, src, p in before], "old")
+        new_tree = _tree(repo, [(m, sha_of[src], p) for m, src, p in after], "new")
+        patch = _git(["--git-dir", str(repo), *DIFF_TREE, old_tree, new_tree], workdir)
+        if len(patch) > self.limits.max_patch_bytes:
+            raise PatchTooLarge(
+                f"the patch holds {len(patch):,} bytes, more than the "
+                f"{self.limits.max_patch_bytes:,} allowed"
+            )
+        return patch.decode("utf-8", "surrogateescape")
+
+
+def read_change(
+    sandbox: FileSource,
+    reference: FileReader,
+    baseline: Baseline,
+    workdir: Path,
+    limits: PatchLimits | None = None,
+    changes: list[tuple[str, int]] | None = None,
+) -> ReadChange:
+    """The files of both sides of the agent's change (see `compute_patch`), read now."""
+    with _unreadable():
+        return _read(sandbox, reference, baseline, workdir, limits or PatchLimits(), changes)
+
+
+def _read(sandbox, reference, baseline, workdir, limits, changes) -> ReadChange:
+    workdir.mkdir(parents=True, exist_ok=True)
     cwd = baseline.cwd
-    changes = _relative_changes(sandbox.changes() if changes is None else changes, cwd)
+    changes = relative_changes(sandbox.changes() if changes is None else changes, cwd)
     tracked = set(baseline.tracked)
     stored = set(baseline.stored)
     candidates = _expand_deleted_dirs(changes, baseline.tracked)
-    repo = workdir / "git"
-    repo.mkdir(parents=True)
-    _git(["init", "-q", "--bare", str(repo)], workdir)
     new_paths = sorted(p for p in candidates if p not in tracked)
     ignored = _ignored(new_paths, baseline, workdir)
     paths = sorted(p for p in candidates if p in tracked or p not in ignored)
@@ -240,20 +217,7 @@ def _compute(sandbox, reference, baseline, workdir, limits, changes) -> str:
             # a mode change alone is ignored, as upstream's diff (core.fileMode=false) does
             mode = old[0] if old is not None and new[0] != "120000" else new[0]
             after.append((mode, new[1], p))
-    if not before and not after:
-        return ""
-    blobs = [(m, path, p) for m, path, p in before + after]
-    shas = _hash(repo, [b[1] for b in blobs])
-    sha_of = dict(zip([b[1] for b in blobs], shas, strict=True))
-    old_tree = _tree(repo, [(m, sha_of[src], p) for m, src, p in before], "old")
-    new_tree = _tree(repo, [(m, sha_of[src], p) for m, src, p in after], "new")
-    patch = _git(["--git-dir", str(repo), *DIFF_TREE, old_tree, new_tree], workdir)
-    if len(patch) > limits.max_patch_bytes:
-        raise PatchTooLarge(
-            f"the patch holds {len(patch):,} bytes, more than the {limits.max_patch_bytes:,} "
-            "allowed"
-        )
-    return patch.decode("utf-8", "surrogateescape")
+    return ReadChange(workdir, limits, before, after)
 
 
 def _expand_deleted_dirs(changes: dict[str, int], tracked: list[str]) -> set[str]:

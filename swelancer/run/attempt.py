@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 
 from swelancer.agents.base import Agent, AgentEnv, AgentOutcome
 from swelancer.benchmark import setup
+from swelancer.benchmark.baseline import capture_baseline
 from swelancer.benchmark.hidden import hide_tests, prepare_steps
 from swelancer.benchmark.manager import grade_manager
-from swelancer.benchmark.patch import capture_baseline
 from swelancer.benchmark.shell import interactive, steps, without_shell_noise
 from swelancer.errors import InfraError
 from swelancer.run import verdict

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swelancer.benchmark import setup
+from swelancer.benchmark.baseline import Baseline
 from swelancer.benchmark.hidden import HiddenTests, prune_other_tasks
 from swelancer.benchmark.patch import (
-    Baseline,
     PatchTooLarge,
     PatchUnreadable,
+    ReadChange,
     apply_patch,
-    compute_patch,
+    read_change,
 )
 from swelancer.benchmark.trust import python_changed, replaced_tools
 from swelancer.benchmark.user_tool import in_agent_sandbox, in_fresh_sandbox
@@ -147,6 +148,10 @@ class TryState:
 
     def patch(self, changes: list[tuple[str, int]] | None = None) -> str:
         """The agent's change now, computed on the host (see `benchmark.patch`)."""
+        return self.read_change(changes).patch()
+
+    def read_change(self, changes: list[tuple[str, int]] | None = None) -> ReadChange:
+        """The files of the agent's change, read now; its `patch()` needs the host alone."""
         assert self.sandbox is not None and self.baseline is not None
         if self.reference is None:
             # The files the agent's container started from: a snapshot holds setup's changes,
@@ -157,12 +162,7 @@ class TryState:
                 self.sandbox, lambda: self.provider.reference(image, marks)
             )
         workdir = Path(tempfile.mkdtemp(prefix="patch-", dir=self.scratch))
-        try:
-            return compute_patch(
-                self.sandbox, self.reference, self.baseline, workdir, changes=changes
-            )
-        finally:
-            shutil.rmtree(workdir, ignore_errors=True)
+        return read_change(self.sandbox, self.reference, self.baseline, workdir, changes=changes)
 
     def remember_start(self, changes: list[tuple[str, int]]) -> None:
         """Note what setup changed (the engine's list, read before the agent's turn; see

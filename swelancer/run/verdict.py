@@ -4,6 +4,8 @@ untouched task (the control)."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
+
 from swelancer.benchmark.grading import IcGrade
 from swelancer.benchmark.grading import grade_ic as run_hidden_test
 from swelancer.benchmark.hidden import graded_folder, stage_tests
@@ -52,16 +54,25 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
         return _settle(state, f"the agent's container stopped after its turn ({exc})", record)
     where = state.settings.grading.grade_in
     in_place = where == "same" and not (replaced or survivors)
-    try:  # the tests go back beside their place while the patch is computed on the host
-        patch, staged = together(
-            lambda: state.patch(changes), lambda: _stage(state) if in_place else None
+    try:  # the tests go back beside their place while the change is read
+        change, staged = together(
+            lambda: state.read_change(changes), lambda: _stage(state) if in_place else None
         )
     except PatchTooLarge as exc:
-        record.reason = f"the change is too large to grade: {exc}"
-        return False
+        return _too_large(record, exc)
     except PatchUnreadable as exc:
         return _settle(state, f"the agent's change cannot be read ({exc})", record)
-    (state.folder / "patch.diff").write_bytes(patch.encode("utf-8", "surrogateescape"))
+    if in_place:  # the test runs on the container as it is; the patch, on the host meanwhile
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="swelancer-patch") as pool:
+            making = pool.submit(change.patch)
+            listed = changes if quiet else None
+            grade = _run_grading(state, state.sandbox, "grading", listed, staged)
+        return _in_place(state, record, grade, making)
+    try:
+        patch = change.patch()
+    except PatchTooLarge as exc:
+        return _too_large(record, exc)
+    _keep_patch(state, patch)
     if where == "same" and (replaced or survivors):
         where = "fresh"
         why = (
@@ -73,14 +84,36 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
         record.graded_in = f"fresh: {why}"
         state.log.event("graded_fresh", why=why)
     record.graded_in = record.graded_in or where
-    if where == "fresh":
-        grade, problem = _grade_fresh(state, patch)
-        if problem is not None:
-            record.reason = problem
-            return False
-    else:
-        listed = changes if quiet else None
-        grade = _run_grading(state, state.sandbox, "grading", listed, staged)
+    grade, problem = _grade_fresh(state, patch)
+    if problem is not None:
+        record.reason = problem
+        return False
+    return _judged(state, record, grade)
+
+
+def _too_large(record: AttemptRecord, exc: PatchTooLarge) -> bool:
+    record.reason = f"the change is too large to grade: {exc}"
+    return False
+
+
+def _keep_patch(state: TryState, patch: str) -> None:
+    (state.folder / "patch.diff").write_bytes(patch.encode("utf-8", "surrogateescape"))
+
+
+def _in_place(state: TryState, record: AttemptRecord, grade: IcGrade, making: Future) -> bool:
+    """The verdict of a test run in the agent's container, once its patch is made too."""
+    record.graded_in = "same"
+    try:
+        _keep_patch(state, making.result())
+    except PatchTooLarge as exc:
+        return _too_large(record, exc)
+    except PatchUnreadable as exc:  # the host copies it reads from were made already
+        return _settle(state, f"the agent's change cannot be read ({exc})", record)
+    return _judged(state, record, grade)
+
+
+def _judged(state: TryState, record: AttemptRecord, grade: IcGrade) -> bool:
+    """The attempt's verdict from its grade: a clean one, tampering, or settled by a control."""
     record.test_exit_codes = {grade.folder: grade.exit_codes}
     if grade.outcome == "tampered":
         record.tampering = grade.note

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
+from swelancer.benchmark.baseline import capture_baseline
 from swelancer.benchmark.patch import (
     PatchLimits,
     PatchTooLarge,
     PatchUnreadable,
     apply_patch,
-    capture_baseline,
     compute_patch,
 )
 from swelancer.benchmark.setup import BASE_LIST, fresh_history, wait_until_ready

@@ -829,3 +829,15 @@ def test_the_restored_tests_are_not_planted_files(tmp_path):
     _, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
     assert record.status == "passed" and record.tampering is None
     assert agent_ops(provider).count("changes") == 3
+
+
+@pytest.mark.parametrize("grade_in", ["same", "fresh"])
+def test_the_patch_is_the_agents_change_not_what_the_test_run_wrote(tmp_path, grade_in):
+    # in place, the patch is made on the host while the test runs (its files read before)
+    provider = FakeProvider(task_image(FAKE_IMAGE, ic=["101"]))
+    provider.apps.append(lambda box, trace: box.fs.write(f"{CWD}/README.md", "run wrote\n"))
+    folder, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent(),
+                                  grade_in=grade_in)  # fmt: skip
+    patch = (folder / "patch.diff").read_text()
+    assert record.status == "passed" and "sumInFloats" in patch
+    assert "run wrote" not in patch and "README.md" not in patch
