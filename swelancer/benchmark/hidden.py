@@ -77,13 +77,27 @@ def hide_tests(
     if own is not None:
         with contextlib.suppress(FileNotFoundError):
             hidden.rewritten = sandbox.read_file(REWRITTEN, limit=10_000_000)
-    gone = f"rm -rf {' '.join((TESTS_DIR, REWRITTEN, *also_delete))} && test ! -e {TESTS_DIR}"
+    doomed = (TESTS_DIR, REWRITTEN, *also_delete)
+    here = getattr(sandbox, "remove_here", None)  # the engine's host: no command inside
+    if here is not None and here(*doomed) and not _exists(sandbox, TESTS_DIR):
+        return hidden
+    gone = f"rm -rf {' '.join(doomed)} && test ! -e {TESTS_DIR}"
     result = sandbox.exec(["sh", "-c", gone], timeout=300)
     if not result.ok:
         raise InfraError(
             f"could not delete {TESTS_DIR}: {result.output[-500:]}", kind=FaultKind.HIDE
         )
     return hidden
+
+
+def _exists(sandbox: Sandbox, path: str) -> bool:
+    try:
+        sandbox.read_file(path, limit=0)
+    except FileNotFoundError:
+        return False
+    except (IsADirectoryError, InfraError):
+        return True
+    return True
 
 
 _NO_TESTS, _NO_ISSUES, _NO_OWN = 3, 4, 5

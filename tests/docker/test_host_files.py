@@ -213,3 +213,24 @@ def test_the_containers_processes_are_read_here_as_the_engine_lists_them(
         box.read_host = True
         with pytest.raises(InfraError):
             box.engine_processes()  # a stopped container's: the engine's own answer
+
+
+def test_deleting_here_deletes_in_the_container_only(base_image, docker_client, docker_run_id):
+    keep = Path("/tmp") / f"swelancer-host-keep-{secrets.token_hex(6)}"
+    keep.mkdir()
+    (keep / "f").write_text("host\n")
+    try:
+        with sandbox(base_image, docker_client, docker_run_id) as box:
+            hosted(box)
+            made = (f"mkdir -p /d/sub {keep} && echo c > /d/sub/f && ln -s / /d/root && "
+                    f"ln -s {keep} /d/keep && ln -s {keep} /l && ln -s / /x")  # fmt: skip
+            assert box.exec(["sh", "-c", made]).exit_code == 0
+            assert box.remove_here("/d", "/l", "/nope")
+            assert box.exec(["sh", "-c", "test ! -e /d && test ! -e /l"]).exit_code == 0
+            assert box.exec(["test", "-d", "/x/tmp"]).exit_code == 0
+            assert not box.remove_here(f"/x{keep}"), "a path past a link is the engine's"
+            assert not box.remove_here("/etc/hosts"), "a mount is the engine's"
+            assert (keep / "f").read_text() == "host\n", "nothing of the host was deleted"
+    finally:
+        (keep / "f").unlink()
+        keep.rmdir()

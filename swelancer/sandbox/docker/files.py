@@ -172,6 +172,20 @@ class FilesMixin:
         finally:
             chunks.close()
 
+    def remove_here(self, *paths: str) -> bool:
+        """Delete `paths` (as `rm -rf`) in the container's filesystem on this host, where it
+        is here (`host_files`), running nothing inside: for the harness's own steps before the
+        agent's turn. False (nothing done for the rest) when a path cannot be deleted here."""
+        root = self._host_root if self.read_host else None
+        if root is None or not shutil.rmtree.avoids_symlink_attacks:
+            return False
+        try:
+            for path in paths:
+                root.remove(_absolute(path))
+        except NotHosted:
+            return False
+        return True
+
     def image_copy_out(
         self, src: str, dest: Path, limits: CopyLimits | None = None
     ) -> CopyReport | None:

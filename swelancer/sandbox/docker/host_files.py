@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
+import shutil
 import stat
 import tarfile
 from collections.abc import Iterator
@@ -100,6 +101,24 @@ class HostRoot:
                 return _read_fd(fd, st.st_size)
             finally:
                 os.close(fd)
+
+    def remove(self, path: str) -> None:
+        """Delete `path` and everything below it, as `rm -rf` would inside (a link itself, not
+        where it points); nothing when it does not exist."""
+        try:
+            with self.folder_of(path) as (folder, name):
+                st = _lstat(folder, name)
+                try:
+                    if stat.S_ISDIR(st.st_mode):
+                        shutil.rmtree(name, dir_fd=folder)  # by descriptors, links not followed
+                    else:
+                        os.unlink(name, dir_fd=folder)
+                except FileNotFoundError:
+                    raise
+                except OSError as exc:
+                    raise NotHosted(f"{path}: {exc}") from exc
+        except FileNotFoundError:
+            return
 
     def members(self, path: str) -> Iterator[tuple[tarfile.TarInfo, int | None]]:
         """The entries of the engine's archive of `path`, each with a descriptor of its content
