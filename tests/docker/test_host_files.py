@@ -234,3 +234,43 @@ def test_deleting_here_deletes_in_the_container_only(base_image, docker_client, 
     finally:
         (keep / "f").unlink()
         keep.rmdir()
+
+
+def test_copies_in_written_here_are_the_engines_own(base_image, docker_client, docker_run_id,
+                                                     tmp_path):  # fmt: skip
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "run.sh").write_text("#!/bin/sh\n")
+    (tree / "run.sh").chmod(0o755)
+    (tree / "sub" / "data").write_bytes(b"\x00\xff" * 5000)
+    keep = Path("/tmp") / f"swelancer-host-keep-{secrets.token_hex(6)}"
+    keep.mkdir()
+    listing = "cd {} && find . -printf '%p %y %m %U %G %s\\n' | sort && md5sum sub/data"
+    try:
+        with sandbox(base_image, docker_client, docker_run_id) as box:
+            hosted(box)
+            asked: list[str] = []
+            real = box._put_archive
+            box._put_archive = lambda folder, data: (asked.append(folder), real(folder, data))
+            box.exec(["mkdir", "-p", "/here", "/engine"])
+            box.copy_in(tree, "/here/t")
+            assert asked == [], "written on this host"
+            box.read_host = False
+            box.copy_in(tree, "/engine/t")
+            box.read_host = True
+            assert asked == ["/engine"]
+            here = box.exec(["sh", "-c", listing.format("/here/t")]).output
+            engine = box.exec(["sh", "-c", listing.format("/engine/t")]).output
+            assert here == engine and "./run.sh f 755 0 0 10" in here
+            # a path past a link (here to a folder of this host) is the engine's to resolve
+            made = f"mkdir -p {keep} && ln -s {keep} /lnk"  # the same path in the container
+            assert box.exec(["sh", "-c", made]).exit_code == 0
+            box.copy_in(tree, "/lnk/t")
+            assert asked[-1] == "/lnk"
+            assert list(keep.iterdir()) == [], "nothing written into the host's folder"
+            box.copy_in(tree, "/here/t")  # onto an existing folder: the engine's merge
+            assert asked[-1] == "/here"
+    finally:
+        for child in sorted(keep.rglob("*"), reverse=True):
+            child.unlink() if child.is_file() else child.rmdir()
+        keep.rmdir()

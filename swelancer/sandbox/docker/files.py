@@ -119,11 +119,19 @@ class FilesMixin:
 
     def copy_in(self, src: Path, dest: str) -> None:
         """Copy the host file or folder `src` to `dest` (the path it will have), keeping modes.
-        Files are owned by root in the container. Large trees are spooled through a temp file."""
+        Files are owned by root in the container. A new `dest` is written on this host where
+        the container's filesystem is here (`host_files`: no link followed); else large trees
+        are spooled through a temp file to the engine's archive API."""
         src = Path(src)
         dest = _absolute(dest)
         if not src.exists():
             raise FileNotFoundError(str(src))
+        root = self._host_root if self.read_host else None
+        if root is not None and not _exists_here(root, dest):
+            try:
+                return root.write(os.path.realpath(src), dest)
+            except (NotHosted, FileNotFoundError):
+                pass  # the engine's archive decides
         with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
             with tarfile.open(fileobj=spool, mode="w") as tar:
                 tar.add(os.path.realpath(src), arcname=posixpath.basename(dest), filter=_root_owned)
@@ -259,6 +267,18 @@ class FilesMixin:
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not read {path} in {self.name}") from err
         return _Archive(res)
+
+
+def _exists_here(root: HostRoot, path: str) -> bool:
+    """Whether `path` exists (True too when that cannot be told here)."""
+    try:
+        with root.folder_of(path) as (folder, name):
+            os.stat(name, dir_fd=folder, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    except (NotHosted, OSError):
+        return True
+    return True
 
 
 def _remove(path: Path) -> None:

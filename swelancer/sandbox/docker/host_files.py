@@ -120,6 +120,21 @@ class HostRoot:
         except FileNotFoundError:
             return
 
+    def write(self, src: str, dest: str) -> None:
+        """Copy the host file or folder `src` (regular files and folders only) to `dest`, which
+        must not exist yet, keeping modes; `NotHosted` (and nothing left) when it cannot."""
+        try:
+            with self.folder_of(dest) as (folder, name):
+                _put(folder, name, src)
+        except NotHosted:
+            with contextlib.suppress(NotHosted, OSError):
+                self.remove(dest)  # only what this call made: `dest` did not exist
+            raise
+        except OSError as exc:
+            with contextlib.suppress(NotHosted, OSError):
+                self.remove(dest)
+            raise NotHosted(f"{dest}: {exc}") from exc
+
     def members(self, path: str) -> Iterator[tuple[tarfile.TarInfo, int | None]]:
         """The entries of the engine's archive of `path`, each with a descriptor of its content
         (regular files only; valid until the next entry is asked for)."""
@@ -143,6 +158,36 @@ def host_root(attrs: dict) -> HostRoot | None:
     mounts.update(str(k) for k in (attrs.get("HostConfig") or {}).get("Tmpfs") or {})
     clean = {posixpath.normpath(m) for m in mounts if m.startswith("/")}
     return HostRoot(merged, tuple(sorted(clean)))
+
+
+def _put(folder: int, name: str, src: str) -> None:
+    """`src` (a host path the harness made) written as `name` in `folder`, created anew."""
+    st = os.lstat(src)
+    mode = stat.S_IMODE(st.st_mode)
+    if stat.S_ISDIR(st.st_mode):
+        try:
+            os.mkdir(name, 0o700, dir_fd=folder)
+        except FileExistsError as exc:
+            raise NotHosted(f"{name} exists") from exc
+        fd = os.open(name, _DIR, dir_fd=folder)
+        try:
+            for child in sorted(os.listdir(src)):
+                _put(fd, child, os.path.join(src, child))
+            os.fchmod(fd, mode)
+        finally:
+            os.close(fd)
+        return
+    if not stat.S_ISREG(st.st_mode):
+        raise NotHosted(f"{src} is not a regular file or folder")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    fd = os.open(name, flags, 0o600, dir_fd=folder)
+    try:
+        with open(src, "rb") as source:
+            while chunk := source.read(1 << 20):
+                os.write(fd, chunk)
+        os.fchmod(fd, mode)
+    finally:
+        os.close(fd)
 
 
 def _open_root(merged: str) -> int:
