@@ -100,29 +100,6 @@ class _GitFailed(InfraError):
         )
 
 
-class _Side(BaseModel):
-    """One side of a path in the patch: absent, or a blob of a mode."""
-
-    mode: str | None = None
-    sha: str | None = None
-
-
-def compute_patch(
-    sandbox: FileSource,
-    reference: FileReader,
-    baseline: Baseline,
-    workdir: Path,
-    limits: PatchLimits | None = None,
-    changes: list[tuple[str, int]] | None = None,
-) -> str:
-    """The agent's change in `sandbox` since `baseline`, as a binary git patch (a/ b/ paths
-    relative to the repository). `reference` holds the image's files (a container of it that
-    never started, or its layers), for files setup did not touch; `changes`, the engine's
-    list when already read. Raises `PatchTooLarge` past the caps, `PatchUnreadable` when the
-    engine cannot read it."""
-    return read_change(sandbox, reference, baseline, workdir, limits, changes).patch()
-
-
 @contextlib.contextmanager
 def _unreadable() -> Iterator[None]:
     try:
@@ -177,7 +154,11 @@ def read_change(
     limits: PatchLimits | None = None,
     changes: list[tuple[str, int]] | None = None,
 ) -> ReadChange:
-    """The files of both sides of the agent's change (see `compute_patch`), read now."""
+    """The agent's change in `sandbox` since `baseline`, its files read now; `patch()` makes
+    it a binary git patch (a/ b/ paths relative to the repository). `reference` holds the
+    image's files (a container of it that never started, or its layers), for files setup did
+    not touch; `changes`, the engine's list when already read. Raises `PatchTooLarge` past
+    the caps, `PatchUnreadable` when the engine cannot read it."""
     with _unreadable():
         return _read(sandbox, reference, baseline, workdir, limits or PatchLimits(), changes)
 

@@ -12,7 +12,7 @@ from swelancer.benchmark.patch import (
     PatchTooLarge,
     PatchUnreadable,
     apply_patch,
-    compute_patch,
+    read_change,
 )
 from swelancer.benchmark.setup import BASE_LIST, fresh_history, wait_until_ready
 from swelancer.errors import FaultKind, InfraError
@@ -49,7 +49,7 @@ def agent(provider, tmp_path):
 def patch_of(agent, tmp_path, name="work", **limits):
     box, baseline, reference = agent
     limits = PatchLimits(**limits) if limits else None
-    return compute_patch(box, reference, baseline, tmp_path / name, limits)
+    return read_change(box, reference, baseline, tmp_path / name, limits).patch()
 
 
 def test_the_baseline_is_what_the_fresh_history_committed(agent):
