@@ -206,7 +206,9 @@ def test_the_containers_processes_are_read_here_as_the_engine_lists_them(
         assert here is not None, "read from the container's cgroup on this host"
         box.read_host = False
         engine = box.engine_processes()
-        assert here == engine
+        assert set(here) == set(engine)
+        # the engine's `ps` may cut a long command line at its column's width
+        assert all(here[pid].startswith(cmd) for pid, cmd in engine.items()), (here, engine)
         assert any(cmd == "sleep 301" for cmd in here.values())
         docker_client.api.kill(box.id)
         docker_client.api.wait(box.id, timeout=30)
