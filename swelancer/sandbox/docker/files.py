@@ -16,6 +16,7 @@ from typing import Any
 
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport, extract, top_name
+from swelancer.sandbox.docker import host_writes
 from swelancer.sandbox.docker.client import _infra_error, _is_no_such_container, _sdk_errors
 from swelancer.sandbox.docker.host_files import (
     HostRoot,
@@ -129,7 +130,7 @@ class FilesMixin:
         root = self._host_root if self.read_host else None
         if root is not None and not _exists_here(root, dest):
             try:
-                return root.write(os.path.realpath(src), dest)
+                return host_writes.write(root, os.path.realpath(src), dest)
             except (NotHosted, FileNotFoundError):
                 pass  # the engine's archive decides
         with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
@@ -189,7 +190,7 @@ class FilesMixin:
             return False
         try:
             for path in paths:
-                root.remove(_absolute(path))
+                host_writes.remove(root, _absolute(path))
         except NotHosted:
             return False
         return True

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import os
 import posixpath
-import shutil
 import stat
 import tarfile
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ ENGINE_MOUNTS = ("/proc", "/sys", "/dev", "/etc/hosts", "/etc/hostname", "/etc/r
 """What the engine mounts into every container (`--init` included): not in its layers."""
 MAX_DEPTH = 200
 MAX_NAMES = 2_000_000
-_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _PATH = os.O_PATH | os.O_NOFOLLOW | os.O_CLOEXEC
 _READ = os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | os.O_NONBLOCK
 
@@ -87,7 +86,7 @@ class HostRoot:
         """The bytes of the file `path`, a `Link`, or (when it holds more than `limit` bytes)
         its size. `FileNotFoundError` / `IsADirectoryError` as the engine's archive says."""
         with self.folder_of(path) as (folder, name):
-            st = _lstat(folder, name)
+            st = lstat_at(folder, name)
             if stat.S_ISDIR(st.st_mode):
                 raise IsADirectoryError(path)
             if stat.S_ISLNK(st.st_mode):
@@ -101,39 +100,6 @@ class HostRoot:
                 return _read_fd(fd, st.st_size)
             finally:
                 os.close(fd)
-
-    def remove(self, path: str) -> None:
-        """Delete `path` and everything below it, as `rm -rf` would inside (a link itself, not
-        where it points); nothing when it does not exist."""
-        try:
-            with self.folder_of(path) as (folder, name):
-                st = _lstat(folder, name)
-                try:
-                    if stat.S_ISDIR(st.st_mode):
-                        shutil.rmtree(name, dir_fd=folder)  # by descriptors, links not followed
-                    else:
-                        os.unlink(name, dir_fd=folder)
-                except FileNotFoundError:
-                    raise
-                except OSError as exc:
-                    raise NotHosted(f"{path}: {exc}") from exc
-        except FileNotFoundError:
-            return
-
-    def write(self, src: str, dest: str) -> None:
-        """Copy the host file or folder `src` (regular files and folders only) to `dest`, which
-        must not exist yet, keeping modes; `NotHosted` (and nothing left) when it cannot."""
-        try:
-            with self.folder_of(dest) as (folder, name):
-                _put(folder, name, src)
-        except NotHosted:
-            with contextlib.suppress(NotHosted, OSError):
-                self.remove(dest)  # only what this call made: `dest` did not exist
-            raise
-        except OSError as exc:
-            with contextlib.suppress(NotHosted, OSError):
-                self.remove(dest)
-            raise NotHosted(f"{dest}: {exc}") from exc
 
     def members(self, path: str) -> Iterator[tuple[tarfile.TarInfo, int | None]]:
         """The entries of the engine's archive of `path`, each with a descriptor of its content
@@ -160,39 +126,9 @@ def host_root(attrs: dict) -> HostRoot | None:
     return HostRoot(merged, tuple(sorted(clean)))
 
 
-def _put(folder: int, name: str, src: str) -> None:
-    """`src` (a host path the harness made) written as `name` in `folder`, created anew."""
-    st = os.lstat(src)
-    mode = stat.S_IMODE(st.st_mode)
-    if stat.S_ISDIR(st.st_mode):
-        try:
-            os.mkdir(name, 0o700, dir_fd=folder)
-        except FileExistsError as exc:
-            raise NotHosted(f"{name} exists") from exc
-        fd = os.open(name, _DIR, dir_fd=folder)
-        try:
-            for child in sorted(os.listdir(src)):
-                _put(fd, child, os.path.join(src, child))
-            os.fchmod(fd, mode)
-        finally:
-            os.close(fd)
-        return
-    if not stat.S_ISREG(st.st_mode):
-        raise NotHosted(f"{src} is not a regular file or folder")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-    fd = os.open(name, flags, 0o600, dir_fd=folder)
-    try:
-        with open(src, "rb") as source:
-            while chunk := source.read(1 << 20):
-                os.write(fd, chunk)
-        os.fchmod(fd, mode)
-    finally:
-        os.close(fd)
-
-
 def _open_root(merged: str) -> int:
     try:
-        fd = os.open(merged, _DIR)
+        fd = os.open(merged, DIR_FLAGS)
     except OSError as exc:
         raise NotHosted(f"{merged}: {exc}") from exc
     try:
@@ -209,7 +145,7 @@ def _open_root(merged: str) -> int:
 def _step(fd: int, name: str) -> int:
     """The folder `name` in `fd`; `fd` is closed either way."""
     try:
-        return os.open(name, _DIR, dir_fd=fd)
+        return os.open(name, DIR_FLAGS, dir_fd=fd)
     except FileNotFoundError:
         raise
     except OSError as exc:  # a link (ELOOP) or a file (ENOTDIR): the engine resolves it
@@ -218,7 +154,7 @@ def _step(fd: int, name: str) -> int:
         os.close(fd)
 
 
-def _lstat(folder: int, name: str) -> os.stat_result:
+def lstat_at(folder: int, name: str) -> os.stat_result:
     try:
         return os.stat(name, dir_fd=folder, follow_symlinks=False)
     except FileNotFoundError:
@@ -275,7 +211,7 @@ def _entry(
     folder: int, name: str, shown: str, seen: dict[int, str], depth: int, counted: list[int]
 ) -> Iterator[tuple[tarfile.TarInfo, int | None]]:
     """The archive entries of `name` in `folder` (named `shown`), and all below it."""
-    st = _lstat(folder, name)
+    st = lstat_at(folder, name)
     info = tarfile.TarInfo(shown)
     info.mode = stat.S_IMODE(st.st_mode)
     if stat.S_ISSOCK(st.st_mode):
@@ -318,7 +254,7 @@ def _folder(
         raise NotHosted(f"a folder more than {MAX_DEPTH} deep")
     info.type = tarfile.DIRTYPE
     try:
-        fd = os.open(name, _DIR, dir_fd=folder)
+        fd = os.open(name, DIR_FLAGS, dir_fd=folder)
     except OSError as exc:  # swapped for a link or a file since its stat
         raise NotHosted(f"{name}: {exc}") from exc
     try:
