@@ -10,6 +10,7 @@ import stat
 import tarfile
 import tempfile
 import time
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from swelancer.sandbox.docker.host_files import (
     Link,
     NotHosted,
     host_root,
-    layer_member,
+    layer_members,
 )
 from swelancer.sandbox.docker.layer_changes import LayersUnreadable, Lowers
 from swelancer.sandbox.docker.streams import _Archive, _ChunkReader, _root_owned
@@ -153,20 +154,9 @@ class FilesMixin:
         limits = limits or CopyLimits()
         root = self._host_root if self.read_host else None
         if root is not None:
-            here = HostTar(root.members(src))
-            try:
-                return extract(here, here, dest, top_name(src), limits)
-            except NotHosted:
-                _remove(dest)  # begun here; the engine's archive decides
-            except FileNotFoundError:
-                raise
-            except OSError as err:
-                raise InfraError(
-                    f"Could not copy {src} out of {self.name} to {dest}: {err}",
-                    kind=FaultKind.COPY_FAILED,
-                ) from err
-            finally:
-                here.close()
+            report = self._extract_here(root.members(src), src, dest, limits)
+            if report is not None:
+                return report
         chunks = self._get_archive(src)
         try:
             with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
@@ -218,12 +208,27 @@ class FilesMixin:
         dest = Path(dest).absolute()
         if dest.exists() or dest.is_symlink():
             raise FileExistsError(str(dest))
-        here = HostTar(layer_member(f"{layer}{src}", top_name(src)))
+        members = layer_members(f"{layer}{src}", top_name(src))
+        return self._extract_here(members, src, dest, limits or CopyLimits())
+
+    def _extract_here(
+        self, members: Iterator, src: str, dest: Path, limits: CopyLimits
+    ) -> CopyReport | None:
+        """Entries read on this host (`host_files`) extracted to `dest`, as an archive of the
+        engine's would be; None (and nothing left at `dest`) when they cannot be read here."""
+        here = HostTar(members)
         try:
-            return extract(here, here, dest, top_name(src), limits or CopyLimits())
+            return extract(here, here, dest, top_name(src), limits)
         except NotHosted:
-            _remove(dest)
+            _remove(dest)  # begun here; the engine's archive decides
             return None
+        except FileNotFoundError:
+            raise
+        except OSError as err:
+            raise InfraError(
+                f"Could not copy {src} out of {self.name} to {dest}: {err}",
+                kind=FaultKind.COPY_FAILED,
+            ) from err
         finally:
             here.close()
 

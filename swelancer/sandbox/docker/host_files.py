@@ -275,31 +275,17 @@ def _folder(
         os.close(fd)
 
 
-def layer_member(full: str, shown: str) -> Iterator[tuple[tarfile.TarInfo, int | None]]:
-    """The archive entry of one non-folder entry of an image layer (`full`, a path on this
-    host the engine owns, read-only): what the engine's archive of it holds."""
+def layer_members(full: str, shown: str) -> Iterator[tuple[tarfile.TarInfo, int | None]]:
+    """The archive entries of the entry `full` of an image layer (a path on this host the
+    engine owns, read-only), named `shown`: what the engine's archive of it holds."""
     try:
-        st = os.lstat(full)
-        info = tarfile.TarInfo(shown)
-        info.mode = stat.S_IMODE(st.st_mode)
-        if stat.S_ISSOCK(st.st_mode):
-            return
-        if stat.S_ISLNK(st.st_mode):
-            info.type, info.linkname = tarfile.SYMTYPE, os.readlink(full)
-            yield info, None
-            return
-        if stat.S_ISREG(st.st_mode):
-            fd = os.open(full, _READ | os.O_NOFOLLOW)
-            try:
-                info.size = os.fstat(fd).st_size
-                yield info, fd
-            finally:
-                os.close(fd)
-            return
+        folder = os.open(os.path.dirname(full), DIR_FLAGS)
     except OSError as exc:
         raise NotHosted(f"{full}: {exc}") from exc
-    info.type = next((kind for test, kind in _TYPES if test(st.st_mode)), tarfile.FIFOTYPE)
-    yield info, None
+    try:
+        yield from _entry(folder, os.path.basename(full), shown, {}, depth=0, counted=[0])
+    finally:
+        os.close(folder)
 
 
 class HostTar:
