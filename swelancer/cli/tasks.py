@@ -192,7 +192,7 @@ def show(
         Path | None, typer.Option("--prompt-template", help="With --prompt: as `run`.")
     ] = None,
     as_json: Annotated[
-        bool, typer.Option("--json", help="With --prompt: a JSON list of the messages, exact.")
+        bool, typer.Option("--json", help="The messages of --prompt as a JSON list, exact.")
     ] = False,
 ) -> None:
     """Show one task: title, price, description and, for manager tasks, the proposals.
