@@ -20,7 +20,7 @@ from __future__ import annotations
 from string import Template
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 
 from swelancer.agents.upstream_text import UpstreamTexts
 from swelancer.format import money
@@ -121,6 +121,12 @@ class PromptSet(BaseModel):
     """How upstream's prompt writes the price: as pandas read the manifest's price column."""
     record: dict[str, Any] = {}
 
+    @model_validator(mode="after")
+    def _texts_of_their_kind(self) -> PromptSet:
+        if (self.kind == "upstream") != (self.upstream is not None):
+            raise ValueError("upstream's texts go with kind 'upstream', and only with it")
+        return self
+
 
 def price_text(price_usd: float, style: PriceStyle) -> str:
     """The price as upstream's prompt shows it: pandas' float64 (`32000.0`) or int64 (`500`)."""
@@ -135,7 +141,6 @@ def render_prompt(
     """The user messages that start an attempt, in order: what the agent sends."""
     prompts = prompts or PromptSet()
     if prompts.kind == "upstream":
-        assert prompts.upstream is not None, "upstream prompts carry upstream's texts"
         return _upstream_messages(task, mode, prompts.upstream, prompts.price_style)
     return _our_messages(task, mode, prompts.template)
 
@@ -160,7 +165,8 @@ def upstream_task_prompt(
     return first + "\n\n" + c["MANAGER_SECOND_PROMPT"]
 
 
-def _upstream_messages(task, mode: str, texts: UpstreamTexts, price_style: PriceStyle):
+def _upstream_messages(task, mode: str, texts: UpstreamTexts | None, price_style: PriceStyle):
+    assert texts is not None  # PromptSet's validator
     if mode == "tools":
         own = list(task.prompt) if task.prompt else [upstream_task_prompt(task, texts, price_style)]
         return [*own, _tools_note(task)]

@@ -257,3 +257,20 @@ def test_tools_with_upstreams_words_ends_with_our_note_on_the_tools():
     assert "`finish`" in both[1] and "`user_tool`" in both[1] and solver_part not in both[1]
     manager = render_prompt(MANAGER, mode="tools", prompts=chosen)
     assert len(manager) == 2 and "`user_tool`" not in manager[1]
+
+
+def test_the_config_files_agent_section_chooses_the_prompts(tmp_path):
+    from swelancer import config as settings
+    from swelancer.run.agent import agent_prompts
+
+    path = tmp_path / "run.toml"
+    path.write_text('[agent]\nmodel = "mock/scripted:s.json"\nprompts = "swelancer"\n')
+    loaded = settings.load(path, {})
+    assert loaded.agent.prompts == "swelancer" and 'prompts = "swelancer"' in settings.to_toml(
+        loaded
+    )
+    assert agent_prompts(loaded.agent, None).kind == "swelancer"
+    flagged = settings.load(path, {"agent": {"prompts": str(tmp_path / "copies")}})
+    with pytest.raises(ConfigError, match="is not a folder"):
+        agent_prompts(flagged.agent, None)
+    assert agent_prompts(AgentSection(model="mock/oracle", prompts="nowhere"), None) is None
