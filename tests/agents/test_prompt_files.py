@@ -16,6 +16,7 @@ from swelancer.agents.prompt_choice import resolve_prompts
 from swelancer.agents.upstream_files import ENV, PINNED, locate
 from swelancer.agents.upstream_text import inline_protocol, module_strings, read_texts
 from swelancer.errors import ConfigError
+from tests.agents.test_upstream_prompts import old_protocol_message
 
 
 def snapshot_copy(pin) -> bytes:
@@ -161,8 +162,9 @@ def test_a_file_without_a_named_constant_is_an_error_naming_both():
 def test_the_old_harness_protocol_is_the_one_constant_message_before_the_loop():
     tree = ast.parse(need(UPSTREAM / PINNED[2].snapshot).read_text())
     protocol = inline_protocol(tree, "swelancer_agent.py")
-    assert protocol.startswith("The repository is cloned in your CWD.")
-    assert "Warning: No Python code blocks" not in protocol  # the loop's own reminder
+    # The same message as the first literal append in source order (the test's own reading);
+    # the loop's reminder, also a literal, comes later and is not it.
+    assert protocol == old_protocol_message()["content"]
     bare = ast.parse("class SimpleAgentSolver:\n    async def run(self):\n        messages = []\n")
     with pytest.raises(ConfigError, match="appends 0 constant user messages"):
         inline_protocol(bare, "swelancer_agent.py")

@@ -125,7 +125,8 @@ def test_the_price_is_written_as_pandas_types_the_column(tmp_path):
         task.variant, task.title, task.description, int(task.price_usd), task.proposals_text
     )
     assert render_prompt(task, prompts=chosen)[0].startswith(expected)
-    assert f"paid {int(task.price_usd)} if" in expected
+    price = int(task.price_usd)
+    assert f" {price} " in expected and f"{price}.0" not in expected
 
 
 def test_tasks_show_prompt_json_prints_the_same_messages(upstream_set):
