@@ -10,7 +10,7 @@ held as one buffer of UTF-8 paths (with their kinds) and read back entry by entr
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import overload
 
 from swelancer.errors import FaultKind, InfraError
@@ -21,6 +21,10 @@ MAX_CHANGES = 1_000_000
 
 class ChangeList(Sequence[tuple[str, int]]):
     """`(path, kind)` entries (kind 0 changed, 1 added, 2 deleted), packed."""
+
+    marks: PackedMarks | None = None
+    """Read from a container's layers: a mark of each entry of its upper directory (see
+    `sandbox.docker.layer_changes`); None for the engine's own listing."""
 
     def __init__(self, entries: Sequence[tuple[str, int]] | None = None) -> None:
         self._data = bytearray()
@@ -68,6 +72,40 @@ class ChangeList(Sequence[tuple[str, int]]):
 
     def __repr__(self) -> str:
         return f"ChangeList({len(self)} entries)"
+
+
+class PackedMarks(Mapping[str, tuple[int, ...]]):
+    """Path: mark (a few integers) of each entry, packed like `ChangeList`. Made to be read in
+    order (`items()`); a lookup by path reads the entries until it finds it."""
+
+    def __init__(self, width: int = 5) -> None:
+        self._paths = ChangeList()
+        self._values = array("q")
+        self._width = width
+
+    def add(self, path: str, mark: tuple[int, ...]) -> None:
+        self._paths.append(path, 0)
+        self._values.extend(mark)
+
+    def _mark(self, index: int) -> tuple[int, ...]:
+        at = index * self._width
+        return tuple(self._values[at : at + self._width])
+
+    def items(self) -> Iterator[tuple[str, tuple[int, ...]]]:  # type: ignore[override]
+        for index, (path, _kind) in enumerate(self._paths):
+            yield path, self._mark(index)
+
+    def __getitem__(self, path: str) -> tuple[int, ...]:
+        for index, (found, _kind) in enumerate(self._paths):
+            if found == path:
+                return self._mark(index)
+        raise KeyError(path)
+
+    def __iter__(self) -> Iterator[str]:
+        return (path for path, _kind in self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
 
 
 def too_many(where: str, limit: int = MAX_CHANGES) -> InfraError:

@@ -21,11 +21,12 @@ from __future__ import annotations
 import codecs
 import os
 import stat
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
-from swelancer.sandbox.changes import MAX_CHANGES, ChangeList
+from swelancer.sandbox.changes import MAX_CHANGES, ChangeList, PackedMarks
 
 OPAQUE = "trusted.overlay.opaque"
 CAPABILITY = "security.capability"
@@ -35,6 +36,12 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 Change = tuple[str, int]
 CHANGED, ADDED, DELETED = 0, 1, 2
+Mark = tuple[int, int, int, int, int]
+"""An upper entry's inode, mode, size, modification and change times (ns): the change time
+is the kernel's alone (no call sets it), so an entry written again never keeps its mark."""
+RACY_NS = 100_000_000
+"""An entry whose change time lies this close to (or after) the start of the walk may be
+written again within the same tick of the kernel's clock: it gets no mark."""
 
 
 def _per_byte(error: UnicodeError) -> tuple[str, int]:
@@ -114,7 +121,12 @@ def layer_changes(
         raise LayersUnreadable(str(exc)) from exc
     finally:
         os.close(fd)
+    walk.changes.marks = walk.marks
     return walk.changes
+
+
+def _mark(st: os.stat_result) -> Mark:
+    return (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _whiteout(st: os.stat_result) -> bool:
@@ -263,19 +275,26 @@ class _Walk:
         self.max_entries = max_entries
         self.max_depth = max_depth
         self.changes = ChangeList()
+        self.marks = PackedMarks(width=5)
+        self.settled = time.time_ns() - RACY_NS
         self.seen = 0
 
     def _add(self, path: str, kind: int) -> None:
         self.changes.append(_as_engine_says(path), kind)
 
-    def _entries(self, fd: int) -> Iterable[tuple[str, os.stat_result]]:
-        """The entries of the folder `fd`, read as they come (never the whole listing)."""
+    def _entries(self, fd: int, path: str) -> Iterable[tuple[str, os.stat_result]]:
+        """The entries of the folder `fd`, read as they come (never the whole listing), each
+        marked unless it may still be written within the tick the walk began in."""
         with os.scandir(fd) as found:
             for entry in found:
                 self.seen += 1
                 if self.seen > self.max_entries:
                     raise TooManyChanges(f"more than {self.max_entries:,} entries changed")
-                yield entry.name, entry.stat(follow_symlinks=False)
+                st = entry.stat(follow_symlinks=False)
+                mark = _mark(st)
+                if mark[4] < self.settled:
+                    self.marks.add(_as_engine_says(f"{path}/{entry.name}"), mark)
+                yield entry.name, st
 
     def _open(self, fd: int, name: str, depth: int) -> int:
         if depth >= self.max_depth:
@@ -284,7 +303,7 @@ class _Walk:
 
     def added(self, fd: int, path: str, depth: int) -> None:
         """Everything under a directory the image does not have: all added."""
-        for name, st in self._entries(fd):
+        for name, st in self._entries(fd, path):
             child = f"{path}/{name}"
             if _whiteout(st):
                 continue
@@ -304,7 +323,7 @@ class _Walk:
     def directory(self, fd: int, path: str, depth: int, cut: bool = False) -> None:
         """A directory the image has too: each entry compared with the image's. `cut`: a
         folder above it is opaque, so the image's entries below show no more."""
-        for name, st in self._entries(fd):
+        for name, st in self._entries(fd, path):
             child = f"{path}/{name}"
             old = self.lowers.stat(child)
             if _whiteout(st):

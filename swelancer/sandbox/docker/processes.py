@@ -187,8 +187,9 @@ class ProcessesMixin:
 
     def changes(self) -> ChangeList:
         """What the container changed in its filesystem since it started from its image, as
-        the engine records it: (path, kind) with kind 0 changed, 1 added, 2 deleted. Past
-        `MAX_CHANGES` entries, an `InfraError` of kind `too_large` ("too many changes")."""
+        the engine records it: (path, kind) with kind 0 changed, 1 added, 2 deleted. Read
+        from the layers, its `marks` tell what two listings both saw. Past `MAX_CHANGES`
+        entries, an `InfraError` of kind `too_large` ("too many changes")."""
         layers = self._layers if self.read_layers else None
         if layers is not None:
             try:
