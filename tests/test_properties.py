@@ -329,9 +329,9 @@ def test_bad_cells_found_so_far_are_named(variant, column, value):
 ic_ids = st.from_regex(IC_ID, fullmatch=True)
 manager_ids = st.from_regex(MANAGER_ID, fullmatch=True)
 commits = st.just("") | st.from_regex(r"[0-9a-f]{7,40}", fullmatch=True)
-cwds = st.sampled_from(["", "nan", " /app/expensify ", "/", "/app/a-b_c.d/e"])
+cwds = st.sampled_from(["", "nan", " /app/expensify ", "/app/expensify"])
 folder_names = st.integers(0, 10**9 - 1) | ic_ids
-prices = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
+prices = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
 proposal_lists = st.lists(
     st.fixed_dictionaries(
         {"id": st.integers(-(10**30), 10**30), "content": cell_text},

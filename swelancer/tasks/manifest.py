@@ -90,7 +90,9 @@ class _RowReader:
         try:
             value = float(raw)
         except ValueError:
-            raise self.fail("price", f"not a number: {raw!r}") from None
+            raise self.fail(
+                "price", f"not a number: {raw[:80]!r}. Write the task's price in dollars."
+            ) from None
         if not math.isfinite(value) or not 0 <= value <= PRICE_LIMIT:
             raise self.fail(
                 "price",

@@ -8,6 +8,7 @@ and a line is never read whole past what a row of such cells could take.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -30,6 +31,7 @@ CELL_LIMIT = 1_000_000
 Row = dict[str, str]
 
 csv.field_size_limit(CELL_LIMIT)  # only manifests are read with the csv module
+_SEPARATORS = re.compile('[",]')
 
 
 class _CellTooLarge(Exception):
@@ -57,19 +59,26 @@ class _Lines:
         return line
 
 
-def _column_at_end(text: str) -> int:
-    """The index of the last (unfinished) cell in the start of a CSV record."""
-    column, quoted = 0, False
-    for char in text:
-        if char == '"':
-            quoted = not quoted  # a doubled quote toggles twice: still quoted
-        elif char == "," and not quoted:
-            column += 1
+def _overflowing_column(text: str) -> int:
+    """The index of the first cell past `CELL_LIMIT` in the text of a CSV record, or of its
+    last (unfinished) cell."""
+    column, start, quotes, at = 0, 0, 0, 0
+    while (match := _SEPARATORS.search(text, at)) is not None:
+        at = match.end()
+        if match.group() == '"':  # skip to the closing quote (a doubled one reopens at once)
+            closing = text.find('"', at)
+            if closing < 0:
+                break
+            quotes, at = quotes + 2, closing + 1
+        elif match.start() - start - quotes > CELL_LIMIT:
+            return column
+        else:
+            column, start, quotes = column + 1, at, 0
     return column
 
 
 def _too_large(lines: _Lines, header: list[str], path: str, row: int) -> ManifestError:
-    index = _column_at_end("".join(lines.record))
+    index = _overflowing_column("".join(lines.record))
     column = header[index] if index < len(header) else None
     return ManifestError(
         f"a cell is larger than {CELL_LIMIT:,} characters (the largest in upstream's manifests "

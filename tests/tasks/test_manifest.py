@@ -87,7 +87,7 @@ def test_text_is_as_written_without_mojibake():
 
 
 def test_only_newlines_are_decoded_in_title_description_and_proposals(tmp_path):
-    cell = "a\\nb \\b \\1 \\\\ \\x22 \\t \\ud83d\\udc41 \\u2019 \"q\" \t tab"
+    cell = 'a\\nb \\b \\1 \\\\ \\x22 \\t \\ud83d\\udc41 \\u2019 "q" \t tab'
     row = _row(title="t\\nu", description=cell)
     manager = _row(
         question_id="300-manager-0",
@@ -96,7 +96,7 @@ def test_only_newlines_are_decoded_in_title_description_and_proposals(tmp_path):
         proposals=cell,
     )
     ic, task = load_manifest(_write(tmp_path / "m.csv", [row, manager]))
-    want = "a\nb \\b \\1 \\\\ \\x22 \\t \\ud83d\\udc41 \\u2019 \"q\" \t tab"
+    want = 'a\nb \\b \\1 \\\\ \\x22 \\t \\ud83d\\udc41 \\u2019 "q" \t tab'
     assert ic.title == "t\nu" and ic.description == want
     assert task.proposals == [] and task.proposals_text == want
 
@@ -128,8 +128,9 @@ def test_the_proposals_cell_is_the_same_text_but_for_one_row_that_respells_escap
     raw = _raw_rows(need(CURRENT))
     differ = {}
     for task in load_manifest(CURRENT):
-        if isinstance(task, ManagerTask) and cell_of(task.proposals_text) != (
-            raw[task.task_id]["proposals"]
+        if (
+            isinstance(task, ManagerTask)
+            and cell_of(task.proposals_text) != (raw[task.task_id]["proposals"])
         ):
             differ[task.task_id] = task
     assert sorted(differ) == ["29081-manager-0"]
