@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from bridge import bridge_gateway
 
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker import DockerSandbox, remove_containers
@@ -1221,7 +1222,7 @@ def demo_image(docker_client) -> str:
 def host_server(docker_client):
     """(server on 0.0.0.0, the address of this machine on the Docker bridge)."""
     server = HostServer()
-    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    gateway = bridge_gateway(docker_client)
     yield server, gateway
     server.close()
 
