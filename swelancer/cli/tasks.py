@@ -174,15 +174,49 @@ def show(
     answer: Annotated[
         bool, typer.Option("--answer", help="Also show the proposal the manager chose.")
     ] = False,
+    prompt: Annotated[
+        bool,
+        typer.Option(
+            "--prompt",
+            help="Print instead the messages an attempt sends before the model's first reply.",
+        ),
+    ] = False,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="With --prompt: upstream (default) or tools.")
+    ] = None,
+    prompts: Annotated[
+        str | None,
+        typer.Option("--prompts", help="With --prompt: upstream, swelancer or FOLDER, as `run`."),
+    ] = None,
+    prompt_template: Annotated[
+        Path | None, typer.Option("--prompt-template", help="With --prompt: as `run`.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The messages of --prompt as a JSON list, exact.")
+    ] = False,
 ) -> None:
     """Show one task: title, price, description and, for manager tasks, the proposals.
 
-    Text from the manifest is cleaned of what a terminal would act on (`textsafe.clean`)."""
+    Text from the manifest is cleaned of what a terminal would act on (`textsafe.clean`);
+    `--prompt --json` prints the messages exactly as they are sent.
+
+      swelancer tasks show 15193-manager-0 --split diamond --prompt
+
+      swelancer tasks show 12155_1 --split diamond --prompt --agent tools --json"""
     from swelancer.tasks.catalog import load_tasks
     from swelancer.tasks.models import ManagerTask
 
     task_set = load_tasks(query_from(split, manifest, None, [task_id], None, False))
     t = task_set.tasks[0]
+    if prompt or as_json:
+        messages = _first_messages(t, task_set.source.path, agent, prompts, prompt_template)
+        if as_json:
+            typer.echo(json_text(messages, indent=2))
+        else:
+            for n, text in enumerate(messages, start=1):
+                typer.echo(f"--- message {n} of {len(messages)} (user) ---")
+                typer.echo(clean(text))
+        return
     lines = [
         f"{t.task_id}  ({t.variant}, {money(t.price_usd)}, split {t.split})",
         f"title: {t.title}",
@@ -197,6 +231,19 @@ def show(
         if answer:
             lines += ["", f"correct proposal: {t.correct_proposal_id}"]
     typer.echo(clean("\n".join(lines)))
+
+
+def _first_messages(task, manifest: str, agent, prompts, template) -> list[str]:
+    """What the model agent sends first, through the agent's own path (`render_prompt`)."""
+    from swelancer.agents.prompt_choice import resolve_prompts
+    from swelancer.agents.prompts import render_prompt
+    from swelancer.errors import ConfigError
+
+    mode = agent or "upstream"
+    if mode not in ("upstream", "tools"):
+        raise ConfigError(f"unknown --agent {mode!r}; choose upstream or tools.")
+    chosen = resolve_prompts(prompts, mode=mode, template=template, manifest=Path(manifest))
+    return render_prompt(task, mode=mode, prompts=chosen)
 
 
 @tasks_app.command("pull")

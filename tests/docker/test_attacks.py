@@ -11,7 +11,6 @@ and the dev server of `run_tests.yml` and by the hidden test itself, which start
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import re
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from bridge import bridge_gateway
 
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker import DockerSandbox, remove_containers
@@ -1269,9 +1269,7 @@ def demo_image(docker_client) -> str:
 def host_server(docker_client):
     """(server on 0.0.0.0, the address of this machine on the Docker bridge)."""
     server = HostServer()
-    config = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
-    # engines that keep the default gateway leave it out of the config: the subnet's first host
-    gateway = config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
+    gateway = bridge_gateway(docker_client)
     yield server, gateway
     server.close()
 
