@@ -30,7 +30,6 @@ CELL_LIMIT = 1_000_000
 
 Row = dict[str, str]
 
-csv.field_size_limit(CELL_LIMIT)  # only manifests are read with the csv module
 _SEPARATORS = re.compile('[",]')
 
 
@@ -144,6 +143,7 @@ def iter_rows(path: Path) -> Iterator[tuple[int, Row, str]]:
         ) from None
     except OSError as exc:
         raise ManifestError(f"cannot be read ({exc.strerror}).", path=shown) from None
+    csv.field_size_limit(CELL_LIMIT)  # process-wide: set at each read, never assumed
     with handle:
         schema = ""
         try:
