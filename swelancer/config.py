@@ -90,6 +90,9 @@ class AgentSection(_Section):
     upstream agent, `swelancer` with `mode = "tools"` or a `prompt_template`."""
     prompt_template: Path | None = None
     prices_file: Path | None = None
+    max_unreachable_s: float = Field(120.0, gt=0)
+    """Seconds a model endpoint may not answer at all (refused, reset, timed out), in a row,
+    before the run stops; other transient faults have upstream's 20 minutes."""
 
 
 class LimitsSection(Limits):

@@ -36,6 +36,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "prompts": ("agent", "prompts"),
     "prompt_template": ("agent", "prompt_template"),
     "prices": ("agent", "prices_file"),
+    "max_unreachable_seconds": ("agent", "max_unreachable_s"),
     "split": ("selection", "split"),
     "manifest": ("selection", "manifest"),
     "variant": ("selection", "variant"),
@@ -181,6 +182,14 @@ def run(
         str | None, Opt("--reasoning-effort", help="low, medium or high.")
     ] = None,
     max_output_tokens: Annotated[int | None, Opt("--max-output-tokens")] = None,
+    max_unreachable_seconds: Annotated[
+        float | None,
+        Opt(
+            "--max-unreachable-seconds",
+            help="Seconds the model endpoint may refuse connections or not answer, in a row, "
+            "before the run stops (120); it resumes when run again.",
+        ),
+    ] = None,
     max_turns: Annotated[
         int | None, Opt("--max-turns", help="Model turns per attempt (40).")
     ] = None,
