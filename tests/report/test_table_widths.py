@@ -1,0 +1,72 @@
+"""Report tables read at any width: task ids, variants, prices and figures are never cut or
+folded (run ids, models and reasons fold instead; a table too wide for the terminal is drawn
+wider rather than cut)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+
+from swelancer.format import money
+from swelancer.report.compare import compare_runs, leaderboard
+from swelancer.report.layout import TEXT_FIELDS, comparison_rows, figure_cell
+from swelancer.report.metrics import compute
+from swelancer.report.table import console, print_comparison, print_leaderboard, print_run
+from tests.fakes.runs import TASKS, make_run
+
+LONG_RUN = "gpt-4o-2024-08-06-a-long-run-name-20260101-120000"
+LONG_MODEL = "openrouter/anthropic/claude-sonnet-4-5-20250929"
+OTHER = [
+    ("100_1", "ic_swe", 100.0, ["failed", "failed"]),
+    ("200_2", "ic_swe", 250.0, ["passed", "passed"]),
+    ("600-manager-0", "swe_manager", 500.0, ["failed", "failed"]),
+    ("15193-manager-0", "swe_manager", 12345.5, ["passed", "failed"]),
+]
+
+
+@pytest.fixture
+def runs(tmp_path: Path) -> tuple[Path, Path]:
+    a = make_run(tmp_path, LONG_RUN, model=LONG_MODEL)
+    b = make_run(tmp_path, "o3-mini-another-long-run-name-20260102-130000", tasks=OTHER)
+    return a, b
+
+
+def shown(printer, width: int) -> list[str]:
+    buffer = io.StringIO()
+    printer(console(buffer, width=width))
+    return buffer.getvalue().splitlines()
+
+
+def cells(lines: list[str]) -> set[str]:
+    """Every table cell's text, line by line."""
+    return {c.strip() for line in lines for c in line.replace("┃", "│").split("│")}
+
+
+@pytest.mark.parametrize("width", [40, 60, 80, 100])
+def test_ids_variants_prices_and_figures_are_whole_at_any_width(runs, width: int) -> None:
+    a, b = runs
+    report = compute(a)
+    one = cells(shown(lambda out: print_run(report, out), width))
+    assert {"IC SWE", "SWE Manager", "$15,350", "$2,300", "42.9%", "2,875.00"} <= one
+    assert {"400_4", "500_5", "≥ $4,000", "$1,000–$1,999", "$12,000"} <= one
+
+    comparison = compare_runs([a, b])
+    both = cells(shown(lambda out: print_comparison(comparison, out), width))
+    prices = {money(price) for _, _, price, _ in TASKS + OTHER}
+    ids = {task_id for task_id, *_ in TASKS + OTHER}
+    assert ids <= both and prices <= both, sorted(both)
+    keys = [key for key, _ in comparison_rows(comparison) if key not in TEXT_FIELDS]
+    figures = {figure_cell(key, r) for key in keys for r in comparison.runs}
+    assert figures <= both, sorted(figures - both)
+
+    board = cells(shown(lambda out: print_leaderboard(leaderboard(a.parent), out), width))
+    assert {"$2,300", "$15,350", "42.9%", "$0.8000", "complete"} <= board
+
+
+def test_a_run_id_folds_but_is_all_there(runs) -> None:
+    a, _ = runs
+    lines = shown(lambda out: print_leaderboard(leaderboard(a.parent), out), 60)
+    column = "".join(line.split("│")[2].strip() for line in lines if line.count("│") > 3)
+    assert LONG_RUN in column
