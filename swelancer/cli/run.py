@@ -75,6 +75,23 @@ ROUTES: dict[str, tuple[str, str]] = {
 }
 
 
+def flag_names() -> dict[tuple[str, str], str]:
+    """(section, key) → the flags that set it, as `--concurrency/-j`."""
+    import typing
+
+    hints = typing.get_type_hints(run, include_extras=True)
+    names = {}
+    for option, where in ROUTES.items():
+        decls = [
+            d
+            for m in getattr(hints[option], "__metadata__", ())
+            for d in (getattr(m, "default", None), *(getattr(m, "param_decls", ()) or ()))
+            if isinstance(d, str)
+        ]
+        names[where] = "/".join(d for d in decls if d.startswith("-")) or option
+    return names
+
+
 def overrides(options: dict) -> dict[str, dict]:
     """The options given (not None, not an empty list), by config section."""
     found: dict[str, dict] = {}
@@ -294,7 +311,7 @@ def run(
     from swelancer.run.progress import make_progress
 
     given = overrides(locals())
-    config = settings.load(config_file, given)
+    config = settings.load(config_file, given, flag_names())
     check_query(config.selection)
     if print_config:
         typer.echo(settings.to_toml(config), nl=False)
