@@ -197,9 +197,7 @@ def load(
         return RunConfig.model_validate(data)
     except ValidationError as exc:
         given = {
-            loc: flag
-            for loc, flag in (flags or {}).items()
-            if loc[1] in overrides.get(loc[0], {})
+            loc: flag for loc, flag in (flags or {}).items() if loc[1] in overrides.get(loc[0], {})
         }
         errors = exc.errors()
         if given and all(tuple(map(str, e["loc"][:2])) in given for e in errors):

@@ -1,10 +1,11 @@
-"""Report tables read at any width: task ids, variants, prices and figures are never cut or
-folded (run ids, models and reasons fold instead; a table too wide for the terminal is drawn
-wider rather than cut)."""
+"""Report tables read at any width, and say what the JSON says: task ids, variants, prices
+and figures are never cut or folded (run ids, models and reasons fold instead; a table too
+wide for the terminal is drawn wider rather than cut)."""
 
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from swelancer.report.compare import compare_runs, leaderboard
 from swelancer.report.layout import TEXT_FIELDS, comparison_rows, figure_cell
 from swelancer.report.metrics import compute
 from swelancer.report.table import console, print_comparison, print_leaderboard, print_run
-from tests.fakes.runs import TASKS, make_run
+from tests.fakes.runs import TASKS, make_run, run_cli
 
 LONG_RUN = "gpt-4o-2024-08-06-a-long-run-name-20260101-120000"
 LONG_MODEL = "openrouter/anthropic/claude-sonnet-4-5-20250929"
@@ -70,3 +71,20 @@ def test_a_run_id_folds_but_is_all_there(runs) -> None:
     lines = shown(lambda out: print_leaderboard(leaderboard(a.parent), out), 60)
     column = "".join(line.split("│")[2].strip() for line in lines if line.count("│") > 3)
     assert LONG_RUN in column
+
+
+def test_json_and_table_agree_on_a_group_with_no_graded_task(tmp_path: Path, capsys) -> None:
+    """The $2,000–$3,999 bucket holds only errors and the run has no manager task: the table
+    shows "—" for their pass@1, and the JSON says null (not 0.0, which would read as 0%)."""
+    ic_only = [t for t in TASKS if t[1] == "ic_swe"]
+    run = make_run(tmp_path, "ic-only", tasks=ic_only)
+    code, out, _ = run_cli("report", str(run), "-f", "json", capsys=capsys)
+    assert code == 0
+    data = json.loads(out)
+    empty = data["by_price_bucket"]["$2,000–$3,999"]
+    assert empty["tasks"] == 0 and empty["pass_at_1"] is None and empty["pass_at_k"] is None
+    manager = data["by_variant"].get("swe_manager")
+    assert manager is None or manager["pass_at_1"] is None
+    lines = shown(lambda out: print_run(compute(run), out), 120)
+    bucket = next(line for line in lines if "$2,000–$3,999" in line)
+    assert [c.strip() for c in bucket.split("│")][3] == "—"
