@@ -88,3 +88,18 @@ def test_json_and_table_agree_on_a_group_with_no_graded_task(tmp_path: Path, cap
     lines = shown(lambda out: print_run(compute(run), out), 120)
     bucket = next(line for line in lines if "$2,000–$3,999" in line)
     assert [c.strip() for c in bucket.split("│")][3] == "—"
+
+
+@pytest.mark.parametrize("how", ["html in the run directory", "md under a file"])
+def test_a_report_that_cannot_be_written_is_one_paragraph(tmp_path: Path, capsys, how) -> None:
+    run = make_run(tmp_path, "r")
+    if how.startswith("html"):
+        (run / "report_files").write_text("a file where the pages' folder goes")
+        args = ("report", str(run), "-f", "html")
+    else:
+        (tmp_path / "notes").write_text("a file, not a folder")
+        args = ("report", str(run), "-f", "md", "-o", str(tmp_path / "notes" / "r.md"))
+    code, _, err = run_cli(*args, capsys=capsys)
+    said = " ".join(err.split())
+    assert code != 0 and "Traceback" not in err and "could not write" in said, err
+    assert "--output/-o FILE" in said and len([p for p in err.split("\n\n") if p.strip()]) == 1
