@@ -119,8 +119,9 @@ class SandboxSection(_Section):
     cpus: float | None = None
     pids_limit: int = Field(4096, ge=0)
     """Processes one container may hold (a fork bomb stops there); 0 for no limit."""
-    disk: str | None = None
-    """Cap of each container's writable layer (e.g. 50g), where the storage driver allows."""
+    disk: str | None = "20g"
+    """Cap of each container's writable layer (Docker's units, e.g. 50g; `none` for no cap),
+    where the storage driver allows it (`swelancer doctor` and run.json say when it does not)."""
     snapshots: bool = True
     """Commit each IC task's container once its setup is done, and start its later containers
     from that snapshot (see `sandbox.docker.snapshots`)."""

@@ -62,10 +62,20 @@ def run_and_collect(
     finally:
         remove_tests(sandbox)
     got = Collected(timed_out=result.timed_out, marks=needles(hidden, (result.log,)))
-    got.names = _new_trace_folders(sandbox, task.cwd)
+    names, odd = _new_trace_folders(sandbox, task.cwd)
     notes = []
-    for name in got.names:
-        report = sandbox.copy_out(f"{task.cwd}/{USER_TOOL_DIR}/{name}", into / name, TRACE_COPY)
+    if odd:
+        notes.append(
+            f"{odd} trace folders past the first {MAX_TRACES}, or whose names are not plain "
+            "(letters, digits, '_', '.', '-'), were left out"
+        )
+    for name in names:
+        try:
+            report = sandbox.copy_out(f"{task.cwd}/{USER_TOOL_DIR}/{name}", into / name, TRACE_COPY)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            notes.append(f"{name}: gone or replaced before it could be read")
+            continue
+        got.names.append(name)
         scrubbed = scrub_trace(into / name, got.marks)
         if not report.complete:
             notes.append(f"{name}: {report.note(5)}")
@@ -78,21 +88,28 @@ def run_and_collect(
     return got
 
 
-def _new_trace_folders(sandbox: Sandbox, cwd: str) -> list[str]:
-    """The `user_tool/output_*` folders written since the call started."""
+TRACE_NAME = re.compile(r"output_[A-Za-z0-9_.-]{1,100}")
+MAX_TRACES = 20
+
+
+def _new_trace_folders(sandbox: Sandbox, cwd: str) -> tuple[list[str], int]:
+    """The `user_tool/output_*` folders written since the call started (at most `MAX_TRACES`),
+    and how many others were left out for a name that is not plain (names come NUL-separated:
+    a newline or any other byte in one cannot split it into names that do not exist)."""
     found = sandbox.exec(
         [
             "sh",
             "-c",
             f"touch {STAMP}.end; find {USER_TOOL_DIR} -mindepth 1 -maxdepth 1 -type d "
-            f"-name 'output_*' -newer {STAMP}.start ! -newer {STAMP}.end 2>/dev/null "
-            f"| cut -d/ -f2 | sort -u; rm -f {STAMP}.start {STAMP}.end",
+            f"-name 'output_*' -newer {STAMP}.start ! -newer {STAMP}.end -printf '%f\\0' "
+            f"2>/dev/null | head -c 1000000; rm -f {STAMP}.start {STAMP}.end",
         ],
         workdir=cwd,
         timeout=60,
     ).output
-    names = [line.strip() for line in found.splitlines() if line.strip()]
-    return [n for n in names if re.fullmatch(r"output_[A-Za-z0-9_.-]{1,100}", n)][:20]
+    names = sorted({name for name in found.split("\0") if name})
+    plain = [n for n in names if TRACE_NAME.fullmatch(n)]
+    return plain[:MAX_TRACES], len(names) - len(plain[:MAX_TRACES])
 
 
 def in_fresh_sandbox(

@@ -270,7 +270,8 @@ def run(
         bool | None, Opt("--keep-snapshots", help="Keep the run's snapshots for later runs.")
     ] = None,
     disk: Annotated[
-        str | None, Opt("--disk", help="Cap of each container's disk (50g), where Docker allows.")
+        str | None,
+        Opt("--disk", help="Cap of each container's disk (20g; none), where Docker allows."),
     ] = None,
     memory: Annotated[
         str | None,

@@ -60,6 +60,12 @@ def memory_limit(settings: AttemptSettings) -> str | None:
     return None if memory.lower() in ("none", "0", "") else memory
 
 
+def disk_limit(settings: AttemptSettings) -> str | None:
+    """The cap of each container's disk to ask the engine for: None for `none` or `0`."""
+    disk = (settings.sandbox.disk or "").strip()
+    return None if disk.lower() in ("none", "0", "") else disk
+
+
 def labels(settings: AttemptSettings, task: IcTask | ManagerTask, attempt: int, role: str):
     marks = {
         "swelancer.run_id": settings.run_id,
@@ -82,5 +88,5 @@ def sandbox_spec(
         memory=memory_limit(settings),
         cpus=settings.sandbox.cpus,
         pids_limit=settings.sandbox.pids_limit or None,
-        disk=settings.sandbox.disk,
+        disk=disk_limit(settings),
     )

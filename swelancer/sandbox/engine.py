@@ -33,6 +33,8 @@ class EngineFacts(BaseModel):
     architecture: str = "unknown"
     root_dir: str = ""
     """Where the engine keeps its data, as a path on the engine's machine."""
+    no_disk_cap: str | None = None
+    """Why the engine cannot cap a container's disk (its storage driver); None when it can."""
 
 
 class ImageInfo(BaseModel):

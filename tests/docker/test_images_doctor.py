@@ -38,6 +38,13 @@ def swelancer(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
     )
 
 
+def docker_info() -> dict[str, Any]:
+    """The engine's own `docker info`, through its CLI (not the harness's code)."""
+    out = subprocess.run(["docker", "info", "--format", "{{json .}}"], capture_output=True,
+                         text=True, check=True)  # fmt: skip
+    return json.loads(out.stdout)
+
+
 def no_traceback(result: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
 
@@ -59,11 +66,26 @@ def test_doctor_passes_for_the_demo_with_a_mock_model(demo_image: str) -> None:
     report = json.loads(result.stdout)
     assert report["ok"] is True
     checks = {check["name"]: check for check in report["checks"]}
-    assert set(checks) == {"engine", "architecture", "disk", "images", "api key", "manifest"}
+    assert set(checks) == {
+        "engine",
+        "architecture",
+        "disk",
+        "container disk",
+        "images",
+        "api key",
+        "manifest",
+    }
     assert all(check["status"] != "fail" for check in checks.values())
     assert checks["engine"]["status"] == "ok" and checks["engine"]["detail"].startswith("Docker ")
     assert checks["images"]["status"] == "ok" and DEMO_IMAGE in checks["images"]["detail"]
     assert checks["api key"]["status"] == "ok"
+    info = docker_info()
+    backing = dict(info["DriverStatus"]).get("Backing Filesystem")
+    if info["Driver"] == "overlay2" and backing != "xfs":  # the engine cannot cap disk here
+        assert checks["container disk"]["status"] == "warn", checks["container disk"]
+        assert f"overlay2 on {backing}" in checks["container disk"]["detail"]
+    elif info["Driver"] == "overlay2":
+        assert checks["container disk"]["status"] == "ok", checks["container disk"]
 
     table = swelancer("doctor", "--model", "mock/oracle")
     assert table.returncode == 0 and "ready" in table.stdout and "engine" in table.stdout
