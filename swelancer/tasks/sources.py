@@ -163,7 +163,7 @@ def download(
             else ""
         )
         raise ManifestError(
-            f"could not get the task manifest from {url} ({exc.detail}). Check your network; "
+            f"could not download the task manifest from {url} ({exc.detail}). Check your network; "
             f"offline, pass a copy of the CSV with --manifest PATH{mirror}."
         ) from None
 

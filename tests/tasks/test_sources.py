@@ -85,7 +85,7 @@ def test_server_error_is_clear_and_leaves_no_partial_file(server, monkeypatch, t
     with pytest.raises(ManifestError) as info:
         load_tasks(TaskQuery(split="diamond"), show_progress=False)
     message = str(info.value)
-    assert "could not get" in message and "500" in message and "--manifest" in message
+    assert "could not download" in message and "500" in message and "--manifest" in message
     leftovers = list((tmp_path / "cache").rglob("*"))
     assert [p for p in leftovers if p.is_file()] == []
 
