@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -63,7 +62,8 @@ class Workbench:
     """(task id, attempt, phase name) as the attempt moves on."""
     note: Callable[[str], None] = _ignore
     """A line for the user (e.g. a retry)."""
-    backoff: Callable[[float], None] = time.sleep
+    backoff: Callable[[float], None] | None = None
+    """How to wait between tries (None: on `stop`, so that a stop ends the wait at once)."""
 
 
 def _with_spend(record: AttemptRecord, earlier: Spend) -> AttemptRecord:
@@ -140,5 +140,9 @@ def run_attempt(job: AttemptJob, new_folder: Callable[[], Path], bench: Workbenc
             f"{task.task_id} #{n}: infrastructure fault ({fault.kind}): {fault}; "
             f"retry {retries + 1} of {job.max_retries}"
         )
-        bench.backoff(min(2.0 * (retries + 1), 10.0))
+        delay = min(2.0 * (retries + 1), 10.0)
+        if bench.backoff is not None:
+            bench.backoff(delay)
+        elif bench.stop.wait(delay):
+            raise Interrupted()
         retries += 1

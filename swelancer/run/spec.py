@@ -20,6 +20,8 @@ UPSTREAM_ENV = {
     "NEW_EXPENSIFY_URL": "https://new.expensify.com/",
 }
 DEMO_MEMORY = "8g"
+RUN_DIR_LABEL = "swelancer.run_dir"
+"""The label naming the run directory whose lock says whether a container's run is going."""
 
 
 class AttemptSettings(BaseModel):
@@ -32,6 +34,9 @@ class AttemptSettings(BaseModel):
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
     grading: GradingSection = Field(default_factory=GradingSection)
     limits: Limits = Field(default_factory=Limits)
+    run_dir: str | None = None
+    """The run directory's absolute path, put on every container as `swelancer.run_dir` so that
+    `swelancer cleanup` can ask its lock whether the run is still going."""
 
 
 def container_env(task: IcTask | ManagerTask) -> dict[str, str]:
@@ -62,12 +67,15 @@ def disk_limit(settings: AttemptSettings) -> str | None:
 
 
 def labels(settings: AttemptSettings, task: IcTask | ManagerTask, attempt: int, role: str):
-    return {
+    marks = {
         "swelancer.run_id": settings.run_id,
         "swelancer.task_id": task.task_id,
         "swelancer.run.attempt": str(attempt),
         "swelancer.role": role,
     }
+    if settings.run_dir:
+        marks[RUN_DIR_LABEL] = settings.run_dir
+    return marks
 
 
 def sandbox_spec(

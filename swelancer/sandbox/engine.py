@@ -56,6 +56,8 @@ class ContainerInfo(BaseModel):
     """`running`, `restarting`, `paused`, `exited`, `created`, …"""
     image_id: str
     labels: dict[str, str] = Field(default_factory=dict)
+    created: str | None = None
+    """When the engine made it, ISO 8601 in UTC (`2026-01-02T03:04:05Z`)."""
 
 
 class PullFailed(Exception):

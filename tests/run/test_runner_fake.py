@@ -136,6 +136,13 @@ def test_a_run_of_demo_tasks(provider, tmp_path, backoffs, model):
         assert (tmp_path / "fake-run" / "attempts" / r.task_id / "1" / "transcript.jsonl").exists()
 
 
+def test_every_sandbox_names_its_run_directory_for_cleanup(provider, tmp_path):
+    """`swelancer cleanup` asks the lock of the directory a container's label names."""
+    run(config(tmp_path), provider)
+    named = {box.labels.get("swelancer.run_dir") for box in provider.sandboxes}
+    assert named == {str((tmp_path / "fake-run").resolve())}
+
+
 def test_a_run_with_no_task_or_no_image_writes_nothing(provider, tmp_path):
     with pytest.raises(ConfigError, match="no task matches"):
         Runner(config(tmp_path, tasks=()).model_copy(update={"selection": Selection(

@@ -101,6 +101,7 @@ class DockerEngine(ClientHolder):
                 status=str(c.status),
                 image_id=str(c.attrs.get("Image") or ""),
                 labels=c.labels or {},
+                created=str(c.attrs.get("Created") or "") or None,
             )
             for c in found
         ]
