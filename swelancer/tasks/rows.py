@@ -58,11 +58,12 @@ class _Lines:
         return line
 
 
-def _overflowing_column(text: str) -> int:
+def _overflowing_column(text: str, columns: int) -> int:
     """The index of the first cell past `CELL_LIMIT` in the text of a CSV record, or of its
-    last (unfinished) cell."""
+    last (unfinished) cell; `columns` once past the header's (a line of millions of tiny cells
+    is not walked to its end)."""
     column, start, quotes, at = 0, 0, 0, 0
-    while (match := _SEPARATORS.search(text, at)) is not None:
+    while column < columns and (match := _SEPARATORS.search(text, at)) is not None:
         at = match.end()
         if match.group() == '"':  # skip to the closing quote (a doubled one reopens at once)
             closing = text.find('"', at)
@@ -77,7 +78,7 @@ def _overflowing_column(text: str) -> int:
 
 
 def _too_large(lines: _Lines, header: list[str], path: str, row: int) -> ManifestError:
-    index = _overflowing_column("".join(lines.record))
+    index = _overflowing_column("".join(lines.record), len(header))
     column = header[index] if index < len(header) else None
     return ManifestError(
         f"a cell is larger than {CELL_LIMIT:,} characters (the largest in upstream's manifests "
