@@ -97,44 +97,46 @@ def test_files_inside_a_link_are_not_written_through_it(tmp_path):
     assert list(outside.iterdir()) == []
 
 
+class Generated(io.RawIOBase):
+    """A stream made as it is read from `parts`: bytes, or (size, byte) for `size` copies of
+    one byte, produced a block at a time and never held."""
+
+    def __init__(self, *parts: bytes | tuple[int, bytes]) -> None:
+        self.parts = [memoryview(p) if isinstance(p, bytes) else p for p in parts]
+        self.block = bytes(1 << 16)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        while self.parts:
+            part = self.parts[0]
+            if isinstance(part, tuple):
+                size, byte = part
+                n = min(len(buffer), size, len(self.block))
+                if self.block[:1] != byte:
+                    self.block = byte * len(self.block)
+                buffer[:n] = memoryview(self.block)[:n]
+                self.parts[0] = (size - n, byte)
+            else:
+                n = min(len(buffer), len(part))
+                buffer[:n] = part[:n]
+                self.parts[0] = part[n:]
+            if n:
+                return n
+            self.parts.pop(0)
+        return 0
+
+
 def test_a_huge_file_is_cut_while_streaming_in_bounded_memory(tmp_path):
-    class Zeros(io.RawIOBase):
-        """A 3 GB file's worth of zeros, produced as it is read (never held)."""
-
-        def __init__(self, size: int) -> None:
-            self.left = size
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer) -> int:
-            n = min(len(buffer), self.left)
-            buffer[:n] = b"\0" * n
-            self.left -= n
-            return n
-
-    size = 3 * 1024**3
+    """A file eight times the memory bound (a 3 GB sparse file is the same stream, longer)
+    keeps its first `max_file_bytes`; the rest is read through, never held."""
+    size = 400 * 1024**2
     info = tarfile.TarInfo("big")
     info.size = size
-    header = info.tobuf(format=tarfile.GNU_FORMAT)
-
-    class Stream(io.RawIOBase):
-        def __init__(self) -> None:
-            self.parts = [io.BytesIO(header), Zeros(size)]
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer) -> int:
-            while self.parts:
-                n = self.parts[0].readinto(buffer)
-                if n:
-                    return n
-                self.parts.pop(0)
-            return 0
-
+    stream = Generated(info.tobuf(format=tarfile.GNU_FORMAT), (size, b"\0"))
     tracemalloc.start()
-    with tarfile.open(fileobj=io.BufferedReader(Stream()), mode="r|") as tar:
+    with tarfile.open(fileobj=io.BufferedReader(stream), mode="r|") as tar:
         report = extract(tar, tar, tmp_path / "out", "big", CopyLimits(max_file_bytes=10_000_000))
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
@@ -167,42 +169,18 @@ def test_a_name_that_is_not_utf8_comes_out_as_its_bytes(tmp_path):
 
 def test_a_file_past_its_cap_can_keep_its_end_in_bounded_memory(tmp_path):
     """A log's summary is its last line: with `tail_bytes`, what is kept of a file past its cap
-    is its head and its tail, the middle (1 GB here) streamed through and never held."""
+    is its head and its tail, the middle (200 MB here, four times the memory bound) streamed
+    through and never held."""
     head, tail = b"H" * 3_000_000, b"T" * 2_999_989 + b"\n== end ==\n"
-    middle = 1024**3
+    middle = 200 * 1024**2
     info = tarfile.TarInfo("log")
     info.size = len(head) + middle + len(tail)
-
-    class Stream(io.RawIOBase):
-        """The archive, made as it is read: header, head, a gigabyte of `m`, tail, padding."""
-
-        def __init__(self) -> None:
-            pad = -info.size % tarfile.BLOCKSIZE
-            self.parts = [info.tobuf(format=tarfile.GNU_FORMAT) + head, middle,
-                          tail + b"\0" * (pad + 2 * tarfile.BLOCKSIZE)]  # fmt: skip
-
-        def readable(self) -> bool:
-            return True
-
-        def readinto(self, buffer) -> int:
-            while self.parts:
-                part = self.parts[0]
-                if isinstance(part, int):
-                    n = min(len(buffer), part)
-                    buffer[:n] = b"m" * n
-                    self.parts[0] = part - n
-                else:
-                    n = min(len(buffer), len(part))
-                    buffer[:n] = part[:n]
-                    self.parts[0] = part[n:]
-                if n:
-                    return n
-                self.parts.pop(0)
-            return 0
-
+    pad = -info.size % tarfile.BLOCKSIZE
+    stream = Generated(info.tobuf(format=tarfile.GNU_FORMAT) + head, (middle, b"m"),
+                       tail + b"\0" * (pad + 2 * tarfile.BLOCKSIZE))  # fmt: skip
     limits = CopyLimits(max_file_bytes=6_000_000, tail_bytes=3_000_000)
     tracemalloc.start()
-    with tarfile.open(fileobj=io.BufferedReader(Stream()), mode="r|") as tar:
+    with tarfile.open(fileobj=io.BufferedReader(stream), mode="r|") as tar:
         report = extract(tar, tar, tmp_path / "log", "log", limits)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
