@@ -100,22 +100,29 @@ def _table_rows(stdout: str) -> list[list[str]]:
     ]
 
 
+@pytest.fixture(scope="module")
+def current_listing() -> list[dict]:
+    """`tasks list --json` of the current manifest, the same for every width (run once)."""
+    listed = swelancer("tasks", "list", "--manifest", str(need(CURRENT)), "--json")
+    assert listed.returncode == 0, listed.stderr
+    return json.loads(listed.stdout)
+
+
 @pytest.mark.parametrize(
     "env",
     [{"COLUMNS": "80", "FORCE_COLOR": "1"}, {}, {"COLUMNS": "40"}],
     ids=["terminal-80-columns", "piped", "piped-40-columns"],
 )
-def test_list_never_elides_id_variant_or_price_the_title_gives_way(env):
+def test_list_never_elides_id_variant_or_price_the_title_gives_way(env, current_listing):
     base = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
     args = ("tasks", "list", "--manifest", str(need(CURRENT)))
     listed = swelancer(*args, env={**base, **env})
     assert listed.returncode == 0, listed.stderr
     if "FORCE_COLOR" in env:
         assert "\x1b[" in listed.stdout, "rich took the pipe for a terminal"
-    expected = json.loads(swelancer(*args, "--json").stdout)
     rows = _table_rows(listed.stdout)
     assert [r[:4] for r in rows] == [
-        [t["task_id"], t["variant"], money(t["price_usd"]), t["split"]] for t in expected
+        [t["task_id"], t["variant"], money(t["price_usd"]), t["split"]] for t in current_listing
     ]
     assert not any("…" in cell for row in rows for cell in row[:4])
     assert any(row[4].endswith("…") for row in rows), "long titles are cut"
