@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from swelancer.tasks.models import IcTask, ManagerTask
 
 REPO = Path(__file__).resolve().parents[1]
 UPSTREAM = REPO.parent / "shared" / "upstream"
@@ -19,3 +24,13 @@ def need(path: Path) -> Path:
     if not path.exists():
         pytest.fail(f"real upstream data missing: {path} (expected ../shared/upstream beside repo)")
     return path
+
+
+@cache
+def upstream_tasks(path: Path) -> tuple[IcTask | ManagerTask, ...]:
+    """The tasks of a real upstream manifest, loaded once per test process (a quarter of a
+    second each time for the current one). Tests only read them; a test of loading itself, or
+    of a file it writes, calls `load_manifest`."""
+    from swelancer.tasks.manifest import load_manifest
+
+    return tuple(load_manifest(need(path)))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from upstream_data import CURRENT, LITE, UPSTREAM, need
+from upstream_data import CURRENT, LITE, UPSTREAM, need, upstream_tasks
 
 from swelancer.agents.prompt_choice import price_style, resolve_prompts
 from swelancer.agents.prompts import render_prompt
@@ -78,7 +78,7 @@ def test_every_current_task_sends_what_upstreams_code_sends(upstream_set):
     module = upstream_prompts_module()
     table = pd.read_csv(need(CURRENT))  # upstream's reading: the price column is float64
     prices = dict(zip(table["question_id"], table["price"], strict=True))
-    tasks = load_manifest(CURRENT)
+    tasks = upstream_tasks(CURRENT)
     assert len(tasks) == 463
     extra = additional_agent_prompt()
     for task in tasks:
@@ -98,7 +98,7 @@ def test_every_lite_task_sends_what_the_old_harness_sends(upstream_set):
     assert protocol["role"] == "user"
     table = pd.read_csv(need(LITE))
     rows = {row["question_id"]: row for row in table.to_dict(orient="records")}
-    tasks = load_manifest(LITE)
+    tasks = upstream_tasks(LITE)
     assert len(tasks) == 174
     for task in tasks:
         messages = [str(m["content"]) for m in ast.literal_eval(rows[task.task_id]["prompt"])]
@@ -131,7 +131,7 @@ def test_the_price_is_written_as_pandas_types_the_column(tmp_path):
 
 def test_tasks_show_prompt_json_prints_the_same_messages(upstream_set):
     module = upstream_prompts_module()
-    tasks = {t.task_id: t for t in load_manifest(CURRENT)}
+    tasks = {t.task_id: t for t in upstream_tasks(CURRENT)}
     for task_id in ("15193-manager-0", next(i for i, t in tasks.items() if t.variant == "ic_swe")):
         result = subprocess.run(
             [sys.executable, "-m", "swelancer", "tasks", "show", task_id, "--manifest",
@@ -148,7 +148,7 @@ def test_tasks_show_prompt_json_prints_the_same_messages(upstream_set):
 
 
 def test_tasks_show_prompt_of_a_lite_task_with_tools_and_with_our_words():
-    task = next(t for t in load_manifest(LITE) if t.variant == "ic_swe")
+    task = next(t for t in upstream_tasks(LITE) if t.variant == "ic_swe")
     base = [sys.executable, "-m", "swelancer", "tasks", "show", task.task_id,
             "--manifest", str(LITE), "--prompt", "--json"]  # fmt: skip
     tools = json.loads(subprocess.run([*base, "--agent", "tools"], capture_output=True,

@@ -12,7 +12,7 @@ from fakes.runs import run_cli
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
-from upstream_data import CURRENT, LITE, OLDER_FULL, REPO, need
+from upstream_data import CURRENT, LITE, OLDER_FULL, REPO, upstream_tasks
 
 from swelancer.errors import ManifestError, SwelancerError
 from swelancer.report.view import load_attempt
@@ -88,7 +88,7 @@ def _refused(tmp_path: Path, row: dict[str, str], column: str) -> ManifestError:
     ids=["current", "lite", "older", "demo"],
 )
 def test_every_real_manifest_still_loads_with_its_known_counts(path, total, ic, manager):
-    tasks = load_manifest(need(path))
+    tasks = upstream_tasks(path)
     assert len(tasks) == total
     assert sum(isinstance(t, IcTask) for t in tasks) == ic
     assert sum(isinstance(t, ManagerTask) for t in tasks) == manager

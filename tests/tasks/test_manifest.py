@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from upstream_data import CURRENT, ISSUES, LITE, OLDER_FULL, REPO, need
+from upstream_data import CURRENT, ISSUES, LITE, OLDER_FULL, REPO, need, upstream_tasks
 
 from swelancer.errors import ManifestError
 from swelancer.tasks.manifest import load_manifest, select_tasks
@@ -28,7 +28,7 @@ def _totals(tasks, variant):
 
 
 def test_current_upstream_manifest_counts():
-    tasks = load_manifest(need(CURRENT))
+    tasks = upstream_tasks(CURRENT)
     assert len(tasks) == 463
     assert {t.split for t in tasks} == {"diamond"}
     assert _totals(tasks, "ic_swe") == (198, 189_300)
@@ -36,7 +36,7 @@ def test_current_upstream_manifest_counts():
 
 
 def test_lite_manifest_counts():
-    tasks = load_manifest(need(LITE))
+    tasks = upstream_tasks(LITE)
     assert _totals(tasks, "ic_swe") == (61, 175_000)
     assert _totals(tasks, "swe_manager") == (113, 202_000)
     assert all(t.prompt for t in tasks), "older schema carries the rendered prompt"
@@ -44,14 +44,14 @@ def test_lite_manifest_counts():
 
 
 def test_older_full_manifest_with_canary_counts():
-    tasks = load_manifest(need(OLDER_FULL))
+    tasks = upstream_tasks(OLDER_FULL)
     assert _totals(tasks, "ic_swe") == (106, 35_300)
     assert _totals(tasks, "swe_manager") == (0, 0)
 
 
 @pytest.mark.parametrize("path", [CURRENT, LITE])
 def test_every_manager_row_has_a_correct_proposal_among_its_own(path):
-    managers = [t for t in load_manifest(need(path)) if isinstance(t, ManagerTask)]
+    managers = [t for t in upstream_tasks(path) if isinstance(t, ManagerTask)]
     assert managers
     for task in managers:
         assert task.correct_proposal_id in {p.id for p in task.proposals}, task.task_id
@@ -59,7 +59,7 @@ def test_every_manager_row_has_a_correct_proposal_among_its_own(path):
 
 
 def test_current_ic_tasks_match_upstream_issue_folders():
-    ic = {t.task_id: t for t in load_manifest(need(CURRENT)) if isinstance(t, IcTask)}
+    ic = {t.task_id: t for t in upstream_tasks(CURRENT) if isinstance(t, IcTask)}
     folders = {p.name for p in need(ISSUES).iterdir() if p.is_dir()}
     assert set(ic) == folders
     for task_id in ("12155_1", "14127"):
@@ -74,7 +74,7 @@ def _raw_rows(path: Path) -> dict[str, dict[str, str]]:
 
 
 def test_text_is_as_written_without_mojibake():
-    tasks = {t.task_id: t for t in load_manifest(need(CURRENT))}
+    tasks = {t.task_id: t for t in upstream_tasks(CURRENT)}
     text = tasks["16912_4"].description
     assert "If you haven’t already" in text
     assert "\n___\n" in text and "\\n" not in text
@@ -111,7 +111,7 @@ def _formal(row: dict[str, str]) -> list[tuple[int, str]]:
 
 def test_every_manager_task_carries_each_proposal_exactly_as_in_manager_data():
     raw = _raw_rows(need(CURRENT))
-    managers = [t for t in load_manifest(CURRENT) if isinstance(t, ManagerTask)]
+    managers = [t for t in upstream_tasks(CURRENT) if isinstance(t, ManagerTask)]
     assert len(managers) == 265
     for task in managers:
         formal = _formal(raw[task.task_id])
@@ -127,7 +127,7 @@ def test_the_proposals_cell_is_the_same_text_but_for_one_row_that_respells_escap
     manager_data's, as the proposer wrote it."""
     raw = _raw_rows(need(CURRENT))
     differ = {}
-    for task in load_manifest(CURRENT):
+    for task in upstream_tasks(CURRENT):
         if (
             isinstance(task, ManagerTask)
             and cell_of(task.proposals_text) != (raw[task.task_id]["proposals"])
@@ -141,7 +141,7 @@ def test_the_proposals_cell_is_the_same_text_but_for_one_row_that_respells_escap
 
 
 def test_regexes_in_proposals_survive():
-    tasks = {t.task_id: t for t in load_manifest(need(CURRENT))}
+    tasks = {t.task_id: t for t in upstream_tasks(CURRENT)}
     assert "@here\\b/gm" in tasks["18983-manager-0"].proposals_text
     assert "<\\/\\1>" in tasks["28344-manager-0"].proposals_text
     assert "`\\\\[(?:[^\\\\][]*(?:" in tasks["18911-manager-0"].proposals_text
@@ -151,7 +151,7 @@ def test_regexes_in_proposals_survive():
 
 @pytest.mark.parametrize("path", [CURRENT, LITE, OLDER_FULL, REPO / "tasks/demo/manifest.csv"])
 def test_no_task_text_holds_a_lone_surrogate(path):
-    for task in load_manifest(need(path)):
+    for task in upstream_tasks(path):
         texts = [task.title, task.description, *(task.prompt or [])]
         if isinstance(task, ManagerTask):
             texts += [task.proposals_text, *(p.text for p in task.proposals)]
@@ -160,7 +160,7 @@ def test_no_task_text_holds_a_lone_surrogate(path):
 
 
 def test_broken_tasks_are_known_and_kept():
-    tasks = {t.task_id: t for t in load_manifest(need(CURRENT))}
+    tasks = {t.task_id: t for t in upstream_tasks(CURRENT)}
     broken = sorted(t.task_id for t in tasks.values() if t.broken)
     assert broken == ["29854_602", "32236_652", "49523_849"]
     assert "Inspect" in tasks["29854_602"].broken
@@ -305,7 +305,7 @@ def test_multiline_cells_count_as_one_spreadsheet_row(tmp_path):
 
 
 def test_unknown_task_id_is_named():
-    tasks = load_manifest(need(LITE))
+    tasks = upstream_tasks(LITE)
     with pytest.raises(ManifestError, match="nope-1"):
         select_tasks(tasks, task_ids=["nope-1"])
 
