@@ -185,7 +185,9 @@ class SimpleAgentSolver:
                 execution_output = f"slow {timeout}"
             if execution_output == "":
                 execution_output = "nothing"
-            messages.append({"role": "user", "content": f"{execution_output}|{remaining_turns - 1}"})
+            messages.append(
+                {"role": "user", "content": f"{execution_output}|{remaining_turns - 1}"}
+            )
 """
 
 
