@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -40,12 +40,28 @@ class AgentOutcome(BaseModel):
     model_retries: int = 0
 
 
+@dataclass(frozen=True)
+class UserToolReply:
+    """What a call of the user tool gives the agent: this project's message (`text`), how the
+    call ended, so that an agent speaking upstream's words can say what upstream's solver says
+    instead, and a `note` that holds whatever way the message is worded."""
+
+    text: str
+    outcome: Literal["finished", "timed_out", "not_run"] = "finished"
+    """`finished`: the test ran (traces or not); `timed_out`: stopped after `limit_s`;
+    `not_run`: it could not start (the reason is in `text`)."""
+    limit_s: float = 300.0
+    note: str = ""
+    """Said after the message in either wording (e.g. that the agent's processes were
+    stopped before the user came, with `--user-tool-in same`)."""
+
+
 @dataclass
 class AgentEnv:
     """What an agent works with during one attempt."""
 
     sandbox: Sandbox
-    user_tool: Callable[[], str]
+    user_tool: Callable[[], UserToolReply]
     """Runs the hidden test as a user would, with tracing; says where the trace is."""
     run: Callable[[str, float], ExecResult]
     """Runs a shell command in the task's directory, in the image's own shell environment (as

@@ -12,8 +12,9 @@ import time
 from textwrap import dedent
 from typing import Any, Literal
 
-from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
+from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog, UserToolReply
 from swelancer.agents.prompts import PromptSet, render_prompt
+from swelancer.agents.tool_specs import TOOLS, bad_arguments
 from swelancer.models.base import ChatModel, Message, ToolCall, ToolSpec, Usage
 from swelancer.tasks.models import IcTask, ManagerTask
 
@@ -77,46 +78,6 @@ def trim_context(messages: list[Message], keep_head: int, budget_tokens: int) ->
     while len(turns) > 1 and _estimate_tokens(head + [m for t in turns for m in t]) > budget_tokens:
         turns.pop(0)
     return head + [m for t in turns for m in t]
-
-
-TOOLS = {
-    "bash": ToolSpec(
-        name="bash",
-        description="Run a bash command in the repository and return its output.",
-        parameters={
-            "type": "object",
-            "properties": {"command": {"type": "string", "description": "The command."}},
-            "required": ["command"],
-        },
-    ),
-    "python": ToolSpec(
-        name="python",
-        description="Run Python code (python3 -c) in the repository and return its output.",
-        parameters={
-            "type": "object",
-            "properties": {"code": {"type": "string", "description": "The code."}},
-            "required": ["code"],
-        },
-    ),
-    "user_tool": ToolSpec(
-        name="user_tool",
-        description="Have a user perform the issue's steps on your version of the app; returns "
-        "the trace of what they did and saw.",
-    ),
-    "finish": ToolSpec(
-        name="finish",
-        description="End your work. Manager tasks: give the chosen proposal's number.",
-        parameters={
-            "type": "object",
-            "properties": {
-                "selected_proposal_id": {
-                    "type": "integer",
-                    "description": "Manager tasks only: the number of the proposal you accept.",
-                }
-            },
-        },
-    ),
-}
 
 
 class ModelAgent:
@@ -244,22 +205,52 @@ class ModelAgent:
     def _upstream_turn(self, env, task, limits, log, reply, messages, turns_left, timeout):
         """Upstream's turn: `<user-tool>` anywhere runs the user tool; a reply that is just
         `done` (any case) ends; else the first python block runs. A reply with no block gets a
-        reminder (and, as upstream, no turn count)."""
+        reminder (and, as upstream, no turn count). With upstream's prompts, what comes back is
+        in upstream's words (`agents.upstream_turns`), else in ours."""
+        words = self.prompts.upstream.turns if self.prompts.upstream is not None else None
         text = reply.content or ""
         if "<user-tool>" in text:
-            output = self._user_tool(env, task, log)
+            output = self._user_tool_said(env, log, words)
         elif text.strip().lower() == "done":
             return True
         else:
             blocks = PYTHON_BLOCK.findall(text)
             if not blocks:
-                messages.append(Message(role="user", content=NO_CODE_BLOCK))
+                warning = words.no_code_block if words is not None else NO_CODE_BLOCK
+                messages.append(Message(role="user", content=warning))
                 return False
             code = dedent(blocks[0])
-            output = self._run(env, log, f"python -c {shlex.quote(code)}", timeout, code)
-        note = f"{clip(output) if output.strip() else NO_OUTPUT}\nTurns left: {turns_left}"
+            command = f"python -c {shlex.quote(code)}"
+            if words is None:
+                output = self._run(env, log, command, timeout, code)
+            else:
+                output = self._run_as_upstream(env, log, command, timeout, code, words)
+        if words is None:
+            note = f"{clip(output) if output.strip() else NO_OUTPUT}\nTurns left: {turns_left}"
+        else:  # upstream: only an output that is exactly empty is said to be empty
+            shown = clip(output) if output != "" else words.no_output
+            note = words.feedback.format(output=shown, turns_left=turns_left)
         messages.append(Message(role="user", content=note))
         return False
+
+    def _run_as_upstream(self, env, log, command, timeout, shown, words) -> str:
+        """The command's output as upstream's solver returns it: the output alone (no exit
+        code), or, when the command was stopped, upstream's timeout message instead."""
+        result = self._exec(env, log, command, timeout, shown)
+        if result.timed_out:
+            return words.timeout.format(timeout=_seconds(timeout))
+        return result.output
+
+    def _user_tool_said(self, env, log, words) -> str:
+        """The user tool's reply: ours, or upstream's words for a call that finished or timed
+        out (a call that could not start keeps our reason); `note` follows either."""
+        reply = self._user_tool(env, log)
+        text = reply.text
+        if words is not None and reply.outcome == "finished":
+            text = words.user_tool_done
+        elif words is not None and reply.outcome == "timed_out":
+            text = words.timeout.format(timeout=_seconds(reply.limit_s))
+        return f"{text}\n\n{reply.note}" if reply.note else text
 
     # -- tool calling ---------------------------------------------------------------------
 
@@ -289,7 +280,7 @@ class ModelAgent:
 
     def _call_tool(self, task, env, log, call: ToolCall, timeout: float) -> tuple[str, bool]:
         args: dict[str, Any] = call.arguments or {}
-        problem = _bad_arguments(call)
+        problem = bad_arguments(call)
         if problem:
             log.event("tool_error", tool=call.name, message=problem)
             return problem, False
@@ -301,7 +292,8 @@ class ModelAgent:
             command = f"python -c {shlex.quote(code)}"
             return self._run(env, log, command, timeout, code) or "[no output]", False
         if call.name == "user_tool" and isinstance(task, IcTask):
-            return self._user_tool(env, task, log), False
+            reply = self._user_tool(env, log)
+            return (f"{reply.text}\n\n{reply.note}" if reply.note else reply.text), False
         if call.name == "finish":
             if isinstance(task, ManagerTask) and "selected_proposal_id" in args:
                 decision = json.dumps({"selected_proposal_id": args["selected_proposal_id"]})
@@ -313,6 +305,16 @@ class ModelAgent:
     # -- actions --------------------------------------------------------------------------
 
     def _run(self, env, log, command: str, timeout: float, shown: str) -> str:
+        result = self._exec(env, log, command, timeout, shown)
+        output = result.output
+        if result.timed_out:
+            output += f"\n[the command was stopped after {timeout:.0f} seconds]"
+        elif result.exit_code:
+            output += f"\n[exit code {result.exit_code}]"
+        return output
+
+    @staticmethod
+    def _exec(env, log, command: str, timeout: float, shown: str):
         result = env.run(command, timeout)
         log.event(
             "command",
@@ -323,31 +325,22 @@ class ModelAgent:
             truncated=result.truncated,
             seconds=round(result.seconds, 3),
         )
-        output = result.output
-        if result.timed_out:
-            output += f"\n[the command was stopped after {timeout:.0f} seconds]"
-        elif result.exit_code:
-            output += f"\n[exit code {result.exit_code}]"
-        return output
+        return result
 
-    def _user_tool(self, env, task, log) -> str:
+    @staticmethod
+    def _user_tool(env, log) -> UserToolReply:
         t0 = time.monotonic()
-        output = env.user_tool()
-        log.event("user_tool", output=output, seconds=round(time.monotonic() - t0, 3))
-        return output
-
-
-def _bad_arguments(call: ToolCall) -> str | None:
-    """What is wrong with a tool call's arguments, told to the model; None when they are fine."""
-    args = call.arguments or {}
-    raw = args.get("_invalid_json", args.get("_input"))
-    if raw is not None:
-        return (
-            f"The arguments of `{call.name}` are not a JSON object: {str(raw)[:500]!r}. "
-            "Call the tool again with valid JSON arguments."
+        reply = env.user_tool()
+        log.event(
+            "user_tool",
+            output=reply.text,
+            outcome=reply.outcome,
+            note=reply.note,
+            seconds=round(time.monotonic() - t0, 3),
         )
-    spec = TOOLS.get(call.name)
-    missing = [n for n in (spec.parameters.get("required") or []) if n not in args] if spec else []
-    if missing:
-        return f"`{call.name}` needs the argument {missing[0]!r}. Call it again with it."
-    return None
+        return reply
+
+
+def _seconds(value: float) -> str:
+    """Seconds as upstream's message writes its limit: `300`, not `300.0`."""
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from swelancer.agents.upstream_turns import TurnTexts, turn_texts
 from swelancer.errors import ConfigError
 
 PROMPT_NAMES = (
@@ -31,14 +32,18 @@ class UpstreamTexts(BaseModel):
     """`PROMPT_NAMES` (prompts.py) and `SOLVER_NAMES` (solver.py), by name."""
     old_protocol: str
     """The user message the old harness appends after a lite row's own messages."""
+    turns: TurnTexts
+    """What the solver tells the model after each reply (`agents.upstream_turns`)."""
 
 
 def read_texts(paths: dict[str, Path]) -> UpstreamTexts:
     """The texts of the three pinned files (keys as `upstream_files.PINNED`)."""
     constants = module_strings(_parse(paths["prompts"]), PROMPT_NAMES, str(paths["prompts"]))
-    constants |= module_strings(_parse(paths["solver"]), SOLVER_NAMES, str(paths["solver"]))
+    solver = _parse(paths["solver"])
+    constants |= module_strings(solver, SOLVER_NAMES, str(paths["solver"]))
     old = inline_protocol(_parse(paths["old_agent"]), str(paths["old_agent"]))
-    return UpstreamTexts(constants=constants, old_protocol=old)
+    turns = turn_texts(solver, str(paths["solver"]))
+    return UpstreamTexts(constants=constants, old_protocol=old, turns=turns)
 
 
 def _parse(path: Path) -> ast.Module:

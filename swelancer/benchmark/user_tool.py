@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from swelancer.agents.base import UserToolReply
 from swelancer.benchmark.grading import run_hidden_test
 from swelancer.benchmark.hidden import HiddenTests, remove_tests, restore_tests
 from swelancer.benchmark.scrub import holds, needles, scrub_trace
@@ -121,7 +122,7 @@ def in_fresh_sandbox(
     apply: Callable[[Sandbox, str, str], str | None],
     timeout_s: float,
     out_dir: Path,
-) -> str:
+) -> UserToolReply:
     """The user tool on a fresh sandbox holding the agent's current patch; the scrubbed trace
     is copied into the agent's container, under `user_tool/`, and nothing else comes back."""
     call_dir = _call_dir(out_dir)
@@ -129,9 +130,11 @@ def in_fresh_sandbox(
     try:
         problem = apply(runner, task.cwd, patch)
         if problem is not None:
-            return (
+            return UserToolReply(
                 "The user tool could not start: your changes do not apply to a fresh copy of the "
-                f"repository ({problem[:500]})."
+                f"repository ({problem[:500]}).",
+                "not_run",
+                timeout_s,
             )
         got = run_and_collect(runner, task, hidden, timeout_s, call_dir)
     finally:
@@ -148,7 +151,7 @@ def in_agent_sandbox(
     stop_agent_processes: Callable[[], None],
     timeout_s: float,
     out_dir: Path,
-) -> tuple[str, list[str]]:
+) -> tuple[UserToolReply, list[str]]:
     """The user tool in the agent's container, as upstream runs it, once every process the
     agent started has been stopped (none may watch the tests come back). The trace folders are
     replaced by their scrubbed copies; files the app wrote elsewhere that hold text of the
@@ -166,10 +169,8 @@ def in_agent_sandbox(
     if copies:  # gone before the agent's next command; the attempt fails for them anyway
         sandbox.exec(["rm", "-f", "--", *copies[:LEAK_SCAN_FILES]], timeout=120)
     message = _message(task, got, timeout_s)
-    return (
-        message + "\n\n(Processes you had left running were stopped before the user came.)",
-        leaked,
-    )
+    stopped = "(Processes you had left running were stopped before the user came.)"
+    return UserToolReply(message.text, message.outcome, timeout_s, note=stopped), leaked
 
 
 LEAK_SCAN_FILES = 500
@@ -205,7 +206,13 @@ def _call_dir(out_dir: Path) -> Path:
     return call_dir
 
 
-def _message(task: IcTask, got: Collected, timeout_s: float) -> str:
+def _message(task: IcTask, got: Collected, timeout_s: float) -> UserToolReply:
+    return UserToolReply(
+        _text(task, got, timeout_s), "timed_out" if got.timed_out else "finished", timeout_s
+    )
+
+
+def _text(task: IcTask, got: Collected, timeout_s: float) -> str:
     places = [f"{task.cwd}/{USER_TOOL_DIR}/{n}/" for n in got.names]
     cut = f"\n\nSome of the trace was left out:\n{got.notes}" if got.notes else ""
     if got.timed_out:

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from swelancer.agents.base import UserToolReply
 from swelancer.benchmark import setup
 from swelancer.benchmark.baseline import Baseline
 from swelancer.benchmark.hidden import HiddenTests, prune_other_tasks
@@ -232,7 +233,7 @@ class TryState:
 
     # -- the user tool ------------------------------------------------------------------
 
-    def user_tool(self) -> str:
+    def user_tool(self) -> UserToolReply:
         """The user tool for the agent; a fault the agent caused (e.g. a folder too deep for the
         engine to list) is told to the model, one of the engine is raised."""
         try:
@@ -242,14 +243,17 @@ class TryState:
             if not self.sandbox.alive():  # raises when the engine itself does not answer
                 raise
             self.log.event("user_tool_fault", message=str(exc))
-            return f"The user tool could not run: {exc}"
+            limit = self.settings.grading.user_tool_timeout_s
+            return UserToolReply(f"The user tool could not run: {exc}", "not_run", limit)
 
-    def _user_tool(self) -> str:
+    def _user_tool(self) -> UserToolReply:
         task = self.task
-        if not isinstance(task, IcTask):
-            return "The user tool is only available for IC SWE tasks."
-        assert self.sandbox is not None and self.hidden is not None
         timeout = self.settings.grading.user_tool_timeout_s
+        if not isinstance(task, IcTask):
+            return UserToolReply(
+                "The user tool is only available for IC SWE tasks.", "not_run", timeout
+            )
+        assert self.sandbox is not None and self.hidden is not None
         if self.settings.grading.user_tool_in == "same":
 
             def stop() -> None:
@@ -265,7 +269,11 @@ class TryState:
         try:
             patch = self.patch()
         except (PatchTooLarge, PatchUnreadable) as exc:
-            return f"The user tool could not start: your changes cannot be read ({exc})."
+            return UserToolReply(
+                f"The user tool could not start: your changes cannot be read ({exc}).",
+                "not_run",
+                timeout,
+            )
         return in_fresh_sandbox(lambda: self.fresh("user-tool"), self.sandbox, task,
                                 self.hidden, patch, apply_patch, timeout, self.folder)  # fmt: skip
 

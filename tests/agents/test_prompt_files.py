@@ -172,6 +172,25 @@ def test_the_old_harness_protocol_is_the_one_constant_message_before_the_loop():
         inline_protocol(ast.parse("x = 1\n"), "swelancer_agent.py")
 
 
+MINI_SOLVER = """
+class SimpleAgentSolver:
+    async def run(self):
+        for remaining_turns in range(3, 0, -1):
+            try:
+                if "<user-tool>" in reply:
+                    execution_output = "traced"
+                else:
+                    messages.append({"role": "user", "content": "no block"})
+            except TimeoutError:
+                execution_output = f"slow {timeout}"
+            if execution_output == "":
+                execution_output = "nothing"
+            messages.append(
+                {"role": "user", "content": f"{execution_output}|{remaining_turns - 1}"}
+            )
+"""
+
+
 def test_nothing_of_upstreams_files_is_imported_or_run(tmp_path):
     # Files whose import would write a file and fail read fine: their text is only parsed.
     marker = tmp_path / "ran"
@@ -181,7 +200,7 @@ def test_nothing_of_upstreams_files_is_imported_or_run(tmp_path):
     paths = {}
     for key, body in (
         ("prompts", names),
-        ("solver", "ADDITIONAL_AGENT_PROMPT = ('a'\n    + 'b')\n"),
+        ("solver", "ADDITIONAL_AGENT_PROMPT = ('a'\n    + 'b')\n" + MINI_SOLVER),
         ("old_agent", "class SimpleAgentSolver:\n    async def run(self):\n"
                       "        messages.append({'role': 'user', 'content': 'go'})\n"
                       "        for turn in range(3):\n"
@@ -194,4 +213,11 @@ def test_nothing_of_upstreams_files_is_imported_or_run(tmp_path):
     assert texts.constants["ADDITIONAL_AGENT_PROMPT"] == "ab"
     assert texts.constants["MANAGER_SECOND_PROMPT"] == "manager"
     assert texts.old_protocol == "go"
+    assert texts.turns.model_dump() == {
+        "no_code_block": "no block",
+        "no_output": "nothing",
+        "user_tool_done": "traced",
+        "timeout": "slow {timeout}",
+        "feedback": "{output}|{turns_left}",
+    }
     assert not marker.exists()

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from swelancer.agents.base import AgentEnv, Limits
+from swelancer.agents.base import AgentEnv, Limits, UserToolReply
 from swelancer.agents.loop import RunBudget
 from swelancer.agents.prompt_choice import resolve_prompts
 from swelancer.agents.prompts import PromptSet, render_prompt
@@ -197,7 +197,7 @@ def test_the_agent_sends_the_prompt_of_the_template_it_is_given(tmp_path):
     section = AgentSection(model=f"mock/scripted:{script}", prompt_template=template, mode="tools")
     agent = make_agent(section, LimitsSection(), RunBudget())
     log = Log()
-    env = AgentEnv(sandbox=None, user_tool=lambda: "", run=None)  # type: ignore[arg-type]
+    env = AgentEnv(sandbox=None, user_tool=lambda: UserToolReply(""), run=None)  # type: ignore[arg-type]
     outcome = agent.solve(IC, env, Limits(), log)
     assert outcome.stop_reason == "done" and outcome.turns == 1
     (prompt,) = [data for kind, data in log.events if kind == "prompt"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from swelancer.agents.base import AgentEnv, Limits
+from swelancer.agents.base import AgentEnv, Limits, UserToolReply
 from swelancer.agents.loop import NO_CODE_BLOCK, NO_OUTPUT, ModelAgent
 from swelancer.models.scripted import ScriptedChatModel
 from swelancer.sandbox.base import ExecResult
@@ -46,9 +46,9 @@ def run(tmp_path, replies, task=IC, output="out", max_turns=5):
     shell = Shell(output)
     calls: list[str] = []
 
-    def user_tool() -> str:
+    def user_tool() -> UserToolReply:
         calls.append("ut")
-        return "TRACE"
+        return UserToolReply("TRACE")
 
     env = AgentEnv(sandbox=None, user_tool=user_tool, run=shell)  # type: ignore[arg-type]
     agent = ModelAgent(model, mode="upstream")

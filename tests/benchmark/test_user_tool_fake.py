@@ -39,9 +39,13 @@ def scripted(tmp_path: Path, *replies: str) -> ModelAgent:
     return ModelAgent(ScriptedChatModel(script), name=f"mock/scripted:{script}")
 
 
-def tool_outputs(folder: Path) -> list[str]:
+def tool_events(folder: Path) -> list[dict]:
     lines = (folder / "transcript.jsonl").read_text().splitlines()
-    return [e["output"] for e in map(json.loads, lines) if e["kind"] == "user_tool"]
+    return [e for e in map(json.loads, lines) if e["kind"] == "user_tool"]
+
+
+def tool_outputs(folder: Path) -> list[str]:
+    return [e["output"] for e in tool_events(folder)]
 
 
 def traces_in(box) -> dict[str, dict[str, bytes]]:
@@ -94,10 +98,10 @@ def test_the_user_tool_gives_a_scrubbed_trace_and_no_test(provider, tmp_path, mo
     ran_here = "user_tool" in [n for n, _ in agent_box.ran]
     assert ran_here == (mode == "same")
     assert len(provider.made("user-tool")) == (1 if mode == "fresh" else 0)
-    if mode == "same":
-        assert output.endswith(
-            "(Processes you had left running were stopped before the user came.)"
-        )
+    (event,) = tool_events(folder)
+    assert event["outcome"] == "finished"
+    stopped = "(Processes you had left running were stopped before the user came.)"
+    assert event["note"] == (stopped if mode == "same" else "")
     assert provider.live() == []
 
 

@@ -334,7 +334,7 @@ def upstream_fixer(seen: Seen) -> Reply:
     if seen.turn == 2:
         return Reply("Let me see the app as a user would.\n<user-tool>", **usage)
     if seen.turn == 3:
-        if "The user tool finished" not in seen.last:
+        if not seen.last.startswith(upstream_user_tool_reply()):
             return Reply("DONE", **usage)  # a model that saw no trace gives up: no fix
         return Reply(python_block(LOOK_FOR_TESTS, "Can I read the tests now?"), **usage)
     if seen.turn == 4:
@@ -350,6 +350,16 @@ def upstream_manager(seen: Seen) -> Reply:
         return Reply(python_block(decide(2), "Proposal 2 lowers both sides."), **tokens(0))
     assert '"selected_proposal_id": 2' in seen.last
     return Reply("DONE", **tokens(1))
+
+
+def upstream_user_tool_reply() -> str:
+    """What upstream's solver says after a user-tool call that ran (`--prompts upstream`, the
+    upstream agent's default), read from the shared copy of its solver.py."""
+    from swelancer.agents.prompt_choice import resolve_prompts
+
+    texts = resolve_prompts("upstream", show_progress=False).upstream
+    assert texts is not None
+    return texts.turns.user_tool_done
 
 
 def test_upstream_protocol_fixes_a_bug_and_picks_a_proposal_through_the_cli(

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from swelancer.agents.base import AgentEnv, Limits
+from swelancer.agents.base import AgentEnv, Limits, UserToolReply
 from swelancer.agents.mock import FirstProposalAgent, NoopAgent, OracleAgent, mock_agent
 from swelancer.benchmark import setup as readiness
 from swelancer.errors import ConfigError, FaultKind, InfraError
@@ -738,7 +738,7 @@ def test_manager_decisions_the_agent_wrote_oddly(provider, tmp_path, write, reas
 
 
 def test_the_oracle_without_the_hidden_tests_and_the_first_proposal_on_ic(provider, tmp_path):
-    env = AgentEnv(sandbox=None, user_tool=lambda: "", run=None, hidden_tests=None)
+    env = AgentEnv(sandbox=None, user_tool=lambda: UserToolReply(""), run=None, hidden_tests=None)
     with pytest.raises(InfraError) as caught:
         OracleAgent().solve(ic_task("101"), env, Limits(), Transcript(tmp_path / "t.jsonl"))
     assert caught.value.kind == FaultKind.ORACLE
@@ -767,7 +767,8 @@ def test_a_user_tool_call_with_an_unreadable_change_tells_the_model(provider, tm
         said.append(env.user_tool())
 
     fake_attempt(provider, tmp_path, ic_task("101"), acting_agent(call_the_tool))
-    assert said[0].startswith("The user tool could not start: your changes cannot be read")
+    assert said[0].outcome == "not_run"
+    assert said[0].text.startswith("The user tool could not start: your changes cannot be read")
     assert provider.made("user-tool") == []
 
 
