@@ -49,7 +49,7 @@ def fake_runner(results: Path, run_id: str, pool: Callable[[RunDir], None]) -> R
     )
     task_set = load_tasks(query, show_progress=False)
     images = {t.task_id: "swelancer/demo:latest" for t in task_set.tasks}
-    runner.prepare = lambda: (task_set, None, images, {})  # type: ignore[method-assign]
+    runner.prepare = lambda build_log: (task_set, None, images, {})  # type: ignore[method-assign]
     runner._run_pool = lambda todo, agent, run_dir, *rest: pool(run_dir)  # type: ignore[method-assign]
     return runner
 
