@@ -399,7 +399,7 @@ def valid_manifests(draw) -> tuple[str, list[dict]]:
     return schema, rows
 
 
-@SETTINGS
+@settings(max_examples=100, deadline=None)  # up to five rows each: 300 rows in all, and more
 @given(valid_manifests())
 def test_structured_valid_rows_load_to_the_right_tasks(manifest):
     schema, rows = manifest
@@ -520,7 +520,7 @@ SPECIAL_DECISIONS = [
 ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     st.one_of(
         st.binary(max_size=200),
@@ -535,7 +535,7 @@ def test_decision_from_any_bytes_is_an_int_or_a_reason(raw):
     _check_decision(raw)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(json_values)
 def test_decision_from_any_json_value_is_an_int_or_a_reason(value):
     _check_decision(json.dumps(value).encode())
@@ -543,7 +543,7 @@ def test_decision_from_any_json_value_is_an_int_or_a_reason(value):
     _check_decision(json.dumps({"selected_proposal_id": value}).encode())
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.integers(-(10**4000), 10**4000),
     st.dictionaries(st.text(max_size=8), json_values, max_size=3),
@@ -558,7 +558,7 @@ def test_decision_with_selected_proposal_id_first_returns_it(n, others, first):
         assert got == n
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.text(max_size=20).filter(lambda k: k != "selected_proposal_id"),
     st.integers(-(10**4000), 10**4000),
