@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from swelancer.benchmark import setup
 from swelancer.benchmark.baseline import Baseline
-from swelancer.benchmark.hidden import HiddenTests, prune_other_tasks
+from swelancer.benchmark.hidden import HiddenTests
 from swelancer.benchmark.patch import (
     PatchTooLarge,
     PatchUnreadable,
@@ -68,6 +68,8 @@ class TryState:
         `user-tool` alias upstream's run.sh appends to .bashrc), to tell later changes apart."""
         self.keeps: dict[str, set[int]] = {}
         """The image's own processes in each fresh sandbox (kept between test runs)."""
+        self.envs: dict[str, dict[str, str]] = {}
+        """The environment each container was started with (a judge gets its app's)."""
         self.leaked: list[str] = []
         """Files where the app copied text of the hidden test during a user-tool call."""
 
@@ -119,6 +121,7 @@ class TryState:
 
     def _start(self, spec: SandboxSpec, role: str, source: str) -> Sandbox:
         box = self.provider.start(spec)
+        self.envs[box.name] = dict(spec.env)
         self.setup_from.setdefault(role, source)
         self.images.setdefault(role, spec.image)
         self.log.event("sandbox", role=role, name=box.name, image=spec.image, setup=source)
@@ -131,13 +134,16 @@ class TryState:
         return box
 
     def fresh(self, role: str) -> Sandbox:
-        """A new container of the task, set up (cold or from its snapshot), holding only this
-        task's tests and cut off the network once set up (upstream grades offline)."""
+        """A new app container of the task, set up (cold or from its snapshot), holding no
+        test (a judge container runs them: `run.judge`) and cut off the network once set up
+        (upstream grades offline)."""
+        from swelancer.run.judge import drop_tests
+
         task = self.task
         assert isinstance(task, IcTask)
         grader = self.ready(role)
         try:
-            prune_other_tasks(grader, task)
+            drop_tests(grader)
             grader.disconnect_network()
             self.keeps[grader.name] = grader.process_ids()
         except BaseException:
