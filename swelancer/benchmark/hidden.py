@@ -170,6 +170,19 @@ def prune_other_tasks(sandbox: Sandbox, task: IcTask) -> None:
         )
 
 
+def drop_tests(box: Sandbox) -> None:
+    """Delete the image's tests from an app container (it never holds them: a judge container
+    runs them); the logs folder the app's part of the playbook writes to is made by each run."""
+    here = getattr(box, "remove_here", None)
+    if here is not None and here(TESTS_DIR) and not _exists(box, TESTS_DIR):
+        return
+    done = box.exec(["sh", "-c", f"rm -rf {TESTS_DIR} && test ! -e {TESTS_DIR}"], timeout=300)
+    if not done.ok:
+        raise InfraError(
+            f"could not delete {TESTS_DIR} in {box.name}: {done.output[-300:]}", kind=FaultKind.HIDE
+        )
+
+
 def restore_tests(sandbox: Sandbox, hidden: HiddenTests) -> None:
     """Put the hidden tests back exactly as they were taken out (for grading or the user tool)."""
     remove_tests(sandbox)

@@ -10,7 +10,6 @@ from swelancer.benchmark import setup
 from swelancer.benchmark.grading import IcGrade
 from swelancer.benchmark.judged import Pair, grade_split
 from swelancer.benchmark.playbook_split import SplitPlaybook, split_playbook
-from swelancer.benchmark.shell import TESTS_DIR
 from swelancer.errors import FaultKind, InfraError
 from swelancer.run.spec import sandbox_spec
 from swelancer.run.state import TryState, save_logs
@@ -82,16 +81,3 @@ def judged(state: TryState, app: Sandbox, out: str) -> IcGrade:
         save_logs(judge, state.folder / f"{out}-judge-sandbox.log")
         with contextlib.suppress(InfraError):
             judge.remove()
-
-
-def drop_tests(box: Sandbox) -> None:
-    """Delete the image's tests from an app container (it never holds them); the logs folder
-    the app's part writes to is made by each run."""
-    here = getattr(box, "remove_here", None)
-    if here is not None and here(TESTS_DIR):
-        return
-    done = box.exec(["sh", "-c", f"rm -rf {TESTS_DIR} && test ! -e {TESTS_DIR}"], timeout=300)
-    if not done.ok:
-        raise InfraError(
-            f"could not delete {TESTS_DIR} in {box.name}: {done.output[-300:]}", kind=FaultKind.HIDE
-        )

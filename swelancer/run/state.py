@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from swelancer.benchmark import setup
 from swelancer.benchmark.baseline import Baseline
-from swelancer.benchmark.hidden import HiddenTests
+from swelancer.benchmark.hidden import HiddenTests, drop_tests
 from swelancer.benchmark.patch import (
     PatchTooLarge,
     PatchUnreadable,
@@ -137,8 +137,6 @@ class TryState:
         """A new app container of the task, set up (cold or from its snapshot), holding no
         test (a judge container runs them: `run.judge`) and cut off the network once set up
         (upstream grades offline)."""
-        from swelancer.run.judge import drop_tests
-
         task = self.task
         assert isinstance(task, IcTask)
         grader = self.ready(role)

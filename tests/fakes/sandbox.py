@@ -478,6 +478,10 @@ class FakeProvider:
         with self._lock:
             return [box for box in self.sandboxes if not box.removed]
 
+    def by_name(self, name: str) -> FakeSandbox | None:
+        with self._lock:
+            return next((box for box in self.sandboxes if box.name == name), None)
+
     def made(self, role: str) -> list[FakeSandbox]:
         with self._lock:
             return [box for box in self.sandboxes if box.role == role]
