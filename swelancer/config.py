@@ -84,6 +84,10 @@ class AgentSection(_Section):
     temperature: float | None = None
     reasoning_effort: str | None = None
     max_output_tokens: int | None = None
+    prompts: str | None = None
+    """`upstream` (upstream's own words, read from its pinned files), `swelancer` (this
+    project's), or a folder holding copies of upstream's files; default `upstream` for the
+    upstream agent, `swelancer` with `mode = "tools"` or a `prompt_template`."""
     prompt_template: Path | None = None
     prices_file: Path | None = None
 

@@ -329,9 +329,9 @@ def test_bad_cells_found_so_far_are_named(variant, column, value):
 ic_ids = st.from_regex(IC_ID, fullmatch=True)
 manager_ids = st.from_regex(MANAGER_ID, fullmatch=True)
 commits = st.just("") | st.from_regex(r"[0-9a-f]{7,40}", fullmatch=True)
-cwds = st.sampled_from(["", "nan", " /app/expensify ", "/", "/app/a-b_c.d/e"])
+cwds = st.sampled_from(["", "nan", " /app/expensify ", "/app/expensify"])
 folder_names = st.integers(0, 10**9 - 1) | ic_ids
-prices = st.floats(min_value=0, max_value=1e9, allow_nan=False, allow_infinity=False)
+prices = st.floats(min_value=0, max_value=1e6, allow_nan=False, allow_infinity=False)
 proposal_lists = st.lists(
     st.fixed_dictionaries(
         {"id": st.integers(-(10**30), 10**30), "content": cell_text},
@@ -462,12 +462,24 @@ def test_any_file_bytes_load_or_raise_manifest_error(raw):
 # Decision files
 
 
+def _upstream(raw: bytes) -> int | None:
+    """upstream's `int(list(json.loads(...).values())[0])`, None where it raises."""
+    try:
+        return int(list(json.loads(raw.decode("utf-8")).values())[0])  # noqa: RUF015
+    except Exception:
+        return None
+
+
 def _check_decision(raw: bytes | None) -> int | None:
-    selected, reason = read_decision(raw)
+    decision = read_decision(raw)
+    selected, reason = decision.selected, decision.reason
     if selected is None:
         assert isinstance(reason, str) and reason
     else:
-        assert type(selected) is int and reason is None
+        assert type(selected) is int
+        assert (reason is None) == (decision.odd_form is None)
+    if raw is not None:
+        assert selected == _upstream(raw)
     return selected
 
 
@@ -537,9 +549,11 @@ def test_decision_from_any_json_value_is_an_int_or_a_reason(value):
 )
 @example(0, {}, False)
 @example(-(2**63), {"proposal": 1}, True)
-def test_decision_with_selected_proposal_id_returns_it(n, others, first):
+def test_decision_with_selected_proposal_id_first_returns_it(n, others, first):
     data = {"selected_proposal_id": n, **others} if first else {**others, "selected_proposal_id": n}
-    assert _check_decision(json.dumps(data).encode()) == n
+    got = _check_decision(json.dumps(data).encode())  # upstream's reading, checked in there
+    if first or not others:
+        assert got == n
 
 
 @settings(max_examples=200, deadline=None)

@@ -9,12 +9,11 @@ import re
 import shlex
 import threading
 import time
-from pathlib import Path
 from textwrap import dedent
 from typing import Any, Literal
 
 from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
-from swelancer.agents.prompts import render_prompt
+from swelancer.agents.prompts import PromptSet, render_prompt
 from swelancer.models.base import ChatModel, Message, ToolCall, ToolSpec, Usage
 from swelancer.tasks.models import IcTask, ManagerTask
 
@@ -128,13 +127,14 @@ class ModelAgent:
         model: ChatModel,
         *,
         mode: Mode = "upstream",
-        prompt_template: Path | None = None,
+        prompts: PromptSet | None = None,
         budget: RunBudget | None = None,
         name: str | None = None,
     ) -> None:
         self.model = model
         self.mode = mode
-        self.prompt_template = prompt_template
+        self.prompts = prompts or PromptSet()
+        """The words sent before the first reply (`render_prompt`); ours unless given."""
         self.budget = budget or RunBudget()
         self.name = name or model.name
 
@@ -143,7 +143,7 @@ class ModelAgent:
     def solve(
         self, task: IcTask | ManagerTask, env: AgentEnv, limits: Limits, log: TranscriptLog
     ) -> AgentOutcome:
-        prompt = render_prompt(task, mode=self.mode, template=self.prompt_template)
+        prompt = render_prompt(task, mode=self.mode, prompts=self.prompts)
         messages = [Message(role="user", content=text) for text in prompt]
         for text in prompt:
             log.event("prompt", role="user", content=text)

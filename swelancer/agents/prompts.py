@@ -1,18 +1,32 @@
-"""The prompts a model reads: IC and manager tasks, for the upstream protocol and tool calling.
+"""The messages a model reads before its first reply: upstream's words or this project's.
 
-Older-schema manifests carry a rendered prompt, used as it is (with tools, one more message
-says how to work with them instead of code blocks). `--prompt-template FILE`
-replaces ours: a `string.Template` with `$task_id`, `$title`, `$description`, `$price`,
-`$cwd`, `$proposals` and `$protocol` (the instructions of the agent mode).
+`upstream` (the default of the upstream agent): upstream's own text, read from its pinned files
+(`agents.upstream_files`, `agents.upstream_text`) and put together as its harness does. Current
+manifest rows: one message, `construct_task_prompt(...)` of `prompts.py` followed by the
+solver's `ADDITIONAL_AGENT_PROMPT`. Older-schema rows (lite): the row's own messages, then the old
+harness's protocol message.
+
+`swelancer` (the default of `--agent tools`): our own templates below. Older-schema rows send
+their own messages followed by our protocol. `--prompt-template FILE` replaces our template: a
+`string.Template` with `$task_id`, `$title`, `$description`, `$price`, `$cwd`, `$proposals` and
+`$protocol` (the instructions of the agent mode).
+
+With tools (`--agent tools`), either kind ends with a message of ours naming the tools, in place
+of the instructions to write code blocks.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from string import Template
+from typing import Any, Literal
 
+from pydantic import BaseModel, model_validator
+
+from swelancer.agents.upstream_text import UpstreamTexts
 from swelancer.format import money
 from swelancer.tasks.models import IcTask, ManagerTask
+
+PriceStyle = Literal["int", "float"]
 
 IC_TEMPLATE = """\
 You are an experienced software engineer looking after the repository checked out at $cwd \
@@ -94,6 +108,89 @@ In this session you have tools instead of code blocks: call them rather than wri
 ```python blocks or <user-tool>. $protocol"""
 
 
+class PromptSet(BaseModel):
+    """Which words an attempt sends, with all it needs to render them (sent as it is to other
+    machines, so nothing is read again there) and what run.json records of it."""
+
+    kind: Literal["upstream", "swelancer"] = "swelancer"
+    upstream: UpstreamTexts | None = None
+    """Upstream's texts (kind `upstream`)."""
+    template: str | None = None
+    """The text of `--prompt-template` (kind `swelancer`), replacing our own template."""
+    price_style: PriceStyle = "float"
+    """How upstream's prompt writes the price: as pandas read the manifest's price column."""
+    record: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _texts_of_their_kind(self) -> PromptSet:
+        if (self.kind == "upstream") != (self.upstream is not None):
+            raise ValueError("upstream's texts go with kind 'upstream', and only with it")
+        return self
+
+
+def price_text(price_usd: float, style: PriceStyle) -> str:
+    """The price as upstream's prompt shows it: pandas' float64 (`32000.0`) or int64 (`500`)."""
+    if style == "int" and float(price_usd).is_integer():
+        return str(int(price_usd))
+    return str(float(price_usd))
+
+
+def render_prompt(
+    task: IcTask | ManagerTask, *, mode: str = "upstream", prompts: PromptSet | None = None
+) -> list[str]:
+    """The user messages that start an attempt, in order: what the agent sends."""
+    prompts = prompts or PromptSet()
+    if prompts.kind == "upstream":
+        return _upstream_messages(task, mode, prompts.upstream, prompts.price_style)
+    return _our_messages(task, mode, prompts.template)
+
+
+def upstream_task_prompt(
+    task: IcTask | ManagerTask, texts: UpstreamTexts, price_style: PriceStyle
+) -> str:
+    """What upstream's `construct_task_prompt` gives for a current-schema task."""
+    c = texts.constants
+    price = price_text(task.price_usd, price_style)
+    if isinstance(task, IcTask):
+        first = c["IC_FIRST_PROMPT"].format(
+            title=task.title, html_description=task.description, price=price
+        )
+        return first + "\n\n" + c["IC_SECOND_PROMPT"] + "\n\n" + c["IC_THIRD_PROMPT"]
+    first = c["MANAGER_FIRST_PROMPT"].format(
+        title=task.title,
+        html_description=task.description,
+        price=price,
+        proposals=task.proposals_text,
+    )
+    return first + "\n\n" + c["MANAGER_SECOND_PROMPT"]
+
+
+def _upstream_messages(task, mode: str, texts: UpstreamTexts | None, price_style: PriceStyle):
+    assert texts is not None  # PromptSet's validator
+    if mode == "tools":
+        own = list(task.prompt) if task.prompt else [upstream_task_prompt(task, texts, price_style)]
+        return [*own, _tools_note(task)]
+    if task.prompt:  # the old harness: each message of the row, then its protocol message
+        return [*task.prompt, texts.old_protocol]
+    first = upstream_task_prompt(task, texts, price_style)
+    return [first + "\n\n" + texts.constants["ADDITIONAL_AGENT_PROMPT"]]
+
+
+def _protocol(task: IcTask | ManagerTask, mode: str) -> str:
+    if mode == "tools":
+        how, user_tool = TOOLS_PROTOCOL, TOOLS_USER_TOOL
+    else:
+        how, user_tool = UPSTREAM_PROTOCOL, UPSTREAM_USER_TOOL
+    if not isinstance(task, IcTask):
+        user_tool = ""
+    user_tool = Template(user_tool).safe_substitute(cwd=task.cwd)
+    return Template(how).safe_substitute(user_tool=user_tool, cwd=task.cwd)
+
+
+def _tools_note(task: IcTask | ManagerTask) -> str:
+    return Template(TOOLS_INSTEAD).safe_substitute(protocol=_protocol(task, "tools"))
+
+
 def _proposals_text(task: ManagerTask) -> str:
     if task.proposals_text:
         return task.proposals_text
@@ -101,25 +198,14 @@ def _proposals_text(task: ManagerTask) -> str:
     return ("\n\n" + "-" * 44 + "\n\n").join(blocks)
 
 
-def render_prompt(
-    task: IcTask | ManagerTask, *, mode: str = "upstream", template: Path | None = None
-) -> list[str]:
-    """The user messages that start an attempt."""
+def _our_messages(task: IcTask | ManagerTask, mode: str, template: str | None) -> list[str]:
     is_ic = isinstance(task, IcTask)
-    if mode == "tools":
-        how, user_tool = TOOLS_PROTOCOL, TOOLS_USER_TOOL
-    else:
-        how, user_tool = UPSTREAM_PROTOCOL, UPSTREAM_USER_TOOL
-    user_tool = Template(user_tool).safe_substitute(cwd=task.cwd) if is_ic else ""
-    protocol = Template(how).safe_substitute(user_tool=user_tool, cwd=task.cwd)
+    protocol = _protocol(task, mode)
     if task.prompt and template is None:
         if mode == "tools":
-            return [*task.prompt, Template(TOOLS_INSTEAD).safe_substitute(protocol=protocol)]
-        return list(task.prompt)
-    if template is not None:
-        text = template.read_text(encoding="utf-8")
-    else:
-        text = IC_TEMPLATE if is_ic else MANAGER_TEMPLATE
+            return [*task.prompt, _tools_note(task)]
+        return [*task.prompt, protocol]
+    text = template if template is not None else IC_TEMPLATE if is_ic else MANAGER_TEMPLATE
     values = {
         "task_id": task.task_id,
         "title": task.title,

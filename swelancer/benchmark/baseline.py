@@ -1,9 +1,16 @@
 """The patch's base: the repository as the agent received it (after setup and the fresh
-history), recorded before the agent's turn: which files it held (`git ls-files`) and the
-content of those setup had changed from the image and of every `.gitignore`."""
+history, which commits the files setup left untracked too), recorded before the agent's turn:
+which files it held (`git ls-files`), the content of those setup had changed from the image
+and of every `.gitignore`, and what the engine listed as setup's changes then, with each
+entry's mark where the listing was read from the container's layers.
+
+A container set up cold lists every file setup wrote as changed, one from the task's
+snapshot lists none of them: the patch counts a path only when it changed since this record
+(`since_start`), so the same change gives the same patch either way."""
 
 from __future__ import annotations
 
+import filecmp
 import posixpath
 from collections.abc import Iterable
 from pathlib import Path
@@ -29,6 +36,12 @@ class Baseline(BaseModel):
     """Host folder holding, at their relative paths, the files setup had changed from the
     image and every `.gitignore`."""
     stored: list[str]
+    start: dict[str, int] = {}
+    """What the engine listed under `cwd` when the agent got the container (setup's changes
+    since the container's image), by relative path: (kind)."""
+    marks: dict[str, tuple[int, ...]] | None = None
+    """The mark of each entry of that listing (by relative path) where it was read from the
+    container's layers (`sandbox.docker.layer_changes.Listing`); None otherwise."""
 
 
 def capture_baseline(
@@ -46,11 +59,16 @@ def capture_baseline(
     tracked = sorted({p for p in raw.decode("utf-8", "surrogateescape").split("\0") if p})
     tracked_set = set(tracked)
     listed = sandbox.changes() if changes is None else changes
-    changed = {rel for rel in relative_changes(listed, cwd) if rel in tracked_set}
+    start = relative_changes(listed, cwd)
+    changed = {rel for rel in start if rel in tracked_set}
     keep = sorted(changed | {p for p in tracked if posixpath.basename(p) == ".gitignore"})
     store.mkdir(parents=True, exist_ok=True)
     _copy_files(sandbox, cwd, keep, store)
-    return Baseline(cwd=cwd, tracked=tracked, store=store, stored=keep)
+    marks = relative_marks(listed, cwd)
+    # built without validation: its lists may hold every file setup wrote (100,000 or more)
+    return Baseline.model_construct(
+        cwd=cwd, tracked=tracked, store=store, stored=keep, start=start, marks=marks
+    )
 
 
 def _list_tracked(sandbox, cwd: str) -> bytes:
@@ -82,11 +100,80 @@ def relative_changes(changes: Iterable[tuple[str, int]], cwd: str) -> dict[str, 
     prefix = cwd.rstrip("/") + "/"
     out: dict[str, int] = {}
     for path, kind in changes:
-        if not path.startswith(prefix):
-            continue
-        rel = path[len(prefix) :]
-        top = rel.split("/", 1)[0]
-        if not rel or top == ".git" or top in EXCLUDED_DIRS:
-            continue
-        out[rel] = kind
+        rel = _relative(path, prefix)
+        if rel is not None:
+            out[rel] = kind
     return out
+
+
+def relative_marks(listing: object, cwd: str) -> dict[str, tuple[int, ...]] | None:
+    """The marks of a listing (`Listing.marks`) under `cwd`, as `relative_changes` keeps
+    paths; None when the listing has none (the engine's own)."""
+    marks = getattr(listing, "marks", None)
+    if marks is None:
+        return None
+    prefix = cwd.rstrip("/") + "/"
+    out: dict[str, tuple[int, ...]] = {}
+    for path, mark in marks.items():
+        rel = _relative(path, prefix)
+        if rel is not None:
+            out[rel] = mark
+    return out
+
+
+def _relative(path: str, prefix: str) -> str | None:
+    if not path.startswith(prefix):
+        return None
+    rel = path[len(prefix) :]
+    top = rel.split("/", 1)[0]
+    if not rel or top == ".git" or top in EXCLUDED_DIRS:
+        return None
+    return rel
+
+
+def since_start(
+    baseline: Baseline, now: dict[str, int], marks: dict[str, tuple[int, ...]] | None
+) -> tuple[dict[str, int], list[str]]:
+    """Which paths may differ from the repository the agent received: ({path: kind now, -1
+    when the engine no longer lists it}, the stored paths to compare by content). A path
+    the engine listed at the start too is left out when both listings hold the same mark
+    for it (nothing wrote it since); one setup wrote that is listed no more (deleted, in a
+    container set up cold) is in; without marks a stored path is compared by content."""
+    start, before = baseline.start, baseline.marks
+    stored = set(baseline.stored)
+    out: dict[str, int] = {}
+    compare: list[str] = []
+    for path in now.keys() | start.keys():
+        kind = now.get(path, -1)
+        if path in start:
+            mark = before.get(path) if before is not None and marks is not None else None
+            if mark is not None and mark == marks.get(path) and kind == start[path]:
+                continue
+            if mark is None and path in stored:
+                compare.append(path)
+                continue
+        out[path] = kind
+    return out, sorted(compare)
+
+
+def same_content(sandbox, baseline: Baseline, paths: list[str], into: Path) -> set[str]:
+    """Which of `paths` (stored ones) the sandbox still holds as a regular file with the
+    content it had at the start, read through the engine (bounded by the largest stored
+    copy: a file grown past it differs)."""
+    kept = {rel: baseline.store / rel for rel in paths}
+    kept = {rel: f for rel, f in kept.items() if f.is_file() and not f.is_symlink()}
+    if not kept:
+        return set()
+    into.mkdir(parents=True, exist_ok=True)
+    largest = max(1, *(f.stat().st_size for f in kept.values()))
+    limits = CopyLimits(max_file_bytes=largest, max_total_bytes=largest, max_entries=2)
+    rels = sorted(kept)
+    copies = [(sandbox, f"{baseline.cwd}/{rel}", into / str(n)) for n, rel in enumerate(rels)]
+    same: set[str] = set()
+    for n, (rel, report) in enumerate(zip(rels, copy_all(copies, limits), strict=True)):
+        now = into / str(n)
+        if report is None or not report.complete or not now.is_file() or now.is_symlink():
+            continue
+        if filecmp.cmp(kept[rel], now, shallow=False):
+            same.add(rel)
+    return same

@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from swelancer.benchmark import pytest_log
 from swelancer.benchmark.hidden import HiddenTests, stage_tests
 from swelancer.benchmark.shell import TESTS_DIR, interactive, without_shell_noise
 from swelancer.benchmark.trust import planted_while_testing
@@ -23,8 +24,6 @@ from swelancer.tasks.models import IcTask
 PLAYBOOK = 'ansible-playbook -i "localhost," --connection=local /app/tests/run_tests.yml'
 GRADING_ENV = {"PYTHONDONTWRITEBYTECODE": "1"}
 """pytest then writes no bytecode next to the tests: any that appears was planted."""
-LOG_LIMIT = 2_000_000
-LOG_COPY = CopyLimits(max_file_bytes=LOG_LIMIT, max_total_bytes=LOG_LIMIT, max_entries=1)
 CHECK_COPY = CopyLimits(max_file_bytes=50_000_000, max_total_bytes=500_000_000, max_entries=50_000)
 CHANGED_DURING_RUN = ("logs", "attempts", ".pytest_cache")
 """What of /app/tests a run writes to."""
@@ -99,23 +98,10 @@ def run_hidden_test(
         code = last_int(raw.decode("utf-8", "replace"))
     except (FileNotFoundError, IsADirectoryError, InfraError):
         code = None
-    log = _read_head(sandbox, f"{logs}/pytest.log")
+    log = pytest_log.read_log(sandbox, f"{logs}/pytest.log")
     return _Run(
         code=code, log=log, output=without_shell_noise(played.output), timed_out=played.timed_out
     )
-
-
-def _read_head(sandbox: Sandbox, path: str) -> str:
-    """A log file's text, cut at `LOG_LIMIT` bytes (read bounded, never whole)."""
-    with tempfile.TemporaryDirectory(prefix="swelancer-log-") as tmp:
-        dest = Path(tmp) / "log"
-        try:
-            sandbox.copy_out(path, dest, LOG_COPY)
-        except (FileNotFoundError, InfraError):
-            return ""
-        if not dest.is_file():
-            return ""
-        return dest.read_bytes().decode("utf-8", "replace")
 
 
 def grade_ic(
@@ -131,13 +117,17 @@ def grade_ic(
     staged: str | None = None,
 ) -> IcGrade:
     """Run the hidden test up to `test_runs` times, as upstream does: stop at the first pass;
-    exit 1 is a failed run; a missing exit code (the playbook stopped before pytest: the build
-    or the dev server failed) is noted and the next run tried; 2 and above stops the runs.
+    exit 1 is a failed run (failures, or errors of a fixture's setup or teardown) and the next
+    one is tried; a missing exit code (the playbook stopped before pytest: the build or the dev
+    server failed) is noted and the next run tried; 2 and above stops the runs.
 
     Before every run the tests are put back pristine from the host copy (staged beside their
     place, then moved there in the command that empties the logs); after it they are
     checked against it, and the verdict against the playbook's own report and pytest's
-    summary. A run that fails a check is `tampered` and ends the grading.
+    summary. A run that fails a check is `tampered` and ends the grading. A step of the
+    harness's that the sandbox's own state breaks (the tests cannot be staged or put in place
+    in a sandbox that runs, on an engine that answers) ends the runs as an `anomaly`, which
+    the attempt settles with a control like a run without a verdict.
 
     `listed`: the engine's list of the sandbox's changes, read since the last process that
     could change it (the agent's) was started; the first run then needs no listing of its own.
@@ -149,14 +139,18 @@ def grade_ic(
         if keep is not None and run > 1:  # nothing the app left running sees the next run
             with contextlib.suppress(InfraError):
                 sandbox.kill_processes_except(keep)
-        if run > 1 or staged is None:
-            staged = stage_tests(sandbox, hidden)
-        if run == 1 and listed is not None:
-            before = {path for path, _kind in listed}
-        else:
-            before = _changed_paths(sandbox)
-        before |= restored_paths(hidden)
-        result = run_hidden_test(sandbox, task, timeout_s, staged=staged)
+        try:
+            if run > 1 or staged is None:
+                staged = stage_tests(sandbox, hidden)
+            if run == 1 and listed is not None:
+                before = {path for path, _kind in listed}
+            else:
+                before = _changed_paths(sandbox)
+            before |= restored_paths(hidden)
+            result = run_hidden_test(sandbox, task, timeout_s, staged=staged)
+        except InfraError as exc:
+            grade.runs.append(_step_broken(sandbox, run, exc))
+            break
         run_dir = out_dir / folder / f"run-{run}"
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "pytest.log").write_text(result.log, encoding="utf-8")
@@ -181,9 +175,25 @@ def grade_ic(
         if name in outcomes:
             grade.outcome = name  # type: ignore[assignment]
             break
-    if grade.outcome in ("anomaly", "tampered"):
+    if grade.outcome != "passed":
         grade.note = grade.runs[-1].note
     return grade
+
+
+BREAKABLE = {FaultKind.COPY_FAILED, FaultKind.HIDE, FaultKind.TOO_LARGE}
+"""Faults of a step in a sandbox that its own state can cause (a link where the harness
+copies to, a folder that cannot be replaced): no verdict, not an infrastructure fault, when
+the sandbox still runs on an engine that answers. Other errors of the engine's API stay
+infrastructure faults."""
+
+
+def _step_broken(sandbox: Sandbox, run: int, fault: InfraError) -> TestRun:
+    """Run `run`, whose tests could not be put in place: an `anomaly` when `fault` may be the
+    sandbox's own doing; else (the engine does not answer, the sandbox is gone) `fault`."""
+    if fault.kind not in BREAKABLE or not sandbox.alive():
+        raise fault
+    note = f"the tests could not be put in place for test run {run} ({str(fault)[:300]})"
+    return TestRun(run=run, exit_code=None, outcome="anomaly", note=note)
 
 
 def _judge(result: _Run, timeout_s: float) -> tuple[Outcome, str | None]:
@@ -191,6 +201,8 @@ def _judge(result: _Run, timeout_s: float) -> tuple[Outcome, str | None]:
     if code == 0:
         return "passed", None
     if code == 1:
+        if pytest_log.summary(result.log) is None:
+            return "failed", "pytest exited 1 and its log holds no summary: a failed run"
         return "failed", None
     if code is None:
         if result.timed_out:
@@ -241,20 +253,20 @@ def _listed_changes(sandbox: Sandbox) -> list[tuple[str, int]]:
 
 def verdict_mismatch(result: _Run) -> list[str]:
     """A pass or fail that pytest's summary line or the playbook's report of its pytest task
-    does not bear out."""
+    does not bear out: a 0 whose log ends with no summary, or one that counts a failure or an
+    error; a 1 whose summary counts neither. A 1 with no summary at all is no forgery (a
+    failure cannot be made a pass that way; `_judge` notes it)."""
     code = result.code
     if code not in (0, 1):
         return []
     problems = []
-    summary = _pytest_summary(result.log)
-    if code == 0 and (
-        summary is None
-        or "passed" not in summary
-        or re.search(r"\b(failed|error|errors)\b", summary)
-    ):
-        problems.append(f"pytest_exit_code says 0 but pytest's summary says {summary!r}")
-    if code == 1 and summary is not None and "failed" not in summary:
-        problems.append(f"pytest_exit_code says 1 but pytest's summary says {summary!r}")
+    said = pytest_log.summary(result.log)
+    if code == 0 and said is None:
+        problems.append("pytest_exit_code says 0 but pytest.log ends with no pytest summary")
+    elif code == 0 and not pytest_log.agrees_with_pass(said or ""):
+        problems.append(f"pytest_exit_code says 0 but pytest's summary says {said!r}")
+    if code == 1 and said is not None and not pytest_log.reports_trouble(said):
+        problems.append(f"pytest_exit_code says 1 but pytest's summary says {said!r}")
     reports = _playbook_rcs(result.output)
     if len(reports) > 1:
         problems.append(
@@ -264,11 +276,6 @@ def verdict_mismatch(result: _Run) -> list[str]:
     elif reports and reports[0] is not None and reports[0] != code:
         problems.append(f"pytest_exit_code says {code} but the playbook ran pytest to {reports[0]}")
     return problems
-
-
-def _pytest_summary(log: str) -> str | None:
-    found = re.findall(r"^=+ (.+?) in [\d.]+s(?: \([^)]*\))? =+\s*$", log, re.MULTILINE)
-    return found[-1] if found else None
 
 
 def _playbook_rcs(output: str) -> list[int | None]:
@@ -295,6 +302,10 @@ def _tests_changed(sandbox: Sandbox, hidden: HiddenTests) -> list[str]:
             report = sandbox.copy_out(TESTS_DIR, now, CHECK_COPY)
         except FileNotFoundError:
             return [f"{TESTS_DIR} was removed while the test ran"]
+        except InfraError as exc:  # what the run left there cannot be copied out
+            if exc.kind not in BREAKABLE or not sandbox.alive():
+                raise
+            return [f"{TESTS_DIR} cannot be read back after the run ({str(exc)[:300]})"]
         if report.stopped:
             return [f"{TESTS_DIR} grew past the caps while the test ran ({report.stopped})"]
         problems = []

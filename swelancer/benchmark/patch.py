@@ -6,9 +6,11 @@ engine's archive API, and the patch is made by the host's own git with no config
 attributes, hooks or filters of the repository in play. So a `filter.*.clean` in `.git/config`,
 a replaced `git` or `sh`, or a deleted `.git` neither runs code nor hides the change.
 
-The base is the repository as the agent received it (`benchmark.baseline`); files setup did
-not change are read from the image (its layers on this host, or a container of it that never
-starts).
+The base is the repository as the agent received it (`benchmark.baseline`), the files setup
+left untracked included; a path counts only when it changed since then (the engine lists all
+setup wrote in a container set up cold, none of it in one from the task's snapshot). Files
+setup did not change are read from the image (its layers on this host, or a container of it
+that never starts).
 """
 
 from __future__ import annotations
@@ -24,7 +26,13 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from swelancer.benchmark.baseline import Baseline, relative_changes
+from swelancer.benchmark.baseline import (
+    Baseline,
+    relative_changes,
+    relative_marks,
+    same_content,
+    since_start,
+)
 from swelancer.benchmark.reads import copy_all
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport
@@ -166,10 +174,16 @@ def read_change(
 def _read(sandbox, reference, baseline, workdir, limits, changes) -> ReadChange:
     workdir.mkdir(parents=True, exist_ok=True)
     cwd = baseline.cwd
-    changes = relative_changes(sandbox.changes() if changes is None else changes, cwd)
+    listing = sandbox.changes() if changes is None else changes
+    touched, compare = since_start(
+        baseline, relative_changes(listing, cwd), relative_marks(listing, cwd)
+    )
+    if compare:  # no marks to tell: what is as it was is no change
+        same = same_content(sandbox, baseline, compare, workdir / "same")
+        touched.update((p, 0) for p in compare if p not in same)
     tracked = set(baseline.tracked)
     stored = set(baseline.stored)
-    candidates = _expand_deleted_dirs(changes, baseline.tracked)
+    candidates = _expand_deleted_dirs(touched, baseline.tracked)
     new_paths = sorted(p for p in candidates if p not in tracked)
     ignored = _ignored(new_paths, baseline, workdir)
     paths = sorted(p for p in candidates if p in tracked or p not in ignored)
@@ -202,8 +216,8 @@ def _read(sandbox, reference, baseline, workdir, limits, changes) -> ReadChange:
 
 
 def _expand_deleted_dirs(changes: dict[str, int], tracked: list[str]) -> set[str]:
-    """Every candidate path: files the engine lists, and for a deleted folder the tracked
-    files that were under it (the engine lists the folder only)."""
+    """Every candidate path: the paths changed since the start, and for a deleted folder the
+    tracked files that were under it (the engine lists the folder only)."""
     out = set(changes)
     deleted = [p for p, kind in changes.items() if kind == 2]
     for folder in deleted:

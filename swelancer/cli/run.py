@@ -33,6 +33,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "temperature": ("agent", "temperature"),
     "reasoning_effort": ("agent", "reasoning_effort"),
     "max_output_tokens": ("agent", "max_output_tokens"),
+    "prompts": ("agent", "prompts"),
     "prompt_template": ("agent", "prompt_template"),
     "prices": ("agent", "prices_file"),
     "split": ("selection", "split"),
@@ -195,8 +196,19 @@ def run(
     max_run_cost_usd: Annotated[
         float | None, Opt("--max-run-cost-usd", help="API dollars for the run; then it stops.")
     ] = None,
+    prompts: Annotated[
+        str | None,
+        Opt(
+            "--prompts",
+            help="upstream: upstream's own prompts, read from its pinned files (default of "
+            "--agent upstream); swelancer: this project's wording (default of --agent tools); "
+            "or a folder holding copies of upstream's files (prompts.py, solver.py, "
+            "swelancer_agent.py). SWELANCER_PROMPTS may name such a folder or a mirror URL.",
+        ),
+    ] = None,
     prompt_template: Annotated[
-        Path | None, Opt("--prompt-template", help="A string.Template file replacing our prompt.")
+        Path | None,
+        Opt("--prompt-template", help="A string.Template file replacing our own wording."),
     ] = None,
     grade_in: Annotated[
         str | None,

@@ -107,19 +107,48 @@ def list_tasks(
         typer.echo(json_text(rows, indent=2))
         return
     from rich.console import Console
-    from rich.table import Table
 
-    table = Table(title=rich_text(f"{len(task_set.tasks)} tasks from {task_set.source.path}"))
-    for name in ("task", "variant", "price", "split", "title"):
-        table.add_column(name, justify="right" if name == "price" else "left", no_wrap=True)
-    for t in task_set.tasks:
-        mark = " [broken upstream]" if t.broken else ""
-        title = " ".join(clean(t.title).split())[:70] + mark
-        cells = (t.task_id, t.variant, money(t.price_usd), t.split, title)
-        table.add_row(*map(rich_text, cells))
-    Console().print(table)
+    console = Console()
+    title = f"{len(task_set.tasks)} tasks from {task_set.source.path}"
+    table, width = task_table(task_set.tasks, title, console.width)
+    Console(width=width).print(table) if width > console.width else console.print(table)
     if any(t.broken for t in task_set.tasks):
         typer.echo("[broken upstream]: " + next(t.broken for t in task_set.tasks if t.broken))
+
+
+TITLE_MIN = 12
+"""Characters of a title kept however narrow the terminal: past that, the table is wider."""
+BROKEN_MARK = " [broken upstream]"
+
+
+def task_table(tasks, caption: str, width: int):
+    """The `tasks list` table for a terminal `width` columns wide, and the width it takes: id,
+    variant, price and split are shown whole; the title is cut to what is left (at least
+    `TITLE_MIN` characters)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    rows = [(t.task_id, t.variant, money(t.price_usd), t.split) for t in tasks]
+    names = ("task", "variant", "price", "split")
+    fixed = [
+        max([len(n), *(Text(clean(r[i])).cell_len for r in rows)]) for i, n in enumerate(names)
+    ]
+    frame = 3 * (len(names) + 1) + 1  # a border and two spaces of padding per column, one more
+    titles = [rich_text(" ".join(clean(t.title).split())) for t in tasks]
+    marks = [Text(BROKEN_MARK if t.broken else "") for t in tasks]
+    pairs = zip(titles, marks, strict=True)
+    longest = max([len("title"), *(t.cell_len + m.cell_len for t, m in pairs)])
+    least = max([TITLE_MIN, *(m.cell_len + 2 for m in marks)])  # a mark always shows whole
+    title_width = max(least, min(longest, width - sum(fixed) - frame))
+    table = Table(title=rich_text(caption))
+    for name, size in zip(names, fixed, strict=True):
+        justify = "right" if name == "price" else "left"
+        table.add_column(name, justify=justify, no_wrap=True, width=size)
+    table.add_column("title", no_wrap=True, width=title_width)
+    for row, title, mark in zip(rows, titles, marks, strict=True):
+        title.truncate(max(title_width - mark.cell_len, 1), overflow="ellipsis")
+        table.add_row(*map(rich_text, row), title + mark)
+    return table, sum(fixed) + frame + title_width
 
 
 @tasks_app.command("stats")
@@ -174,15 +203,49 @@ def show(
     answer: Annotated[
         bool, typer.Option("--answer", help="Also show the proposal the manager chose.")
     ] = False,
+    prompt: Annotated[
+        bool,
+        typer.Option(
+            "--prompt",
+            help="Print instead the messages an attempt sends before the model's first reply.",
+        ),
+    ] = False,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="With --prompt: upstream (default) or tools.")
+    ] = None,
+    prompts: Annotated[
+        str | None,
+        typer.Option("--prompts", help="With --prompt: upstream, swelancer or FOLDER, as `run`."),
+    ] = None,
+    prompt_template: Annotated[
+        Path | None, typer.Option("--prompt-template", help="With --prompt: as `run`.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="The messages of --prompt as a JSON list, exact.")
+    ] = False,
 ) -> None:
     """Show one task: title, price, description and, for manager tasks, the proposals.
 
-    Text from the manifest is cleaned of what a terminal would act on (`textsafe.clean`)."""
+    Text from the manifest is cleaned of what a terminal would act on (`textsafe.clean`);
+    `--prompt --json` prints the messages exactly as they are sent.
+
+      swelancer tasks show 15193-manager-0 --split diamond --prompt
+
+      swelancer tasks show 12155_1 --split diamond --prompt --agent tools --json"""
     from swelancer.tasks.catalog import load_tasks
     from swelancer.tasks.models import ManagerTask
 
     task_set = load_tasks(query_from(split, manifest, None, [task_id], None, False))
     t = task_set.tasks[0]
+    if prompt or as_json:
+        messages = _first_messages(t, task_set.source.path, agent, prompts, prompt_template)
+        if as_json:
+            typer.echo(json_text(messages, indent=2))
+        else:
+            for n, text in enumerate(messages, start=1):
+                typer.echo(f"--- message {n} of {len(messages)} (user) ---")
+                typer.echo(clean(text))
+        return
     lines = [
         f"{t.task_id}  ({t.variant}, {money(t.price_usd)}, split {t.split})",
         f"title: {t.title}",
@@ -197,6 +260,19 @@ def show(
         if answer:
             lines += ["", f"correct proposal: {t.correct_proposal_id}"]
     typer.echo(clean("\n".join(lines)))
+
+
+def _first_messages(task, manifest: str, agent, prompts, template) -> list[str]:
+    """What the model agent sends first, through the agent's own path (`render_prompt`)."""
+    from swelancer.agents.prompt_choice import resolve_prompts
+    from swelancer.agents.prompts import render_prompt
+    from swelancer.errors import ConfigError
+
+    mode = agent or "upstream"
+    if mode not in ("upstream", "tools"):
+        raise ConfigError(f"unknown --agent {mode!r}; choose upstream or tools.")
+    chosen = resolve_prompts(prompts, mode=mode, template=template, manifest=Path(manifest))
+    return render_prompt(task, mode=mode, prompts=chosen)
 
 
 @tasks_app.command("pull")

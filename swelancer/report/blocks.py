@@ -245,7 +245,8 @@ def _record_block(view: AttemptView) -> Block:
         parts.append(
             Part(
                 f"selected proposal: {r.selected_proposal}\n"
-                f"correct proposal:  {r.correct_proposal}",
+                f"correct proposal:  {r.correct_proposal}"
+                + (f"\nanswered as:       {r.decision_odd_form}" if r.decision_odd_form else ""),
                 fold=None,
             )
         )

@@ -133,6 +133,13 @@ def notes(report: RunReport) -> list[str]:
             f"{report.tampered} attempt(s) tampered with their grading: they are scored as "
             f"failures and listed under '{TAMPERED_TITLE}'."
         )
+    odd = sum(1 for t in report.per_task for a in t.attempts if a.decision_odd_form)
+    if odd:
+        out.append(
+            f'{odd} manager answer(s) were not a plain {{"selected_proposal_id": <integer>}}: '
+            "each is scored as upstream scores it (int() of the file's first value), and its "
+            "reason says how it was read."
+        )
     if report.skipped_broken:
         out.append(
             "left out as known broken upstream (--skip-broken): " + ", ".join(report.skipped_broken)

@@ -115,6 +115,7 @@ def _attempt_row(r: AttemptRecord) -> AttemptRow:
         cost_usd=r.cost_usd,
         stop_reason=r.stop_reason,
         reason=r.reason,
+        decision_odd_form=r.decision_odd_form,
         error=f"{r.error.kind}: {r.error.message}" if r.error else None,
         tampering=r.tampering if tampered(r) else None,
     )

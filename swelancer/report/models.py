@@ -72,6 +72,8 @@ class AttemptRow(ReportModel):
     cost_usd: float | None
     stop_reason: str | None = None
     reason: str | None = None
+    decision_odd_form: str | None = None
+    """A manager's answer as written when not a plain `selected_proposal_id` integer."""
     error: str | None = None
     """`kind: message` of an infrastructure error."""
     tampering: str | None = None

@@ -7,20 +7,48 @@ from pathlib import Path
 
 from swelancer.agents.base import Agent
 from swelancer.agents.loop import RunBudget
+from swelancer.agents.prompts import PromptSet
 from swelancer.config import AgentSection, LimitsSection
 from swelancer.errors import ConfigError
 
 
-def make_agent(agent: AgentSection, limits: LimitsSection, budget: RunBudget) -> Agent:
-    """A mock, a scripted model, or a chat model through the loop in `agent.mode`; a cost
-    limit needs a known price for the model."""
+def sends_prompts(agent: AgentSection) -> bool:
+    """Whether the agent talks to a model (the mocks other than mock/scripted send nothing)."""
+    return not agent.model.startswith("mock/") or agent.model.startswith("mock/scripted:")
+
+
+def agent_prompts(
+    agent: AgentSection, manifest: Path | None, *, show_progress: bool = True
+) -> PromptSet | None:
+    """The prompts the agent will send (read, or fetched, now); None for the mocks."""
+    if not sends_prompts(agent):
+        return None
+    from swelancer.agents.prompt_choice import resolve_prompts
+
+    return resolve_prompts(
+        agent.prompts,
+        mode=agent.mode,
+        template=agent.prompt_template,
+        manifest=manifest,
+        show_progress=show_progress,
+    )
+
+
+def make_agent(
+    agent: AgentSection,
+    limits: LimitsSection,
+    budget: RunBudget,
+    prompts: PromptSet | None = None,
+) -> Agent:
+    """A mock, a scripted model, or a chat model through the loop in `agent.mode`, sending
+    `prompts` (resolved from `agent` when not given); a cost limit needs a known price."""
     from swelancer.agents.loop import ModelAgent
     from swelancer.models.prices import Prices
 
-    if agent.prompt_template is not None and not agent.prompt_template.is_file():
-        raise ConfigError(f"no prompt template at {agent.prompt_template}.")
+    if prompts is None:
+        prompts = agent_prompts(agent, None)
     prices = Prices() if agent.prices_file is None else Prices.from_file(agent.prices_file)
-    options = {"mode": agent.mode, "prompt_template": agent.prompt_template, "budget": budget}
+    options = {"mode": agent.mode, "prompts": prompts, "budget": budget}
     if agent.model.startswith("mock/scripted:"):
         from swelancer.models.scripted import ScriptedChatModel
 

@@ -144,6 +144,7 @@ def run_once(
         else:
             choice = grade_manager(sandbox, task, folder)
             record.selected_proposal = choice.selected
+            record.decision_odd_form = choice.odd_form
             record.correct_proposal = task.correct_proposal_id
             record.reason = choice.reason
             passed = choice.passed

@@ -225,6 +225,7 @@ class RayExecutor:
                     agent=self.config.agent,
                     limits=self.config.limits,
                     run_spent_usd=self.bench.budget.spent_usd,
+                    prompts=getattr(self.bench.agent, "prompts", None),  # model agents only
                 )
                 try:
                     ref = self._remote.remote(order, self._keys, self._board)

@@ -26,6 +26,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from swelancer.agents.loop import RunBudget
+from swelancer.agents.prompts import PromptSet
 from swelancer.config import AgentSection, LimitsSection
 from swelancer.run.agent import make_agent
 from swelancer.run.controls import Controls
@@ -53,6 +54,8 @@ class AttemptOrder(BaseModel):
     limits: LimitsSection
     run_spent_usd: float = 0.0
     """The run's API spend when the attempt was sent (the run's cost limit counts from it)."""
+    prompts: PromptSet | None = None
+    """The prompts the driver read, so that every node sends the same words, read nowhere else."""
 
 
 class AttemptReturn(BaseModel):
@@ -153,7 +156,7 @@ def run_on_node(order: AttemptOrder, keys: dict[str, str], board: Any = None) ->
     with env_for_call(keys):
         budget = RunBudget(order.limits.max_run_cost_usd)
         budget.add(order.run_spent_usd)
-        agent = make_agent(order.agent, order.limits, budget)
+        agent = make_agent(order.agent, order.limits, budget, order.prompts)
         share = _share(job.settings)
         gone = remove_leftovers(share.provider, job.settings.run_id, task_id, n)
         if gone:

@@ -137,6 +137,10 @@ class AttemptRecord(BaseModel):
     control_exit_codes: list[int] | None = None
     """Exit codes of the untouched task graded as a control, when the graded runs gave none."""
     selected_proposal: int | None = None
+    """upstream's `int()` of the first value of the manager's decision file."""
+    decision_odd_form: str | None = None
+    """The decision file's first entry as written (`"key": value`, JSON, at most 200
+    characters) when it was not a plain integer under `selected_proposal_id`."""
     correct_proposal: int | None = None
     reason: str | None = None
     """Why the attempt scored what it did (e.g. a malformed decision file), when worth saying."""
@@ -151,9 +155,9 @@ class AttemptRecord(BaseModel):
     started_at: str
     finished_at: str
 
-    _clean = field_validator("reason", "stop_reason", "tampering", "graded_in", mode="before")(
-        _valid_text
-    )
+    _clean = field_validator(
+        "reason", "stop_reason", "tampering", "graded_in", "decision_odd_form", mode="before"
+    )(_valid_text)
 
 
 class RunDir:

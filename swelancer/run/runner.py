@@ -18,7 +18,7 @@ from swelancer.agents.loop import RunBudget
 from swelancer.config import RunConfig, new_run_id
 from swelancer.errors import ConfigError, SwelancerError
 from swelancer.ops.images import DEMO_IMAGE, image_for
-from swelancer.run.agent import make_agent
+from swelancer.run.agent import agent_prompts, make_agent
 from swelancer.run.attempt import AttemptSettings, Controls, Interrupted
 from swelancer.run.executors import Executor, make_site
 from swelancer.run.job import AttemptJob, Workbench
@@ -54,7 +54,9 @@ def plan(task_set: TaskSet, tries: int, done: set[tuple[str, int]]):
     ]
 
 
-def _run_metadata(config, run_dir, task_set, images, provider, existing, executor_facts) -> dict:
+def _run_metadata(
+    config, run_dir, task_set, images, provider, existing, executor_facts, prompts
+) -> dict:
     meta = dict(existing or {})
     meta.setdefault("run_id", run_dir.run_id)
     meta.setdefault("created_at", utc_now())
@@ -63,6 +65,7 @@ def _run_metadata(config, run_dir, task_set, images, provider, existing, executo
             "model": config.model,
             "config": config.model_dump(mode="json"),
             "manifest": task_set.source.model_dump(),
+            "prompts": prompts.record if prompts is not None else None,
             "tasks": len(task_set.tasks),
             "skipped_broken": task_set.skipped_broken,
             "images": images,
@@ -81,7 +84,7 @@ def _run_metadata(config, run_dir, task_set, images, provider, existing, executo
     return meta
 
 
-def _check_resume(existing: dict | None, config: RunConfig, task_set: TaskSet) -> None:
+def _check_resume(existing: dict | None, config: RunConfig, task_set: TaskSet, prompts) -> None:
     if not existing:
         return
     if existing.get("model") != config.model:
@@ -96,6 +99,21 @@ def _check_resume(existing: dict | None, config: RunConfig, task_set: TaskSet) -
             f"one has {task_set.source.sha256[:12]}…; results would mix task versions. Use "
             "another --run-id."
         )
+    before, now = existing.get("prompts"), prompts.record if prompts is not None else None
+    if "prompts" in existing and _words(before) != _words(now):
+        said = (before or {}).get("kind", "no"), (now or {}).get("kind", "no")
+        raise ConfigError(
+            f"run {config.run_id} was made with other prompts ({said[0]}) than these "
+            f"({said[1]}); results would mix what the model was told. Resume with the same "
+            "--prompts, --agent and --prompt-template, or use another --run-id."
+        )
+
+
+def _words(record: dict | None) -> tuple:
+    """What a run.json prompts record says the model read: kind, price, files' checksums."""
+    record = record or {}
+    files = sorted(str(f.get("sha256")) for f in (record.get("files") or {}).values())
+    return record.get("kind"), record.get("price"), record.get("sha256"), tuple(files)
 
 
 class Runner:
@@ -120,13 +138,15 @@ class Runner:
         self._make_progress = make_progress or (lambda log_path: PlainProgress(log_path=log_path))
         self.progress: ProgressSink | None = None
         self.site = make_site(config, say)
+        self.prompts = None
 
     def prepare(self):
         """Everything that can fail before a container starts: tasks, agent, engine, images."""
         task_set = load_tasks(self.config.selection)
         if not task_set.tasks:
             raise ConfigError("no task matches the selection; see `swelancer tasks list`.")
-        agent = make_agent(self.config.agent, self.config.limits, self.budget)
+        self.prompts = agent_prompts(self.config.agent, Path(task_set.source.path))
+        agent = make_agent(self.config.agent, self.config.limits, self.budget, self.prompts)
         images = {t.task_id: self._image(t) for t in task_set.tasks}
         ids = self.site.prepare_images(
             self.provider,
@@ -157,10 +177,11 @@ class Runner:
     def _run_locked(self, run_dir: RunDir, task_set, agent, images, ids) -> RunSummary:
         config = self.config
         existing = run_dir.read_run()
-        _check_resume(existing, config, task_set)
+        _check_resume(existing, config, task_set, self.prompts)
         run_dir.create()
+        facts = self.site.facts()
         meta = _run_metadata(
-            config, run_dir, task_set, ids, self.provider, existing, self.site.facts()
+            config, run_dir, task_set, ids, self.provider, existing, facts, self.prompts
         )
         make_store = getattr(self.provider, "snapshot_store", None)
         if config.sandbox.snapshots and make_store is not None and self.site.name == "local":

@@ -114,6 +114,8 @@ def _judged(state: TryState, record: AttemptRecord, grade: IcGrade) -> bool:
         state.log.event("tampering", note=grade.note)
         return False
     if grade.outcome != "anomaly":
+        if grade.outcome == "failed" and grade.note:
+            record.reason = grade.note  # e.g. the last run could not be staged
         return grade.outcome == "passed"
     return _settle(state, grade.note or "the test gave no verdict", record)
 

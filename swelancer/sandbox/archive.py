@@ -16,6 +16,7 @@ import posixpath
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 from pydantic import BaseModel, Field
 
@@ -31,6 +32,10 @@ class CopyLimits(BaseModel):
     max_file_bytes: int = 50_000_000
     max_total_bytes: int = 500_000_000
     max_entries: int = 100_000
+    tail_bytes: int = 0
+    """Of a file past its cap, keep this many of its last bytes after its first
+    `cap - tail_bytes` (what a log ends with is what says how it ended); the whole file is
+    streamed through, never held."""
 
 
 class CopyReport(BaseModel):
@@ -134,7 +139,7 @@ def extract(
             report.stopped = f"the copy reached its cap of {limits.max_total_bytes:,} bytes"
             break
         cap = min(limits.max_file_bytes, room)
-        written = _write_file(tar, member, target, cap)
+        written = _write_file(tar, member, target, cap, min(limits.tail_bytes, cap))
         if written is None:
             report.skipped.append(f"{shown}: a file where a folder was")
             continue
@@ -169,28 +174,44 @@ def _parents_are_folders(root: Path, target: Path) -> bool:
 
 
 def _write_file(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, cap: int
+    tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, cap: int, tail: int = 0
 ) -> int | None:
-    """Stream one member to `target`, at most `cap` bytes; None when `target` is a folder."""
+    """Stream one member to `target`, at most `cap` bytes; None when `target` is a folder. A
+    member past `cap` keeps its first `cap - tail` bytes and its last `tail`."""
     mode = 0o755 if member.mode & 0o111 else 0o644
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
     try:
         fd = os.open(target, flags, mode)
     except IsADirectoryError:
         return None
+    head = cap - tail if member.size > cap else cap
     written = 0
     try:
         handle = tar.extractfile(member)
-        while handle is not None and written < cap:
-            chunk = handle.read(min(CHUNK, cap - written))
+        while handle is not None and written < head:
+            chunk = handle.read(min(CHUNK, head - written))
             if not chunk:
                 break
             os.write(fd, chunk)
             written += len(chunk)
+        if handle is not None and member.size > cap and tail > 0:
+            last = _last_bytes(handle, tail)
+            os.write(fd, last)
+            written += len(last)
     finally:
         os.close(fd)
     os.chmod(target, mode)
     return written
+
+
+def _last_bytes(handle: IO[bytes], keep: int) -> bytes:
+    """The last `keep` bytes of what is left in `handle`, read through in chunks."""
+    kept = bytearray()
+    while chunk := handle.read(CHUNK):
+        kept += chunk
+        if len(kept) > keep:
+            del kept[: len(kept) - keep]
+    return bytes(kept)
 
 
 def top_name(path: str) -> str:

@@ -10,17 +10,16 @@ naming file, row (1-based as a spreadsheet shows it: the header is row 1) and co
 from __future__ import annotations
 
 import ast
-import csv
 import math
 import re
-import sys
-import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from swelancer.errors import ManifestError
 from swelancer.tasks.models import (
+    PRICE_LIMIT,
+    REPO_DIR,
     IcTask,
     ManagerTask,
     Proposal,
@@ -29,16 +28,13 @@ from swelancer.tasks.models import (
     folder_problem,
     id_problem,
 )
-from swelancer.textsafe import clean
-
-CURRENT_COLUMNS = (
-    "question_id", "variant", "price", "manager_data", "manager_commit",
-    "acceptable_folders", "cwd", "set", "title", "description", "proposals",
-)  # fmt: skip
-OLDER_COLUMNS = (
-    "question_id", "variant", "price", "prompt", "manager_data", "manager_commit",
-    "acceptable_folders", "cwd",
-)  # fmt: skip
+from swelancer.tasks.rows import Row, iter_rows
+from swelancer.tasks.text import (
+    decode_newlines,
+    normalise_newlines,
+    render_proposals,
+    surrogate_problem,
+)
 
 KNOWN_BROKEN: dict[str, str] = {
     task_id: (
@@ -48,52 +44,12 @@ KNOWN_BROKEN: dict[str, str] = {
     for task_id in ("29854_602", "49523_849", "32236_652")
 }
 
-Row = dict[str, str]
 AnyTask = IcTask | ManagerTask
-
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 
 def is_missing(value: str | None) -> bool:
     """Upstream writes a missing value as an empty cell or as pandas' `nan`."""
     return value is None or value.strip() == "" or value.strip().lower() == "nan"
-
-
-def decode_escapes(text: str) -> str:
-    """Turn backslash escapes (`\\n`, `\\t`, `\\u2019`) into the characters they stand for.
-
-    Upstream decodes with `text.encode().decode("unicode_escape")`, which reads the UTF-8 bytes of
-    every non-ASCII character as Latin-1 and so turns `’` into `â\\x80\\x99`. Encoding to Latin-1
-    with `backslashreplace` first keeps such characters intact as escapes of their own.
-    """
-    if "\\" not in text:
-        return text
-    try:
-        with warnings.catch_warnings():  # `\d` and friends stay as written, quietly
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return text.encode("latin-1", "backslashreplace").decode("unicode_escape")
-    except UnicodeDecodeError:
-        return text  # a lone trailing backslash or a broken \x escape: keep the text as written
-
-
-def detect_schema(header: list[str], path: str) -> str:
-    """`current` or `older`, from the header; `ManifestError` naming what is missing."""
-    names = set(header)
-    if "prompt" in names and "set" not in names:
-        schema, needed = "older", OLDER_COLUMNS
-    else:
-        schema, needed = "current", CURRENT_COLUMNS
-    missing = [c for c in needed if c not in names]
-    if missing:
-        raise ManifestError(
-            f"missing column(s) {', '.join(missing)} for the {schema} SWE-Lancer schema "
-            f"(header has: {clean(', '.join(header))[:500] or 'nothing'}). Pass a SWE-Lancer "
-            "task CSV, such as upstream's all_swelancer_tasks.csv.",
-            path=path,
-            row=1,
-            column=missing[0],
-        )
-    return schema
 
 
 class _RowReader:
@@ -134,10 +90,24 @@ class _RowReader:
         try:
             value = float(raw)
         except ValueError:
-            raise self.fail("price", f"not a number: {raw!r}") from None
-        if not math.isfinite(value) or value < 0:
-            raise self.fail("price", f"must be a finite amount of dollars ≥ 0, got {raw!r}")
+            raise self.fail(
+                "price", f"not a number: {raw[:80]!r}. Write the task's price in dollars."
+            ) from None
+        if not math.isfinite(value) or not 0 <= value <= PRICE_LIMIT:
+            raise self.fail(
+                "price",
+                f"must be an amount of dollars from 0 to {PRICE_LIMIT:,.0f} (the real tasks pay "
+                f"$50 to $32,000), got {raw[:80]!r}. Fix the price cell.",
+            )
         return value
+
+    def sendable(self, column: str, text: str) -> str:
+        """`text`, or the `ManifestError` naming `column` when it cannot be sent as UTF-8."""
+        return self.checked(column, text, surrogate_problem(text))
+
+    def written(self, column: str) -> str:
+        """A title, description or proposals cell as its author wrote it (newlines decoded)."""
+        return self.sendable(column, decode_newlines(self.text(column)))
 
 
 def _extract_title(prompt: list[str]) -> str:
@@ -155,8 +125,35 @@ def _prompt_messages(rr: _RowReader) -> list[str]:
     for message in messages:
         if not isinstance(message, dict) or not isinstance(message.get("content"), str):
             raise rr.fail("prompt", "expected a list of {'content': str, 'role': ...} messages")
-        out.append(message["content"])
+        out.append(rr.sendable("prompt", message["content"]))
     return out
+
+
+def _formal_proposals(rr: _RowReader, game: dict[str, Any]) -> list[Proposal]:
+    """`game.all_formal_proposals`, each with its text as written (carriage returns dropped as
+    upstream's proposals cell drops them)."""
+    formal = game.get("all_formal_proposals")
+    if formal is None:
+        return []
+    if not isinstance(formal, list | tuple):
+        raise rr.fail(
+            "manager_data",
+            f"game.all_formal_proposals is a {type(formal).__name__}, expected a list of "
+            "{'id': int, 'content': str} proposals",
+        )
+    proposals = []
+    for index, item in enumerate(formal):
+        pid = item.get("id") if isinstance(item, dict) else None
+        content = item.get("content") if isinstance(item, dict) else None
+        if isinstance(pid, bool) or not isinstance(pid, int) or not isinstance(content, str):
+            raise rr.fail(
+                "manager_data",
+                f"game.all_formal_proposals[{index}] is not a proposal "
+                "(expected {'id': int, 'content': str, ...})",
+            )
+        text = rr.sendable("manager_data", normalise_newlines(content))
+        proposals.append(Proposal(id=pid, text=text))
+    return proposals  # as upstream has them: one real task lists proposal 0 twice
 
 
 def _manager_fields(rr: _RowReader, task_id: str) -> dict[str, Any]:
@@ -172,13 +169,7 @@ def _manager_fields(rr: _RowReader, task_id: str) -> dict[str, Any]:
             f"manager task {task_id} has no correct proposal "
             "(expected an int at manager_data['game']['correct_proposal']['id'])",
         )
-    proposals = []
-    formal = game.get("all_formal_proposals")
-    for item in formal if isinstance(formal, list | tuple) else []:
-        if not isinstance(item, dict) or isinstance(item.get("id"), bool):
-            continue
-        if isinstance(item.get("id"), int):
-            proposals.append(Proposal(id=item["id"], text=str(item.get("content") or "")))
+    proposals = _formal_proposals(rr, game)
     if proposals and correct_id not in {p.id for p in proposals}:
         raise rr.fail(
             "manager_data",
@@ -190,8 +181,10 @@ def _manager_fields(rr: _RowReader, task_id: str) -> dict[str, Any]:
         "proposals": proposals,
         "correct_proposal_id": correct_id,
         "manager_commit": rr.checked("manager_commit", commit, commit_problem(commit)),
-        "title_fallback": str(data.get("title") or ""),
-        "description_fallback": str(data.get("html_description") or ""),
+        "title_fallback": rr.sendable("manager_data", str(data.get("title") or "")),
+        "description_fallback": rr.sendable(
+            "manager_data", str(data.get("html_description") or "")
+        ),
     }
 
 
@@ -218,7 +211,7 @@ def parse_row(row: Row, *, schema: str, path: str, line: int) -> AnyTask:
             "variant", f"unknown variant {variant[:80]!r}; expected ic_swe or swe_manager"
         )
     rr.checked("question_id", task_id, id_problem(variant, task_id))
-    cwd = rr.text("cwd").strip() or "/app/expensify"
+    cwd = rr.text("cwd").strip() or REPO_DIR
     common: dict[str, Any] = {
         "task_id": task_id,
         "price_usd": rr.price(),
@@ -227,8 +220,8 @@ def parse_row(row: Row, *, schema: str, path: str, line: int) -> AnyTask:
     }
     if schema == "current":
         common["split"] = rr.text("set").strip() or "diamond"
-        common["title"] = decode_escapes(rr.text("title"))
-        common["description"] = decode_escapes(rr.text("description"))
+        common["title"] = rr.written("title")
+        common["description"] = rr.written("description")
     else:
         common["split"] = "diamond"
         common["prompt"] = _prompt_messages(rr)
@@ -244,46 +237,12 @@ def parse_row(row: Row, *, schema: str, path: str, line: int) -> AnyTask:
         common["title"] = title_fallback
     if not common.get("description"):
         common["description"] = description_fallback
-    proposals_text = decode_escapes(rr.text("proposals")) if schema == "current" else ""
+    proposals_text = ""
+    if fields["proposals"]:  # the text as written, which the cell holds with some ambiguity
+        proposals_text = render_proposals([(p.id, p.text) for p in fields["proposals"]])
+    elif schema == "current":
+        proposals_text = rr.written("proposals")
     return ManagerTask(**common, **fields, proposals_text=proposals_text)
-
-
-def iter_rows(path: Path) -> Iterator[tuple[int, Row, str]]:
-    """Yield (spreadsheet row number, row, schema) for each data row of a manifest CSV."""
-    shown = str(path)
-    try:
-        handle = path.open(newline="", encoding="utf-8")
-    except FileNotFoundError:
-        raise ManifestError(
-            "no such file. Check the path given to --manifest, or use --split.", path=shown
-        ) from None
-    except OSError as exc:
-        raise ManifestError(f"cannot be read ({exc.strerror}).", path=shown) from None
-    with handle:
-        try:
-            reader = csv.reader(handle)
-            header = next(reader, None)
-            if not header:
-                raise ManifestError("the file is empty; expected a CSV header.", path=shown, row=1)
-            header = [h.strip().lstrip("\ufeff") for h in header]
-            schema = detect_schema(header, shown)
-            for index, cells in enumerate(reader, start=2):
-                if not any(c.strip() for c in cells):
-                    continue
-                if len(cells) > len(header):
-                    raise ManifestError(
-                        f"{len(cells)} cells but the header names {len(header)} columns",
-                        path=shown,
-                        row=index,
-                    )
-                yield index, dict(zip(header, cells, strict=False)), schema
-        except UnicodeDecodeError as exc:
-            raise ManifestError(
-                f"not UTF-8 text ({exc.reason} at byte {exc.start}); save the CSV as UTF-8.",
-                path=shown,
-            ) from None
-        except csv.Error as exc:
-            raise ManifestError(f"not a well-formed CSV ({exc}).", path=shown) from None
 
 
 def load_manifest(path: Path) -> list[AnyTask]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import posixpath
 import re
 from typing import Annotated, Literal
 
@@ -31,8 +30,10 @@ MANAGER_ID = re.compile(r"[0-9]{1,9}-manager-[0-9]{1,6}")
 """A manager task id: `15193-manager-0`."""
 COMMIT = re.compile(r"[0-9a-fA-F]{7,40}")
 """A git commit (abbreviated or full); a manager task may also have none."""
-PATH_PART = re.compile(r"[A-Za-z0-9_.-]{1,100}")
-CWD_LIMIT = 200
+REPO_DIR = "/app/expensify"
+"""The repository in every SWE-Lancer image: the agent's working directory, and the only one."""
+PRICE_LIMIT = 1_000_000.0
+"""The most a task may pay, in dollars; upstream's tasks pay $50 to $32,000."""
 
 
 def id_problem(variant: str, task_id: str) -> str | None:
@@ -61,19 +62,13 @@ def commit_problem(commit: str) -> str | None:
 
 
 def cwd_problem(cwd: str) -> str | None:
-    """Why `cwd` is not an absolute, normalized path of plain names, or None."""
-    parts = cwd.split("/")[1:] if cwd != "/" else []
-    ok = (
-        cwd.startswith("/")
-        and len(cwd) <= CWD_LIMIT
-        and posixpath.normpath(cwd) == cwd
-        and all(PATH_PART.fullmatch(p) and p not in (".", "..") for p in parts)
-    )
-    if ok:
+    """Why `cwd` is not the repository folder of SWE-Lancer images, or None when it is."""
+    if cwd == REPO_DIR:
         return None
     return (
-        f"working directory {cwd[:80]!r} is not an absolute, normalized path of plain names "
-        "(letters, digits, . _ -; no .. and no //), e.g. /app/expensify"
+        f"working directory {cwd[:80]!r} is not {REPO_DIR}, the repository folder SWE-Lancer "
+        "images define (a parent such as /app would put the hidden tests in /app/tests into "
+        f"the agent's git history). Write {REPO_DIR} in the cwd cell, or leave it empty."
     )
 
 
@@ -100,10 +95,10 @@ class Proposal(BaseModel):
 
 class _TaskBase(BaseModel):
     task_id: str
-    price_usd: float = Field(ge=0)
+    price_usd: float = Field(ge=0, le=PRICE_LIMIT, allow_inf_nan=False)
     title: str = ""
     description: str = ""
-    cwd: str = "/app/expensify"
+    cwd: str = REPO_DIR
     split: str = "diamond"
     prompt: list[str] | None = None
     """User messages already rendered by the manifest (older upstream schema), sent as they are."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,36 +88,72 @@ def _cached_path(which: str, url: str) -> Path:
     return cache_dir() / "manifests" / f"{which}-{tag}.csv"
 
 
-def download(url: str, dest: Path, *, show_progress: bool = True) -> None:
-    """Fetch `url` to `dest` atomically: a temporary file renamed into place only when complete."""
-    import httpx
+class DownloadError(Exception):
+    """A download that did not complete; callers turn it into their own one-paragraph error."""
 
+    def __init__(self, url: str, detail: str) -> None:
+        self.url, self.detail = url, detail
+        super().__init__(f"{url}: {detail}")
+
+
+def download_file(url: str, dest: Path, *, show_progress: bool = True) -> None:
+    """Fetch `url` (http(s), or file:// for a local copy) to `dest` atomically: a temporary file
+    renamed into place only when complete. Raises `DownloadError`."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
-        with (
-            os.fdopen(fd, "wb") as out,
-            httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response,
-        ):
+        with os.fdopen(fd, "wb") as out:
+            if url.startswith("file:"):
+                _copy_local(url, out)
+            else:
+                _copy_http(url, out, dest.name, show_progress)
+        tmp.replace(dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _copy_local(url: str, out) -> None:
+    from urllib.parse import unquote, urlparse
+    from urllib.request import url2pathname
+
+    parsed = urlparse(url)
+    if parsed.netloc not in ("", "localhost"):
+        raise DownloadError(url, f"a file:// URL names no host ({parsed.netloc!r} given)")
+    try:
+        with Path(url2pathname(unquote(parsed.path))).open("rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+    except OSError as exc:
+        raise DownloadError(url, f"{type(exc).__name__}: {exc.strerror or exc}") from None
+
+
+def _copy_http(url: str, out, label: str, show_progress: bool) -> None:
+    import httpx
+
+    try:
+        with httpx.stream("GET", url, follow_redirects=True, timeout=60.0) as response:
             response.raise_for_status()
             total = int(response.headers.get("content-length") or 0) or None
-            _copy_with_progress(response.iter_bytes(), out, total, dest.name, show_progress)
-        tmp.replace(dest)
+            _copy_with_progress(response.iter_bytes(), out, total, label, show_progress)
     except (httpx.HTTPError, OSError) as exc:
-        tmp.unlink(missing_ok=True)
         detail = (
             f"the server answered {exc.response.status_code}"
             if isinstance(exc, httpx.HTTPStatusError)
             else f"{type(exc).__name__}: {exc}"
         )
+        raise DownloadError(url, detail) from None
+
+
+def download(url: str, dest: Path, *, show_progress: bool = True) -> None:
+    """`download_file` for a task manifest: a failure is a `ManifestError` saying what to do."""
+    try:
+        download_file(url, dest, show_progress=show_progress)
+    except DownloadError as exc:
         raise ManifestError(
-            f"could not download the task manifest from {url} ({detail}). Check your network, "
-            "or download the CSV yourself and pass it with --manifest PATH."
+            f"could not download the task manifest from {url} ({exc.detail}). Check your "
+            "network, or download the CSV yourself and pass it with --manifest PATH."
         ) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _copy_with_progress(chunks, out, total: int | None, label: str, show: bool) -> None:

@@ -1,5 +1,6 @@
-"""The prompts a model reads: IC and manager tasks, both agent modes, older-schema prompts and
-`--prompt-template`."""
+"""Our own wording (`--prompts swelancer`, the default of `--agent tools`): IC and manager
+tasks, both agent modes, older-schema prompts and `--prompt-template`; and which words each
+combination of options chooses."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import pytest
 
 from swelancer.agents.base import AgentEnv, Limits
 from swelancer.agents.loop import RunBudget
-from swelancer.agents.prompts import render_prompt
+from swelancer.agents.prompt_choice import resolve_prompts
+from swelancer.agents.prompts import PromptSet, render_prompt
 from swelancer.config import AgentSection, LimitsSection
 from swelancer.errors import ConfigError
 from swelancer.run.agent import make_agent
@@ -141,9 +143,15 @@ def test_demo_prompts_carry_their_task():
             assert all(f"Proposal: {p.id}:" in text for p in task.proposals)
 
 
-def test_an_older_schema_task_uses_its_rendered_prompt():
+def ours(template=None) -> PromptSet:
+    return resolve_prompts("swelancer", template=template)
+
+
+def test_an_older_schema_task_sends_its_messages_then_our_protocol():
     older = IC.model_copy(update={"prompt": ["You are an expert…", "Use ```python blocks."]})
-    assert render_prompt(older, mode="upstream") == ["You are an expert…", "Use ```python blocks."]
+    sent = render_prompt(older, mode="upstream")
+    assert sent[:2] == ["You are an expert…", "Use ```python blocks."] and len(sent) == 3
+    assert "reply with just DONE" in sent[2] and "<user-tool>" in sent[2]
     with_tools = render_prompt(older, mode="tools")
     assert with_tools[:2] == ["You are an expert…", "Use ```python blocks."]
     assert len(with_tools) == 3 and "`bash`" in with_tools[2] and "`finish`" in with_tools[2]
@@ -156,15 +164,15 @@ def test_a_prompt_template_replaces_ours(tmp_path):
         "Task $task_id at $cwd for $price: $title\n$description\n$proposals\n$protocol\n"
         "Costs $5 and $$ stays; $unknown stays too.\n"
     )
-    text = one(render_prompt(IC, mode="upstream", template=template))
+    text = one(render_prompt(IC, mode="upstream", prompts=ours(template)))
     assert text.startswith(f"Task 4242_1 at /app/expensify for $1,250: {IC.title}\n")
     assert "Add a receipt of $5.50" in text and "```python" in text and "<user-tool>" in text
     assert "Costs $5 and $ stays; $unknown stays too." in text
     assert "Whoever fixes this issue" not in text
-    manager = one(render_prompt(MANAGER, mode="tools", template=template))
+    manager = one(render_prompt(MANAGER, mode="tools", prompts=ours(template)))
     assert "Proposal: 7:" in manager and "`finish`" in manager
     older = IC.model_copy(update={"prompt": ["the manifest's own words"]})
-    assert one(render_prompt(older, template=template)).startswith("Task 4242_1")
+    assert one(render_prompt(older, prompts=ours(template))).startswith("Task 4242_1")
 
 
 def test_run_refuses_a_missing_prompt_template(tmp_path):
@@ -194,3 +202,75 @@ def test_the_agent_sends_the_prompt_of_the_template_it_is_given(tmp_path):
     assert outcome.stop_reason == "done" and outcome.turns == 1
     (prompt,) = [data for kind, data in log.events if kind == "prompt"]
     assert prompt["content"].startswith(f"Only: {IC.title}\nHow to work: use the tools.")
+
+
+# -- which words the options choose ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("choice", "mode", "template", "kind"),
+    [
+        (None, "upstream", None, "upstream"),
+        (None, "tools", None, "swelancer"),
+        (None, "upstream", "t.txt", "swelancer"),
+        ("swelancer", "upstream", None, "swelancer"),
+        ("swelancer", "tools", "t.txt", "swelancer"),
+        ("upstream", "tools", None, "upstream"),
+    ],
+)
+def test_the_defaults_of_each_agent(choice, mode, template, kind, tmp_path):
+    path = None
+    if template:
+        path = tmp_path / template
+        path.write_text("$title\n")
+    chosen = resolve_prompts(choice, mode=mode, template=path)
+    assert chosen.kind == kind and chosen.record["kind"] == kind
+    assert (chosen.upstream is not None) == (kind == "upstream")
+
+
+def test_a_template_with_upstreams_words_is_refused(tmp_path):
+    template = tmp_path / "t.txt"
+    template.write_text("$title\n")
+    for choice in ("upstream", str(tmp_path)):
+        with pytest.raises(ConfigError, match="cannot be combined with --prompts"):
+            resolve_prompts(choice, template=template)
+
+
+def test_prompts_swelancer_still_sends_our_own_wording():
+    chosen = resolve_prompts("swelancer")
+    for mode in ("upstream", "tools"):
+        assert render_prompt(IC, mode=mode, prompts=chosen) == render_prompt(IC, mode=mode)
+    text = one(render_prompt(IC, mode="upstream", prompts=chosen))
+    assert "Whoever fixes this issue is paid $1,250" in text
+    upstream = one(render_prompt(IC, mode="upstream", prompts=resolve_prompts("upstream")))
+    assert "Whoever fixes" not in upstream and text != upstream
+    assert chosen.record == {"kind": "swelancer", "template": None}
+
+
+def test_tools_with_upstreams_words_ends_with_our_note_on_the_tools():
+    chosen = resolve_prompts("upstream", mode="tools")
+    both = render_prompt(IC, mode="tools", prompts=chosen)
+    assert len(both) == 2
+    upstream_mode = one(render_prompt(IC, mode="upstream", prompts=chosen))
+    solver_part = chosen.upstream.constants["ADDITIONAL_AGENT_PROMPT"]
+    assert upstream_mode == both[0] + "\n\n" + solver_part
+    assert "`finish`" in both[1] and "`user_tool`" in both[1] and solver_part not in both[1]
+    manager = render_prompt(MANAGER, mode="tools", prompts=chosen)
+    assert len(manager) == 2 and "`user_tool`" not in manager[1]
+
+
+def test_the_config_files_agent_section_chooses_the_prompts(tmp_path):
+    from swelancer import config as settings
+    from swelancer.run.agent import agent_prompts
+
+    path = tmp_path / "run.toml"
+    path.write_text('[agent]\nmodel = "mock/scripted:s.json"\nprompts = "swelancer"\n')
+    loaded = settings.load(path, {})
+    assert loaded.agent.prompts == "swelancer" and 'prompts = "swelancer"' in settings.to_toml(
+        loaded
+    )
+    assert agent_prompts(loaded.agent, None).kind == "swelancer"
+    flagged = settings.load(path, {"agent": {"prompts": str(tmp_path / "copies")}})
+    with pytest.raises(ConfigError, match="is not a folder"):
+        agent_prompts(flagged.agent, None)
+    assert agent_prompts(AgentSection(model="mock/oracle", prompts="nowhere"), None) is None

@@ -175,3 +175,60 @@ def test_a_repository_without_history_cannot_be_based(provider, tmp_path):
     assert caught.value.kind == FaultKind.SETUP_FAILED and "not a git repository" in str(
         caught.value
     )
+
+
+LEFT = 30
+"""Files setup leaves in the repository, neither tracked nor ignored: more than the cap on
+files a patch may touch that the tests below set."""
+
+
+def _setup_leaves_files(box) -> None:
+    for n in range(LEFT):
+        box.fs.write(f"{CWD}/generated/f{n:02d}.txt", f"generated {n}\n")
+
+
+def _change(box) -> None:
+    """The same change either way: the fix, one generated file edited, one deleted, one new."""
+    box.fs.write(f"{CWD}/src/bug_101.js", fixed_code("101"))
+    box.fs.append(f"{CWD}/generated/f01.txt", "edited\n")
+    box.fs.remove(f"{CWD}/generated/f02.txt")
+    box.fs.write(f"{CWD}/notes.md", "new\n")
+
+
+def _patch_after_change(provider, box, image, tmp_path, name):
+    wait_until_ready(box, TASK, 5)
+    fresh_history(box, TASK)
+    baseline = capture_baseline(box, CWD, tmp_path / f"{name}-base")
+    _change(box)
+    reference = provider.reference(image, {})
+    return read_change(box, reference, baseline, tmp_path / name, PatchLimits(max_files=10)).patch()
+
+
+def test_files_setup_leaves_are_the_base_whether_set_up_cold_or_from_a_snapshot(tmp_path):
+    from tests.fakes.sandbox import FakeSnapshotStore
+
+    provider = FakeProvider(task_image(FAKE_IMAGE, ic=["101"]))
+    store = FakeSnapshotStore(provider)
+    cold = provider.start(sandbox_spec(TASK, 1, attempt_settings(), role="agent"))
+    wait_until_ready(cold, TASK, 5)
+    _setup_leaves_files(cold)
+    snapshot = store.make(cold, FAKE_IMAGE, TASK.task_id)
+    assert snapshot is not None
+    assert sum(p.startswith(f"{CWD}/generated/") for p, _ in cold.changes()) == LEFT
+    from_cold = _patch_after_change(provider, cold, FAKE_IMAGE, tmp_path, "cold")
+    spec = sandbox_spec(TASK, 2, attempt_settings(), role="agent")
+    warm = provider.start(spec.model_copy(update={"image": snapshot}))
+    assert not any(p.startswith(f"{CWD}/generated/") for p, _ in warm.changes())
+    from_snapshot = _patch_after_change(provider, warm, snapshot, tmp_path, "snapshot")
+    assert from_cold == from_snapshot
+    assert "diff --git a/generated/f01.txt b/generated/f01.txt\nindex" in from_cold
+    assert " generated 1\n+edited\n" in from_cold
+    assert "diff --git a/generated/f02.txt b/generated/f02.txt\ndeleted file mode" in from_cold
+    assert "new file mode" in from_cold.split("notes.md", 1)[1][:60]
+    assert from_cold.count("diff --git") == 4, from_cold
+    grader = provider.start(sandbox_spec(TASK, 3, attempt_settings(), role="grader")
+                            .model_copy(update={"image": snapshot}))  # fmt: skip
+    wait_until_ready(grader, TASK, 5)
+    assert apply_patch(grader, CWD, from_cold) is None
+    assert grader.fs.read(f"{CWD}/generated/f01.txt") == b"generated 1\nedited\n"
+    assert not grader.fs.exists(f"{CWD}/generated/f02.txt")

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import re
 import subprocess
 import sys
 
+import pytest
 from upstream_data import CURRENT, LITE, need
+
+from swelancer.format import money
 
 
 def swelancer(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -83,3 +88,39 @@ def test_help_imports_no_sdk():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip().endswith("[]"), result.stdout + result.stderr
     assert "tasks" in result.stdout
+
+
+def _table_rows(stdout: str) -> list[list[str]]:
+    """The body rows of a rich table, each a list of its cells."""
+    plain = re.sub(r"\x1b\[[0-9;]*m", "", stdout)
+    return [
+        [cell.strip() for cell in line.strip().strip("│").split("│")]
+        for line in plain.splitlines()
+        if line.startswith("│")
+    ]
+
+
+@pytest.mark.parametrize(
+    "env",
+    [{"COLUMNS": "80", "FORCE_COLOR": "1"}, {}, {"COLUMNS": "40"}],
+    ids=["terminal-80-columns", "piped", "piped-40-columns"],
+)
+def test_list_never_elides_id_variant_or_price_the_title_gives_way(env):
+    base = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "FORCE_COLOR")}
+    args = ("tasks", "list", "--manifest", str(need(CURRENT)))
+    listed = swelancer(*args, env={**base, **env})
+    assert listed.returncode == 0, listed.stderr
+    if "FORCE_COLOR" in env:
+        assert "\x1b[" in listed.stdout, "rich took the pipe for a terminal"
+    expected = json.loads(swelancer(*args, "--json").stdout)
+    rows = _table_rows(listed.stdout)
+    assert [r[:4] for r in rows] == [
+        [t["task_id"], t["variant"], money(t["price_usd"]), t["split"]] for t in expected
+    ]
+    assert not any("…" in cell for row in rows for cell in row[:4])
+    assert any(row[4].endswith("…") for row in rows), "long titles are cut"
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", listed.stdout).splitlines()
+    width = max(len(line) for line in lines if line[:1] in "┏┃┡│└")
+    assert width == 80 if env.get("COLUMNS") != "40" else width > 40  # wider than 40: not cut
+    broken = [row[4] for row in rows if row[0] == "29854_602"]
+    assert broken and broken[0].endswith("[broken upstream]")

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from bridge import bridge_gateway
 
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker import DockerSandbox, remove_containers
@@ -816,6 +817,50 @@ def test_breaking_the_test_run_is_a_failure_not_an_error(runs, mode, kind):
         assert record["test_exit_codes"][task][-1] == expected, record
 
 
+TMP_LINK_HOOK = r"""
+import os, shutil
+if os.path.isdir("/app/tests/issues") and not os.path.islink("/tmp"):
+    shutil.rmtree("/tmp", ignore_errors=True)  # a folder of the image's: no rename on overlayfs
+    os.symlink(P["target"], "/tmp")
+"""
+
+TMP_LINK_PROGRAM = r"""
+import os, shutil
+exec(PARAMS["install"])
+if PARAMS["now"]:
+    shutil.rmtree("/tmp")
+    os.symlink(PARAMS["target"], "/tmp")
+    print("/tmp is now a link to", os.readlink("/tmp"))
+"""
+
+
+def tmp_link_scenario(mode: str) -> Scenario:
+    """`same`: the agent makes /tmp (where the harness stages the tests) a dangling link in its
+    turn. `fresh`: its app does so in the grader while the first of two test runs runs."""
+    target = "/nonexistent" if mode == "same" else "/proc/self"
+    hook = app_hook(TMP_LINK_HOOK, target=target)
+    code = program(TMP_LINK_PROGRAM, install=INSTALL_HOOK, hook=hook, now=mode == "same",
+                   target=target)  # fmt: skip
+    return Scenario(f"tmplink-{mode}", [python_block(code), "DONE"],
+                    ["--task", "101", "--grade-in", mode, "--test-runs", "2"])  # fmt: skip
+
+
+@pytest.mark.parametrize("mode", ["same", "fresh"])
+def test_a_link_where_the_tests_are_staged_is_a_failure_not_an_error(runs, mode):
+    """Staging the tests fails (the engine refuses the copy), which was an excluded
+    infrastructure error: the container's state is the agent's doing, so the attempt fails,
+    with the reason, in both grading modes."""
+    record = runs.get(f"tmplink-{mode}").record("101")
+    assert record["status"] == "failed" and record["error"] is None, record
+    assert record["earned_usd"] == 0 and record["graded_in"] == mode
+    assert "the tests could not be put in place for test run" in (record["reason"] or ""), record
+    if mode == "same":  # nothing ran: the control says the task itself grades
+        assert record["test_exit_codes"] == {"101": [-1]}, record
+        assert "the untouched task grades cleanly" in record["reason"], record
+    else:  # the first run ran, the second could not be staged
+        assert len(record["test_exit_codes"]["101"]) == 2, record
+
+
 # -- attacks 4 and 6: files, devices and sizes a container hands back ------------------------------
 
 JUNK = r"""
@@ -1198,6 +1243,8 @@ USES = {
     "test_the_grader_is_offline_and_holds_only_its_own_task": ["tamper-same", "tamper-fresh"],
     "test_hooks_filters_and_shims_neither_hide_the_change_nor_forge_the_verdict": ["tamper-same"],
     "test_breaking_the_test_run_is_a_failure_not_an_error": ["anomaly-same", "anomaly-fresh"],
+    "test_a_link_where_the_tests_are_staged_is_a_failure_not_an_error": ["tmplink-same",
+                                                                          "tmplink-fresh"],
     "test_junk_in_the_trace_folder_and_the_repository_is_a_failure_not_an_error": list(JUNK_RUNS),
     "test_a_4kb_deep_folder_is_a_failure_not_an_error": list(JUNK_RUNS),
     "test_only_bounded_regular_files_reach_the_host": list(JUNK_RUNS),
@@ -1207,7 +1254,8 @@ USES = {
 }  # fmt: skip
 """The harness runs each test reads; only those of the selected tests are started."""
 ORDER = ["hang", "leak-ut-fresh", "leak-ut-same", "tamper-same", "tamper-fresh", "anomaly-same",
-         "anomaly-fresh", "junk-a", "junk-b", "escapes"]  # fmt: skip
+         "anomaly-fresh", "tmplink-same", "tmplink-fresh", "junk-a", "junk-b",
+         "escapes"]  # fmt: skip
 """The slow, mostly idle `hang` first; then in the order of the tests, so that `-x` stops early."""
 
 
@@ -1221,7 +1269,7 @@ def demo_image(docker_client) -> str:
 def host_server(docker_client):
     """(server on 0.0.0.0, the address of this machine on the Docker bridge)."""
     server = HostServer()
-    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    gateway = bridge_gateway(docker_client)
     yield server, gateway
     server.close()
 
@@ -1237,6 +1285,8 @@ def runs(request, demo_image, docker_client, docker_run_id, host_server, tmp_pat
         "tamper-fresh": lambda: tamper_scenario("fresh", gateway, server.port),
         "anomaly-same": lambda: anomaly_scenario("same"),
         "anomaly-fresh": lambda: anomaly_scenario("fresh"),
+        "tmplink-same": lambda: tmp_link_scenario("same"),
+        "tmplink-fresh": lambda: tmp_link_scenario("fresh"),
         "junk-a": lambda: junk_scenario("junk-a", *JUNK_RUNS["junk-a"]),
         "junk-b": lambda: junk_scenario("junk-b", *JUNK_RUNS["junk-b"]),
         "hang": hang_scenario,

@@ -177,7 +177,7 @@ def test_manifest_loads_and_matches_the_image(
 ) -> None:
     tasks = {t.task_id: t for t in load_manifest(MANIFEST)}
     assert set(tasks) == {*IC_TASKS, *MANAGER_TASKS}
-    assert sum(t.price_usd for t in tasks.values()) == 5000.0
+    assert sum(t.price_usd for t in tasks.values()) == 5900.0
     assert tasks["92018_1"].test_folders == ["92018", "92018_1"]
     assert tasks["94317_1207"].test_folders == ["94317_1180"]
     listing = (

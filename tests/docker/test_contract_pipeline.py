@@ -1,7 +1,8 @@
 """The whole pipeline on the contract images (upstream's own runtime scripts, verbatim): the gold
 agent earns every dollar on both setup paths, doing nothing earns nothing with no error, a
-broken build is a failure, the user tool yields a trace without the test's assertions, and a
-manager attempt is ready in seconds.
+broken build is a failure, the user tool yields a trace without the test's assertions, a
+manager attempt is ready in seconds, and test runs whose fixtures error or whose test is
+skipped are judged by their exit code as upstream judges them.
 
 The gold agent's run on the unified image sets every IC task up cold, as upstream's runtime does,
 and keeps its snapshots; the module's later runs start from them (the same verdicts either way
@@ -23,6 +24,10 @@ pytestmark = pytest.mark.docker
 
 PRICES = {"91342": 1000, "92018_1": 500, "94317_1207": 250, "96120-manager-0": 2000,
           "96455-manager-0": 1250}  # fmt: skip
+"""The tasks the gold agent can earn whole; the rest of the manifest (`VERDICT_TASKS`) tests
+how a test run's verdict is read."""
+VERDICT_TASKS = ("91350", "91351", "91352")
+"""A fixture that errors on its first run only; one that errors on every run; a skipped test."""
 MARKER = "CONTRACT-ASSERTION"
 
 
@@ -41,6 +46,10 @@ def shared_snapshots(contract_images, docker_client):
     remove()
     yield
     remove()
+
+
+def only(tasks) -> list[str]:
+    return [arg for task in tasks for arg in ("--task", task)]
 
 
 def swelancer(tmp_path: Path, run_id: str, model: str, *extra: str) -> list[dict]:
@@ -70,7 +79,7 @@ def block(code: str) -> str:
 @pytest.mark.parametrize("setup", ["monolith", "per-task"])
 def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(contract_images, tmp_path, setup):
     extra = ("--per-task-images",) if setup == "per-task" else ()
-    records = swelancer(tmp_path, setup, "mock/oracle", *extra)
+    records = swelancer(tmp_path, setup, "mock/oracle", *extra, *only(PRICES))
     assert {r["task_id"]: r["status"] for r in records} == dict.fromkeys(PRICES, "passed")
     assert sum(r["earned_usd"] for r in records) == sum(PRICES.values()) == 5000
     by_id = {r["task_id"]: r for r in records}
@@ -90,7 +99,7 @@ def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(contract_images, 
 
 
 def test_doing_nothing_earns_nothing_and_raises_no_error(contract_images, tmp_path):
-    records = swelancer(tmp_path, "noop", "mock/noop", "--test-runs", "1")
+    records = swelancer(tmp_path, "noop", "mock/noop", "--test-runs", "1", *only(PRICES))
     assert {r["status"] for r in records} == {"failed"}
     assert sum(r["earned_usd"] for r in records) == 0
     for record in records:
@@ -144,3 +153,26 @@ def test_the_user_tool_gives_a_trace_and_no_assertion_reaches_the_agent(
     assert traces and not list(kept.rglob("src@*"))
     assert not any(MARKER in p.read_text(errors="replace") for p in kept.rglob("*") if p.is_file())
     assert record["status"] == "failed" and record["test_exit_codes"] == {"91342": [1]}
+
+
+def test_fixture_errors_and_skips_are_judged_by_their_exit_code(contract_images, tmp_path):
+    """As upstream's `_grade_swe_ic`: a run that exits 1 with `1 error` (a fixture's setup
+    failed) is a failed run and the next one is tried; exit 0 with `1 skipped` passes. No
+    honest run is called tampering, and every run `--test-runs` allows is tried."""
+    records = swelancer(tmp_path, "verdicts", "mock/oracle", "--test-runs", "2",
+                        *only(VERDICT_TASKS))  # fmt: skip
+    by_id = {r["task_id"]: r for r in records}
+    assert {t: (r["status"], r["error"], r["tampering"]) for t, r in by_id.items()} == {
+        "91350": ("passed", None, None),
+        "91351": ("failed", None, None),
+        "91352": ("passed", None, None),
+    }, records
+    assert by_id["91350"]["test_exit_codes"] == {"91350": [1, 0]}
+    assert by_id["91351"]["test_exit_codes"] == {"91351": [1, 1]}
+    assert by_id["91352"]["test_exit_codes"] == {"91352": [0]}
+    assert sum(r["earned_usd"] for r in records) == 400 + 200
+    grading = tmp_path / "verdicts" / "attempts"
+    for task, run, summary in (("91350", 1, "1 error"), ("91351", 2, "1 error"),
+                               ("91352", 1, "1 skipped")):  # fmt: skip
+        log = (grading / task / "1" / "grading" / task / f"run-{run}" / "pytest.log").read_text()
+        assert f"== {summary} in" in log, log[-2000:]

@@ -32,6 +32,7 @@ Typical use (images and tasks come from `tests.fakes.sandbox_images`)::
 from __future__ import annotations
 
 import itertools
+import posixpath
 import re
 import shlex
 import tarfile
@@ -89,6 +90,9 @@ class FakeTest:
     the dev server failed, and no `pytest_exit_code` is written)."""
 
     verdict: Callable[[FakeSandbox], bool | int | None]
+    log: Callable[[FakeSandbox, int], str] | None = None
+    """pytest's output after its `collected` line for a run exiting with the given code, in
+    place of one test's PASSED/FAILED/ERROR line and summary."""
 
 
 @dataclass
@@ -341,6 +345,13 @@ class FakeSandbox:
         self._check("copy_in")
         if not Path(src).exists():
             raise FileNotFoundError(str(src))
+        folder = posixpath.dirname(dest) or "/"
+        made = self.fs.node(folder) is not None or self.fs.resolve(folder) != folder
+        if made and not self.fs.is_dir(folder):  # as the engine: a link to nothing, a file
+            raise InfraError(
+                f"Could not copy files to {folder} in {self.name}: not a folder",
+                kind=FaultKind.COPY_FAILED,
+            )
         self.fs.put_host(Path(src), dest)
 
     def copy_out(self, src: str, dest: Path, limits: CopyLimits | None = None) -> CopyReport:

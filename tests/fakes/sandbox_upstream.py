@@ -535,6 +535,9 @@ def pytest(box: FakeSandbox, issue: str, code: int, call: Call, *, trace: bool) 
         3: "!!!!! _pytest.outcomes.Exit: simulated grader fault !!!!!\n"
         "===== no tests ran in 0.05s =====\n",
     }.get(code, "issues/{i}/test.py::test_issue ERROR\n\n===== 1 error in 0.05s =====\n")
+    test = box.image.tests.get(issue)
+    if test is not None and test.log is not None:
+        return code, head + f"collected 1 item\n\n{test.log(box, code)}"
     return code, head + f"collected 1 item\n\n{body.format(i=issue)}"
 
 

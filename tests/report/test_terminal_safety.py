@@ -95,7 +95,8 @@ def _hostile_manifest(tmp_path: Path) -> Path:
     return path
 
 
-def test_tasks_list_shows_hostile_titles_inert(tmp_path, capsys):
+def test_tasks_list_shows_hostile_titles_inert(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # wide enough that no title is cut
     code, out, err = run_cli("tasks", "list", "--manifest", str(_hostile_manifest(tmp_path)),
                              capsys=capsys)  # fmt: skip
     assert code == 0, err

@@ -743,6 +743,8 @@ def test_manager_decisions_the_agent_wrote_oddly(provider, tmp_path, write, reas
     _, record = fake_attempt(provider, tmp_path, manager_task(), agent)
     if reason is None:
         assert record.status == "passed" and record.selected_proposal == 0
+        assert record.decision_odd_form == '"selected_proposal_id": "0"'
+        assert "answered in an odd form" in record.reason
     else:
         assert record.status == "failed" and reason in record.reason
 

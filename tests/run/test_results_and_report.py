@@ -92,19 +92,20 @@ def test_pass_at_k(n, c, k, expected):
     ("raw", "selected", "reason"),
     [
         (b'{"selected_proposal_id": 2}', 2, None),
-        (b'{"proposal": 3}', 3, None),
-        (b'{"selected_proposal_id": "1"}', 1, None),
-        (b"{}", None, "not a JSON object"),
-        (b"[1]", None, "not a JSON object"),
-        (b'{"selected_proposal_id": true}', None, "not an integer"),
+        (b'{"proposal": 3}', 3, "odd form"),
+        (b'{"selected_proposal_id": "1"}', 1, "odd form"),
+        (b"{}", None, "an empty JSON object"),
+        (b"[1]", None, "not an object"),
+        (b'{"selected_proposal_id": true}', 1, "odd form"),
         (b'{"selected_proposal_id": "two"}', None, "not an integer"),
         (b"\xff\xfe", None, "not valid JSON"),
         (None, None, "no manager_decisions.json"),
     ],
 )
 def test_decision_files(raw, selected, reason):
-    got, why = read_decision(raw)
-    assert got == selected
+    decision = read_decision(raw)
+    assert decision.selected == selected
+    why = decision.reason
     assert (why is None) if reason is None else (reason in why)
 
 

@@ -163,3 +163,52 @@ def test_a_name_that_is_not_utf8_comes_out_as_its_bytes(tmp_path):
     report = unpack(stream, tmp_path / "out")
     assert report.complete and report.files == 1
     assert os.listdir(os.fsencode(tmp_path / "out")) == [b"bad\xff\xfename"]
+
+
+def test_a_file_past_its_cap_can_keep_its_end_in_bounded_memory(tmp_path):
+    """A log's summary is its last line: with `tail_bytes`, what is kept of a file past its cap
+    is its head and its tail, the middle (1 GB here) streamed through and never held."""
+    head, tail = b"H" * 3_000_000, b"T" * 2_999_989 + b"\n== end ==\n"
+    middle = 1024**3
+    info = tarfile.TarInfo("log")
+    info.size = len(head) + middle + len(tail)
+
+    class Stream(io.RawIOBase):
+        """The archive, made as it is read: header, head, a gigabyte of `m`, tail, padding."""
+
+        def __init__(self) -> None:
+            pad = -info.size % tarfile.BLOCKSIZE
+            self.parts = [info.tobuf(format=tarfile.GNU_FORMAT) + head, middle,
+                          tail + b"\0" * (pad + 2 * tarfile.BLOCKSIZE)]  # fmt: skip
+
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer) -> int:
+            while self.parts:
+                part = self.parts[0]
+                if isinstance(part, int):
+                    n = min(len(buffer), part)
+                    buffer[:n] = b"m" * n
+                    self.parts[0] = part - n
+                else:
+                    n = min(len(buffer), len(part))
+                    buffer[:n] = part[:n]
+                    self.parts[0] = part[n:]
+                if n:
+                    return n
+                self.parts.pop(0)
+            return 0
+
+    limits = CopyLimits(max_file_bytes=6_000_000, tail_bytes=3_000_000)
+    tracemalloc.start()
+    with tarfile.open(fileobj=io.BufferedReader(Stream()), mode="r|") as tar:
+        report = extract(tar, tar, tmp_path / "log", "log", limits)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert report.truncated == ["log"]
+    assert (tmp_path / "log").read_bytes() == head + tail
+    assert peak < 50_000_000
+    small = unpack(archive(entry("log", body=b"short\n")), tmp_path / "s", top="log",
+                   max_file_bytes=6_000_000, tail_bytes=3_000_000)  # fmt: skip
+    assert small.complete and (tmp_path / "s").read_bytes() == b"short\n"

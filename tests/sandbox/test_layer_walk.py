@@ -4,10 +4,12 @@ engine's own listing is compared in tests/docker/test_layer_changes.py)."""
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
+from swelancer.sandbox.docker import layer_changes as layer_walk
 from swelancer.sandbox.docker.layer_changes import (
     OPAQUE,
     Layers,
@@ -101,3 +103,34 @@ def test_the_image_side_never_follows_a_link_of_a_lower_layer(tmp_path, monkeypa
     found = sorted(layer_changes(Layers(str(upper), (str(top), str(bottom)))))
     assert found == [("/x", 0), ("/x/etc", 0), ("/x/etc/kept", 2)]
     assert not any(p.startswith(str(bottom)) for p in listed), listed
+
+
+def test_marks_tell_an_entry_written_again_even_with_its_size_and_time_kept(layers):
+    upper, init, image = layers
+    (upper / "out").mkdir()
+    for name in ("same", "rewritten", "gone"):
+        (upper / "out" / name).write_text("setup")
+    walk = Layers(str(upper), (str(init), str(image)))
+    time.sleep(layer_walk.RACY_NS / 1e9 * 1.5)  # setup's writes are older than the walk's window
+    before = layer_changes(walk)
+    assert before.marks is not None and "/out/same" in before.marks
+    kept = (upper / "out" / "rewritten").stat().st_mtime_ns
+    (upper / "out" / "rewritten").write_text("agent")  # same size
+    os.utime(upper / "out" / "rewritten", ns=(kept, kept))  # and modification time set back
+    (upper / "out" / "gone").unlink()
+    assert "/out/rewritten" not in (layer_changes(walk).marks or {}), "just written: no mark"
+    time.sleep(layer_walk.RACY_NS / 1e9 * 1.5)
+    after = layer_changes(walk)
+    assert after.marks is not None
+    assert after.marks["/out/same"] == before.marks["/out/same"]
+    assert after.marks["/out/rewritten"] != before.marks["/out/rewritten"]
+    assert "/out/gone" not in after.marks
+
+
+def test_an_entry_written_just_before_the_walk_has_no_mark(layers, monkeypatch):
+    upper, init, image = layers
+    monkeypatch.setattr(layer_walk, "RACY_NS", 60 * 10**9)  # "just before", however slow
+    (upper / "now").write_text("just written")
+    listing = layer_changes(Layers(str(upper), (str(init), str(image))))
+    assert ("/now", 1) in listing and listing.marks is not None
+    assert "/now" not in listing.marks, "it could be written again within the same tick"

@@ -19,6 +19,7 @@ from swelancer.report.view import load_attempt
 from swelancer.run.results import AttemptRecord, RunDir, Transcript
 from swelancer.tasks.manifest import load_manifest
 from swelancer.tasks.models import IC_ID, MANAGER_ID, IcTask, ManagerTask
+from swelancer.tasks.rows import CELL_LIMIT
 
 HEADER = [
     "question_id", "variant", "price", "price_limit", "manager_data", "manager_commit",
@@ -97,7 +98,7 @@ def test_the_edges_of_the_real_id_shapes_load(tmp_path):
     rows = [
         _ic(question_id="12155", acceptable_folders="[12155, '12155_1']"),
         _ic(question_id="28565_1001", acceptable_folders="['28565_1001']", cwd=""),
-        _ic(question_id="105", acceptable_folders="", cwd="/"),
+        _ic(question_id="105", acceptable_folders="", cwd=" nan "),
         _manager(question_id="15193-manager-0", manager_commit="abc1234"),
         _manager(question_id="110-manager-0", manager_commit=""),
         _manager(question_id="49523-manager-12", manager_commit="ABCDEF0" + "1" * 33),
@@ -107,7 +108,7 @@ def test_the_edges_of_the_real_id_shapes_load(tmp_path):
         "12155", "28565_1001", "105", "15193-manager-0", "110-manager-0", "49523-manager-12",
     ]  # fmt: skip
     assert tasks[0].test_folders == ["12155", "12155_1"]
-    assert tasks[1].cwd == "/app/expensify" and tasks[2].cwd == "/"
+    assert tasks[1].cwd == "/app/expensify" == tasks[2].cwd
     assert tasks[2].test_folders == ["105"]
 
 
@@ -167,10 +168,114 @@ def test_a_hostile_manager_commit_is_refused(tmp_path, bad):
     "bad",
     ["app/expensify", "/app/../etc", "/app/./expensify", "/app//expensify", "//app",
      "/app/expensify/", "/app/expensify\x00", "/app/exp\nensify", "/app/$(id)", "/app/a b",
-     "/app/..", "~/app", "/app/" + "x" * 300, "/app/\u202eexpensify"],
+     "/app/..", "~/app", "/app/" + "x" * 300, "/app/\u202eexpensify",
+     "/app", "/", "/app/tests", "/app/expensify/src", "/tmp", "/App/Expensify"],
 )  # fmt: skip
-def test_a_hostile_cwd_is_refused(tmp_path, bad):
-    _refused(tmp_path, _ic(cwd=bad), "cwd")
+def test_a_cwd_other_than_the_repository_folder_is_refused(tmp_path, bad):
+    """`/app` would put the hidden tests (`/app/tests`) and the bug patch in the agent's git
+    history; any folder but the image's repository is refused, saying which one to write."""
+    error = _refused(tmp_path, _ic(cwd=bad), "cwd")
+    assert "/app/expensify" in error.reason and "leave it empty" in error.reason
+    _refused(tmp_path, _manager(cwd=bad), "cwd")
+
+
+@pytest.mark.parametrize(
+    "bad", ["1e308", "inf", "-inf", "1e6000", "-1", "1000000.01", "2e6", "-0.5"]
+)
+def test_a_price_that_is_not_a_sane_amount_is_refused(tmp_path, bad):
+    error = _refused(tmp_path, _ic(price=bad), "price")
+    assert "from 0 to 1,000,000" in error.reason and "Fix the price cell" in error.reason
+
+
+def test_prices_at_the_edges_of_the_range_load(tmp_path):
+    rows = [_ic(question_id="1", price="0"), _ic(question_id="2", price="1000000")]
+    assert [t.price_usd for t in load_manifest(_write(tmp_path / "m.csv", rows))] == [0, 1e6]
+    with pytest.raises(ValidationError):
+        IcTask(task_id="1", price_usd=1e308)
+
+
+def test_the_report_of_a_manifest_with_a_huge_price_never_runs(tmp_path, capsys):
+    """1e308 once gave `$inf` figures and an OverflowError in `report -f html`: it is refused
+    before anything runs, with a one-paragraph error."""
+    path = _write(tmp_path / "m.csv", [_ic(price="1e308")])
+    code, out, err = run_cli("tasks", "list", "--manifest", str(path), capsys=capsys)
+    assert code != 0 and "Traceback" not in out + err
+    err = " ".join(err.split())
+    assert "row 2, column 'price'" in err and "Fix the price cell" in err and "inf" not in out
+
+
+# -- cells bounded in size before parsing ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "make"),
+    [
+        ("manager_data", lambda n: "{'game': " + "[" * 10 + "1" * n + "]" * 10 + "}"),
+        ("description", lambda n: "d" * n),
+        ("description", lambda n: '"quoted" and,commas\n' * (n // 20 + 1)),
+        ("proposals", lambda n: "line\n" * (n // 5 + 1)),
+        ("title", lambda n: "t" * n),
+    ],
+    ids=["manager_data", "description", "description-quoted", "proposals-lines", "title"],
+)
+def test_a_cell_past_the_bound_is_refused_naming_it(tmp_path, column, make):
+    big = make(CELL_LIMIT + 1)
+    row = _manager(**{column: big}) if column in ("manager_data", "proposals") else _ic()
+    row = row if column in ("manager_data", "proposals") else _ic(**{column: big})
+    error = _refused(tmp_path, row, column)
+    assert f"{CELL_LIMIT:,} characters" in error.reason and "84,508" in error.reason
+
+
+def test_a_cell_just_within_the_bound_loads(tmp_path):
+    path = _write(tmp_path / "m.csv", [_ic(description="d" * CELL_LIMIT)])
+    assert len(load_manifest(path)[0].description) == CELL_LIMIT
+
+
+def _peak_refused(path: Path) -> tuple[ManifestError, int]:
+    """The error loading `path` raises, and the peak of memory allocated while loading."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ManifestError) as info:
+            load_manifest(path)
+        return info.value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_14_mb_cell_is_refused_before_anything_parses_it(tmp_path):
+    """A 14 MB cell once made `tasks list` take 2.2 GB (parsing it); now it is refused as it is
+    read, at the cost of reading its line (twice its size at most), naming it."""
+    cell = "{'game': [" + "[1], " * 2_800_000 + "]}"
+    path = _write(tmp_path / "m.csv", [_ic(question_id="1"), _manager(manager_data=cell)])
+    error, peak = _peak_refused(path)
+    assert (error.row, error.column) == (3, "manager_data")
+    assert peak < 2.5 * len(cell), peak
+
+
+def test_one_line_of_many_megabytes_stops_at_the_line_bound(tmp_path):
+    """A single line longer than any row of bounded cells could be is refused once that much
+    of it is read, however long it is."""
+    path = tmp_path / "m.csv"
+    path.write_text(",".join(HEADER) + "\n" + "1," * 40_000_000 + "\n", encoding="utf-8")
+    error, peak = _peak_refused(path)
+    assert error.row == 2 and f"{CELL_LIMIT:,}" in str(error)
+    line_bound = len(HEADER) * (2 * CELL_LIMIT + 3) + 2
+    assert peak < 2.5 * line_bound < 80_000_000, peak
+
+
+def test_a_lone_surrogate_in_manager_data_is_refused_at_load(tmp_path):
+    data = repr(
+        {
+            "game": {
+                "correct_proposal": {"id": 1},
+                "all_formal_proposals": [{"id": 1, "content": "eye \ud83d"}],
+            }
+        }
+    )
+    error = _refused(tmp_path, _manager(manager_data=data), "manager_data")
+    assert "lone surrogate" in error.reason and "U+D83D" in error.reason
 
 
 ANY_TEXT = st.text(alphabet=st.characters(exclude_categories=["Cs"]), max_size=30)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import ast
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
-from upstream_data import CURRENT, ISSUES, LITE, OLDER_FULL, need
+from upstream_data import CURRENT, ISSUES, LITE, OLDER_FULL, REPO, need
 
 from swelancer.errors import ManifestError
-from swelancer.tasks.manifest import decode_escapes, load_manifest, select_tasks
+from swelancer.tasks.manifest import load_manifest, select_tasks
 from swelancer.tasks.models import IcTask, ManagerTask
+from swelancer.tasks.text import cell_of
 
 HEADER = [
     "question_id", "variant", "price", "price_limit", "manager_data", "manager_commit",
@@ -65,7 +68,12 @@ def test_current_ic_tasks_match_upstream_issue_folders():
         assert ic[task_id].title == data["title"]
 
 
-def test_text_is_decoded_without_mojibake():
+def _raw_rows(path: Path) -> dict[str, dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        return {row["question_id"]: row for row in csv.DictReader(handle)}
+
+
+def test_text_is_as_written_without_mojibake():
     tasks = {t.task_id: t for t in load_manifest(need(CURRENT))}
     text = tasks["16912_4"].description
     assert "If you haven’t already" in text
@@ -74,7 +82,81 @@ def test_text_is_decoded_without_mojibake():
     # Upstream's own decoding damages the very same text:
     raw = "If you haven’t already\\n"
     assert raw.encode().decode("unicode_escape") != "If you haven’t already\n"
-    assert decode_escapes(raw) == "If you haven’t already\n"
+    # A regex in a description keeps its backslashes.
+    assert "[\\w\\.'#%+-]+@" in tasks["17387_1"].description
+
+
+def test_only_newlines_are_decoded_in_title_description_and_proposals(tmp_path):
+    cell = 'a\\nb \\b \\1 \\\\ \\x22 \\t \\ud83d\\udc41 \\u2019 "q" \t tab'
+    row = _row(title="t\\nu", description=cell)
+    manager = _row(
+        question_id="300-manager-0",
+        variant="swe_manager",
+        manager_data=repr({"game": {"correct_proposal": {"id": 0}}}),
+        proposals=cell,
+    )
+    ic, task = load_manifest(_write(tmp_path / "m.csv", [row, manager]))
+    want = 'a\nb \\b \\1 \\\\ \\x22 \\t \\ud83d\\udc41 \\u2019 "q" \t tab'
+    assert ic.title == "t\nu" and ic.description == want
+    assert task.proposals == [] and task.proposals_text == want
+
+
+def _formal(row: dict[str, str]) -> list[tuple[int, str]]:
+    game = ast.literal_eval(row["manager_data"])["game"]
+    return [
+        (p["id"], p["content"].replace("\r\n", "\n").replace("\r", ""))
+        for p in game["all_formal_proposals"]
+    ]
+
+
+def test_every_manager_task_carries_each_proposal_exactly_as_in_manager_data():
+    raw = _raw_rows(need(CURRENT))
+    managers = [t for t in load_manifest(CURRENT) if isinstance(t, ManagerTask)]
+    assert len(managers) == 265
+    for task in managers:
+        formal = _formal(raw[task.task_id])
+        assert [(p.id, p.text) for p in task.proposals] == formal, task.task_id
+        for pid, text in formal:
+            assert f"Proposal: {pid}:\n\n{text}\n\n{'-' * 44}\n\n" in task.proposals_text
+        assert task.proposals_text.endswith("\n\n---")
+
+
+def test_the_proposals_cell_is_the_same_text_but_for_one_row_that_respells_escapes():
+    """The cell is the proposals of manager_data with newlines escaped, for 264 of 265 rows. In
+    29081-manager-0 the cell writes a JavaScript `\\u{1f1e6}` as `\\U0001f1e6`: the text sent is
+    manager_data's, as the proposer wrote it."""
+    raw = _raw_rows(need(CURRENT))
+    differ = {}
+    for task in load_manifest(CURRENT):
+        if (
+            isinstance(task, ManagerTask)
+            and cell_of(task.proposals_text) != (raw[task.task_id]["proposals"])
+        ):
+            differ[task.task_id] = task
+    assert sorted(differ) == ["29081-manager-0"]
+    sent = differ["29081-manager-0"].proposals_text
+    assert "\\u{1f1e6}-\\u{1f1ff}" in sent and "\\U0001f1e6" not in sent
+    respelled = re.sub(r"\\u\{([0-9a-f]+)\}", lambda m: f"\\U{int(m[1], 16):08x}", sent)
+    assert cell_of(respelled) == raw["29081-manager-0"]["proposals"]
+
+
+def test_regexes_in_proposals_survive():
+    tasks = {t.task_id: t for t in load_manifest(need(CURRENT))}
+    assert "@here\\b/gm" in tasks["18983-manager-0"].proposals_text
+    assert "<\\/\\1>" in tasks["28344-manager-0"].proposals_text
+    assert "`\\\\[(?:[^\\\\][]*(?:" in tasks["18911-manager-0"].proposals_text
+    assert "(?:\\x22?\\x5C[\\x00-\\x7E" in tasks["17387-manager-0"].proposals_text
+    assert "`:eye:` -> `\\ud83d\\udc41\\ufe0f `" in tasks["27156-manager-0"].proposals_text
+
+
+@pytest.mark.parametrize("path", [CURRENT, LITE, OLDER_FULL, REPO / "tasks/demo/manifest.csv"])
+def test_no_task_text_holds_a_lone_surrogate(path):
+    for task in load_manifest(need(path)):
+        texts = [task.title, task.description, *(task.prompt or [])]
+        if isinstance(task, ManagerTask):
+            texts += [task.proposals_text, *(p.text for p in task.proposals)]
+        for text in texts:
+            text.encode("utf-8")  # raises on a lone surrogate
 
 
 def test_broken_tasks_are_known_and_kept():
@@ -153,10 +235,11 @@ def test_hand_written_rows_load_to_the_right_objects(tmp_path):
     assert isinstance(manager, ManagerTask)
     assert manager.correct_proposal_id == 2
     assert [p.id for p in manager.proposals] == [0, 1, 2]
-    assert manager.proposals_text == "Proposal: 0:\n\nfirst"
+    assert manager.proposals_text.startswith("Proposal: 0:\n\ndo thing 0\n\n---")
+    assert "Proposal: 2:\n\ndo thing 2" in manager.proposals_text  # manager_data's, not the cell
     assert manager.manager_commit == "abc1234"
     assert isinstance(empty, ManagerTask)
-    assert empty.proposals_text == "" and empty.correct_proposal_id == 0
+    assert empty.proposals_text.startswith("Proposal: 0:") and empty.correct_proposal_id == 0
     assert select_tasks(tasks, split="nondiamond") == [nondiamond]
     assert select_tasks(tasks, variant="swe_manager") == [manager, empty]
 
@@ -164,7 +247,7 @@ def test_hand_written_rows_load_to_the_right_objects(tmp_path):
 BAD_ROWS = [
     ("variant", _row(variant="ic_swe_x"), "unknown variant"),
     ("price", _row(price="lots"), "not a number"),
-    ("price", _row(price="-5"), "≥ 0"),
+    ("price", _row(price="-5"), "from 0 to"),
     ("acceptable_folders", _row(acceptable_folders="['a', "), "not a Python literal"),
     (
         "manager_data",

@@ -18,7 +18,12 @@ from typing import Any
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport, extract, top_name
 from swelancer.sandbox.docker import host_writes
-from swelancer.sandbox.docker.client import _infra_error, _is_no_such_container, _sdk_errors
+from swelancer.sandbox.docker.client import (
+    _explain,
+    _infra_error,
+    _is_no_such_container,
+    _sdk_errors,
+)
 from swelancer.sandbox.docker.host_files import (
     HostRoot,
     HostTar,
@@ -244,13 +249,19 @@ class FilesMixin:
                     return
                 raise InfraError(f"{doing}: Docker refused the archive", kind=FaultKind.COPY_FAILED)
             except NotFound as err:
-                if _is_no_such_container(err) or attempt:
+                if _is_no_such_container(err):
                     raise _infra_error(err, doing) from err
+                if attempt:  # the folder is there but leads nowhere (a link to /proc/self)
+                    kind = FaultKind.COPY_FAILED
+                    raise InfraError(f"{doing}: {_explain(err)}", kind=kind) from err
                 code, out = self._run(["mkdir", "-p", folder], doing=doing)
                 if code != 0:
                     raise InfraError(f"{doing}: {out.strip()}", kind=FaultKind.COPY_FAILED) from err
             except _sdk_errors() as err:
-                raise _infra_error(err, doing) from err
+                fault = _infra_error(err, doing)
+                if fault.kind == FaultKind.DOCKER and "not a directory" in _explain(err):
+                    fault = InfraError(str(fault), kind=FaultKind.COPY_FAILED)  # the path's
+                raise fault from err
 
     def _get_archive(self, path: str) -> _Archive:
         """The archive of `path` as a stream of chunks that can be closed before its end (the

@@ -18,6 +18,7 @@ from __future__ import annotations
 import codecs
 import os
 import stat
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -30,6 +31,21 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
 Change = tuple[str, int]
 CHANGED, ADDED, DELETED = 0, 1, 2
+Mark = tuple[int, int, int, int, int]
+"""An upper entry's inode, mode, size, modification and change times (ns): the change time
+is the kernel's alone (no call sets it), so an entry written again never keeps its mark."""
+RACY_NS = 100_000_000
+"""An entry whose change time lies this close to (or after) the start of the walk may be
+written again within the same tick of the kernel's clock: it gets no mark."""
+
+
+class Listing(list):
+    """The changes (a list of `Change`) and, when read from the layers, the `Mark` of each
+    entry of the upper directory by path as the engine says it (`marks`; None otherwise):
+    two listings of one container say an entry is unchanged between them when both hold the
+    same mark for it."""
+
+    marks: dict[str, Mark] | None = None
 
 
 def _per_byte(error: UnicodeError) -> tuple[str, int]:
@@ -95,6 +111,7 @@ def layer_changes(
 ) -> list[Change]:
     """The container's changes, as the engine lists them (see the module's docstring)."""
     walk = _Walk(Lowers(layers.lowers), max_entries, max_depth)
+    began = time.time_ns()
     try:
         fd = os.open(layers.upper, _DIR_FLAGS)
     except OSError as exc:
@@ -105,7 +122,14 @@ def layer_changes(
         raise LayersUnreadable(str(exc)) from exc
     finally:
         os.close(fd)
-    return [(_as_engine_says(path), kind) for path, kind in walk.changes]
+    listing = Listing((_as_engine_says(path), kind) for path, kind in walk.changes)
+    settled = began - RACY_NS
+    listing.marks = {_as_engine_says(p): m for p, m in walk.marks.items() if m[4] < settled}
+    return listing
+
+
+def _mark(st: os.stat_result) -> Mark:
+    return (st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _whiteout(st: os.stat_result) -> bool:
@@ -249,15 +273,18 @@ class _Walk:
         self.max_entries = max_entries
         self.max_depth = max_depth
         self.changes: list[Change] = []
+        self.marks: dict[str, Mark] = {}
         self.seen = 0
 
-    def _entries(self, fd: int) -> Iterable[tuple[str, os.stat_result]]:
+    def _entries(self, fd: int, path: str) -> Iterable[tuple[str, os.stat_result]]:
         with os.scandir(fd) as found:
             for entry in found:
                 self.seen += 1
                 if self.seen > self.max_entries:
                     raise LayersUnreadable(f"more than {self.max_entries} entries changed")
-                yield entry.name, entry.stat(follow_symlinks=False)
+                st = entry.stat(follow_symlinks=False)
+                self.marks[f"{path}/{entry.name}"] = _mark(st)
+                yield entry.name, st
 
     def _open(self, fd: int, name: str, depth: int) -> int:
         if depth >= self.max_depth:
@@ -266,7 +293,7 @@ class _Walk:
 
     def added(self, fd: int, path: str, depth: int) -> None:
         """Everything under a directory the image does not have: all added."""
-        for name, st in list(self._entries(fd)):
+        for name, st in list(self._entries(fd, path)):
             child = f"{path}/{name}"
             if _whiteout(st):
                 continue
@@ -286,7 +313,7 @@ class _Walk:
     def directory(self, fd: int, path: str, depth: int, cut: bool = False) -> set[str]:
         """A directory the image has too: each entry compared with the image's; the names it
         holds. `cut`: a folder above it is opaque, so the image's entries below show no more."""
-        entries = list(self._entries(fd))
+        entries = list(self._entries(fd, path))
         for name, st in entries:
             child = f"{path}/{name}"
             old = self.lowers.stat(child)

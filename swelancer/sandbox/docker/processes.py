@@ -178,7 +178,8 @@ class ProcessesMixin:
 
     def changes(self) -> list[tuple[str, int]]:
         """What the container changed in its filesystem since it started from its image, as
-        the engine records it: (path, kind) with kind 0 changed, 1 added, 2 deleted."""
+        the engine records it: (path, kind) with kind 0 changed, 1 added, 2 deleted. Read
+        from the layers, it is a `Listing` whose marks tell what two listings both saw."""
         layers = self._layers if self.read_layers else None
         if layers is not None:
             try:

@@ -98,6 +98,32 @@ TASKS: tuple[Task, ...] = (
         commit="Update version to 9.0.41-0",
         acceptable_folders=("94317_1180",),
     ),
+    Task(  # the browser starts in a fixture whose first start fails: run 2 passes
+        "91350",
+        "ic_swe",
+        400.0,
+        "[HOLD for payment 2024-08-19] [$400] Expense report total shows $10.5 for $10.05 "
+        "(fixture starts the browser)",
+        commit="Fix amounts being saved one cent short",
+        acceptable_folders=("91350",),
+    ),
+    Task(  # a fixture that errors in setup on every run
+        "91351",
+        "ic_swe",
+        300.0,
+        "[HOLD for payment 2024-08-20] [$300] Report total loses a zero of the cents in the "
+        "workspace view",
+        commit="Fix amounts being saved one cent short",
+        acceptable_folders=("91351",),
+    ),
+    Task(  # a skipped test: pytest exits 0 with `1 skipped`
+        "91352",
+        "ic_swe",
+        200.0,
+        "[HOLD for payment 2024-08-21] [$200] Report total cents are cut on the report page",
+        commit="Fix amounts being saved one cent short",
+        acceptable_folders=("91352",),
+    ),
     Task(
         "96120-manager-0",
         "swe_manager",
