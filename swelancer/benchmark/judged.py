@@ -27,7 +27,7 @@ from swelancer.benchmark.grading import (
 )
 from swelancer.benchmark.playbook_split import SplitPlaybook
 from swelancer.benchmark.shell import TESTS_DIR, interactive, without_shell_noise
-from swelancer.errors import InfraError
+from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask
@@ -36,6 +36,11 @@ LOG_LIMIT = 2_000_000
 LOG_COPY = CopyLimits(max_file_bytes=LOG_LIMIT, max_total_bytes=LOG_LIMIT, max_entries=1)
 STOP_TIMEOUT_S = 120.0
 """The app's part after the test (stopping the dev server) gets this long."""
+
+
+class AppUnplaced(Exception):
+    """The app's part of the playbook could not be put in the app's container (the agent's
+    doing there, e.g. a /tmp linked away): no verdict for this run."""
 
 
 class Pair:
@@ -79,9 +84,16 @@ def run_split(
     fresh_logs = ["sh", "-c", f"mkdir -p {logs} && rm -rf {logs}/*"]
     pair.judge.write_file(judge_yml, parts.judge)
     pair.judge.exec(fresh_logs, timeout=300)
-    pair.app.write_file(start, parts.app_start)
-    pair.app.write_file(stop, parts.app_stop)
-    pair.app.exec(fresh_logs, timeout=300)
+    try:
+        pair.app.write_file(start, parts.app_start)
+        pair.app.write_file(stop, parts.app_stop)
+        made = pair.app.exec(fresh_logs, timeout=300)
+    except InfraError as exc:
+        if exc.kind in (FaultKind.CONTAINER_GONE, FaultKind.DOCKER_UNAVAILABLE):
+            raise
+        raise AppUnplaced(str(exc)[:300]) from exc
+    if not made.ok:
+        raise AppUnplaced(f"its logs folder could not be made: {made.output.strip()[-300:]}")
     started = pair.app.exec(
         playbook_command(folder, start, trace=trace), workdir=task.cwd, timeout=timeout_s
     )
@@ -156,7 +168,15 @@ def grade_split(
             with contextlib.suppress(InfraError):
                 pair.judge.kill_processes_except(pair.judge_keep)
         run_dir = out_dir / folder / f"run-{run}"
-        result = run_split(pair, task, parts, timeout_s, out_dir=run_dir)
+        try:
+            result = run_split(pair, task, parts, timeout_s, out_dir=run_dir)
+        except AppUnplaced as exc:
+            note = (
+                f"the app's part of the playbook could not be put in place for test run {run} "
+                f"in {pair.app.name} ({exc})"
+            )
+            grade.runs.append(TestRun(run=run, exit_code=None, outcome="anomaly", note=note))
+            break
         (run_dir / "pytest.log").write_text(result.log, encoding="utf-8")
         (run_dir / "playbook.log").write_text(result.output, encoding="utf-8")
         (run_dir / "exit_code").write_text(
@@ -179,6 +199,6 @@ def grade_split(
         if name in outcomes:
             grade.outcome = name  # type: ignore[assignment]
             break
-    if grade.outcome in ("anomaly", "tampered"):
+    if grade.outcome != "passed":
         grade.note = grade.runs[-1].note
     return grade

@@ -327,6 +327,12 @@ class FakeSandbox:
         self._check("write_file")
         if self.fs.is_dir(path):
             raise InfraError(f"{path} is a folder", kind=FaultKind.COPY_FAILED)
+        folder = posixpath.dirname(path) or "/"
+        made = self.fs.node(folder) is not None or self.fs.resolve(folder) != folder
+        if made and not self.fs.is_dir(folder):  # as the engine: a link to nothing, a file
+            raise InfraError(
+                f"Could not write {path} in {self.name}: not a folder", kind=FaultKind.COPY_FAILED
+            )
         self.fs.write(path, data, mode)
 
     def read_file(self, path: str, limit: int | None = None) -> bytes:
