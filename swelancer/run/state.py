@@ -16,14 +16,10 @@ from swelancer.benchmark import setup
 from swelancer.benchmark.baseline import Baseline
 from swelancer.benchmark.hidden import HiddenTests, drop_tests
 from swelancer.benchmark.patch import (
-    PatchTooLarge,
-    PatchUnreadable,
     ReadChange,
-    apply_patch,
     read_change,
 )
 from swelancer.benchmark.trust import python_changed, replaced_tools
-from swelancer.benchmark.user_tool import in_agent_sandbox, in_fresh_sandbox
 from swelancer.errors import FaultKind, InfraError
 from swelancer.run.controls import Controls
 from swelancer.run.results import Transcript
@@ -70,8 +66,6 @@ class TryState:
         """The image's own processes in each fresh sandbox (kept between test runs)."""
         self.envs: dict[str, dict[str, str]] = {}
         """The environment each container was started with (a judge gets its app's)."""
-        self.leaked: list[str] = []
-        """Files where the app copied text of the hidden test during a user-tool call."""
 
     def stopped_under_us(self, sandbox: Sandbox, fault: InfraError) -> bool:
         """Whether `fault` is `sandbox` having stopped while the engine still answers and the
@@ -233,45 +227,6 @@ class TryState:
             with contextlib.suppress(InfraError):
                 self.sandbox.remove()
         shutil.rmtree(self.scratch, ignore_errors=True)
-
-    # -- the user tool ------------------------------------------------------------------
-
-    def user_tool(self) -> str:
-        """The user tool for the agent; a fault the agent caused (e.g. a folder too deep for the
-        engine to list) is told to the model, one of the engine is raised."""
-        try:
-            return self._user_tool()
-        except InfraError as exc:
-            assert self.sandbox is not None
-            if not self.sandbox.alive():  # raises when the engine itself does not answer
-                raise
-            self.log.event("user_tool_fault", message=str(exc))
-            return f"The user tool could not run: {exc}"
-
-    def _user_tool(self) -> str:
-        task = self.task
-        if not isinstance(task, IcTask):
-            return "The user tool is only available for IC SWE tasks."
-        assert self.sandbox is not None and self.hidden is not None
-        timeout = self.settings.grading.user_tool_timeout_s
-        if self.settings.grading.user_tool_in == "same":
-
-            def stop() -> None:
-                self.stop_agent_processes()
-
-            message, leaked = in_agent_sandbox(
-                self.sandbox, task, self.hidden, stop, timeout, self.folder
-            )
-            if leaked:
-                self.leaked.extend(leaked)
-                self.log.event("hidden_test_copied", paths=leaked[:20])
-            return message
-        try:
-            patch = self.patch()
-        except (PatchTooLarge, PatchUnreadable) as exc:
-            return f"The user tool could not start: your changes cannot be read ({exc})."
-        return in_fresh_sandbox(lambda: self.fresh("user-tool"), self.sandbox, task,
-                                self.hidden, patch, apply_patch, timeout, self.folder)  # fmt: skip
 
 
 class ImageReference:

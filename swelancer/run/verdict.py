@@ -29,13 +29,6 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
     assert isinstance(task, IcTask) and state.hidden is not None and state.sandbox is not None
     record.graded_folder = graded_folder(task)
     record.acceptable_folders = list(task.test_folders)
-    if state.leaked:
-        record.tampering = (
-            "during a user-tool call the app copied text of the hidden test where the agent "
-            f"could read it ({', '.join(state.leaked[:3])})"
-        )
-        record.reason = f"tampering: {record.tampering}"
-        return False
     try:
         changes = state.sandbox.changes()
     except InfraError as exc:

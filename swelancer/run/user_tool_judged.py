@@ -1,0 +1,130 @@
+"""The user tool with the judge apart: the app (the agent's current change) is served from an app
+container that holds no test (a fresh one holding its patch, or with `--user-tool-in same` the
+agent's own once its processes are stopped), the traced test runs in a judge container sharing
+only its network, and what comes back into the agent's container is the session's trace (the
+judge's `user_tool/output_*` folders), bounded and scrubbed. Nothing the app starts survives
+the call: a fresh app container is removed, the agent's own has every process the app started
+killed."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from swelancer.benchmark.judged import AppUnplaced, Pair, run_split
+from swelancer.benchmark.patch import PatchTooLarge, PatchUnreadable, apply_patch
+from swelancer.benchmark.scrub import needles, scrub_trace
+from swelancer.benchmark.shell import TESTS_DIR
+from swelancer.benchmark.user_tool import (
+    STAMP,
+    TRACE_COPY,
+    USER_TOOL_DIR,
+    Collected,
+    _call_dir,
+    _message,
+    _new_trace_folders,
+)
+from swelancer.errors import InfraError
+from swelancer.run.judge import playbook_parts, start_judge
+from swelancer.run.state import TryState, save_logs
+from swelancer.sandbox.base import Sandbox
+from swelancer.tasks.models import IcTask
+
+STOPPED = "\n\n(Processes you had left running were stopped before the user came.)"
+
+
+def call(state: TryState) -> str:
+    """The user tool for the agent; a fault the agent caused (e.g. a folder too deep for the
+    engine to list) is told to the model, one of the engine is raised."""
+    if not isinstance(state.task, IcTask):
+        return "The user tool is only available for IC SWE tasks."
+    try:
+        return user_tool(state)
+    except InfraError as exc:
+        assert state.sandbox is not None
+        if not state.sandbox.alive():  # raises when the engine itself does not answer
+            raise
+        state.log.event("user_tool_fault", message=str(exc))
+        return f"The user tool could not run: {exc}"
+
+
+def user_tool(state: TryState) -> str:
+    """One call of the user tool; what the model reads back."""
+    task = state.task
+    assert isinstance(task, IcTask) and state.sandbox is not None and state.hidden is not None
+    timeout = state.settings.grading.user_tool_timeout_s
+    same = state.settings.grading.user_tool_in == "same"
+    if same:
+        state.stop_agent_processes()
+        app, app_keep = state.sandbox, state.keep
+    else:
+        try:
+            patch = state.patch()
+        except (PatchTooLarge, PatchUnreadable) as exc:
+            return f"The user tool could not start: your changes cannot be read ({exc})."
+        app = state.fresh("user-tool")
+        app_keep = state.keeps.get(app.name)
+    try:
+        if not same:
+            problem = apply_patch(app, task.cwd, patch)
+            if problem is not None:
+                return (
+                    "The user tool could not start: your changes do not apply to a fresh copy "
+                    f"of the repository ({problem[:500]})."
+                )
+        got, call_dir = _traced_run(state, app, app_keep, timeout)
+    finally:
+        if same:  # nothing the app started outlives the call, nor its logs folder
+            with contextlib.suppress(InfraError):
+                app.kill_processes_except(state.keep)
+                app.exec(["rm", "-rf", TESTS_DIR], timeout=120)
+        else:
+            save_logs(app, state.folder / "user-tool-sandbox.log")
+            app.remove()
+    for name in got.names:
+        where = f"{task.cwd}/{USER_TOOL_DIR}/{name}"
+        if same:
+            state.sandbox.exec(["rm", "-rf", where], timeout=120)
+        state.sandbox.copy_in(call_dir / name, where)
+    return _message(task, got, timeout) + (STOPPED if same else "")
+
+
+def _traced_run(
+    state: TryState, app: Sandbox, app_keep: set[int] | None, timeout: float
+) -> tuple[Collected, Path]:
+    """The traced test against `app`, in a judge container of its own; its trace folders,
+    copied to the host and scrubbed."""
+    task, hidden = state.task, state.hidden
+    assert isinstance(task, IcTask) and hidden is not None
+    call_dir = _call_dir(state.folder)
+    judge, judge_keep = start_judge(state, app, role="user-tool-judge")
+    try:
+        judge.exec(["touch", f"{STAMP}.start"], timeout=60)
+        try:
+            result = run_split(
+                Pair(app, judge, app_keep, judge_keep), task, playbook_parts(state), timeout,
+                trace=True,
+            )  # fmt: skip
+            log, timed_out = result.log, result.timed_out
+        except AppUnplaced:
+            log, timed_out = "", False
+        got = Collected(timed_out=timed_out, marks=needles(hidden, (log,)))
+        got.names = _new_trace_folders(judge, task.cwd)
+        notes = []
+        for name in got.names:
+            report = judge.copy_out(f"{task.cwd}/{USER_TOOL_DIR}/{name}", call_dir / name,
+                                    TRACE_COPY)  # fmt: skip
+            scrubbed = scrub_trace(call_dir / name, got.marks)
+            if not report.complete:
+                notes.append(f"{name}: {report.note(5)}")
+            if scrubbed.dropped_files or scrubbed.dropped_rows:
+                notes.append(
+                    f"{name}: {scrubbed.dropped_rows} rows and {len(scrubbed.dropped_files)} "
+                    "files that held text of the hidden test, or were not part of a trace"
+                )
+        got.notes = "\n".join(notes)
+    finally:
+        save_logs(judge, state.folder / "user-tool-judge-sandbox.log")
+        with contextlib.suppress(InfraError):
+            judge.remove()
+    return got, call_dir
