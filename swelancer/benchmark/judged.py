@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shlex
+from concurrent.futures import Future
 from pathlib import Path
 
 from swelancer.benchmark.grading import (
@@ -45,14 +46,32 @@ class AppUnplaced(Exception):
 
 class Pair:
     """The two containers of one graded run: the app's and the judge's (which shares the
-    app's network), with the processes each had before the first run (kept between runs)."""
+    app's network), with the processes each had before the first run (kept between runs).
+    The judge may still be starting (a future of it and its processes): it is first needed
+    once the app's part has run, so its start overlaps the app's build."""
 
-    def __init__(self, app: Sandbox, judge: Sandbox, app_keep: set[int] | None,
-                 judge_keep: set[int]) -> None:  # fmt: skip
+    def __init__(
+        self,
+        app: Sandbox,
+        app_keep: set[int] | None,
+        judge: tuple[Sandbox, set[int]] | Future[tuple[Sandbox, set[int]]],
+    ) -> None:
         self.app = app
-        self.judge = judge
         self.app_keep = app_keep
-        self.judge_keep = judge_keep
+        self._judge = judge
+
+    def _resolved(self) -> tuple[Sandbox, set[int]]:
+        if isinstance(self._judge, Future):
+            self._judge = self._judge.result()
+        return self._judge
+
+    @property
+    def judge(self) -> Sandbox:
+        return self._resolved()[0]
+
+    @property
+    def judge_keep(self) -> set[int]:
+        return self._resolved()[1]
 
 
 def playbook_command(issue: str, path: str, *, trace: bool) -> list[str]:
@@ -82,8 +101,6 @@ def run_split(
     tag = secrets.token_hex(6)
     start, stop, judge_yml = (f"/tmp/.swelancer-{n}-{tag}.yml" for n in ("app", "stop", "judge"))
     fresh_logs = ["sh", "-c", f"mkdir -p {logs} && rm -rf {logs}/*"]
-    pair.judge.write_file(judge_yml, parts.judge)
-    pair.judge.exec(fresh_logs, timeout=300)
     try:
         pair.app.write_file(start, parts.app_start)
         pair.app.write_file(stop, parts.app_stop)
@@ -101,6 +118,8 @@ def run_split(
     timed_out = started.timed_out
     judged = None
     if started.ok:
+        pair.judge.write_file(judge_yml, parts.judge)
+        pair.judge.exec(fresh_logs, timeout=300)
         left = max(60.0, timeout_s - started.seconds)
         judged = pair.judge.exec(
             playbook_command(folder, judge_yml, trace=trace), workdir=task.cwd, timeout=left,

@@ -5,6 +5,7 @@ judge's part of the playbook (`benchmark.judged`) and be removed after."""
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from swelancer.benchmark import setup
 from swelancer.benchmark.grading import IcGrade
@@ -67,17 +68,28 @@ def judged(state: TryState, app: Sandbox, out: str) -> IcGrade:
     assert isinstance(task, IcTask)
     parts = playbook_parts(state)
     app_keep = state.keep if app is state.sandbox else state.keeps.get(app.name)
-    judge, judge_keep = start_judge(state, app)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="swelancer-judge") as pool:
+        starting = pool.submit(start_judge, state, app)  # while the app's part builds
+        try:
+            return grade_split(
+                Pair(app, app_keep, starting),
+                task,
+                parts,
+                test_runs=state.settings.grading.test_runs,
+                timeout_s=state.settings.grading.test_timeout_s,
+                out_dir=state.folder / out,
+            )
+        finally:
+            remove_judge(state, starting, out)
+
+
+def remove_judge(state: TryState, starting: Future, out: str) -> None:
+    """Keep the judge's log and remove it, once its start has ended (a start that failed
+    was cleaned up by `start_judge`, and raised where the judge was needed)."""
     try:
-        return grade_split(
-            Pair(app, judge, app_keep, judge_keep),
-            task,
-            parts,
-            test_runs=state.settings.grading.test_runs,
-            timeout_s=state.settings.grading.test_timeout_s,
-            out_dir=state.folder / out,
-        )
-    finally:
-        save_logs(judge, state.folder / f"{out}-judge-sandbox.log")
-        with contextlib.suppress(InfraError):
-            judge.remove()
+        judge, _ = starting.result()
+    except BaseException:
+        return
+    save_logs(judge, state.folder / f"{out}-judge-sandbox.log")
+    with contextlib.suppress(InfraError):
+        judge.remove()

@@ -9,6 +9,7 @@ killed."""
 from __future__ import annotations
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from swelancer.benchmark.judged import AppUnplaced, Pair, run_split
@@ -25,7 +26,7 @@ from swelancer.benchmark.user_tool import (
     _new_trace_folders,
 )
 from swelancer.errors import InfraError
-from swelancer.run.judge import playbook_parts, start_judge
+from swelancer.run.judge import playbook_parts, remove_judge, start_judge
 from swelancer.run.state import TryState, save_logs
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask
@@ -97,34 +98,38 @@ def _traced_run(
     task, hidden = state.task, state.hidden
     assert isinstance(task, IcTask) and hidden is not None
     call_dir = _call_dir(state.folder)
-    judge, judge_keep = start_judge(state, app, role="user-tool-judge")
-    try:
+
+    def start() -> tuple[Sandbox, set[int]]:
+        judge, keep = start_judge(state, app, role="user-tool-judge")
         judge.exec(["touch", f"{STAMP}.start"], timeout=60)
+        return judge, keep
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="swelancer-judge") as pool:
+        starting = pool.submit(start)  # while the app's part builds
         try:
-            result = run_split(
-                Pair(app, judge, app_keep, judge_keep), task, playbook_parts(state), timeout,
-                trace=True,
-            )  # fmt: skip
-            log, timed_out = result.log, result.timed_out
-        except AppUnplaced:
-            log, timed_out = "", False
-        got = Collected(timed_out=timed_out, marks=needles(hidden, (log,)))
-        got.names = _new_trace_folders(judge, task.cwd)
-        notes = []
-        for name in got.names:
-            report = judge.copy_out(f"{task.cwd}/{USER_TOOL_DIR}/{name}", call_dir / name,
-                                    TRACE_COPY)  # fmt: skip
-            scrubbed = scrub_trace(call_dir / name, got.marks)
-            if not report.complete:
-                notes.append(f"{name}: {report.note(5)}")
-            if scrubbed.dropped_files or scrubbed.dropped_rows:
-                notes.append(
-                    f"{name}: {scrubbed.dropped_rows} rows and {len(scrubbed.dropped_files)} "
-                    "files that held text of the hidden test, or were not part of a trace"
-                )
-        got.notes = "\n".join(notes)
-    finally:
-        save_logs(judge, state.folder / "user-tool-judge-sandbox.log")
-        with contextlib.suppress(InfraError):
-            judge.remove()
+            pair = Pair(app, app_keep, starting)
+            try:
+                result = run_split(pair, task, playbook_parts(state), timeout, trace=True)
+                log, timed_out = result.log, result.timed_out
+            except AppUnplaced:
+                log, timed_out = "", False
+            got = Collected(timed_out=timed_out, marks=needles(hidden, (log,)))
+            judge = pair.judge
+            got.names = _new_trace_folders(judge, task.cwd)
+            notes = []
+            for name in got.names:
+                report = judge.copy_out(f"{task.cwd}/{USER_TOOL_DIR}/{name}", call_dir / name,
+                                        TRACE_COPY)  # fmt: skip
+                scrubbed = scrub_trace(call_dir / name, got.marks)
+                if not report.complete:
+                    notes.append(f"{name}: {report.note(5)}")
+                if scrubbed.dropped_files or scrubbed.dropped_rows:
+                    notes.append(
+                        f"{name}: {scrubbed.dropped_rows} rows and "
+                        f"{len(scrubbed.dropped_files)} files that held text of the hidden "
+                        "test, or were not part of a trace"
+                    )
+            got.notes = "\n".join(notes)
+        finally:
+            remove_judge(state, starting, "user-tool")
     return got, call_dir

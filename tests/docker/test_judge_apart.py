@@ -105,7 +105,7 @@ print("shims planted")
 
 SEARCH = r"""
 import base64, os
-needles = [n.encode() for n in PARAMS["needles"]]
+needles = [n[::-1].encode() for n in PARAMS["reversed"]]  # not the text itself, here
 hits, ran = [], False
 for top in ("/app", "/tmp", "/root", "/usr/local"):
     for folder, dirs, files in os.walk(top):
@@ -149,7 +149,7 @@ def _run(tmp: Path, name: str) -> tuple[list[dict], str, str]:
     replies = [block(INSTALL, hook=HOOK), block(WATCHER)]
     if shims:
         replies.append(block(SHIMS))
-    replies += ["<user-tool>", block(SEARCH, needles=[MARKER, PATCH_LINE]), "DONE"]
+    replies += ["<user-tool>", block(SEARCH, reversed=[MARKER[::-1], PATCH_LINE[::-1]]), "DONE"]
     script = tmp / f"{name}.json"
     script.write_text(json.dumps(replies))
     done = subprocess.run(
