@@ -126,9 +126,9 @@ for top in ("/app", "/tmp", "/root", "/usr/local"):
                 pass
             if any(n in t for n in needles for t in texts):
                 hits.append(path)
-print("HOOK RAN" if ran else "HOOK NOT SEEN")
-print("LEAKS:", hits or "none")
-print("SEARCH DONE")
+print("HOOK RAN" if ran else "HOOK NOT SEEN", flush=True)  # a planted .pth may os._exit
+print("LEAKS:", hits or "none", flush=True)
+print("SEARCH DONE", flush=True)
 """
 
 
