@@ -17,6 +17,7 @@ import shlex
 from concurrent.futures import Future
 from pathlib import Path
 
+from swelancer.benchmark import pytest_log
 from swelancer.benchmark.grading import (
     GRADING_ENV,
     IcGrade,
@@ -142,7 +143,7 @@ def run_split(
             code = last_int(raw.decode("utf-8", "replace"))
         except (FileNotFoundError, IsADirectoryError, InfraError):
             code = None
-        log = _read_head(pair.judge, logs, "pytest.log")
+        log = pytest_log.read_log(pair.judge, f"{logs}/pytest.log")
     judge_output = without_shell_noise(judged.output) if judged is not None else ""
     return _Run(code=code, log=log, output=judge_output, timed_out=timed_out)
 

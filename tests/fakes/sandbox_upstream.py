@@ -470,7 +470,8 @@ def app_part(box: FakeSandbox, issue: str, *, trace: bool) -> Result:
     for app in list(box.provider.apps):  # the dev server (the agent's code) runs from here on
         app(box, trace)
     test = box.image.tests.get(issue)
-    if test is not None and test.verdict(box) is None:
+    box.verdict_now = test.verdict(box) if test is not None else False  # what the test will find
+    if box.verdict_now is None:
         return fail("Wait for the Expensify development server to start", "Timeout when waiting")
     task("Wait for the Expensify development server to start", "ok: [localhost]")
     out.extend(["", "PLAY RECAP ****", "localhost : ok=5 changed=1 failed=0", ""])
@@ -491,8 +492,7 @@ def judge_part(box: FakeSandbox, issue: str, call: Call, *, trace: bool) -> Resu
         return fail("Start mitmdump in the background", f"cannot create {logs}/mitmdump.log")
     fs.write(f"{logs}/mitmdump.log", "")
     app = box.provider.by_name(box.spec.network_of) if box.spec.network_of else None
-    test = box.image.tests.get(issue)
-    verdict = test.verdict(app) if test is not None and app is not None else False
+    verdict = getattr(app, "verdict_now", False) if app is not None else False
     if fs.is_file(f"{folder}/test.py") and fs.is_file(f"{TESTS}/rewrite_test.py"):
         fs.write(f"{folder}/test.py", rewrite(fs.read(f"{folder}/test.py")))
     task("Rewrite test file to include required params", "changed: [localhost]")
