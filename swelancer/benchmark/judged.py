@@ -19,6 +19,7 @@ from pathlib import Path
 
 from swelancer.benchmark import pytest_log
 from swelancer.benchmark.grading import (
+    BREAKABLE,
     GRADING_ENV,
     IcGrade,
     TestRun,
@@ -29,7 +30,7 @@ from swelancer.benchmark.grading import (
 )
 from swelancer.benchmark.playbook_split import SplitPlaybook
 from swelancer.benchmark.shell import TESTS_DIR, interactive, without_shell_noise
-from swelancer.errors import FaultKind, InfraError
+from swelancer.errors import InfraError
 from swelancer.sandbox.archive import CopyLimits
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask
@@ -107,7 +108,7 @@ def run_split(
         pair.app.write_file(stop, parts.app_stop)
         made = pair.app.exec(fresh_logs, timeout=300)
     except InfraError as exc:
-        if exc.kind in (FaultKind.CONTAINER_GONE, FaultKind.DOCKER_UNAVAILABLE):
+        if exc.kind not in BREAKABLE:  # the engine's own faults stay infrastructure
             raise
         raise AppUnplaced(str(exc)[:300]) from exc
     if not made.ok:
