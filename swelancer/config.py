@@ -90,6 +90,9 @@ class AgentSection(_Section):
     upstream agent, `swelancer` with `mode = "tools"` or a `prompt_template`."""
     prompt_template: Path | None = None
     prices_file: Path | None = None
+    max_unreachable_s: float = Field(120.0, gt=0)
+    """Seconds a model endpoint may not answer at all (refused, reset, timed out), in a row,
+    before the run stops; other transient faults have upstream's 20 minutes."""
 
 
 class LimitsSection(Limits):
@@ -116,8 +119,9 @@ class SandboxSection(_Section):
     cpus: float | None = None
     pids_limit: int = Field(4096, ge=0)
     """Processes one container may hold (a fork bomb stops there); 0 for no limit."""
-    disk: str | None = None
-    """Cap of each container's writable layer (e.g. 50g), where the storage driver allows."""
+    disk: str | None = "20g"
+    """Cap of each container's writable layer (Docker's units, e.g. 50g; `none` for no cap),
+    where the storage driver allows it (`swelancer doctor` and run.json say when it does not)."""
     snapshots: bool = True
     """Commit each IC task's container once its setup is done, and start its later containers
     from that snapshot (see `sandbox.docker.snapshots`)."""
@@ -159,9 +163,14 @@ class RunConfig(BaseModel):
         return self.run.run_id
 
 
-def load(path: Path | None, overrides: dict[str, dict[str, Any]]) -> RunConfig:
+def load(
+    path: Path | None,
+    overrides: dict[str, dict[str, Any]],
+    flags: dict[tuple[str, str], str] | None = None,
+) -> RunConfig:
     """The configuration of a file (when given) with `overrides` (section: {key: value}) on top;
-    `ConfigError` naming the file and the setting when it is not valid."""
+    `ConfigError` naming the file and the setting when it is not valid, or the command-line
+    flag (`flags`: (section, key) → `--concurrency/-j`) when an override was."""
     data: dict[str, dict[str, Any]] = {}
     where = "the options"
     if path is not None:
@@ -188,14 +197,26 @@ def load(path: Path | None, overrides: dict[str, dict[str, Any]]) -> RunConfig:
     try:
         return RunConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{where}: {validation_text(exc)}") from None
+        given = {
+            loc: flag for loc, flag in (flags or {}).items() if loc[1] in overrides.get(loc[0], {})
+        }
+        errors = exc.errors()
+        if given and all(tuple(map(str, e["loc"][:2])) in given for e in errors):
+            where = "the options"
+        raise ConfigError(f"{where}: {validation_text(exc, given)}") from None
 
 
-def validation_text(exc: ValidationError) -> str:
-    """pydantic's complaints as one clause per setting (`agent.model: Field required`)."""
+def validation_text(exc: ValidationError, flags: dict[tuple[str, str], str] | None = None) -> str:
+    """pydantic's complaints as one clause per setting (`agent.model: Field required`), a
+    setting given on the command line named by its flag (`--concurrency/-j: …`)."""
+    flags = flags or {}
+
+    def name(loc: tuple) -> str:
+        flag = flags.get(tuple(map(str, loc[:2])))
+        return flag if flag else ".".join(str(x) for x in loc)
+
     return "; ".join(
-        f"{'.'.join(str(x) for x in e['loc'])}: {e['msg'].removeprefix('Value error, ')}"
-        for e in exc.errors()
+        f"{name(e['loc'])}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
     )
 
 

@@ -74,6 +74,24 @@ def test_a_bad_file_is_one_paragraph_naming_file_and_setting(tmp_path, capsys, t
         assert str(path) in said and named in said
 
 
+@pytest.mark.parametrize(
+    ("flags", "named", "not_named"),
+    [
+        (["-j", "0"], "--concurrency/-j:", "run.concurrency"),
+        (["-k", "-1"], "--tries/-k:", "run.tries"),
+        (["--max-retries", "-2"], "--max-retries:", "run.max_retries"),
+        (["--setup-timeout", "0"], "--setup-timeout:", "sandbox.setup_timeout_s"),
+    ],
+)
+def test_a_bad_option_is_named_by_its_flag(tmp_path, capsys, flags, named, not_named):
+    path = tmp_path / "ok.toml"
+    path.write_text("[run]\nconcurrency = 2\n")  # a file too: the flag is still what is named
+    with pytest.raises(SystemExit) as stopped:
+        main(["run", "--model", "mock/oracle", "--config", str(path), "--print-config", *flags])
+    said = " ".join(capsys.readouterr().err.split())
+    assert stopped.value.code == 2 and named in said and not_named not in said, said
+
+
 def test_a_missing_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"no configuration file at .*nope\.toml"):
         load(tmp_path / "nope.toml", {})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import re
-import sys
 from pathlib import Path
 
 from swelancer.agents.prompts import PriceStyle, PromptSet
@@ -77,7 +76,9 @@ def _ours(template: Path | None) -> PromptSet:
 def price_style(manifest: Path) -> PriceStyle:
     """How pandas types the manifest's price column, as upstream reads it: int64 when every cell
     is an integer (`500`), else float64 (`500.0` in any cell makes every price `500.0`)."""
-    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+    from swelancer.tasks.rows import CELL_LIMIT
+
+    csv.field_size_limit(CELL_LIMIT)  # the manifest's loader has read it within this bound
     try:
         with manifest.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)

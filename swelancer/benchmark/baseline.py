@@ -41,7 +41,7 @@ class Baseline(BaseModel):
     since the container's image), by relative path: (kind)."""
     marks: dict[str, tuple[int, ...]] | None = None
     """The mark of each entry of that listing (by relative path) where it was read from the
-    container's layers (`sandbox.docker.layer_changes.Listing`); None otherwise."""
+    container's layers (`sandbox.changes.ChangeList.marks`); None otherwise."""
 
 
 def capture_baseline(
@@ -107,7 +107,7 @@ def relative_changes(changes: Iterable[tuple[str, int]], cwd: str) -> dict[str, 
 
 
 def relative_marks(listing: object, cwd: str) -> dict[str, tuple[int, ...]] | None:
-    """The marks of a listing (`Listing.marks`) under `cwd`, as `relative_changes` keeps
+    """The marks of a listing (`ChangeList.marks`) under `cwd`, as `relative_changes` keeps
     paths; None when the listing has none (the engine's own)."""
     marks = getattr(listing, "marks", None)
     if marks is None:

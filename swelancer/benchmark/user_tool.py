@@ -1,6 +1,6 @@
-"""The user tool's pieces: where its traces are, how they are found and bounded, and what the
-model is told. The call itself (`run.user_tool_judged`) runs the app in an app container that
-holds no test and the traced test in a judge container; the trace folders lose
+"""The user tool's pieces: where its traces are, how they are found, bounded and collected, and
+what the model is told. The call itself (`run.user_tool_judged`) runs the app in an app
+container that holds no test and the traced test in a judge container; the trace folders lose
 `resources/src@*` (Playwright's copy of the test's source, which upstream leaks) before the
 agent can read them.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
+from swelancer.benchmark.scrub import scrub_trace
 from swelancer.sandbox.archive import CopyLimits
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask
@@ -40,21 +41,57 @@ class Collected(BaseModel):
     """Text only the hidden files (and this run's test log) hold."""
 
 
-def _new_trace_folders(sandbox: Sandbox, cwd: str) -> list[str]:
-    """The `user_tool/output_*` folders written since the call started."""
+def collect_traces(sandbox: Sandbox, cwd: str, got: Collected, into: Path) -> None:
+    """Copy the trace folders the traced test wrote in `sandbox` (the judge's) since the call
+    started to `into`, scrubbed of the test's source and of anything holding text of the
+    hidden files; their names and what was left out go into `got`."""
+    names, odd = _new_trace_folders(sandbox, cwd)
+    notes = []
+    if odd:
+        notes.append(
+            f"{odd} trace folders past the first {MAX_TRACES}, or whose names are not plain "
+            "(letters, digits, '_', '.', '-'), were left out"
+        )
+    for name in names:
+        try:
+            report = sandbox.copy_out(f"{cwd}/{USER_TOOL_DIR}/{name}", into / name, TRACE_COPY)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            notes.append(f"{name}: gone or replaced before it could be read")
+            continue
+        got.names.append(name)
+        scrubbed = scrub_trace(into / name, got.marks)
+        if not report.complete:
+            notes.append(f"{name}: {report.note(5)}")
+        if scrubbed.dropped_files or scrubbed.dropped_rows:
+            notes.append(
+                f"{name}: {scrubbed.dropped_rows} rows and {len(scrubbed.dropped_files)} files "
+                "that held text of the hidden test, or were not part of a trace"
+            )
+    got.notes = "\n".join(notes)
+
+
+TRACE_NAME = re.compile(r"output_[A-Za-z0-9_.-]{1,100}")
+MAX_TRACES = 20
+
+
+def _new_trace_folders(sandbox: Sandbox, cwd: str) -> tuple[list[str], int]:
+    """The `user_tool/output_*` folders written since the call started (at most `MAX_TRACES`),
+    and how many others were left out for a name that is not plain (names come NUL-separated:
+    a newline or any other byte in one cannot split it into names that do not exist)."""
     found = sandbox.exec(
         [
             "sh",
             "-c",
             f"touch {STAMP}.end; find {USER_TOOL_DIR} -mindepth 1 -maxdepth 1 -type d "
-            f"-name 'output_*' -newer {STAMP}.start ! -newer {STAMP}.end 2>/dev/null "
-            f"| cut -d/ -f2 | sort -u; rm -f {STAMP}.start {STAMP}.end",
+            f"-name 'output_*' -newer {STAMP}.start ! -newer {STAMP}.end -printf '%f\\0' "
+            f"2>/dev/null | head -c 1000000; rm -f {STAMP}.start {STAMP}.end",
         ],
         workdir=cwd,
         timeout=60,
     ).output
-    names = [line.strip() for line in found.splitlines() if line.strip()]
-    return [n for n in names if re.fullmatch(r"output_[A-Za-z0-9_.-]{1,100}", n)][:20]
+    names = sorted({name for name in found.split("\0") if name})
+    plain = [n for n in names if TRACE_NAME.fullmatch(n)]
+    return plain[:MAX_TRACES], len(names) - len(plain[:MAX_TRACES])
 
 
 def _call_dir(out_dir: Path) -> Path:

@@ -59,16 +59,32 @@ def report(
                 "`swelancer run --split demo --model mock/oracle` or name a run directory."
             )
         runs = [newest]
-    if len(runs) == 1 and not is_run_dir(runs[0]) and run_dirs_in(runs[0]):
-        _leaderboard(runs[0], fmt, output)
-        return
-    from swelancer.report.attempt_dir import resolve_run
+    try:
+        if len(runs) == 1 and not is_run_dir(runs[0]) and run_dirs_in(runs[0]):
+            _leaderboard(runs[0], fmt, output)
+            return
+        from swelancer.report.attempt_dir import resolve_run
 
-    paths = [resolve_run(path, results_dir) for path in runs]
-    if len(paths) == 1:
-        _one_run(paths[0], fmt, output)
-    else:
-        _comparison(paths, fmt, output)
+        paths = [resolve_run(path, results_dir) for path in runs]
+        if len(paths) == 1:
+            _one_run(paths[0], fmt, output)
+        else:
+            _comparison(paths, fmt, output)
+    except OSError as exc:
+        raise _unwritable(exc) from None
+
+
+def _unwritable(exc: OSError) -> Exception:
+    """A report that could not be written (a read-only run directory, a full disk), as one
+    paragraph saying where and what to do."""
+    from swelancer.errors import SwelancerError
+
+    where = exc.filename or "the report"
+    return SwelancerError(
+        f"could not write {where} ({exc.strerror or exc}). Nothing of the run was changed; "
+        "write the report elsewhere with --output/-o FILE (e.g. -o /tmp/report.html), or make "
+        "the folder writable."
+    )
 
 
 def _emit(text: str, output: Path | None) -> None:

@@ -36,6 +36,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "prompts": ("agent", "prompts"),
     "prompt_template": ("agent", "prompt_template"),
     "prices": ("agent", "prices_file"),
+    "max_unreachable_seconds": ("agent", "max_unreachable_s"),
     "split": ("selection", "split"),
     "manifest": ("selection", "manifest"),
     "variant": ("selection", "variant"),
@@ -72,6 +73,23 @@ ROUTES: dict[str, tuple[str, str]] = {
     "user_tool_in": ("grading", "user_tool_in"),
     "user_tool_timeout": ("grading", "user_tool_timeout_s"),
 }
+
+
+def flag_names() -> dict[tuple[str, str], str]:
+    """(section, key) → the flags that set it, as `--concurrency/-j`."""
+    import typing
+
+    hints = typing.get_type_hints(run, include_extras=True)
+    names = {}
+    for option, where in ROUTES.items():
+        decls = [
+            d
+            for m in getattr(hints[option], "__metadata__", ())
+            for d in (getattr(m, "default", None), *(getattr(m, "param_decls", ()) or ()))
+            if isinstance(d, str)
+        ]
+        names[where] = "/".join(d for d in decls if d.startswith("-")) or option
+    return names
 
 
 def overrides(options: dict) -> dict[str, dict]:
@@ -181,6 +199,14 @@ def run(
         str | None, Opt("--reasoning-effort", help="low, medium or high.")
     ] = None,
     max_output_tokens: Annotated[int | None, Opt("--max-output-tokens")] = None,
+    max_unreachable_seconds: Annotated[
+        float | None,
+        Opt(
+            "--max-unreachable-seconds",
+            help="Seconds the model endpoint may refuse connections or not answer, in a row, "
+            "before the run stops (120); it resumes when run again.",
+        ),
+    ] = None,
     max_turns: Annotated[
         int | None, Opt("--max-turns", help="Model turns per attempt (40).")
     ] = None,
@@ -244,7 +270,8 @@ def run(
         bool | None, Opt("--keep-snapshots", help="Keep the run's snapshots for later runs.")
     ] = None,
     disk: Annotated[
-        str | None, Opt("--disk", help="Cap of each container's disk (50g), where Docker allows.")
+        str | None,
+        Opt("--disk", help="Cap of each container's disk (20g; none), where Docker allows."),
     ] = None,
     memory: Annotated[
         str | None,
@@ -285,7 +312,7 @@ def run(
     from swelancer.run.progress import make_progress
 
     given = overrides(locals())
-    config = settings.load(config_file, given)
+    config = settings.load(config_file, given, flag_names())
     check_query(config.selection)
     if print_config:
         typer.echo(settings.to_toml(config), nl=False)

@@ -218,6 +218,7 @@ class AnthropicChatModel(LazySdkClient):
         retry_budget_s: float = 1200.0,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retry_policy: RetryPolicy | None = None,
+        unreachable_s: float = 120.0,
         prompt_cache: bool = True,
         prices: Prices | None = None,
         name: str | None = None,
@@ -250,7 +251,9 @@ class AnthropicChatModel(LazySdkClient):
             log.warning("%s: temperature is not sent (the Messages API rejects it)", model)
         self.prompt_cache = prompt_cache
         self.timeout_s = timeout_s
-        self.retry_policy = retry_policy or RetryPolicy(budget_s=retry_budget_s)
+        self.retry_policy = retry_policy or RetryPolicy(
+            budget_s=retry_budget_s, unreachable_s=unreachable_s
+        )
         self.endpoint = Endpoint(provider=provider, model=model, key_env=key_env)
         self._api_key = api_key
         self._client: Any = None

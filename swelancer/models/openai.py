@@ -140,6 +140,7 @@ class OpenAIChatModel(LazySdkClient):
         retry_budget_s: float = 1200.0,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         retry_policy: RetryPolicy | None = None,
+        unreachable_s: float = 120.0,
         reasoning: bool | None = None,
         prices: Prices | None = None,
         name: str | None = None,
@@ -159,7 +160,9 @@ class OpenAIChatModel(LazySdkClient):
         self.max_output_tokens = max_output_tokens
         self.timeout_s = timeout_s
         self.reasoning = is_reasoning_model(model) if reasoning is None else reasoning
-        self.retry_policy = retry_policy or RetryPolicy(budget_s=retry_budget_s)
+        self.retry_policy = retry_policy or RetryPolicy(
+            budget_s=retry_budget_s, unreachable_s=unreachable_s
+        )
         self.endpoint = Endpoint(provider=provider, model=model, key_env=key_env)
         self._api_key = api_key
         self._client: Any = None

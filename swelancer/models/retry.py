@@ -4,7 +4,10 @@
 Transient: rate limits (429), server errors (5xx, incl. Anthropic's 529 "overloaded"), 408/409,
 timeouts and dropped connections. Each wait is the server's `retry-after-ms` / `retry-after`
 (capped) when it sends one, else exponential backoff with full jitter. The whole budget defaults
-to 20 minutes, as upstream. Everything else the SDK raises about the HTTP exchange (401, 403,
+to 20 minutes, as upstream; an endpoint that does not answer at all (connection refused, reset or
+timed out) is given up on sooner, after `unreachable_s` in a row (`--max-unreachable-seconds`).
+Waits end at once when the run stops (`stop_waiting`), raising `RetryStopped`.
+Everything else the SDK raises about the HTTP exchange (401, 403,
 404, 400, 422, …) is fatal and becomes a `ModelError` that says which provider, which model,
 what the server said and what to do.
 
@@ -18,6 +21,7 @@ import email.utils
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -46,6 +50,30 @@ class ModelUnavailableError(ModelError):
     """
 
 
+class RetryStopped(ModelError):
+    """The run is stopping: a wait between retries was cut short."""
+
+
+_STOPPING = threading.Event()
+
+
+def stop_waiting() -> None:
+    """End every wait between retries in this process now, and any later one at once (the run
+    is stopping: Ctrl-C or SIGTERM)."""
+    _STOPPING.set()
+
+
+def resume_waiting() -> None:
+    """Let waits between retries run their course again (a new run in this process)."""
+    _STOPPING.clear()
+
+
+def wait_or_stop(delay_s: float) -> None:
+    """Sleep `delay_s`, unless the run stops meanwhile: then raise `RetryStopped`."""
+    if _STOPPING.wait(delay_s):
+        raise RetryStopped("the run is stopping; the model call was not retried.")
+
+
 class ContextWindowExceededError(ModelError):
     """The request is longer than the model's context window (HTTP 400/413 saying so).
 
@@ -62,6 +90,8 @@ class RetryPolicy:
     base_delay_s: float = 1.0
     max_delay_s: float = 60.0
     max_retry_after_s: float = 120.0
+    unreachable_s: float = 120.0
+    """How long an endpoint may not answer at all (refused, reset, timed out), in a row."""
 
     def backoff(self, retry: int, rng: Callable[[], float] = random.random) -> float:
         """Full-jitter exponential backoff: uniform in [0, min(max, base * 2**retry)]."""
@@ -91,6 +121,11 @@ def classify(exc: BaseException) -> Literal["transient", "fatal", "other"]:
     if "APIResponseValidationError" in names:
         return "fatal"
     return "other"
+
+
+def unanswered(exc: BaseException) -> bool:
+    """Whether an SDK error means no answer came at all (refused, reset, timed out)."""
+    return "APIConnectionError" in {cls.__name__ for cls in type(exc).__mro__}
 
 
 def retry_after_s(exc: BaseException, cap_s: float) -> float | None:
@@ -193,19 +228,21 @@ def call_with_retry(
     *,
     endpoint: Endpoint,
     policy: RetryPolicy | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = wait_or_stop,
     clock: Callable[[], float] = time.monotonic,
     rng: Callable[[], float] = random.random,
 ) -> tuple[T, int]:
     """Call `fn` until it succeeds; return its value and the number of retries.
 
     Raises `ModelError` (or `ContextWindowExceededError`) at once on a fatal fault, and
-    `ModelUnavailableError` when the next wait would end beyond the budget. Exceptions that are
-    not about the HTTP exchange pass through unchanged.
+    `ModelUnavailableError` when the next wait would end beyond the budget (or, while the
+    endpoint does not answer at all, beyond `policy.unreachable_s`). Exceptions that are not
+    about the HTTP exchange pass through unchanged.
     """
     policy = policy or RetryPolicy()
     start = clock()
     retries = 0
+    silent_since: float | None = None  # when the endpoint last stopped answering at all
     while True:
         try:
             return fn(), retries
@@ -217,7 +254,21 @@ def call_with_retry(
                 raise fatal_error(exc, endpoint) from exc
             asked = retry_after_s(exc, policy.max_retry_after_s)
             delay = asked if asked is not None else policy.backoff(retries, rng)
-            elapsed = clock() - start
+            now = clock()
+            elapsed = now - start
+            if unanswered(exc):
+                silent_since = now if silent_since is None else silent_since
+                if now - silent_since + delay > policy.unreachable_s:
+                    raise ModelUnavailableError(
+                        f"{endpoint.provider} did not answer for model '{endpoint.model}' for "
+                        f"{now - silent_since:.0f} s ({retries} retries; last: "
+                        f"{_describe_transient(exc)}). Gave up at the bound of "
+                        f"{policy.unreachable_s:.0f} s for an endpoint that does not answer "
+                        "(--max-unreachable-seconds): check the base URL, the network and "
+                        "that the server is up, then run the same command again to resume."
+                    ) from exc
+            else:
+                silent_since = None
             if elapsed + delay > policy.budget_s:
                 raise ModelUnavailableError(
                     f"{endpoint.provider} kept failing for model '{endpoint.model}' for "

@@ -151,6 +151,19 @@ def check_disk(facts: EngineFacts, missing: list[str], *, unknown_per_task: bool
     return Check("disk", "ok", detail)
 
 
+def check_container_disk(facts: EngineFacts) -> Check:
+    """Whether the engine caps each container's disk (`--disk`, 20g by default)."""
+    if facts.no_disk_cap is None:
+        return Check("container disk", "ok", "each container's disk is capped (--disk, 20g)")
+    return Check(
+        "container disk",
+        "warn",
+        f"the engine cannot cap a container's disk ({facts.no_disk_cap}): an agent can fill "
+        "the engine's disk; run.json says so too",
+        "put Docker's data root on xfs mounted with pquota to cap each container's disk",
+    )
+
+
 def image_fix(image: str, selection) -> str:
     from swelancer.ops.images import DEMO_IMAGE
 
@@ -309,16 +322,19 @@ def run_checks(
         engine_check, facts = check_engine(engine)
         checks.append(engine_check)
         if facts is None:
-            checks += [_not_checked("architecture"), _not_checked("disk"), _not_checked("images")]
+            checks += [_not_checked(name) for name in ("architecture", "disk", "container disk",
+                                                       "images")]  # fmt: skip
         elif selection is None:
             checks.append(check_architecture(facts, upstream=options.split not in (None, "demo")))
             checks.append(check_disk(facts, [], unknown_per_task=True))
+            checks.append(check_container_disk(facts))
             checks.append(Check("images", "warn", "not checked: the selection could not be read"))
         else:
             checks.append(check_architecture(facts, upstream=selection.upstream))
             images, missing = check_images(engine, selection)
             unknown = selection.note is not None
             checks.append(check_disk(facts, missing, unknown_per_task=unknown))
+            checks.append(check_container_disk(facts))
             checks.append(images)
     finally:
         engine.close()

@@ -7,7 +7,8 @@ arithmetic of its own beyond putting them next to each other. The renderers are 
 
 Schema 2 (schema 1 was the same data as a plain dict): every run has `tampered`, and
 `common_earned_usd`, `common_available_usd` (comparisons) and `rank` (leaderboards) are always
-present, null where schema 1 left them out; tasks' states have `tampered`.
+present, null where schema 1 left them out; tasks' states have `tampered`. Schema 3: a run's
+`pass_at_1` is null when it graded no task.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from swelancer.format import money
 from swelancer.report.metrics import compute, run_dirs_in
 from swelancer.report.models import ReportModel, RunReport, TaskRow, TaskStatus
 
-COMPARISON_SCHEMA = 2
+COMPARISON_SCHEMA = 3
 
 
 class RunSummary(ReportModel):
@@ -34,7 +35,7 @@ class RunSummary(ReportModel):
     tries: int
     tasks: int
     attempts: int
-    pass_at_1: float
+    pass_at_1: float | None
     earned_usd: float
     available_usd: float
     ic_swe_earned_usd: float
@@ -214,7 +215,7 @@ def compare_runs(paths: list[Path]) -> Comparison:
 def rank(reports: list[RunReport], paths: list[Path], results_dir: Path) -> Leaderboard:
     """The leaderboard of runs whose reports are given (with the folders they came from)."""
     runs = [RunSummary.of(r, p) for r, p in zip(reports, paths, strict=True)]
-    runs.sort(key=lambda r: (-r.earned_usd, -r.pass_at_1, r.run_id))
+    runs.sort(key=lambda r: (-r.earned_usd, -(r.pass_at_1 or 0.0), r.run_id))
     for place, run in enumerate(runs, start=1):
         run.rank = place
     found = []

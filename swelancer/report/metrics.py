@@ -84,7 +84,7 @@ def figures(records: list[AttemptRecord], k: int) -> Figures:
             pass_at_k(len(rs), sum(status_of(r) == "passed" for r in rs), k)
             for rs in graded.values()
         ]
-        pass_k = round(sum(hits) / len(hits), 4) if hits else 0.0
+        pass_k = round(sum(hits) / len(hits), 4) if hits else None
     return Figures(
         tasks=len(graded),
         tasks_errored=len(by_task) - len(graded),
@@ -93,7 +93,7 @@ def figures(records: list[AttemptRecord], k: int) -> Figures:
         failed=sum(status_of(r) == "failed" for r in records),
         tampered=sum(tampered(r) for r in records),
         errors=sum(r.status == "error" for r in records),
-        pass_at_1=round(sum(pass1.values()) / len(pass1), 4) if pass1 else 0.0,
+        pass_at_1=round(sum(pass1.values()) / len(pass1), 4) if pass1 else None,
         pass_at_k=pass_k,
         earned_usd=earned,
         available_usd=round(sum(price[t] for t in graded), 2),

@@ -7,6 +7,8 @@ figure can be recomputed from the run's attempts.jsonl.
 Schema 2 (schema 1 was the same report as a plain dict): pass@k, for k the run's `tries`, is
 `pass_at_k` in every group (it was `pass_at_<k>`); tampering is reported (`tampered` in every
 group and on every task, `tampering` on every attempt, `tampered_attempts` listed apart).
+Schema 3: `pass_at_1` (and `pass_at_k`) of a group with no graded task is null, not 0.0 (the
+tables show "—" there).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-REPORT_SCHEMA = 2
+REPORT_SCHEMA = 3
 
 TaskStatus = Literal["passed", "failed", "mixed", "error"]
 """A task's outcome over its graded attempts; `error` when none was graded."""
@@ -46,9 +48,11 @@ class Figures(ReportModel):
     """Failed attempts whose grading showed that the agent forged or spoiled it."""
     errors: int = 0
     """Attempts that ended in an infrastructure error (not counted)."""
-    pass_at_1: float = 0.0
+    pass_at_1: float | None = None
+    """None when the group has no graded task (the tables show a dash)."""
     pass_at_k: float | None = None
-    """Unbiased pass@k for k the run's `tries`; None when the run has one try per task."""
+    """Unbiased pass@k for k the run's `tries`; None when the run has one try per task, or
+    the group has no graded task."""
     earned_usd: float = 0.0
     available_usd: float = 0.0
     """The prices of the graded tasks."""

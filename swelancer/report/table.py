@@ -55,15 +55,40 @@ def table_text(show: Callable[[Any, Console], None], data: Any) -> str:
     return buffer.getvalue()
 
 
-def _listing(title: str, heads: tuple[str, ...], body: list[tuple[Any, ...]]) -> Table:
+FLEX_MIN = 8
+"""The narrowest a column that may fold (a run id, a model, a reason) is drawn."""
+
+
+def _show(out: Console, table: Table, firm: set[int]) -> None:
+    """Print `table` with its `firm` columns (task ids, variants, prices, figures) whole on one
+    line at any width: the other columns fold to make room (down to their own `min_width`, or
+    FLEX_MIN), and when even that is not enough the table is drawn wider than the terminal
+    (which wraps it) rather than cut."""
+    from rich.cells import cell_len
+
+    needed = 1  # the left edge; each column adds its padding and its right edge
+    for index, column in enumerate(table.columns):
+        if index in firm:
+            cells = [str(column.header), *map(str, column._cells)]
+            column.min_width = max(cell_len(c) for c in cells)
+            column.no_wrap = True
+        else:
+            column.overflow, column.min_width = "fold", max(FLEX_MIN, column.min_width or 0)
+        needed += column.min_width + 3
+    if needed > out.width:
+        out = console(out.file, width=needed)
+    out.print(table)
+
+
+def _listing(title: str, heads: tuple[str, ...], body: list[tuple[Any, ...]], out: Console) -> None:
     from rich.table import Table
 
     table = Table(title=title)
     for name in heads:
-        table.add_column(name, overflow="fold")
+        table.add_column(name)
     for values in body:
         table.add_row(*(rich_text(v) for v in values))
-    return table
+    _show(out, table, set(range(len(heads) - 1)))  # all but the reason
 
 
 # -- one run ------------------------------------------------------------------------------
@@ -81,7 +106,7 @@ def print_run(report: RunReport, out: Console | None = None) -> None:
         table.add_column(title, justify="right")
     for key, label in rows(report):
         table.add_row(label, *(figure_cell(key, f) for _, _, f in cols))
-    out.print(table)
+    _show(out, table, set(range(1, len(cols) + 1)))
     out.print(headline(report), style="bold", markup=False)
     buckets = bucket_rows(report)
     if buckets:
@@ -91,15 +116,15 @@ def print_run(report: RunReport, out: Console | None = None) -> None:
             by_price.add_column(label, justify="right")
         for label, f in buckets:
             by_price.add_row(label, *(figure_cell(k, f) for k, _ in BUCKET_COLUMNS))
-        out.print(by_price)
+        _show(out, by_price, set(range(len(BUCKET_COLUMNS) + 1)))
     if report.errored:
         body = [(e.task_id, e.attempt, e.kind, e.message) for e in report.errored]
         heads = ("task", "attempt", "kind", "reason")
-        out.print(_listing("errored attempts (not counted)", heads, body))
+        _listing("errored attempts (not counted)", heads, body, out)
     if report.tampered_attempts:
         body = [(t.task_id, t.attempt, t.tampering) for t in report.tampered_attempts]
         heads = ("task", "attempt", "what showed it")
-        out.print(_listing("tampered attempts (scored as failures)", heads, body))
+        _listing("tampered attempts (scored as failures)", heads, body, out)
     for note in notes(report):
         out.print(rich_text(note))
 
@@ -107,41 +132,46 @@ def print_run(report: RunReport, out: Console | None = None) -> None:
 # -- several runs -------------------------------------------------------------------------
 
 
-def _task_table(title: str, runs: list[RunSummary], entries: list[TaskOutcomes]) -> Table:
+def _task_table(
+    title: str, runs: list[RunSummary], entries: list[TaskOutcomes], out: Console
+) -> None:
     from rich.table import Table
 
     table = Table(title=title)
     table.add_column("task")
     table.add_column("price", justify="right")
     for r in runs:
-        table.add_column(rich_text(r.run_id), overflow="fold")
+        table.add_column(rich_text(r.run_id))
     for d in entries:
         table.add_row(rich_text(d.task_id), money(d.price_usd), *map(status_text, d.runs))
-    return table
+    _show(out, table, {0, 1})
 
 
 def print_comparison(comparison: Comparison, out: Console | None = None) -> None:
     """Runs side by side on `out`, then the tasks where they differ."""
+    from rich.cells import cell_len
     from rich.table import Table
 
     out = out or console()
     runs = comparison.runs
     table = Table(title=f"{len(runs)} runs compared")
     table.add_column("")
-    for r in runs:
-        table.add_column(rich_text(r.run_id), justify="right", overflow="fold")
+    figures = [key for key, _ in comparison_rows(comparison) if key not in TEXT_FIELDS]
+    for r in runs:  # a run id (and a model) may fold; its figures stay whole
+        whole = max((cell_len(figure_cell(key, r)) for key in figures), default=0)
+        table.add_column(rich_text(r.run_id), justify="right", min_width=whole)
     for key, label in comparison_rows(comparison):
         table.add_row(label, *(rich_text(figure_cell(key, r)) for r in runs))
-    out.print(table)
+    _show(out, table, set())
     diffs = comparison.differences
     if diffs:
         title = f"tasks where they differ ({len(diffs)} of {comparison.tasks_in_common})"
-        out.print(_task_table(title, runs, diffs))
+        _task_table(title, runs, diffs, out)
     else:
         out.print(SAME)
     if comparison.only_in_some:
         title = f"tasks in only some runs ({len(comparison.only_in_some)})"
-        out.print(_task_table(title, runs, comparison.only_in_some))
+        _task_table(title, runs, comparison.only_in_some, out)
     for note in comparison.notes:
         out.print(rich_text(note))
 
@@ -154,10 +184,10 @@ def print_leaderboard(board: Leaderboard, out: Console | None = None) -> None:
     table = Table(title=rich_text(f"leaderboard: {board.results_dir} (by dollars earned)"))
     fields = leaderboard_columns(board.runs)
     for key, label in fields:
-        left = key in TEXT_FIELDS
-        table.add_column(label, justify="left" if left else "right", overflow="fold")
+        table.add_column(label, justify="left" if key in TEXT_FIELDS else "right")
     for r in board.runs:
         table.add_row(*(rich_text(figure_cell(k, r)) for k, _ in fields))
-    out.print(table)
+    firm = {i for i, (key, _) in enumerate(fields) if key not in TEXT_FIELDS or key == "status"}
+    _show(out, table, firm)
     for note in board.notes:
         out.print(rich_text(note))

@@ -39,9 +39,13 @@ def make_agent(
     limits: LimitsSection,
     budget: RunBudget,
     prompts: PromptSet | None = None,
+    *,
+    check_endpoint: bool = False,
 ) -> Agent:
     """A mock, a scripted model, or a chat model through the loop in `agent.mode`, sending
-    `prompts` (resolved from `agent` when not given); a cost limit needs a known price."""
+    `prompts` (resolved from `agent` when not given); a cost limit needs a known price.
+    `check_endpoint`: look at the model's endpoint now (`ModelError` when it does not answer
+    or refuses the key); mocks are never checked."""
     from swelancer.agents.loop import ModelAgent
     from swelancer.models.prices import Prices
 
@@ -67,6 +71,7 @@ def make_agent(
         reasoning_effort=agent.reasoning_effort,
         max_output_tokens=agent.max_output_tokens,
         prices=prices,
+        unreachable_s=agent.max_unreachable_s,
     )
     cost_limited = limits.max_cost_usd is not None or limits.max_run_cost_usd is not None
     if cost_limited and prices.price_for(getattr(chat, "model", agent.model)) is None:
@@ -75,4 +80,8 @@ def make_agent(
             "(--max-cost-usd, --max-run-cost-usd) could not be enforced; give its price "
             "with --prices FILE."
         )
+    if check_endpoint:
+        from swelancer.models.preflight import preflight
+
+        preflight(chat)
     return ModelAgent(chat, name=agent.model, **options)

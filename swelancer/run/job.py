@@ -5,8 +5,8 @@ with on the machine it lands on."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import threading
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -62,7 +62,8 @@ class Workbench:
     """(task id, attempt, phase name) as the attempt moves on."""
     note: Callable[[str], None] = _ignore
     """A line for the user (e.g. a retry)."""
-    backoff: Callable[[float], None] = time.sleep
+    backoff: Callable[[float], None] | None = None
+    """How to wait between tries (None: on `stop`, so that a stop ends the wait at once)."""
 
 
 def _with_spend(record: AttemptRecord, earlier: Spend) -> AttemptRecord:
@@ -72,10 +73,28 @@ def _with_spend(record: AttemptRecord, earlier: Spend) -> AttemptRecord:
     return record
 
 
+HOST_FAULTS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM,
+                         errno.EIO, errno.EMFILE, errno.ENFILE, errno.ENOMEM})  # fmt: skip
+"""Errors of this machine itself (its disk full, the results folder unwritable): they end the
+run. Any other `OSError` (a name, a folder gone, a path too long: what a container's files
+can cause) is a fault of this attempt, recorded, never the run's end."""
+
+
+def _harness_fault(folder: Path, bug: BaseException) -> InfraError:
+    """A fault of the harness on one attempt: its traceback in the attempt's `error.txt`."""
+    (folder / "error.txt").write_text(clean(traceback.format_exc()), encoding="utf-8")
+    return InfraError(
+        f"the harness failed on this attempt ({type(bug).__name__}: {str(bug)[:300]}); see "
+        f"{folder / 'error.txt'}",
+        kind=FaultKind.HARNESS,
+    )
+
+
 def run_attempt(job: AttemptJob, new_folder: Callable[[], Path], bench: Workbench) -> AttemptRecord:
     """Run the job to its record, retrying infrastructure faults up to `job.max_retries` times,
     each try in a folder of `new_folder()`. Raises `Interrupted` when the run stops (nothing is
-    recorded), `SwelancerError`/`OSError` for faults that end the run."""
+    recorded), `SwelancerError` or an `OSError` of this machine (`HOST_FAULTS`) for faults that
+    end the run."""
     task, n = job.task, job.attempt
     started = utc_now()
     retries = 0
@@ -101,15 +120,14 @@ def run_attempt(job: AttemptJob, new_folder: Callable[[], Path], bench: Workbenc
             return _with_spend(record, spent_before)
         except InfraError as exc:
             fault = exc
-        except (SwelancerError, OSError, Interrupted):
+        except (SwelancerError, Interrupted):
             raise
+        except OSError as exc:
+            if exc.errno in HOST_FAULTS:  # this machine's disk or results folder
+                raise
+            fault = _harness_fault(folder, exc)
         except Exception as bug:  # a fault of the harness itself: never the run's end
-            (folder / "error.txt").write_text(clean(traceback.format_exc()), encoding="utf-8")
-            fault = InfraError(
-                f"the harness failed on this attempt ({type(bug).__name__}: {bug}); see "
-                f"{folder / 'error.txt'}",
-                kind=FaultKind.HARNESS,
-            )
+            fault = _harness_fault(folder, bug)
         spent_before = spent_before + transcript_spend(folder / "transcript.jsonl")
         if bench.stop.is_set():
             raise Interrupted() from None
@@ -122,5 +140,9 @@ def run_attempt(job: AttemptJob, new_folder: Callable[[], Path], bench: Workbenc
             f"{task.task_id} #{n}: infrastructure fault ({fault.kind}): {fault}; "
             f"retry {retries + 1} of {job.max_retries}"
         )
-        bench.backoff(min(2.0 * (retries + 1), 10.0))
+        delay = min(2.0 * (retries + 1), 10.0)
+        if bench.backoff is not None:
+            bench.backoff(delay)
+        elif bench.stop.wait(delay):
+            raise Interrupted()
         retries += 1

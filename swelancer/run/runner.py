@@ -17,6 +17,7 @@ from swelancer.agents.base import Agent
 from swelancer.agents.loop import RunBudget
 from swelancer.config import RunConfig, new_run_id
 from swelancer.errors import ConfigError, SwelancerError
+from swelancer.models.retry import resume_waiting, stop_waiting
 from swelancer.ops.images import DEMO_IMAGE, image_for
 from swelancer.run.agent import agent_prompts, make_agent
 from swelancer.run.attempt import AttemptSettings, Controls, Interrupted
@@ -146,7 +147,9 @@ class Runner:
         if not task_set.tasks:
             raise ConfigError("no task matches the selection; see `swelancer tasks list`.")
         self.prompts = agent_prompts(self.config.agent, Path(task_set.source.path))
-        agent = make_agent(self.config.agent, self.config.limits, self.budget, self.prompts)
+        agent = make_agent(
+            self.config.agent, self.config.limits, self.budget, self.prompts, check_endpoint=True
+        )
         images = {t.task_id: self._image(t) for t in task_set.tasks}
         ids = self.site.prepare_images(
             self.provider,
@@ -168,6 +171,7 @@ class Runner:
 
     def run(self) -> RunSummary:
         config = self.config
+        resume_waiting()
         task_set, agent, images, ids = self.prepare()
         config.run.run_id = config.run.run_id or new_run_id(config.model)
         run_dir = RunDir(Path(config.run.results_dir) / config.run.run_id)
@@ -211,8 +215,9 @@ class Runner:
         try:
             self._run_pool(todo, agent, run_dir, images, recorded, planned, len(done))
         except BaseException as exc:
-            self.progress.close()
             self.stop.set()
+            stop_waiting()  # a model call waiting to retry ends now
+            self.progress.close()
             stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
             meta.update(status=stopped, finished_at=utc_now(), stopped_by=type(exc).__name__)
             with contextlib.suppress(OSError):  # the disk may be what stopped the run
@@ -276,6 +281,7 @@ class Runner:
                     self.progress.finished(record, done_before + len(recorded))
         except BaseException:
             self.stop.set()
+            stop_waiting()
             executor.stop()
             for fut in futures:
                 fut.cancel()
@@ -308,6 +314,7 @@ class Runner:
             sandbox=config.sandbox,
             grading=config.grading,
             limits=config.limits,
+            run_dir=str((Path(config.run.results_dir) / config.run.run_id).resolve()),
         )
         retries = config.run.max_retries
         return AttemptJob(task=task, attempt=n, settings=settings, max_retries=retries)

@@ -20,6 +20,8 @@ UPSTREAM_ENV = {
     "NEW_EXPENSIFY_URL": "https://new.expensify.com/",
 }
 DEMO_MEMORY = "8g"
+RUN_DIR_LABEL = "swelancer.run_dir"
+"""The label naming the run directory whose lock says whether a container's run is going."""
 
 
 class AttemptSettings(BaseModel):
@@ -32,6 +34,9 @@ class AttemptSettings(BaseModel):
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
     grading: GradingSection = Field(default_factory=GradingSection)
     limits: Limits = Field(default_factory=Limits)
+    run_dir: str | None = None
+    """The run directory's absolute path, put on every container as `swelancer.run_dir` so that
+    `swelancer cleanup` can ask its lock whether the run is still going."""
 
 
 def container_env(task: IcTask | ManagerTask) -> dict[str, str]:
@@ -55,13 +60,22 @@ def memory_limit(settings: AttemptSettings) -> str | None:
     return None if memory.lower() in ("none", "0", "") else memory
 
 
+def disk_limit(settings: AttemptSettings) -> str | None:
+    """The cap of each container's disk to ask the engine for: None for `none` or `0`."""
+    disk = (settings.sandbox.disk or "").strip()
+    return None if disk.lower() in ("none", "0", "") else disk
+
+
 def labels(settings: AttemptSettings, task: IcTask | ManagerTask, attempt: int, role: str):
-    return {
+    marks = {
         "swelancer.run_id": settings.run_id,
         "swelancer.task_id": task.task_id,
         "swelancer.run.attempt": str(attempt),
         "swelancer.role": role,
     }
+    if settings.run_dir:
+        marks[RUN_DIR_LABEL] = settings.run_dir
+    return marks
 
 
 def sandbox_spec(
@@ -74,5 +88,5 @@ def sandbox_spec(
         memory=memory_limit(settings),
         cpus=settings.sandbox.cpus,
         pids_limit=settings.sandbox.pids_limit or None,
-        disk=settings.sandbox.disk,
+        disk=disk_limit(settings),
     )

@@ -14,16 +14,15 @@ from pathlib import Path
 
 from swelancer.benchmark.judged import AppUnplaced, Pair, run_split
 from swelancer.benchmark.patch import PatchTooLarge, PatchUnreadable, apply_patch
-from swelancer.benchmark.scrub import needles, scrub_trace
+from swelancer.benchmark.scrub import needles
 from swelancer.benchmark.shell import TESTS_DIR
 from swelancer.benchmark.user_tool import (
     STAMP,
-    TRACE_COPY,
     USER_TOOL_DIR,
     Collected,
     _call_dir,
     _message,
-    _new_trace_folders,
+    collect_traces,
 )
 from swelancer.errors import InfraError
 from swelancer.run.judge import playbook_parts, remove_judge, start_judge
@@ -114,22 +113,7 @@ def _traced_run(
             except AppUnplaced:
                 log, timed_out = "", False
             got = Collected(timed_out=timed_out, marks=needles(hidden, (log,)))
-            judge = pair.judge
-            got.names = _new_trace_folders(judge, task.cwd)
-            notes = []
-            for name in got.names:
-                report = judge.copy_out(f"{task.cwd}/{USER_TOOL_DIR}/{name}", call_dir / name,
-                                        TRACE_COPY)  # fmt: skip
-                scrubbed = scrub_trace(call_dir / name, got.marks)
-                if not report.complete:
-                    notes.append(f"{name}: {report.note(5)}")
-                if scrubbed.dropped_files or scrubbed.dropped_rows:
-                    notes.append(
-                        f"{name}: {scrubbed.dropped_rows} rows and "
-                        f"{len(scrubbed.dropped_files)} files that held text of the hidden "
-                        "test, or were not part of a trace"
-                    )
-            got.notes = "\n".join(notes)
+            collect_traces(pair.judge, task.cwd, got, call_dir)
         finally:
             remove_judge(state, starting, "user-tool")
     return got, call_dir

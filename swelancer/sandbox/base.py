@@ -3,7 +3,7 @@ attempt runs (a Docker container today; a pod or a cloud sandbox would be anothe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -70,9 +70,10 @@ class Sandbox(Protocol):
         bounded and inert (regular files and folders only); `FileNotFoundError` if missing."""
         ...
 
-    def changes(self) -> list[tuple[str, int]]:
+    def changes(self) -> Sequence[tuple[str, int]]:
         """Paths the sandbox changed since it started from its image, as the engine (not the
-        sandbox) records them: (path, kind) with kind 0 changed, 1 added, 2 deleted."""
+        sandbox) records them: (path, kind) with kind 0 changed, 1 added, 2 deleted. Bounded:
+        past `sandbox.changes.MAX_CHANGES` entries an `InfraError` of kind `too_large`."""
         ...
 
     def engine_processes(self) -> dict[int, str]:

@@ -33,6 +33,8 @@ class EngineFacts(BaseModel):
     architecture: str = "unknown"
     root_dir: str = ""
     """Where the engine keeps its data, as a path on the engine's machine."""
+    no_disk_cap: str | None = None
+    """Why the engine cannot cap a container's disk (its storage driver); None when it can."""
 
 
 class ImageInfo(BaseModel):
@@ -54,6 +56,8 @@ class ContainerInfo(BaseModel):
     """`running`, `restarting`, `paused`, `exited`, `created`, …"""
     image_id: str
     labels: dict[str, str] = Field(default_factory=dict)
+    created: str | None = None
+    """When the engine made it, ISO 8601 in UTC (`2026-01-02T03:04:05Z`)."""
 
 
 class PullFailed(Exception):

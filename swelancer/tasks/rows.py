@@ -30,7 +30,6 @@ CELL_LIMIT = 1_000_000
 
 Row = dict[str, str]
 
-csv.field_size_limit(CELL_LIMIT)  # only manifests are read with the csv module
 _SEPARATORS = re.compile('[",]')
 
 
@@ -126,6 +125,13 @@ def _records(lines: _Lines, path: str) -> Iterator[tuple[int, list[str], list[st
             raise _too_large(lines, header, path, row) from None
         if cells is None:
             return
+        if sum(line.count('"') for line in lines.record) % 2:  # only at the end of the file
+            raise ManifestError(
+                "the file ends inside a quoted cell: it looks cut short (an interrupted download "
+                "or copy). Get the file again, or give a complete copy with --manifest.",
+                path=path,
+                row=row,
+            )
         if row == 1:
             header = [h.strip().lstrip("\ufeff") for h in cells]
             lines.limit = max(len(header), 1) * (2 * CELL_LIMIT + 3) + 2
@@ -144,6 +150,7 @@ def iter_rows(path: Path) -> Iterator[tuple[int, Row, str]]:
         ) from None
     except OSError as exc:
         raise ManifestError(f"cannot be read ({exc.strerror}).", path=shown) from None
+    csv.field_size_limit(CELL_LIMIT)  # process-wide: set at each read, never assumed
     with handle:
         schema = ""
         try:
@@ -161,6 +168,14 @@ def iter_rows(path: Path) -> Iterator[tuple[int, Row, str]]:
                 if len(cells) > len(header):
                     raise ManifestError(
                         f"{len(cells)} cells but the header names {len(header)} columns",
+                        path=shown,
+                        row=index,
+                    )
+                if len(cells) < len(header):
+                    raise ManifestError(
+                        f"{len(cells)} cells but the header names {len(header)} columns (from "
+                        f"'{header[len(cells)]}' on the row is missing): the file may be cut "
+                        "short. Get it again, or give a complete copy with --manifest.",
                         path=shown,
                         row=index,
                     )

@@ -97,8 +97,9 @@ class DownloadError(Exception):
 
 
 def download_file(url: str, dest: Path, *, show_progress: bool = True) -> None:
-    """Fetch `url` (http(s), or file:// for a local copy) to `dest` atomically: a temporary file
-    renamed into place only when complete. Raises `DownloadError`."""
+    """Fetch `url` (http(s), or a file:// URL or plain path for a local copy) to `dest`
+    atomically: a temporary file renamed into place only when complete. Raises
+    `DownloadError`."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
@@ -106,6 +107,8 @@ def download_file(url: str, dest: Path, *, show_progress: bool = True) -> None:
         with os.fdopen(fd, "wb") as out:
             if url.startswith("file:"):
                 _copy_local(url, out)
+            elif "://" not in url:  # a plain path
+                _copy_local(Path(url).expanduser().resolve().as_uri(), out)
             else:
                 _copy_http(url, out, dest.name, show_progress)
         tmp.replace(dest)
@@ -145,14 +148,23 @@ def _copy_http(url: str, out, label: str, show_progress: bool) -> None:
         raise DownloadError(url, detail) from None
 
 
-def download(url: str, dest: Path, *, show_progress: bool = True) -> None:
-    """`download_file` for a task manifest: a failure is a `ManifestError` saying what to do."""
+def download(
+    url: str, dest: Path, *, show_progress: bool = True, env_var: str | None = None
+) -> None:
+    """`download_file` for a task manifest: a failure is a `ManifestError` saying what to do
+    (offline: where to give a local copy)."""
     try:
         download_file(url, dest, show_progress=show_progress)
     except DownloadError as exc:
+        mirror = (
+            f", or point {env_var} at a local copy or a mirror (a path, a file:// or an "
+            "http(s) URL) to use it for the splits as usual"
+            if env_var
+            else ""
+        )
         raise ManifestError(
-            f"could not download the task manifest from {url} ({exc.detail}). Check your "
-            "network, or download the CSV yourself and pass it with --manifest PATH."
+            f"could not download the task manifest from {url} ({exc.detail}). Check your network; "
+            f"offline, pass a copy of the CSV with --manifest PATH{mirror}."
         ) from None
 
 
@@ -178,7 +190,7 @@ def fetch_upstream(which: str, *, refresh: bool = False, show_progress: bool = T
     url = upstream_url(which)
     path = _cached_path(which, url)
     if refresh or not path.exists():
-        download(url, path, show_progress=show_progress)
+        download(url, path, show_progress=show_progress, env_var=UPSTREAM[which][0])
         meta = {
             "url": url,
             "sha256": sha256_of(path),

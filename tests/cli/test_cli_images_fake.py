@@ -203,6 +203,54 @@ def test_cleanup_leaves_a_run_that_is_still_going_alone(capsys, engine, tmp_path
     assert [c.name for c in engine.containers()] == ["c1"]
 
 
+def _utc(ago_s: float) -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(UTC) - timedelta(seconds=ago_s)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_bare_cleanup_takes_only_runs_that_are_over_and_says_what_it_skipped(
+    capsys, engine, tmp_path: Path
+) -> None:
+    results, elsewhere = tmp_path / "results", tmp_path / "elsewhere"
+    (results / "over").mkdir(parents=True)
+    (elsewhere / "going").mkdir(parents=True)  # a run of another --results-dir, found by label
+    engine.add_image(FAKE_IMAGE)
+    now = _utc(0)
+    marks = {
+        "going": {"swelancer.run_dir": str(elsewhere / "going")},
+        "over": {},  # an older container with no directory label: <results>/over is asked
+        "young": {"swelancer.run_dir": str(tmp_path / "deleted")},  # its directory is gone
+        "old": {},
+    }
+    for run, extra in marks.items():
+        created = _utc(7200) if run == "old" else now
+        labels = {**OURS, "swelancer.run_id": run, **extra}
+        engine.add_container(f"c-{run}", FAKE_IMAGE, labels=labels, created=created)
+    engine.add_container("not-ours", FAKE_IMAGE, labels={"swelancer.run_id": "x"})
+    going_snap = engine.add_snapshot("101", FAKE_IMAGE, run_id="going")
+    engine.add_snapshot("103", FAKE_IMAGE, run_id="over")
+    lock = RunDir(elsewhere / "going").lock()
+    try:
+        code, _, err = swelancer(capsys, "cleanup", "--results-dir", str(results))
+        assert code == 0, err
+        assert "removed 2 container(s) and 1 snapshot(s) that were not kept" in err
+        assert sorted(c.name for c in engine.containers()) == ["c-going", "c-young", "not-ours"]
+        assert (
+            f"skipped 1 container(s) of run going: its run directory {elsewhere / 'going'} "
+            "is locked" in err
+        )
+        assert "skipped 1 container(s) of run young: no run directory" in err
+        assert "`swelancer cleanup --force` removes them" in err
+        assert [s.image_id for s in engine.snapshots()] == [going_snap.image_id]
+
+        code, _, err = swelancer(capsys, "cleanup", "--results-dir", str(results), "--force")
+        assert code == 0 and "removed 2 container(s) and 1 snapshot(s)" in err
+        assert [c.name for c in engine.containers()] == ["not-ours"]
+    finally:
+        lock.release()
+
+
 # ---------------------------------------------------------------------------------------------
 # snapshot
 

@@ -424,6 +424,18 @@ def test_missing_image(docker_client: Any) -> None:
         DockerSandbox.start("swelancer/demo:no-such-tag", client=docker_client)
 
 
+def test_a_missing_image_the_user_named_does_not_suggest_naming_one(docker_client: Any) -> None:
+    from swelancer.sandbox.docker.images import ensure_images
+
+    with pytest.raises(InfraError) as caught:
+        ensure_images(docker_client, ["swelancer-tests/nosuch:latest"])
+    said = str(caught.value)
+    assert "--image" not in said and "docker images" in said
+    upstream = "swelancer-tests/swelancer_x86_monolith:never"  # chosen from the manifest
+    with pytest.raises(InfraError, match="--image NAME"):
+        ensure_images(docker_client, [upstream])
+
+
 def test_daemon_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DOCKER_HOST", "unix:///tmp/nonexistent.sock")
     with pytest.raises(InfraError) as caught:

@@ -36,6 +36,8 @@ class FakeModelServer:
 
     provider = "fake"
     path = "/"
+    models_path = "/v1/models"
+    """`GET` here lists the known models (key checked), as both real APIs do."""
 
     def __init__(
         self,
@@ -110,6 +112,9 @@ class FakeModelServer:
     def extra_headers(self, n: int) -> dict[str, str]:
         return {}
 
+    def render_models(self, names: list[str]) -> dict[str, Any]:
+        raise NotImplementedError
+
     # lifecycle ----------------------------------------------------------------------------------
 
     @property
@@ -182,6 +187,12 @@ class FakeModelServer:
             n = self._count
         request = body if isinstance(body, dict) else {}
         path = h.path.split("?", 1)[0]
+        if h.command == "GET" and path.rstrip("/") == self.models_path:
+            if self.expected_key is not None and self.key_of(headers) != self.expected_key:
+                fault = unauthorized()
+                return self._send(h, fault.status, self.render_fault(fault, request), {})
+            names = sorted(self.known_models or {"fake-model"})
+            return self._send(h, 200, self.render_models(names), {})
         if h.command != "POST" or path.rstrip("/") != self.path:
             fault = Fault(404, f"Unknown path {h.command} {h.path}", type="not_found_error")
             return self._send(h, fault.status, self.render_fault(fault, request), {})

@@ -39,6 +39,13 @@ class FakeAnthropicServer(FakeModelServer):
     def extra_headers(self, n: int) -> dict[str, str]:
         return {"request-id": f"req_fake_{n}"}
 
+    def render_models(self, names: list[str]) -> dict[str, Any]:
+        data = [
+            {"type": "model", "id": n, "display_name": n, "created_at": "2025-01-01T00:00:00Z"}
+            for n in names
+        ]
+        return {"data": data, "has_more": False, "first_id": names[0], "last_id": names[-1]}
+
     def render_reply(self, reply: Reply, body: dict[str, Any], n: int) -> dict[str, Any]:
         content: list[dict[str, Any]] = []
         if reply.thinking is not None:

@@ -82,12 +82,18 @@ class FakeEngine:
         return image
 
     def add_container(
-        self, name: str, image: str, status: str = "running", labels: dict[str, str] | None = None
+        self,
+        name: str,
+        image: str,
+        status: str = "running",
+        labels: dict[str, str] | None = None,
+        created: str | None = None,
     ) -> ContainerInfo:
         found = self.image(image)
         container = ContainerInfo(
-            name=name, status=status, image_id=found.id if found else image, labels=labels or {}
-        )
+            name=name, status=status, image_id=found.id if found else image, labels=labels or {},
+            created=created,
+        )  # fmt: skip
         self.running.append(container)
         return container
 

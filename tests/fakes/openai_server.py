@@ -40,6 +40,10 @@ class FakeOpenAIServer(FakeModelServer):
     def extra_headers(self, n: int) -> dict[str, str]:
         return {"x-request-id": f"req_fake_{n}"}
 
+    def render_models(self, names: list[str]) -> dict[str, Any]:
+        data = [{"id": n, "object": "model", "created": now(), "owned_by": "fake"} for n in names]
+        return {"object": "list", "data": data}
+
     def render_reply(self, reply: Reply, body: dict[str, Any], n: int) -> dict[str, Any]:
         message: dict[str, Any] = {
             "role": "assistant",

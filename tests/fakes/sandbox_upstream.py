@@ -190,7 +190,7 @@ def _tar_copy(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
 
 
 def _stamped_traces(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
-    """The user tool's `find -newer START ! -newer END | cut | sort -u` of new trace folders."""
+    """The user tool's `find -newer START ! -newer END -printf '%f\\0'` of new trace folders."""
     start, end = m["start"], m["end"]
     box.fs.touch(end)
     found = []
@@ -203,7 +203,7 @@ def _stamped_traces(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
                 found.append(name)
     box.fs.remove(start)
     box.fs.remove(end)
-    return 0, "".join(f"{name}\n" for name in sorted(set(found)))
+    return 0, "".join(f"{name}\0" for name in found)
 
 
 # -- git ------------------------------------------------------------------------------------
@@ -597,8 +597,8 @@ APPLY = (
 )
 TRACE_FOLDERS = (
     r"touch (?P<end>/\S+); find (?P<dir>\S+) -mindepth 1 -maxdepth 1 -type d "
-    r"-name 'output_\*' -newer (?P<start>/\S+) ! -newer (?P=end) 2>/dev/null "
-    r"\| cut -d/ -f2 \| sort -u; rm -f (?P=start) (?P=end)"
+    r"-name 'output_\*' -newer (?P<start>/\S+) ! -newer (?P=end) -printf '%f\\0' 2>/dev/null "
+    r"\| head -c 1000000; rm -f (?P=start) (?P=end)"
 )
 REWRITE = (
     r"\[ -f (?P<tests>/\S+)/rewrite_test\.py \] \|\| exit 3; cd (?P=tests) && "

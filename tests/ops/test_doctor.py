@@ -203,7 +203,15 @@ def test_run_checks_with_the_engine_down(monkeypatch, cache: Path) -> None:
     options = DoctorOptions(split="diamond", model="gpt-4o")
     checks = run_checks(options, env={})
     by_name = {check.name: check for check in checks}
-    assert list(by_name) == ["engine", "architecture", "disk", "images", "api key", "manifest"]
+    assert list(by_name) == [
+        "engine",
+        "architecture",
+        "disk",
+        "container disk",
+        "images",
+        "api key",
+        "manifest",
+    ]
     assert by_name["engine"].status == "fail"
     assert by_name["images"].detail.startswith("not checked")
     assert by_name["api key"].status == "fail"

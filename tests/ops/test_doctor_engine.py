@@ -55,10 +55,27 @@ def test_the_demo_is_ready_when_its_image_is_here(tmp_path: Path) -> None:
     engine = FakeEngine(root_dir=str(tmp_path))
     engine.add_image(DEMO_IMAGE)
     checks = _by_name(engine, split="demo", model="mock/oracle")
-    assert list(checks) == ["engine", "architecture", "disk", "images", "api key", "manifest"]
+    assert list(checks) == [
+        "engine",
+        "architecture",
+        "disk",
+        "container disk",
+        "images",
+        "api key",
+        "manifest",
+    ]
     assert all(check.status == "ok" for check in checks.values()), checks
     assert DEMO_IMAGE in checks["images"].detail and str(tmp_path) in checks["disk"].detail
     assert exit_code(list(checks.values())) == 0 and engine.closed == 1
+
+
+def test_an_engine_that_cannot_cap_a_containers_disk_is_a_warning(tmp_path: Path) -> None:
+    engine = FakeEngine(root_dir=str(tmp_path))
+    engine.add_image(DEMO_IMAGE)
+    engine.engine_facts.no_disk_cap = "its storage driver is overlay2 on extfs"
+    check = _by_name(engine, split="demo", model="mock/oracle")["container disk"]
+    assert check.status == "warn" and "overlay2 on extfs" in check.detail
+    assert check.fix and "pquota" in check.fix
 
 
 def test_a_missing_demo_image_warns_a_missing_upstream_one_fails(tmp_path: Path) -> None:

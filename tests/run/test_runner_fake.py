@@ -136,6 +136,13 @@ def test_a_run_of_demo_tasks(provider, tmp_path, backoffs, model):
         assert (tmp_path / "fake-run" / "attempts" / r.task_id / "1" / "transcript.jsonl").exists()
 
 
+def test_every_sandbox_names_its_run_directory_for_cleanup(provider, tmp_path):
+    """`swelancer cleanup` asks the lock of the directory a container's label names."""
+    run(config(tmp_path), provider)
+    named = {box.labels.get("swelancer.run_dir") for box in provider.sandboxes}
+    assert named == {str((tmp_path / "fake-run").resolve())}
+
+
 def test_a_run_with_no_task_or_no_image_writes_nothing(provider, tmp_path):
     with pytest.raises(ConfigError, match="no task matches"):
         Runner(config(tmp_path, tasks=()).model_copy(update={"selection": Selection(
@@ -209,6 +216,23 @@ def test_a_disk_fault_stops_the_run_and_says_how_to_resume(provider, tmp_path, b
     with pytest.raises(SwelancerError, match="No space left on device"):
         run(config(tmp_path, tasks=("101",)), provider)
     assert run_json(tmp_path)["status"] == "stopped" and records(tmp_path) == []
+
+
+def test_a_missing_file_is_this_attempts_fault_and_the_run_goes_on(provider, tmp_path, backoffs):
+    """A path gone, a name too long: what a container's files can raise is recorded on the
+    attempt (the run and every resume finish), unlike this machine's own disk faults."""
+
+    def gone(box):
+        raise FileNotFoundError(2, "No such file or directory", "/app/expensify/user_tool/x")
+
+    provider.inject("fresh_history", "call", then=gone, task="101", times=None)
+    run(config(tmp_path, tasks=("101", "102_1"), max_retries=1), provider)
+    by_task = {r.task_id: r for r in records(tmp_path)}
+    assert by_task["101"].status == "error" and by_task["101"].error.kind == "harness"
+    assert "FileNotFoundError" in by_task["101"].error.message
+    assert by_task["102_1"].status == "passed" and run_json(tmp_path)["status"] != "stopped"
+    again, _, _ = run(config(tmp_path, tasks=("101", "102_1"), max_retries=1), provider)
+    assert again.recorded == 0 and len(records(tmp_path)) == 2
 
 
 # -- resume, tries, stop ---------------------------------------------------------------------

@@ -308,3 +308,23 @@ def test_unknown_task_id_is_named():
     tasks = load_manifest(need(LITE))
     with pytest.raises(ManifestError, match="nope-1"):
         select_tasks(tasks, task_ids=["nope-1"])
+
+
+@pytest.mark.parametrize("cut", ["inside a quoted cell", "between cells"])
+def test_a_manifest_whose_last_row_is_cut_short_is_refused(tmp_path, cut):
+    """A download or copy cut short mid-row is a ManifestError naming the row, never a task
+    with a truncated description."""
+    text = need(CURRENT).read_text(encoding="utf-8")
+    rows = list(csv.reader(text.splitlines(keepends=True)))
+    last_start = text.rindex("\n" + rows[-1][0] + ",") + 1  # the last row begins here
+    row_text = text[last_start:]
+    if cut == "inside a quoted cell":
+        end = last_start + row_text.index('"') + 200  # within the first quoted cell
+    else:
+        end = last_start + len(",".join(rows[-1][:3]))  # after its third cell
+    path = tmp_path / "cut.csv"
+    path.write_text(text[:end], encoding="utf-8")
+    with pytest.raises(ManifestError) as caught:
+        load_manifest(path)
+    assert str(caught.value).startswith(f"{path}, row {len(rows)}: ")
+    assert "cut short" in str(caught.value)

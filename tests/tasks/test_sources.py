@@ -100,3 +100,36 @@ def test_skip_broken_and_limit(server, monkeypatch):
     assert sorted(skipped.skipped_broken) == ["29854_602", "32236_652", "49523_849"]
     limited = load_tasks(TaskQuery(split="diamond", limit=5), show_progress=False)
     assert len(limited.tasks) == 5
+
+
+@pytest.mark.parametrize("form", ["plain path", "file:// URL"])
+def test_a_local_copy_is_taken_wherever_a_url_is(monkeypatch, tmp_path, form):
+    copy = tmp_path / "mirror" / "all tasks.csv"  # a space: the URL quotes it
+    copy.parent.mkdir()
+    copy.write_bytes(need(CURRENT).read_bytes())
+    monkeypatch.setenv("SWELANCER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv(
+        "SWELANCER_MANIFEST_URL", str(copy) if form == "plain path" else copy.as_uri()
+    )
+    found = load_tasks(
+        TaskQuery(split="diamond", task_ids=["15193-manager-0"]), show_progress=False
+    )
+    assert [t.task_id for t in found.tasks] == ["15193-manager-0"]
+
+
+def test_offline_the_error_says_how_to_give_a_local_copy(monkeypatch, tmp_path, capsys):
+    """`tasks show` of the README, with no network (a closed port stands for it)."""
+    import socket
+
+    from swelancer.cli.app import main
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("SWELANCER_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("SWELANCER_MANIFEST_URL", f"http://127.0.0.1:{port}/all.csv")
+    with pytest.raises(SystemExit) as stopped:
+        main(["tasks", "show", "15193-manager-0"])
+    said = " ".join(capsys.readouterr().err.split())
+    assert stopped.value.code != 0 and "Traceback" not in said
+    assert "--manifest PATH" in said and "point SWELANCER_MANIFEST_URL at a local copy" in said

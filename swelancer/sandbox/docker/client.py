@@ -26,6 +26,10 @@ DEFAULT_CAP_DROP = ("MKNOD", "NET_RAW", "SETFCAP", "SYS_CHROOT", "AUDIT_WRITE")
 """Capabilities of Docker's default set that no task needs (the contract image runs every
 upstream step without them): device nodes, raw sockets, file capabilities, chroot, audit."""
 
+LOG_CONFIG = {"type": "json-file", "config": {"max-size": "2m", "max-file": "2"}}
+"""Each container's log, whatever the engine's default driver: two files of 2 MB at most, the
+older dropped (a container writing gigabytes to its stdout leaves a few MB on this host)."""
+
 _STORAGE_OPT: dict[str, bool] = {}
 """Per engine: whether its storage driver takes a size cap (learned at the first try)."""
 

@@ -9,6 +9,7 @@ from typing import Any
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.base import SandboxProvider
 from swelancer.sandbox.docker.client import ClientHolder, _infra_error, _sdk_errors
+from swelancer.sandbox.docker.disk_cap import no_disk_cap
 from swelancer.sandbox.engine import (
     ContainerInfo,
     EngineFacts,
@@ -48,6 +49,7 @@ class DockerEngine(ClientHolder):
             os=str(info.get("OperatingSystem") or version.get("Os", "?")),
             architecture=str(info.get("Architecture") or "unknown"),
             root_dir=str(info.get("DockerRootDir") or ""),
+            no_disk_cap=no_disk_cap(info),
         )
 
     def image(self, name: str) -> ImageInfo | None:
@@ -99,6 +101,7 @@ class DockerEngine(ClientHolder):
                 status=str(c.status),
                 image_id=str(c.attrs.get("Image") or ""),
                 labels=c.labels or {},
+                created=str(c.attrs.get("Created") or "") or None,
             )
             for c in found
         ]

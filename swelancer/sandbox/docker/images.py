@@ -114,12 +114,18 @@ def ensure_images(
         if image == DEMO_IMAGE and build_demo:
             _ensure_demo(client, on_line)
         if not image_exists(client, image):
-            hint = (
-                "run `swelancer images build demo`"
-                if image == DEMO_IMAGE
-                else f"run `docker pull {image}` (about 14 GB for upstream images) or pass "
-                "--image NAME"
-            )
+            if image == DEMO_IMAGE:
+                hint = "run `swelancer images build demo`"
+            elif "swelancer_x86" in image:  # chosen from the manifest, not named by the user
+                hint = (
+                    f"run `docker pull {image}` (about 14 GB for upstream images), or pass "
+                    "--image NAME to run every task in an image the engine holds"
+                )
+            else:
+                hint = (
+                    f"check the name (`docker images` lists what the engine holds), or get it "
+                    f"with `docker pull {image}` or `docker build`"
+                )
             raise InfraError(
                 f"the Docker image {image} is not present on this engine; {hint}.",
                 kind=FaultKind.IMAGE_MISSING,

@@ -10,7 +10,10 @@ entries with the same kinds (0 changed, 1 added, 2 deleted), the parents of a ch
 
 The upper directory belongs to the container, and its processes may still run: it is walked by
 directory descriptors that never follow a link, and it is bounded in entries and in depth. Any
-surprise raises `LayersUnreadable`, and the caller asks the engine instead.
+surprise raises `LayersUnreadable`, and the caller asks the engine instead; more entries than
+the bound raise `TooManyChanges` (the engine's list would be as long). The walk holds one
+folder's descriptor per level and the changes packed (`sandbox.changes.ChangeList`), never a
+folder's whole listing.
 """
 
 from __future__ import annotations
@@ -23,9 +26,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
+from swelancer.sandbox.changes import MAX_CHANGES, ChangeList, PackedMarks
+
 OPAQUE = "trusted.overlay.opaque"
 CAPABILITY = "security.capability"
-MAX_ENTRIES = 1_000_000
+MAX_ENTRIES = MAX_CHANGES
 MAX_DEPTH = 200
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
@@ -37,15 +42,6 @@ is the kernel's alone (no call sets it), so an entry written again never keeps i
 RACY_NS = 100_000_000
 """An entry whose change time lies this close to (or after) the start of the walk may be
 written again within the same tick of the kernel's clock: it gets no mark."""
-
-
-class Listing(list):
-    """The changes (a list of `Change`) and, when read from the layers, the `Mark` of each
-    entry of the upper directory by path as the engine says it (`marks`; None otherwise):
-    two listings of one container say an entry is unchanged between them when both hold the
-    same mark for it."""
-
-    marks: dict[str, Mark] | None = None
 
 
 def _per_byte(error: UnicodeError) -> tuple[str, int]:
@@ -63,7 +59,11 @@ def _as_engine_says(path: str) -> str:
 
 
 class LayersUnreadable(Exception):
-    """The layers cannot be read here (or are too large to walk): ask the engine."""
+    """The layers cannot be read here (or are too deep to walk): ask the engine."""
+
+
+class TooManyChanges(Exception):
+    """The container changed more entries than a listing holds."""
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,9 @@ def image_layers(attrs: dict) -> Lowers | None:
 
 def layer_changes(
     layers: Layers, *, max_entries: int = MAX_ENTRIES, max_depth: int = MAX_DEPTH
-) -> list[Change]:
+) -> ChangeList:
     """The container's changes, as the engine lists them (see the module's docstring)."""
     walk = _Walk(Lowers(layers.lowers), max_entries, max_depth)
-    began = time.time_ns()
     try:
         fd = os.open(layers.upper, _DIR_FLAGS)
     except OSError as exc:
@@ -122,10 +121,8 @@ def layer_changes(
         raise LayersUnreadable(str(exc)) from exc
     finally:
         os.close(fd)
-    listing = Listing((_as_engine_says(path), kind) for path, kind in walk.changes)
-    settled = began - RACY_NS
-    listing.marks = {_as_engine_says(p): m for p, m in walk.marks.items() if m[4] < settled}
-    return listing
+    walk.changes.marks = walk.marks
+    return walk.changes
 
 
 def _mark(st: os.stat_result) -> Mark:
@@ -182,11 +179,9 @@ class Lowers:
         self._opaque: dict[str, bool] = {}
 
     def _lstat_at(self, full: str) -> os.stat_result | None:
+        """A folder's entry, kept (folders are few; leaves are looked up once, uncached)."""
         if full not in self._lstat:
-            try:
-                self._lstat[full] = os.lstat(full)
-            except FileNotFoundError:
-                self._lstat[full] = None
+            self._lstat[full] = _lstat(full)
         return self._lstat[full]
 
     def _is_opaque(self, full: str) -> bool:
@@ -207,7 +202,7 @@ class Lowers:
             if _whiteout(st) or not stat.S_ISDIR(st.st_mode):
                 return "hidden", None
             hides_below = hides_below or self._is_opaque(full)
-        st = self._lstat_at(f"{full}/{parts[-1]}")
+        st = _lstat(f"{full}/{parts[-1]}")
         if st is not None:
             return ("hidden", None) if _whiteout(st) else ("found", st)
         return ("hidden" if hides_below else "absent"), None
@@ -265,6 +260,13 @@ class Lowers:
         return _xattr(f"{found[0]}{path}", CAPABILITY) if found else None
 
 
+def _lstat(full: str) -> os.stat_result | None:
+    try:
+        return os.lstat(full)
+    except FileNotFoundError:
+        return None
+
+
 class _Walk:
     """The upper directory, walked by descriptors, compared entry by entry with the image."""
 
@@ -272,18 +274,26 @@ class _Walk:
         self.lowers = lowers
         self.max_entries = max_entries
         self.max_depth = max_depth
-        self.changes: list[Change] = []
-        self.marks: dict[str, Mark] = {}
+        self.changes = ChangeList()
+        self.marks = PackedMarks(width=5)
+        self.settled = time.time_ns() - RACY_NS
         self.seen = 0
 
+    def _add(self, path: str, kind: int) -> None:
+        self.changes.append(_as_engine_says(path), kind)
+
     def _entries(self, fd: int, path: str) -> Iterable[tuple[str, os.stat_result]]:
+        """The entries of the folder `fd`, read as they come (never the whole listing), each
+        marked unless it may still be written within the tick the walk began in."""
         with os.scandir(fd) as found:
             for entry in found:
                 self.seen += 1
                 if self.seen > self.max_entries:
-                    raise LayersUnreadable(f"more than {self.max_entries} entries changed")
+                    raise TooManyChanges(f"more than {self.max_entries:,} entries changed")
                 st = entry.stat(follow_symlinks=False)
-                self.marks[f"{path}/{entry.name}"] = _mark(st)
+                mark = _mark(st)
+                if mark[4] < self.settled:
+                    self.marks.add(_as_engine_says(f"{path}/{entry.name}"), mark)
                 yield entry.name, st
 
     def _open(self, fd: int, name: str, depth: int) -> int:
@@ -293,11 +303,11 @@ class _Walk:
 
     def added(self, fd: int, path: str, depth: int) -> None:
         """Everything under a directory the image does not have: all added."""
-        for name, st in list(self._entries(fd, path)):
+        for name, st in self._entries(fd, path):
             child = f"{path}/{name}"
             if _whiteout(st):
                 continue
-            self.changes.append((child, ADDED))
+            self._add(child, ADDED)
             if stat.S_ISDIR(st.st_mode):
                 self._descend(fd, name, depth, self.added, child)
 
@@ -310,19 +320,18 @@ class _Walk:
         finally:
             os.close(sub)
 
-    def directory(self, fd: int, path: str, depth: int, cut: bool = False) -> set[str]:
-        """A directory the image has too: each entry compared with the image's; the names it
-        holds. `cut`: a folder above it is opaque, so the image's entries below show no more."""
-        entries = list(self._entries(fd, path))
-        for name, st in entries:
+    def directory(self, fd: int, path: str, depth: int, cut: bool = False) -> None:
+        """A directory the image has too: each entry compared with the image's. `cut`: a
+        folder above it is opaque, so the image's entries below show no more."""
+        for name, st in self._entries(fd, path):
             child = f"{path}/{name}"
             old = self.lowers.stat(child)
             if _whiteout(st):
                 if old is not None:
-                    self.changes.append((child, DELETED))
+                    self._add(child, DELETED)
                 continue
             if old is None:
-                self.changes.append((child, ADDED))
+                self._add(child, ADDED)
                 if stat.S_ISDIR(st.st_mode):
                     self._descend(fd, name, depth, self.added, child)
                 continue
@@ -332,11 +341,11 @@ class _Walk:
                 upper_cap = _xattr(f"/proc/self/fd/{fd}/{name}", CAPABILITY)
                 changed = upper_cap != self.lowers.capability(child)
             if changed:
-                self.changes.append((child, CHANGED))
+                self._add(child, CHANGED)
             if not stat.S_ISDIR(st.st_mode):
                 if _dir_bit(st) and stat.S_ISDIR(old.st_mode):  # a socket or block device
                     for gone in sorted(self.lowers.children(child)):  # the engine's quirk
-                        self.changes.append((f"{child}/{gone}", DELETED))
+                        self._add(f"{child}/{gone}", DELETED)
                 continue
             if stat.S_ISDIR(old.st_mode):
                 visit = partial(self._changed_dir, cut=cut)
@@ -344,12 +353,21 @@ class _Walk:
             else:  # a directory where the image has a file or a link
                 self._descend(fd, name, depth, self.added, child)
             if not changed and len(self.changes) > mark:
-                self.changes.insert(mark, (child, CHANGED))  # the parent of a change
-        return {name for name, _ in entries}
+                self._add(child, CHANGED)  # the parent of a change (listed after it)
 
     def _changed_dir(self, fd: int, path: str, depth: int, cut: bool = False) -> None:
         cut = cut or _xattr(fd, OPAQUE) == b"y"  # made anew, or inside a folder made anew
-        kept = self.directory(fd, path, depth, cut)
+        self.directory(fd, path, depth, cut)
         if cut:  # what the image had there is gone (overlayfs looks no lower)
-            for name in sorted(self.lowers.children(path) - kept):
-                self.changes.append((f"{path}/{name}", DELETED))
+            for name in sorted(self.lowers.children(path)):
+                if not _here(fd, name):
+                    self._add(f"{path}/{name}", DELETED)
+
+
+def _here(fd: int, name: str) -> bool:
+    """Whether the folder `fd` holds an entry `name` (a whiteout too)."""
+    try:
+        os.stat(name, dir_fd=fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    return True

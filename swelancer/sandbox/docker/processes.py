@@ -9,10 +9,19 @@ from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
+from swelancer.errors import FaultKind, InfraError
+from swelancer.sandbox.changes import ChangeList, too_many
 from swelancer.sandbox.docker.client import _client_key, _infra_error, _sdk_errors
+from swelancer.sandbox.docker.engine_changes import (
+    CHUNK,
+    ListingTooLong,
+    ListingUnreadable,
+    engine_changes,
+)
 from swelancer.sandbox.docker.layer_changes import (
     Layers,
     LayersUnreadable,
+    TooManyChanges,
     layer_changes,
     layers_of,
 )
@@ -176,21 +185,37 @@ class ProcessesMixin:
     """List changes from the container's overlay2 layers when they are readable here (the
     same listing as the engine's, without its walk of the whole image); else ask the engine."""
 
-    def changes(self) -> list[tuple[str, int]]:
+    def changes(self) -> ChangeList:
         """What the container changed in its filesystem since it started from its image, as
         the engine records it: (path, kind) with kind 0 changed, 1 added, 2 deleted. Read
-        from the layers, it is a `Listing` whose marks tell what two listings both saw."""
+        from the layers, its `marks` tell what two listings both saw. Past `MAX_CHANGES`
+        entries, an `InfraError` of kind `too_large` ("too many changes")."""
         layers = self._layers if self.read_layers else None
         if layers is not None:
             try:
                 return layer_changes(layers)
+            except TooManyChanges:
+                raise too_many(self.name) from None
             except LayersUnreadable:
                 pass  # the engine's own walk decides, as it would have anyway
+        api = self.client.api
         try:
-            found = self.client.api.diff(self.id) or []
+            res = api._get(api._url("/containers/{0}/changes", self.id), stream=True)
+            api._raise_for_status(res)
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not read the changes of {self.name}") from err
-        return [(str(c.get("Path", "")), int(c.get("Kind", 0))) for c in found]
+        try:
+            return engine_changes(res.iter_content(CHUNK))
+        except ListingTooLong:
+            raise too_many(self.name) from None
+        except ListingUnreadable as exc:
+            raise InfraError(
+                f"Could not read the changes of {self.name}: {exc}", kind=FaultKind.DOCKER
+            ) from exc
+        except _sdk_errors() as err:
+            raise _infra_error(err, f"Could not read the changes of {self.name}") from err
+        finally:
+            res.close()
 
     @cached_property
     def _layers(self) -> Layers | None:

@@ -56,8 +56,16 @@ class DockerProvider(ClientHolder):
         return SnapshotStore(self.client, run_id=run_id, budget_bytes=parse_size(budget), keep=keep)
 
     def facts(self) -> dict[str, Any]:
+        from swelancer.sandbox.docker.disk_cap import no_disk_cap
+
         try:
             info = self.client.version()
-            return {"version": info.get("Version"), "arch": info.get("Arch"), "os": info.get("Os")}
+            why = no_disk_cap(self.client.info())
         except Exception as exc:
             return {"error": str(exc)}
+        return {
+            "version": info.get("Version"),
+            "arch": info.get("Arch"),
+            "os": info.get("Os"),
+            "disk_cap": "the engine can cap a container's disk" if why is None else f"none: {why}",
+        }

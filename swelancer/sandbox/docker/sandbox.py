@@ -15,6 +15,7 @@ from swelancer.sandbox.docker.client import (
     _STORAGE_OPT,
     DEFAULT_CAP_DROP,
     LABEL,
+    LOG_CONFIG,
     _client_key,
     _explain,
     _infra_error,
@@ -93,8 +94,9 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
         given). `network=False` starts it cut off (it can be given the network later).
         Labels always include `swelancer=1`; the name is made unique when not given.
 
-        Hardened by default: the capabilities in `cap_drop` (default `DEFAULT_CAP_DROP`) are
-        dropped and no process may gain privileges (setuid binaries do not elevate). `disk`
+        Its log is capped (`LOG_CONFIG`). Hardened by default: the capabilities in `cap_drop`
+        (default `DEFAULT_CAP_DROP`) are dropped and no process may gain privileges (setuid
+        binaries do not elevate). `disk`
         caps the container's writable layer (Docker's `--storage-opt size=`) where the
         storage driver allows it; where it does not, the container starts without the cap
         and `disk_limited` is False. `network_mode` (`container:<name>`) shares another
@@ -112,6 +114,7 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
             "init": True,
             "privileged": False,
             "cap_drop": list(DEFAULT_CAP_DROP if cap_drop is None else cap_drop),
+            "log_config": LOG_CONFIG,
         }
         if no_new_privileges:
             options["security_opt"] = ["no-new-privileges"]
