@@ -721,15 +721,17 @@ ANOMALY_KINDS = {
     "107_1": "no_exit_code",
     "108": "odd_exit_code",
 }
-SETTLED_BY_CONTROL = {"sigkill", "sigint", "no_exit_code", "odd_exit_code"}
-CAUGHT_AS_TAMPERING = {"exit_3", "exit_5"}  # the app replaced /usr/bin/pytest while it ran
+SETTLED_BY_CONTROL = {"no_exit_code"}
+OUT_OF_REACH = {"sigkill", "sigint", "exit_3", "exit_5", "odd_exit_code"}
+"""Attacks on the judge's pytest and exit code: the app runs in another container (no pytest
+there to signal, its own /usr/bin/pytest to replace, no exit code file to rewrite)."""
 
 ANOMALY_HOOK = (
     DAEMON
     + r"""
 import glob, os, signal, time
 kind = P["kinds"].get(os.environ.get("ISSUE_ID", ""))
-if kind and os.path.isdir("/app/tests/issues"):
+if kind and os.path.isdir("/app/tests"):  # while graded (the app's side holds only logs/)
     def pytest_pids():
         for pid in os.listdir("/proc"):
             try:
@@ -798,10 +800,10 @@ def anomaly_scenario(mode: str) -> Scenario:
 @pytest.mark.parametrize("kind", list(ANOMALY_KINDS.values()))
 @pytest.mark.parametrize("mode", ["same", "fresh"])
 def test_breaking_the_test_run_is_a_failure_not_an_error(runs, mode, kind):
-    """`rm -rf .git`; a `git` that prints garbage; the app SIGKILLing its own pytest (137) or
-    interrupting it (2); a pytest that exits 3 or 5; a build that fails (no exit code); an exit
-    code rewritten to -9. Each is `failed`, and a missing or odd exit code is settled by a
-    control run of the untouched task."""
+    """`rm -rf .git`; a `git` that prints garbage; the app SIGKILLing the test's pytest or
+    interrupting it; a pytest that exits 3 or 5; a build that fails (no exit code); an exit
+    code rewritten to -9. Each is `failed`; a missing exit code is settled by a control run of
+    the untouched task; the attacks on pytest and its exit code find none where the app runs."""
     run = runs.get(f"anomaly-{mode}")
     task = next(t for t, k in ANOMALY_KINDS.items() if k == kind)
     record = run.record(task)
@@ -810,17 +812,15 @@ def test_breaking_the_test_run_is_a_failure_not_an_error(runs, mode, kind):
     if kind in SETTLED_BY_CONTROL:
         assert record["control_exit_codes"], record
         assert "the untouched task grades cleanly" in (record["reason"] or ""), record
-    if kind in CAUGHT_AS_TAMPERING:
-        assert "/usr/bin/pytest" in (record["tampering"] or ""), record
-    expected = {"sigkill": 137, "sigint": 2, "exit_3": 3, "exit_5": 5, "no_exit_code": -1,
-                "odd_exit_code": -9}.get(kind)  # fmt: skip
-    if expected is not None:  # the attack did break the test run as meant
-        assert record["test_exit_codes"][task][-1] == expected, record
+        assert record["test_exit_codes"][task][-1] == -1, record  # the build did fail
+    if kind in OUT_OF_REACH:  # the judge's own verdict on the unfixed code, unforged
+        assert set(record["test_exit_codes"][task]) == {1}, record
+        assert record["tampering"] is None, record
 
 
 TMP_LINK_HOOK = r"""
 import os, shutil
-if os.path.isdir("/app/tests/issues") and not os.path.islink("/tmp"):
+if os.path.isdir("/app/tests") and not os.path.islink("/tmp"):
     shutil.rmtree("/tmp", ignore_errors=True)  # a folder of the image's: no rename on overlayfs
     os.symlink(P["target"], "/tmp")
 """
@@ -848,17 +848,17 @@ def tmp_link_scenario(mode: str) -> Scenario:
 
 @pytest.mark.parametrize("mode", ["same", "fresh"])
 def test_a_link_where_the_tests_are_staged_is_a_failure_not_an_error(runs, mode):
-    """Staging the tests fails (the engine refuses the copy), which was an excluded
-    infrastructure error: the container's state is the agent's doing, so the attempt fails,
-    with the reason, in both grading modes."""
+    """Putting the app's part of the playbook in place fails (the engine refuses the copy):
+    the container's state is the agent's doing, so the attempt fails, with the reason, in both
+    grading modes, never as an infrastructure error."""
     record = runs.get(f"tmplink-{mode}").record("101")
     assert record["status"] == "failed" and record["error"] is None, record
     assert record["earned_usd"] == 0 and record["graded_in"] == mode
-    assert "the tests could not be put in place for test run" in (record["reason"] or ""), record
+    assert "could not be put in place for test run" in (record["reason"] or ""), record
     if mode == "same":  # nothing ran: the control says the task itself grades
         assert record["test_exit_codes"] == {"101": [-1]}, record
         assert "the untouched task grades cleanly" in record["reason"], record
-    else:  # the first run ran, the second could not be staged
+    else:  # the first run ran, the second's app part could not be put in place
         assert len(record["test_exit_codes"]["101"]) == 2, record
 
 
