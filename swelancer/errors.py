@@ -8,6 +8,9 @@ from enum import StrEnum
 class SwelancerError(Exception):
     """Base of every error this package raises on purpose; its message is for the user."""
 
+    tail: tuple[str, ...] = ()
+    """Lines shown as they are under the message (the end of a build log, say)."""
+
 
 class ManifestError(SwelancerError):
     """A task manifest cannot be read. Raised before any container starts."""

@@ -58,6 +58,8 @@ def print_error(error: SwelancerError) -> None:
         f"swelancer: {label}: {text}", width=100, break_long_words=False, break_on_hyphens=False
     )
     print(paragraph, file=sys.stderr)
+    for line in error.tail:
+        print(f"  {clean(line)}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -127,8 +127,9 @@ def images_build(
     executor: ExecutorOpt = "local",
     ray_address: RayAddressOpt = "auto",
 ) -> None:
-    """Build the demo image (upstream images are pulled, not built here); with --executor ray,
-    on every node of the cluster."""
+    """Build the demo image (upstream images are pulled, not built here), showing one progress
+    line and keeping the whole build log in the cache folder (`image-build.log`); with
+    --executor ray, on every node of the cluster."""
     from swelancer.errors import ConfigError
     from swelancer.ops.images import DEMO_IMAGE
 
@@ -138,8 +139,12 @@ def images_build(
         from swelancer.ops.cluster import build_on_cluster
 
         return build_on_cluster(ray_address, say)
-    with engine() as eng:
-        image_id = eng.build_demo(on_line=say)
+    from swelancer.ops.build_log import BUILD_LOG, build_progress
+    from swelancer.tasks.sources import cache_dir
+
+    with engine() as eng, build_progress(cache_dir() / BUILD_LOG, say) as build:
+        build.line(f"building {DEMO_IMAGE}")
+        image_id = eng.build_demo(on_line=build.line)
     say(f"built {DEMO_IMAGE} ({image_id[:19]})")
 
 

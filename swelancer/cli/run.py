@@ -317,13 +317,17 @@ def run(
     if print_config:
         typer.echo(settings.to_toml(config), nl=False)
         return
+    from swelancer.ops.build_log import build_progress
     from swelancer.run.runner import Runner
 
     # Ctrl-C and SIGTERM stop the run cleanly, even when the shell started us with SIGINT
     # ignored (as it does for background jobs).
     previous = {s: signal.signal(s, _raise_interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     runner = Runner(
-        config, say=say, make_progress=lambda log: make_progress(quiet=quiet, log_path=log)
+        config,
+        say=say,
+        make_progress=lambda log: make_progress(quiet=quiet, log_path=log),
+        make_build=lambda log: build_progress(log, say, quiet=quiet),
     )
     try:
         summary = runner.run()

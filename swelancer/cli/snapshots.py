@@ -67,6 +67,7 @@ def images_snapshot(
     from swelancer.cli.tasks import query_from
     from swelancer.config import SandboxSection
     from swelancer.errors import ConfigError, SwelancerError
+    from swelancer.ops.build_log import BUILD_LOG, build_progress
     from swelancer.ops.images import image_for
     from swelancer.ops.snapshots import build_snapshots
     from swelancer.run.spec import AttemptSettings, sandbox_spec
@@ -74,6 +75,7 @@ def images_snapshot(
     from swelancer.sandbox.snapshot_model import parse_size
     from swelancer.tasks.catalog import load_tasks
     from swelancer.tasks.models import IcTask
+    from swelancer.tasks.sources import cache_dir
 
     if variant != "ic_swe":
         raise ConfigError(
@@ -102,9 +104,10 @@ def images_snapshot(
     }
     eng = docker_engine()  # for the whole command: its connection ends with the process
     provider = eng.provider()
-    provider.prepare_images(
-        list(dict.fromkeys(images.values())), build_demo=True, on_line=lambda x: say(f"  {x}")
-    )
+    with build_progress(cache_dir() / BUILD_LOG, say) as build:
+        provider.prepare_images(
+            list(dict.fromkeys(images.values())), build_demo=True, on_line=build.line
+        )
     run_id = f"snapshot-{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
     store = eng.snapshot_store(run_id, budget_bytes=budget_bytes, keep=True)
     say(

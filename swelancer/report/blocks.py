@@ -30,7 +30,7 @@ class Part:
     text: str
     label: str = ""
     style: str = "text"
-    """text (prose), code (what was run) or output (what came back)."""
+    """text (prose), code (what was run), output (what came back) or diff (a patch)."""
     fold: tuple[int, int] | None = OUTPUT_FOLD
     """(head, tail) lines kept when folded; None never folds."""
 
@@ -300,7 +300,11 @@ def attempt_blocks(view: AttemptView) -> list[Block]:
                 "patch",
                 "patch",
                 _meta(f"{len(view.patch.splitlines())} lines"),
-                [Part(view.patch or "(empty: no change)", style="output")],
+                [
+                    Part(
+                        view.patch or "(empty: no change)", style="diff" if view.patch else "output"
+                    )
+                ],
             )
         )
     for g in view.grading:

@@ -13,7 +13,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from swelancer import __version__
-from swelancer.format import api_money, money, percent, ratio
+from swelancer.format import api_money, duration, money, percent, ratio
 from swelancer.report.attempt_dir import load_attempt
 from swelancer.report.blocks import attempt_blocks
 from swelancer.report.charts import bars_by_price, bars_by_variant, cumulative_chart, run_bars
@@ -46,7 +46,7 @@ from swelancer.run.results import RunDir, utc_now, write_text_atomic
 
 FILES_SUFFIX = "_files"
 ERROR_TEXT_LIMIT = 240
-"""Characters of a task's errors shown in its row (the cell's title holds them all)."""
+"""Characters of a task's reasons shown in its row (the cell's title holds them all)."""
 
 
 def _table(cls: str, head: str, body: list[str]) -> str:
@@ -107,11 +107,36 @@ def _attempt_links(t: TaskRow, files_dir: str) -> str:
     return "".join(links)
 
 
+def _each(t: TaskRow, show, total: float | None) -> tuple[str, str]:
+    """A figure of a task's attempts: their values (one per attempt, `·` between), and what
+    to sort by (their total; empty when unknown)."""
+    shown = " · ".join(show(a) for a in t.attempts)
+    return shown, "" if total is None else f"{total:g}"
+
+
+def _cost_total(t: TaskRow) -> float | None:
+    costs = [a.cost_usd for a in t.attempts]
+    return None if any(c is None for c in costs) else round(sum(c or 0.0 for c in costs), 6)
+
+
+def _why(t: TaskRow) -> str:
+    """Why each attempt that did not pass did not, numbered when the task has several."""
+    whys = [(a.attempt, a.why) for a in t.attempts if a.why]
+    if len(t.attempts) == 1:
+        return whys[0][1] if whys else ""
+    return "; ".join(f"#{n} {why}" for n, why in whys)
+
+
 def _task_row(t: TaskRow, files_dir: str) -> str:
-    errors = "; ".join(f"#{a.attempt} {a.error}" for a in t.attempts if a.error)
-    shown = errors if len(errors) <= ERROR_TEXT_LIMIT else errors[:ERROR_TEXT_LIMIT] + "…"
+    why = _why(t)
+    shown = why if len(why) <= ERROR_TEXT_LIMIT else why[:ERROR_TEXT_LIMIT] + "…"
     pass1 = t.pass_at_1
     flagged = f' data-tampered="{t.tampered}"' if t.tampered else ""
+    cost, cost_v = _each(t, lambda a: api_money(a.cost_usd), _cost_total(t))
+    turns, turns_v = _each(t, lambda a: str(a.turns), sum(a.turns for a in t.attempts))
+    secs = [a.seconds for a in t.attempts]
+    total = None if any(x is None for x in secs) else sum(x or 0.0 for x in secs)
+    time, time_v = _each(t, lambda a: "—" if a.seconds is None else duration(a.seconds), total)
     return (
         f'<tr id="task-{e(safe_name(t.task_id))}" data-task="{e(t.task_id)}" '
         f'data-status="{e(t.status)}"{flagged}>'
@@ -125,7 +150,10 @@ def _task_row(t: TaskRow, files_dir: str) -> str:
         f'data-v="{"" if pass1 is None else pass1}">'
         f"{e('error' if pass1 is None else percent(pass1))}</td>"
         + td("earned_usd", money(t.earned_usd), sort=t.earned_usd)
-        + f'<td class="err" data-key="error" data-v="{e(errors)}" title="{e(errors)}">'
+        + td("cost_usd", cost, sort=cost_v)
+        + td("turns", turns, sort=turns_v)
+        + td("seconds", time, sort=time_v)
+        + f'<td class="err" data-key="why" data-v="{e(why)}" title="{e(why)}">'
         f"{e(shown)}</td></tr>"
     )
 
@@ -135,7 +163,9 @@ def _task_table(report: RunReport, files_dir: str) -> str:
         '<th data-sort="s">task</th><th data-sort="s">variant</th>'
         '<th class="n" data-sort="n">price</th><th data-sort="n">attempts</th>'
         '<th class="n" data-sort="n">passed</th><th class="n" data-sort="n">pass@1</th>'
-        '<th class="n" data-sort="n">earned</th><th data-sort="s">error</th>'
+        '<th class="n" data-sort="n">earned</th><th class="n" data-sort="n">API cost</th>'
+        '<th class="n" data-sort="n">turns</th><th class="n" data-sort="n">time</th>'
+        '<th data-sort="s">why not passed</th>'
     )
     body = "".join(_task_row(t, files_dir) for t in report.per_task)
     return (

@@ -113,12 +113,42 @@ def _attempt_row(r: AttemptRecord) -> AttemptRow:
         earned_usd=0.0 if tampered(r) else r.earned_usd,
         turns=r.turns,
         cost_usd=r.cost_usd,
+        seconds=round(r.seconds.setup + r.seconds.agent + r.seconds.grading, 1),
         stop_reason=r.stop_reason,
         reason=r.reason,
         decision_odd_form=r.decision_odd_form,
         error=f"{r.error.kind}: {r.error.message}" if r.error else None,
         tampering=r.tampering if tampered(r) else None,
+        why=why_not_passed(r),
     )
+
+
+def why_not_passed(r: AttemptRecord) -> str | None:
+    """Why an attempt did not pass, in a line; None when it passed."""
+    if r.status == "error":
+        return f"{r.error.kind}: {r.error.message}" if r.error else "infrastructure error"
+    if tampered(r):
+        return f"tampered: {r.tampering}"
+    if status_of(r) == "passed":
+        return None
+    if r.reason:
+        said = r.reason
+    elif r.variant == "swe_manager":
+        said = (
+            "no proposal selected"
+            if r.selected_proposal is None
+            else f"selected proposal {r.selected_proposal}; the manager chose {r.correct_proposal}"
+        )
+    else:
+        runs = r.test_exit_codes.get(r.graded_folder or "") or [
+            code for codes in r.test_exit_codes.values() for code in codes
+        ]
+        said = "the hidden tests failed"
+        if runs:
+            said += f" (pytest exit {', '.join(map(str, runs))})"
+    if r.stop_reason and r.stop_reason != "done":
+        said += f"; the agent stopped: {r.stop_reason}"
+    return said
 
 
 def task_rows(records: list[AttemptRecord]) -> list[TaskRow]:

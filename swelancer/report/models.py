@@ -8,7 +8,8 @@ Schema 2 (schema 1 was the same report as a plain dict): pass@k, for k the run's
 `pass_at_k` in every group (it was `pass_at_<k>`); tampering is reported (`tampered` in every
 group and on every task, `tampering` on every attempt, `tampered_attempts` listed apart).
 Schema 3: `pass_at_1` (and `pass_at_k`) of a group with no graded task is null, not 0.0 (the
-tables show "—" there).
+tables show "—" there). Schema 4: every attempt has its `seconds` (setup, agent and grading)
+and `why` (in a line, why it did not pass).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-REPORT_SCHEMA = 3
+REPORT_SCHEMA = 4
 
 TaskStatus = Literal["passed", "failed", "mixed", "error"]
 """A task's outcome over its graded attempts; `error` when none was graded."""
@@ -74,6 +75,8 @@ class AttemptRow(ReportModel):
     earned_usd: float
     turns: int
     cost_usd: float | None
+    seconds: float | None = None
+    """Wall time of setup, the agent's turn and grading together."""
     stop_reason: str | None = None
     reason: str | None = None
     decision_odd_form: str | None = None
@@ -82,6 +85,9 @@ class AttemptRow(ReportModel):
     """`kind: message` of an infrastructure error."""
     tampering: str | None = None
     """What showed that the agent forged or spoiled its grading."""
+    why: str | None = None
+    """Why it did not pass, in a line (the error, the tampering, the recorded reason, or
+    what grading found); None when it passed."""
 
 
 class TaskRow(ReportModel):

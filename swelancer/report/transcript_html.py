@@ -13,27 +13,66 @@ FULL_TEXT_LIMIT = 400_000
 FOLD_MARK = re.compile(r"… [\d,]+ (lines|characters) folded …")
 
 
+_DIFF_HEADER = ("diff --git ", "index ", "--- ", "+++ ", "new file mode", "deleted file mode",
+                "old mode", "new mode", "similarity index", "rename from", "rename to",
+                "Binary files")  # fmt: skip
+
+
 def _marked(text: str) -> str:
     """Escaped text with the fold marks set apart."""
     return FOLD_MARK.sub(lambda m: f'<span class="fold">{m.group(0)}</span>', e(text))
 
 
+def looks_like_diff(text: str) -> bool:
+    """Whether a text is a unified diff (a patch, `git diff`'s output): a file header, then a
+    hunk."""
+    head = text[:20_000]
+    return bool(re.search(r"^(diff --git |\+\+\+ )", head, re.M)) and bool(
+        re.search(r"^@@ ", head, re.M)
+    )
+
+
+def _diff_html(text: str) -> str:
+    """A diff escaped line by line, each line classed as it reads: file header (`dh`), hunk
+    (`dk`), added (`da`), removed (`dd`) or context (none)."""
+    out = []
+    in_hunk = False
+    for line in text.split("\n"):
+        if line.startswith("diff --git "):
+            in_hunk = False
+        if line.startswith("@@"):
+            in_hunk, cls = True, "dk"
+        elif not in_hunk and line.startswith(_DIFF_HEADER):
+            cls = "dh"
+        elif line.startswith("+"):
+            cls = "da"
+        elif line.startswith("-"):
+            cls = "dd"
+        else:
+            cls = ""
+        out.append(f'<span class="{cls}">{_marked(line)}</span>' if cls else _marked(line))
+    return "\n".join(out)
+
+
 def part_html(part: Part) -> str:
     label = f'<div class="label">{e(part.label)}</div>' if part.label else ""
-    cls = {"code": "code", "output": "output"}.get(part.style, "text")
+    cls = {"code": "code", "output": "output", "diff": "output"}.get(part.style, "text")
     text = part.text
     cut = ""
     if len(text) > FULL_TEXT_LIMIT:
         cut = f"\n… {len(text) - FULL_TEXT_LIMIT:,} more characters are in the run directory"
         text = text[:FULL_TEXT_LIMIT]
+    diff = part.style == "diff" or (part.style == "output" and looks_like_diff(text))
+    show = _diff_html if diff else _marked
+    cls += " diff" if diff else ""
     folded, hidden = fold(text, part.fold)
     if not hidden:
-        return f'{label}<pre class="{cls}">{_marked(folded + cut)}</pre>'
+        return f'{label}<pre class="{cls}">{show(folded + cut)}</pre>'
     lines = len(text.splitlines())
     return (
-        f'{label}<div class="foldbox"><pre class="{cls} folded">{_marked(folded)}</pre>'
+        f'{label}<div class="foldbox"><pre class="{cls} folded">{show(folded)}</pre>'
         f"<details><summary>show all {lines:,} lines</summary>"
-        f'<pre class="{cls}">{e(text + cut)}</pre></details></div>'
+        f'<pre class="{cls}">{show(text + cut) if diff else e(text + cut)}</pre></details></div>'
     )
 
 

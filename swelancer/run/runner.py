@@ -18,6 +18,7 @@ from swelancer.agents.loop import RunBudget
 from swelancer.config import RunConfig, new_run_id
 from swelancer.errors import ConfigError, SwelancerError
 from swelancer.models.retry import resume_waiting, stop_waiting
+from swelancer.ops.build_log import BUILD_LOG, BuildProgress
 from swelancer.ops.images import DEMO_IMAGE, image_for
 from swelancer.run.agent import agent_prompts, make_agent
 from swelancer.run.attempt import AttemptSettings, Controls, Interrupted
@@ -126,6 +127,7 @@ class Runner:
         say: Say = print,
         make_progress: Callable[[Path], ProgressSink] | None = None,
         provider: SandboxProvider | None = None,
+        make_build: Callable[[Path], BuildProgress] | None = None,
     ) -> None:
         from swelancer.sandbox.factory import docker_provider
 
@@ -138,11 +140,13 @@ class Runner:
         self.snapshots = None
         self._make_progress = make_progress or (lambda log_path: PlainProgress(log_path=log_path))
         self.progress: ProgressSink | None = None
+        self._make_build = make_build or (lambda log_path: BuildProgress(log_path, say))
         self.site = make_site(config, say)
         self.prompts = None
 
-    def prepare(self):
-        """Everything that can fail before a container starts: tasks, agent, engine, images."""
+    def prepare(self, build_log: Path):
+        """Everything that can fail before a container starts: tasks, agent, engine, images.
+        An image built here keeps its output in `build_log` (the screen shows its progress)."""
         task_set = load_tasks(self.config.selection)
         if not task_set.tasks:
             raise ConfigError("no task matches the selection; see `swelancer tasks list`.")
@@ -151,13 +155,19 @@ class Runner:
             self.config.agent, self.config.limits, self.budget, self.prompts, check_endpoint=True
         )
         images = {t.task_id: self._image(t) for t in task_set.tasks}
-        ids = self.site.prepare_images(
-            self.provider,
-            list(images.values()),
-            build_demo=self.config.sandbox.build_missing_demo_image,
-            on_line=lambda line: self.say(f"  {line}"),
-        )
+        with self._make_build(build_log) as build:
+            # a cluster's nodes build their own images; what is said here is about them
+            on_line = build.line if self.site.name == "local" else self._indented
+            ids = self.site.prepare_images(
+                self.provider,
+                list(images.values()),
+                build_demo=self.config.sandbox.build_missing_demo_image,
+                on_line=on_line,
+            )
         return task_set, agent, images, ids
+
+    def _indented(self, line: str) -> None:
+        self.say(f"  {line}")
 
     def _image(self, task: IcTask | ManagerTask) -> str:
         config = self.config
@@ -172,9 +182,9 @@ class Runner:
     def run(self) -> RunSummary:
         config = self.config
         resume_waiting()
-        task_set, agent, images, ids = self.prepare()
         config.run.run_id = config.run.run_id or new_run_id(config.model)
         run_dir = RunDir(Path(config.run.results_dir) / config.run.run_id)
+        task_set, agent, images, ids = self.prepare(run_dir.path / BUILD_LOG)
         with run_dir.lock():  # one process per run directory, for the whole run
             return self._run_locked(run_dir, task_set, agent, images, ids)
 

@@ -12,7 +12,7 @@ from upstream_data import CURRENT, need
 from swelancer.cli.app import main
 from swelancer.ops.images import DEMO_IMAGE, MONOLITH_IMAGE, per_task_image
 from swelancer.run.results import RunDir
-from tests.fakes.engine import FakeEngine
+from tests.fakes.engine import FakeEngine, build_output
 from tests.fakes.sandbox import FakeProvider
 from tests.fakes.sandbox_images import FAKE_IMAGE, task_image
 
@@ -96,12 +96,34 @@ def test_a_pull_that_fails_is_one_error_paragraph(capsys, engine) -> None:
     assert code == 2 and "swelancer images build demo" in err
 
 
-def test_build_builds_the_demo_image_only(capsys, engine) -> None:
-    code, _, err = swelancer(capsys, "images", "build", "demo")
-    assert code == 0 and "Successfully built" in err and f"built {DEMO_IMAGE}" in err
+def test_build_builds_the_demo_image_only(capsys, engine, tmp_path) -> None:
+    engine.build_output = build_output(steps=12, lines=570)
+    with pytest.raises(SystemExit) as ended:
+        main(["images", "build", "demo"])
+    shown = capsys.readouterr().err.splitlines()
+    assert ended.value.code == 0
+    log = tmp_path / "cache" / "image-build.log"  # the build's lines are there, not on screen
+    assert len(shown) <= 4 and shown[-1].startswith(f"built {DEMO_IMAGE}"), shown
+    assert f"its log: {log}" in shown[0] and "12 steps" in shown[-2] and str(log) in shown[-2]
+    assert log.read_text().splitlines()[1:] == engine.build_output
     assert engine.built == [DEMO_IMAGE]
     code, _, err = swelancer(capsys, "images", "build", "monolith")
     assert code == 2 and "only the demo image is built here" in err
+
+
+def test_a_failed_build_names_its_log_and_shows_its_last_lines(capsys, engine, tmp_path) -> None:
+    engine.build_output = build_output(steps=12, lines=570, fail_at=9)
+    engine.build_error = "The command '/bin/sh -c make part-9' returned a non-zero code: 2"
+    with pytest.raises(SystemExit) as ended:
+        main(["images", "build", "demo"])
+    err = capsys.readouterr().err
+    log = tmp_path / "cache" / "image-build.log"
+    assert ended.value.code == 1 and err.count("swelancer: error:") == 1
+    assert str(log) in " ".join(err.split()) and "non-zero code: 2" in " ".join(err.split())
+    shown = err.splitlines()  # the paragraph, then the log's last lines as they are
+    assert shown[-2] == f"  {engine.build_output[-1]}"
+    assert shown[-1] == f"  build failed: building {DEMO_IMAGE} failed: {engine.build_error}"
+    assert len(shown) < 30 and engine.built == []
 
 
 # ---------------------------------------------------------------------------------------------

@@ -86,6 +86,8 @@ def test_the_charts_draw_and_the_script_runs(chromium, report, tmp_path):
     graded = sum(t.pass_at_1 is not None for t in figures.per_task)
     assert drawn.group(1).count("L") == graded, "one point per graded task"
     assert len(re.findall(r'<tr id="task-', dom)) == len(figures.per_task)
+    for key in ("cost_usd", "turns", "seconds", "why"):  # each task's row, as drawn
+        assert len(re.findall(rf'<td[^>]*data-key="{key}"', dom)) == len(figures.per_task)
 
 
 def test_a_transcript_page_shows_model_output_as_text(chromium, report, tmp_path):
@@ -96,6 +98,8 @@ def test_a_transcript_page_shows_model_output_as_text(chromium, report, tmp_path
     assert "&lt;script&gt;document.title = 'pwned'&lt;/script&gt;" in dom
     assert "<img" not in dom
     assert 'class="fold"' in dom and "170 lines folded" in dom
+    assert '<pre class="output diff"><span class="dh">--- a/src/app.js</span>' in dom
+    assert '<span class="dd">-bug</span>\n<span class="da">+fix</span>' in dom
 
 
 def test_a_screenshot_is_drawn(chromium, report, tmp_path):

@@ -37,6 +37,23 @@ DOWN = (
 """What the Docker engine says when nobody answers (`sandbox.docker.client.docker_client`)."""
 
 
+def build_output(*, steps: int = 12, lines: int = 570, fail_at: int | None = None) -> list[str]:
+    """A build's output as the engine streams it (`Step N/M : …`, then what each step
+    prints), `lines` lines in all; with `fail_at`, it ends inside that step."""
+    per_step = max(1, (lines - 2 * steps) // steps)
+    out: list[str] = []
+    for n in range(1, steps + 1):
+        out.append(f"Step {n}/{steps} : RUN make part-{n}")
+        out += [f"part {n}: compiling unit {i}" for i in range(per_step)]
+        if n == fail_at:
+            out.append(f"part {n}: error: unit {per_step} does not compile")
+            return out
+        out.append(f" ---> Running in {n:012x}")
+    out += [f"filler {i}" for i in range(lines - len(out) - 1)]
+    out.append("Successfully tagged swelancer/demo:latest")
+    return out
+
+
 class FakeEngine:
     """Images, containers and snapshots in memory; counts what was asked of it."""
 
@@ -65,6 +82,10 @@ class FakeEngine:
         self.refuse_removal: dict[str, str] = {}
         self.removed: list[str] = []
         self.built: list[str] = []
+        self.build_output: list[str] = build_output(steps=2, lines=4)
+        """What `build_demo` says, a line at a time (`build_output` makes one)."""
+        self.build_error: str | None = None
+        """The engine's words when the build fails; None: it succeeds."""
         self.closed = 0
         self.stores: list[FakeSnapshotBuilder] = []
         self._ids = itertools.count(1)
@@ -181,9 +202,13 @@ class FakeEngine:
         from swelancer.sandbox.engine import DEMO_IMAGE
 
         self._check()
-        for line in ("Step 1/2 : FROM debian:bookworm-slim", "Successfully built"):
+        for line in self.build_output:
             if on_line is not None:
                 on_line(line)
+        if self.build_error is not None:
+            raise InfraError(
+                f"building {DEMO_IMAGE} failed: {self.build_error}", kind=FaultKind.IMAGE_BUILD
+            )
         self.built.append(DEMO_IMAGE)
         return (self.image(DEMO_IMAGE) or self.add_image(DEMO_IMAGE)).id
 

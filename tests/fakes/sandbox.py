@@ -46,6 +46,7 @@ from typing import Any
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport, extract, top_name
 from swelancer.sandbox.base import ExecResult, SandboxSpec
+from swelancer.sandbox.engine import DEMO_IMAGE
 from tests.fakes.sandbox_fs import FakeFS
 from tests.fakes.sandbox_upstream import (
     ALIAS,
@@ -433,6 +434,9 @@ class FakeProvider:
         self.unknown: list[str] = []
         self.engine_up = True
         self.prepared: list[list[str]] = []
+        self.demo_build: tuple[list[str], str | None] | None = None
+        """When set, `prepare_images` builds the demo image first: the lines it says and the
+        engine's error (None: it succeeds), as `sandbox.docker.images.ensure_images` does."""
         self._ids = itertools.count(1)
         self._lock = threading.RLock()
 
@@ -550,6 +554,17 @@ class FakeProvider:
     ) -> dict[str, str]:
         self.engine()
         self.prepared.append(list(images))
+        build = self.demo_build
+        if build is not None and build_demo and DEMO_IMAGE in images:
+            self.demo_build = None  # built once, as the engine would be
+            lines, error = build
+            on_line(f"building {DEMO_IMAGE} (first use; takes a few minutes)")
+            for line in lines:
+                on_line(line)
+            if error is not None:
+                raise InfraError(
+                    f"building {DEMO_IMAGE} failed: {error}", kind=FaultKind.IMAGE_BUILD
+                )
         return {name: self._image(name).id for name in images}
 
     def facts(self) -> dict[str, Any]:

@@ -303,6 +303,11 @@ def test_html_report_keeps_hostile_titles_and_replies_inert(tmp_path, capsys):
     log.event("prompt", role="user", content=" ".join(ACTIVE) + " </pre></div><script>x()")
     log.event("model", turn=3, content='"><svg onload=alert(1)> ' + " ".join(ACTIVE))
     log.close()
+    (folder / "patch.diff").write_text(  # drawn coloured, line by line
+        "diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@ " + " ".join(ACTIVE) + "\n"
+        "-</pre></span><script>x()</script>\n+<img src=x onerror=alert(1)> " + EVIL + "\n",
+        encoding="utf-8",
+    )
     code, _, err = run_cli("report", str(run), "-f", "html", capsys=capsys)
     assert code == 0, err
     pages = [run / "report.html", *sorted((run / "report_files").rglob("*.html"))]
@@ -314,7 +319,7 @@ def test_html_report_keeps_hostile_titles_and_replies_inert(tmp_path, capsys):
         assert not re.search(r'(?:href|src)="\s*javascript:', page)
         assert "evil.example" not in "".join(re.findall(r'(?:href|src)="([^"]*)"', page))
     transcript = pages[1].read_text(encoding="utf-8")
-    assert transcript.count("<script") == 0
+    assert transcript.count("<script") == 0 and '<span class="da">+&lt;img' in transcript
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in transcript
 
 

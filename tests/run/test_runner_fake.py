@@ -27,6 +27,7 @@ from swelancer.run.results import read_records
 from swelancer.run.runner import Runner
 from swelancer.tasks.manifest import load_manifest
 from swelancer.tasks.sources import demo_manifest_path
+from tests.fakes.engine import build_output
 from tests.fakes.sandbox import FakeProvider, FakeSnapshotStore
 from tests.fakes.sandbox_images import image_for_tasks
 
@@ -151,6 +152,28 @@ def test_a_run_with_no_task_or_no_image_writes_nothing(provider, tmp_path):
         run(config(tmp_path), FakeProvider())
     assert caught.value.kind == FaultKind.IMAGE_MISSING
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_image_build_is_a_few_lines_and_its_log_is_in_the_run_directory(provider, tmp_path):
+    lines = build_output(steps=12, lines=570)
+    provider.demo_build = (lines, None)
+    summary, _, said = run(config(tmp_path), provider)
+    log = tmp_path / "fake-run" / "image-build.log"
+    begun = [n for n, line in enumerate(said) if line.startswith("run fake-run:")]
+    about_it = said[: begun[0]]  # the images are ready before the run begins
+    assert len(about_it) <= 3 and all(str(log) in line for line in about_it), about_it
+    assert log.read_text().splitlines()[1:] == lines and summary.recorded == 2
+
+
+def test_a_failed_image_build_says_where_its_log_is_and_how_it_ended(provider, tmp_path):
+    lines = build_output(steps=12, lines=570, fail_at=7)
+    provider.demo_build = (lines, "The command '/bin/sh -c make 7' returned a non-zero code: 2")
+    with pytest.raises(InfraError) as caught:
+        run(config(tmp_path), provider)
+    log = tmp_path / "fake-run" / "image-build.log"
+    assert caught.value.kind == FaultKind.IMAGE_BUILD and str(log) in str(caught.value)
+    assert "non-zero code: 2" in str(caught.value) and lines[-1] in caught.value.tail
+    assert [p.name for p in log.parent.iterdir()] == ["image-build.log"]  # no run began
 
 
 # -- faults -------------------------------------------------------------------------------------

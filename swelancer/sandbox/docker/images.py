@@ -14,7 +14,7 @@ from swelancer.sandbox.docker.host_lock import engine_lock
 from swelancer.sandbox.engine import DEMO_IMAGE
 from swelancer.tasks.sources import bundled_dir
 
-__all__ = ["DEMO_IMAGE", "build_demo_image", "ensure_images", "image_exists"]
+__all__ = ["DEMO_IMAGE", "build_demo_image", "build_image", "ensure_images", "image_exists"]
 
 
 def demo_context(dest: Path) -> Path:
@@ -72,33 +72,43 @@ def build_demo_image(
     client, *, tag: str = DEMO_IMAGE, on_line: Callable[[str], None] | None = None
 ) -> str:
     """Build the demo image, streaming build output lines to `on_line`. Returns the image id."""
-    import docker.errors
-
     with tempfile.TemporaryDirectory(prefix="swelancer-demo-ctx-") as tmp:
         context = demo_context(Path(tmp) / "ctx")
-        try:
-            stream = client.api.build(
-                path=str(context),
-                tag=tag,
-                rm=True,
-                decode=True,
-                labels={CONTEXT_LABEL: demo_context_digest()},
+        labels = {CONTEXT_LABEL: demo_context_digest()}
+        return build_image(client, context, tag=tag, labels=labels, on_line=on_line)
+
+
+def build_image(
+    client,
+    context: Path,
+    *,
+    tag: str,
+    labels: dict[str, str] | None = None,
+    on_line: Callable[[str], None] | None = None,
+) -> str:
+    """Build the image of a context folder, passing each line of output to `on_line`; its id.
+    The container of a failed step is removed too (the engine keeps it otherwise)."""
+    import docker.errors
+
+    try:
+        stream = client.api.build(
+            path=str(context), tag=tag, rm=True, forcerm=True, decode=True, labels=labels
+        )
+        last_error = None
+        for chunk in stream:
+            if "stream" in chunk and on_line:
+                for line in chunk["stream"].splitlines():
+                    if line.strip():
+                        on_line(line)
+            if "error" in chunk:
+                last_error = chunk["error"]
+        if last_error:
+            raise InfraError(
+                f"building {tag} failed: {last_error.strip()}", kind=FaultKind.IMAGE_BUILD
             )
-            last_error = None
-            for chunk in stream:
-                if "stream" in chunk and on_line:
-                    for line in chunk["stream"].splitlines():
-                        if line.strip():
-                            on_line(line)
-                if "error" in chunk:
-                    last_error = chunk["error"]
-            if last_error:
-                raise InfraError(
-                    f"building {tag} failed: {last_error.strip()}", kind=FaultKind.IMAGE_BUILD
-                )
-            return client.images.get(tag).id
-        except docker.errors.APIError as exc:
-            raise InfraError(f"building {tag} failed: {exc}", kind=FaultKind.IMAGE_BUILD) from None
+        return client.images.get(tag).id
+    except docker.errors.APIError as exc:
+        raise InfraError(f"building {tag} failed: {exc}", kind=FaultKind.IMAGE_BUILD) from None
 
 
 def ensure_images(
