@@ -4,7 +4,6 @@ put back (pristine) only for the user tool and for grading."""
 from __future__ import annotations
 
 import contextlib
-import secrets
 import shlex
 import shutil
 from pathlib import Path
@@ -155,35 +154,14 @@ def check_pruned(sandbox: Sandbox, task: IcTask | ManagerTask, done: ExecResult)
     )
 
 
-def prune_other_tasks(sandbox: Sandbox, task: IcTask) -> None:
-    """In a fresh grading sandbox: delete every other task's test folder, so that the app under
-    test (the agent's code) can reach this task's tests only."""
-    own = graded_folder(task)
-    script = (
-        f'cd {TESTS_DIR}/issues && for d in */; do d="${{d%/}}"; '
-        f'[ "$d" = {shlex.quote(own)} ] || rm -rf -- "$d"; done'
-    )
-    result = sandbox.exec(["sh", "-c", script], timeout=300)
-    if not result.ok:
+def drop_tests(box: Sandbox) -> None:
+    """Delete the image's tests from an app container (it never holds them: a judge container
+    runs them); the logs folder the app's part of the playbook writes to is made by each run."""
+    here = getattr(box, "remove_here", None)
+    if here is not None and here(TESTS_DIR) and not _exists(box, TESTS_DIR):
+        return
+    done = box.exec(["sh", "-c", f"rm -rf {TESTS_DIR} && test ! -e {TESTS_DIR}"], timeout=300)
+    if not done.ok:
         raise InfraError(
-            f"could not prune other tasks' tests: {result.output[-300:]}", kind=FaultKind.HIDE
+            f"could not delete {TESTS_DIR} in {box.name}: {done.output[-300:]}", kind=FaultKind.HIDE
         )
-
-
-def restore_tests(sandbox: Sandbox, hidden: HiddenTests) -> None:
-    """Put the hidden tests back exactly as they were taken out (for grading or the user tool)."""
-    remove_tests(sandbox)
-    sandbox.copy_in(hidden.root, TESTS_DIR)
-
-
-def stage_tests(sandbox: Sandbox, hidden: HiddenTests) -> str:
-    """Copy the hidden tests into the sandbox beside where they go; the command that puts them
-    in place (replacing whatever is there), to run first in the next command. The staging
-    folder's name is new each time, so nothing can be waiting there to join the copy."""
-    stage = f"/tmp/.swelancer-tests-{secrets.token_hex(6)}"
-    sandbox.copy_in(hidden.root, stage)
-    return f"rm -rf {TESTS_DIR} && mv -T {stage} {TESTS_DIR}"
-
-
-def remove_tests(sandbox: Sandbox) -> None:
-    sandbox.exec(["rm", "-rf", TESTS_DIR], timeout=300)

@@ -59,13 +59,3 @@ def _is_replacement(path: str, kind: int) -> bool:
     if kind == ADDED:
         return bool(_SHADOWING.match(path) or _NEW_LOADER_HOOK.match(path))
     return bool(_REPLACED.match(path))
-
-
-def planted_while_testing(before: set[str], after: Iterable[tuple[str, int]]) -> list[str]:
-    """Paths changed while the test ran that would change how pytest or Python run it, or the
-    programs the playbook runs: never written by an honest run."""
-    new = [(path, kind) for path, kind in after if path not in before]
-    planted = {path for path, _kind in new if _PLANTED_FOR_PYTHON.search(path)}
-    planted.update(replaced_tools(new))
-    planted.update(path for path, kind in new if kind == ADDED and _REPLACED.match(path))
-    return sorted(planted)

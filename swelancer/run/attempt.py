@@ -22,7 +22,7 @@ from swelancer.benchmark.hidden import hide_tests, prepare_steps
 from swelancer.benchmark.manager import grade_manager
 from swelancer.benchmark.shell import interactive, steps, without_shell_noise
 from swelancer.errors import InfraError
-from swelancer.run import verdict
+from swelancer.run import user_tool_judged, verdict
 from swelancer.run.controls import Controls
 from swelancer.run.results import (
     AttemptError,
@@ -115,7 +115,7 @@ def run_once(
         phase("agent")
         env = AgentEnv(
             sandbox=sandbox,
-            user_tool=state.user_tool,
+            user_tool=lambda: user_tool_judged.call(state),
             run=_shell(sandbox, task.cwd),
             hidden_tests=state.hidden.root if agent.name == "mock/oracle" else None,
         )

@@ -12,19 +12,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from swelancer.agents.base import UserToolReply
 from swelancer.benchmark import setup
 from swelancer.benchmark.baseline import Baseline
-from swelancer.benchmark.hidden import HiddenTests, prune_other_tasks
+from swelancer.benchmark.hidden import HiddenTests, drop_tests
 from swelancer.benchmark.patch import (
-    PatchTooLarge,
-    PatchUnreadable,
     ReadChange,
-    apply_patch,
     read_change,
 )
 from swelancer.benchmark.trust import python_changed, replaced_tools
-from swelancer.benchmark.user_tool import in_agent_sandbox, in_fresh_sandbox
 from swelancer.errors import FaultKind, InfraError
 from swelancer.run.controls import Controls
 from swelancer.run.results import Transcript
@@ -69,8 +64,8 @@ class TryState:
         `user-tool` alias upstream's run.sh appends to .bashrc), to tell later changes apart."""
         self.keeps: dict[str, set[int]] = {}
         """The image's own processes in each fresh sandbox (kept between test runs)."""
-        self.leaked: list[str] = []
-        """Files where the app copied text of the hidden test during a user-tool call."""
+        self.envs: dict[str, dict[str, str]] = {}
+        """The environment each container was started with (a judge gets its app's)."""
 
     def stopped_under_us(self, sandbox: Sandbox, fault: InfraError) -> bool:
         """Whether `fault` is `sandbox` having stopped while the engine still answers and the
@@ -120,6 +115,7 @@ class TryState:
 
     def _start(self, spec: SandboxSpec, role: str, source: str) -> Sandbox:
         box = self.provider.start(spec)
+        self.envs[box.name] = dict(spec.env)
         self.setup_from.setdefault(role, source)
         self.images.setdefault(role, spec.image)
         self.log.event("sandbox", role=role, name=box.name, image=spec.image, setup=source)
@@ -132,13 +128,14 @@ class TryState:
         return box
 
     def fresh(self, role: str) -> Sandbox:
-        """A new container of the task, set up (cold or from its snapshot), holding only this
-        task's tests and cut off the network once set up (upstream grades offline)."""
+        """A new app container of the task, set up (cold or from its snapshot), holding no
+        test (a judge container runs them: `run.judge`) and cut off the network once set up
+        (upstream grades offline)."""
         task = self.task
         assert isinstance(task, IcTask)
         grader = self.ready(role)
         try:
-            prune_other_tasks(grader, task)
+            drop_tests(grader)
             grader.disconnect_network()
             self.keeps[grader.name] = grader.process_ids()
         except BaseException:
@@ -230,52 +227,6 @@ class TryState:
             with contextlib.suppress(InfraError):
                 self.sandbox.remove()
         shutil.rmtree(self.scratch, ignore_errors=True)
-
-    # -- the user tool ------------------------------------------------------------------
-
-    def user_tool(self) -> UserToolReply:
-        """The user tool for the agent; a fault the agent caused (e.g. a folder too deep for the
-        engine to list) is told to the model, one of the engine is raised."""
-        try:
-            return self._user_tool()
-        except InfraError as exc:
-            assert self.sandbox is not None
-            if not self.sandbox.alive():  # raises when the engine itself does not answer
-                raise
-            self.log.event("user_tool_fault", message=str(exc))
-            limit = self.settings.grading.user_tool_timeout_s
-            return UserToolReply(f"The user tool could not run: {exc}", "not_run", limit)
-
-    def _user_tool(self) -> UserToolReply:
-        task = self.task
-        timeout = self.settings.grading.user_tool_timeout_s
-        if not isinstance(task, IcTask):
-            return UserToolReply(
-                "The user tool is only available for IC SWE tasks.", "not_run", timeout
-            )
-        assert self.sandbox is not None and self.hidden is not None
-        if self.settings.grading.user_tool_in == "same":
-
-            def stop() -> None:
-                self.stop_agent_processes()
-
-            message, leaked = in_agent_sandbox(
-                self.sandbox, task, self.hidden, stop, timeout, self.folder
-            )
-            if leaked:
-                self.leaked.extend(leaked)
-                self.log.event("hidden_test_copied", paths=leaked[:20])
-            return message
-        try:
-            patch = self.patch()
-        except (PatchTooLarge, PatchUnreadable) as exc:
-            return UserToolReply(
-                f"The user tool could not start: your changes cannot be read ({exc}).",
-                "not_run",
-                timeout,
-            )
-        return in_fresh_sandbox(lambda: self.fresh("user-tool"), self.sandbox, task,
-                                self.hidden, patch, apply_patch, timeout, self.folder)  # fmt: skip
 
 
 class ImageReference:

@@ -1,19 +1,19 @@
-"""The verdict on an IC attempt: grade the agent's change (in its own container, offline, as
-upstream does, or alone in a fresh one), and settle a run without a clean verdict against the
-untouched task (the control)."""
+"""The verdict on an IC attempt: grade the agent's change (its app served from its own
+container, offline, as upstream does, or from a fresh one holding its patch alone; the tests
+always in a judge container of their own, `run.judge`), and settle a run without a clean
+verdict against the untouched task (the control)."""
 
 from __future__ import annotations
 
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from swelancer.benchmark.grading import IcGrade
-from swelancer.benchmark.grading import grade_ic as run_hidden_test
-from swelancer.benchmark.hidden import graded_folder, stage_tests
+from swelancer.benchmark.hidden import graded_folder
 from swelancer.benchmark.patch import PatchTooLarge, PatchUnreadable, apply_patch
 from swelancer.errors import FaultKind, InfraError
+from swelancer.run.judge import judged
 from swelancer.run.results import AttemptRecord
 from swelancer.run.state import TryState, save_logs
-from swelancer.run.together import together
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask
 
@@ -29,17 +29,6 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
     assert isinstance(task, IcTask) and state.hidden is not None and state.sandbox is not None
     record.graded_folder = graded_folder(task)
     record.acceptable_folders = list(task.test_folders)
-    if state.leaked:
-        record.tampering = (
-            "during a user-tool call the app copied text of the hidden test where the agent "
-            f"could read it ({', '.join(state.leaked[:3])})"
-        )
-        record.reason = f"tampering: {record.tampering}"
-        return False
-    # Whether anything of the agent's still runs, asked of the engine before the listing: when
-    # nothing does, nothing but the harness changes the files after it, so the listing also
-    # serves as the first test run's `before` (else that run lists the changes itself).
-    quiet = not state.agent_processes_running()
     try:
         changes = state.sandbox.changes()
     except InfraError as exc:
@@ -54,19 +43,16 @@ def grade_ic(state: TryState, record: AttemptRecord) -> bool:
         return _settle(state, f"the agent's container stopped after its turn ({exc})", record)
     where = state.settings.grading.grade_in
     in_place = where == "same" and not (replaced or survivors)
-    try:  # the tests go back beside their place while the change is read
-        change, staged = together(
-            lambda: state.read_change(changes), lambda: _stage(state) if in_place else None
-        )
+    try:
+        change = state.read_change(changes)
     except PatchTooLarge as exc:
         return _too_large(record, exc)
     except PatchUnreadable as exc:
         return _settle(state, f"the agent's change cannot be read ({exc})", record)
-    if in_place:  # the test runs on the container as it is; the patch, on the host meanwhile
+    if in_place:  # the app runs in the agent's container as it is; the patch, on the host
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="swelancer-patch") as pool:
             making = pool.submit(change.patch)
-            listed = changes if quiet else None
-            grade = _run_grading(state, state.sandbox, "grading", listed, staged)
+            grade = _run_grading(state, state.sandbox, "grading")
         return _in_place(state, record, grade, making)
     try:
         patch = change.patch()
@@ -127,37 +113,11 @@ def _judged(state: TryState, record: AttemptRecord, grade: IcGrade) -> bool:
     return _settle(state, grade.note or "the test gave no verdict", record)
 
 
-def _stage(state: TryState) -> str | None:
-    """The tests staged in the agent's container for its first test run; None when that
-    failed (the run then stages them itself, and a stopped container is settled there)."""
-    assert state.sandbox is not None and state.hidden is not None
-    try:
-        return stage_tests(state.sandbox, state.hidden)
-    except InfraError:
-        return None
-
-
-def _run_grading(
-    state: TryState,
-    sandbox: Sandbox,
-    out: str,
-    listed: list[tuple[str, int]] | None = None,
-    staged: str | None = None,
-) -> IcGrade:
+def _run_grading(state: TryState, sandbox: Sandbox, out: str) -> IcGrade:
+    """The hidden test's runs on the app in `sandbox`, judged in a container of its own."""
     assert isinstance(state.task, IcTask) and state.hidden is not None
-    keep = state.keep if sandbox is state.sandbox else state.keeps.get(sandbox.name)
     try:
-        return run_hidden_test(
-            sandbox,
-            state.task,
-            state.hidden,
-            test_runs=state.settings.grading.test_runs,
-            timeout_s=state.settings.grading.test_timeout_s,
-            out_dir=state.folder / out,
-            keep=keep,
-            listed=listed,
-            staged=staged,
-        )
+        return judged(state, sandbox, out)
     except InfraError as exc:  # the code under test (the agent's app) may stop its container
         if not state.stopped_under_us(sandbox, exc):
             raise

@@ -120,6 +120,9 @@ class SandboxSpec(BaseModel):
     cpus: float | None = None
     pids_limit: int | None = None
     disk: str | None = None
+    network_of: str | None = None
+    """The name of a running sandbox whose network (and only that) this one shares: its
+    `localhost` is the other's. Such a sandbox has no network of its own to disconnect."""
 
 
 class SandboxProvider(Protocol):

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from swelancer.benchmark.grading import grade_ic
-from swelancer.benchmark.hidden import hide_tests
+from swelancer.benchmark.hidden import drop_tests, hide_tests
+from swelancer.benchmark.judged import Pair, grade_split
+from swelancer.benchmark.playbook_split import split_playbook
 from swelancer.benchmark.pytest_log import CUT, LOG_HEAD, LOG_TAIL
 from swelancer.benchmark.setup import wait_until_ready
 from swelancer.errors import FaultKind, InfraError
@@ -16,7 +17,7 @@ from swelancer.run.attempt import sandbox_spec
 from tests.fakes.runs import attempt_settings
 from tests.fakes.sandbox import FakeProvider
 from tests.fakes.sandbox_images import FAKE_IMAGE, ic_task, task_image
-from tests.fakes.sandbox_upstream import PLAYBOOK, playbook
+from tests.fakes.sandbox_upstream import SPLIT_PART, judge_part
 
 SETUP_ERROR = (
     "issues/101/test.py::test_issue ERROR\n\n"
@@ -46,12 +47,20 @@ def with_test(provider, codes, log):
 
 
 def grade(provider, tmp_path, runs=3):
+    """The runs across an app container (the grader, its tests dropped) and a judge container
+    sharing its network, as `run.judge` makes them."""
     task = ic_task("101")
     box = provider.start(sandbox_spec(task, 1, attempt_settings(), role="grader"))
     wait_until_ready(box, task, 5)
     hidden = hide_tests(box, tmp_path / "tests", task)
+    drop_tests(box)
+    spec = sandbox_spec(task, 1, attempt_settings(), role="judge")
+    judge = provider.start(spec.model_copy(update={"network_of": box.name}))
+    wait_until_ready(judge, task, 5)
+    pair = Pair(box, box.process_ids(), (judge, judge.process_ids()))
+    parts = split_playbook(hidden.root / "run_tests.yml")
     out = tmp_path / "out"
-    return grade_ic(box, task, hidden, test_runs=runs, timeout_s=60, out_dir=out), box
+    return grade_split(pair, task, parts, test_runs=runs, timeout_s=60, out_dir=out), box
 
 
 def test_a_fixture_that_fails_once_then_passes_earns_the_task(provider, tmp_path):
@@ -104,16 +113,17 @@ def test_a_pass_whose_log_is_past_the_cap_is_read_from_its_end(provider, tmp_pat
 
 
 def test_a_forged_pass_past_the_cap_is_still_caught(provider, tmp_path):
-    """The same log size, pytest said `1 failed`; the app then wrote 0 as the exit code."""
+    """The same log size, pytest said `1 failed`; the judge's playbook then wrote 0 as the
+    exit code (the app cannot reach it: this is the check against the image's own scripts)."""
     noise = "x" * (LOG_HEAD + LOG_TAIL + 10) + "\n"
     with_test(provider, [1], lambda code: noise + "== 1 failed in 5.0s ==\n")
 
     def forged(box, call, match):
-        code, output = playbook(box, match["id"], call, trace=False)
+        code, output = judge_part(box, match["id"], call, trace=False)
         box.fs.write("/app/tests/logs/101/pytest_exit_code", "0\n")
         return code, output
 
-    provider.on("forged_playbook", PLAYBOOK, forged)
+    provider.on("forged_playbook", SPLIT_PART.replace("app|stop|judge", "judge"), forged)
     result, _ = grade(provider, tmp_path)
     assert result.outcome == "tampered" and "summary says '1 failed'" in result.note
     assert len(result.runs) == 1
@@ -141,7 +151,7 @@ def test_exit_0_with_a_summary_that_is_no_pass_is_tampering(provider, tmp_path, 
 
 
 def link_tmp(target):
-    """The app under test replaces /tmp, where the harness stages the tests, by a link."""
+    """The app under test replaces /tmp, where the harness puts the app's part, by a link."""
 
     def app(box, trace):
         box.fs.remove("/tmp")
@@ -154,8 +164,9 @@ def link_tmp(target):
 def test_a_link_where_the_tests_are_staged_ends_the_runs_without_an_error(
     provider, tmp_path, target
 ):
-    """Run 1 fails; the app then linked /tmp, so run 2 cannot be staged: the runs end there,
-    a failure (upstream's run 2 would have run), never an infrastructure error."""
+    """Run 1 fails; the app then linked /tmp, so run 2's app part cannot be put in place: the
+    runs end there, a failure (upstream's run 2 would have run), never an infrastructure
+    error."""
     provider.apps.append(link_tmp(target))
     with_test(provider, [1], lambda code: SETUP_ERROR)
     result, box = grade(provider, tmp_path)
@@ -174,21 +185,21 @@ def test_a_broken_staging_with_no_verdict_yet_is_left_to_the_control(provider, t
 
 
 def test_an_engine_that_stops_answering_while_staging_is_infrastructure(provider, tmp_path):
-    provider.inject("copy_in", "engine_down", kind=FaultKind.DOCKER_UNAVAILABLE, role="grader")
+    provider.inject("write_file", "engine_down", kind=FaultKind.DOCKER_UNAVAILABLE, role="grader")
     with pytest.raises(InfraError) as caught:
         grade(provider, tmp_path)
     assert caught.value.kind == FaultKind.DOCKER_UNAVAILABLE
 
 
 def test_a_copy_fault_in_a_sandbox_gone_is_infrastructure(provider, tmp_path):
-    provider.inject("copy_in", "die", role="grader")
+    provider.inject("write_file", "die", role="grader")
     with pytest.raises(InfraError) as caught:
         grade(provider, tmp_path)
     assert caught.value.kind == FaultKind.CONTAINER_GONE
 
 
 def test_an_engine_api_error_while_staging_stays_infrastructure(provider, tmp_path):
-    provider.inject("copy_in", "raise", kind=FaultKind.DOCKER, role="grader")
+    provider.inject("write_file", "raise", kind=FaultKind.DOCKER, role="grader")
     with pytest.raises(InfraError) as caught:
         grade(provider, tmp_path)
     assert caught.value.kind == FaultKind.DOCKER

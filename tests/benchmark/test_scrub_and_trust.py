@@ -8,7 +8,7 @@ from pathlib import Path
 
 from swelancer.benchmark.hidden import HiddenTests
 from swelancer.benchmark.scrub import needles, scrub_trace
-from swelancer.benchmark.trust import planted_while_testing, replaced_tools
+from swelancer.benchmark.trust import replaced_tools
 
 TEST = '''"""Totals keep their cents."""
 from playwright.sync_api import expect
@@ -102,26 +102,4 @@ def test_replaced_or_shadowed_programs_are_seen():
     assert replaced_tools(changes) == [
         "/etc/ld.so.preload", "/root/.bashrc", "/usr/bin/sh", "/usr/lib/x86_64-linux-gnu/libc.so.6",
         "/usr/local/bin/git",
-    ]  # fmt: skip
-
-
-def test_what_an_honest_test_run_writes_is_not_tampering():
-    before = {"/app/expensify/dist", "/usr/local/bin/pytest"}
-    honest = [
-        ("/app/expensify/dist/main.js", 1),
-        ("/tmp/playwright-profile/x", 1),
-        ("/app/tests/logs/7/pytest.log", 1),
-        ("/usr/local/bin/pytest", 0),  # changed before the run: not this run's doing
-    ]
-    assert planted_while_testing(before, honest) == []
-    planted = [
-        ("/usr/bin/pytest", 0),
-        ("/app/conftest.py", 1),
-        ("/usr/lib/python3/dist-packages/_pytest/main.py", 0),
-        ("/usr/bin/fresh", 1),
-    ]
-    forged = [*honest, *planted]
-    assert planted_while_testing(before, forged) == [
-        "/app/conftest.py", "/usr/bin/fresh", "/usr/bin/pytest",
-        "/usr/lib/python3/dist-packages/_pytest/main.py",
     ]  # fmt: skip

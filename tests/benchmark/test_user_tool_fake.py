@@ -95,9 +95,12 @@ def test_the_user_tool_gives_a_scrubbed_trace_and_no_test(provider, tmp_path, mo
     assert [r["type"] for r in rows] == ["before", "screencast-frame", "after"]
     assert list((folder / "user_tool").glob(f"call-*/{name}/trace.trace")), "kept on the host"
     assert "user_tool" not in (folder / "patch.diff").read_text(), "traces are not the change"
-    ran_here = "user_tool" in [n for n, _ in agent_box.ran]
-    assert ran_here == (mode == "same")
+    assert "judge_playbook" not in [n for n, _ in agent_box.ran], "never the test"
     assert len(provider.made("user-tool")) == (1 if mode == "fresh" else 0)
+    (judge,) = provider.made("user-tool-judge")
+    assert "judge_playbook" in [n for n, _ in judge.ran]
+    app = agent_box if mode == "same" else provider.made("user-tool")[0]
+    assert judge.spec.network_of == app.name
     (event,) = tool_events(folder)
     assert event["outcome"] == "finished"
     stopped = "(Processes you had left running were stopped before the user came.)"
@@ -113,23 +116,39 @@ def test_in_a_fresh_sandbox_the_tool_runs_the_agents_current_patch(provider, tmp
     fake_attempt(provider, tmp_path, ic_task("101"), agent, grade_in="fresh")
     assert [("FIXED" in code) for code in seen] == [True, True], "user tool, then grading"
     (runner,) = provider.made("user-tool")
-    assert [online for name, online in runner.ran if name == "user_tool"] == [False]
-    assert not runner.fs.exists("/app/tests/issues/99999"), "only its own task's tests"
+    assert [online for name, online in runner.ran if name == "playbook"] == [False]
+    assert not runner.fs.exists("/app/tests/issues"), "no test in the app's container"
 
 
-def test_the_app_copying_the_test_during_a_call_in_the_agents_container_fails(provider, tmp_path):
+@pytest.mark.parametrize("mode", ["fresh", "same"])
+def test_the_app_finds_no_test_to_copy_during_a_call(provider, tmp_path, mode):
+    """The app runs while the traced test runs, but in a container without the tests (the
+    test runs in the judge's): there is nothing for it to copy where the agent can read."""
+    found = []
+
     def copying_app(box, trace):
         if trace:
-            box.fs.write(f"{CWD}/notes.txt", box.fs.read("/app/tests/issues/101/test.py"))
+            found.append(box.fs.exists("/app/tests/issues/101/test.py"))
 
     provider.apps.append(copying_app)
     fix_first(provider)
     agent = scripted(tmp_path, "```python\nprint('fix it')\n```", "<user-tool>", "DONE")
-    _, record = fake_attempt(provider, tmp_path, ic_task("101"), agent, user_tool_in="same")
-    assert record.status == "failed"
-    assert "during a user-tool call the app copied text of the hidden test" in record.tampering
-    assert f"{CWD}/notes.txt" in record.tampering
-    assert not provider.made("agent")[0].fs.exists(f"{CWD}/notes.txt"), "removed at once"
+    _, record = fake_attempt(provider, tmp_path, ic_task("101"), agent, user_tool_in=mode)
+    assert found == [False]
+    assert record.status == "passed" and record.tampering is None
+
+
+def test_what_the_app_starts_during_a_call_does_not_outlive_it(provider, tmp_path):
+    provider.apps.append(lambda box, trace: trace and box.spawn("node leftover.js"))
+    after = []
+    provider.on(
+        "agent_look",
+        r"python -c .*look.*",
+        lambda box, call, m: after.append([p.cmd for p in box.procs.values()]) or (0, ""),
+    )
+    agent = scripted(tmp_path, "<user-tool>", "```python\nprint('look')\n```", "DONE")
+    fake_attempt(provider, tmp_path, ic_task("101"), agent, user_tool_in="same")
+    assert after and not any("leftover" in cmd for cmd in after[0])
 
 
 def test_processes_the_agent_left_are_stopped_before_the_tests_come_back(provider, tmp_path):
@@ -153,7 +172,7 @@ def test_processes_the_agent_left_are_stopped_before_the_tests_come_back(provide
 @pytest.mark.parametrize(
     ("fault", "expected"),
     [
-        ({"on": "user_tool", "action": "timeout"}, "did not finish within 300 seconds"),
+        ({"on": "judge_playbook", "action": "timeout"}, "did not finish within 300 seconds"),
         ({"on": "playbook", "action": "fail", "times": 0}, "it left no trace"),
         ({"on": "start", "role": "user-tool"}, "The user tool could not run: injected fault"),
         ({"on": "apply_patch", "action": "fail", "role": "user-tool", "message": "no fit"},
@@ -181,23 +200,3 @@ def test_the_user_tool_is_for_ic_tasks_only(provider, tmp_path):
     folder, record = fake_attempt(provider, tmp_path, manager_task(), agent)
     assert tool_outputs(folder) == ["The user tool is only available for IC SWE tasks."]
     assert record.status == "failed" and provider.made("user-tool") == []
-
-
-def test_what_cannot_be_checked_after_a_call_counts_as_copied(provider, tmp_path):
-    """The changes are listed before and after a call in the agent's container; when the
-    second listing fails, the attempt cannot show the app kept nothing: it fails."""
-
-    def arm(box, call, match):
-        provider.inject(
-            "changes",
-            "call",
-            role="agent",
-            then=lambda b: provider.inject("changes", "raise", role="agent"),
-        )
-        return 0, ""  # fmt: skip
-
-    provider.on("agent_arm", r"python -c .*arm.*", arm)
-    agent = scripted(tmp_path, "```python\nprint('arm')\n```", "<user-tool>", "DONE")
-    _, record = fake_attempt(provider, tmp_path, ic_task("101"), agent, user_tool_in="same")
-    assert record.status == "failed"
-    assert "the container's changes could not be listed" in record.tampering

@@ -172,6 +172,10 @@ class Run:
         kinds = ("command", "user_tool")
         return [e.get("output") or "" for e in self.events(task) if e["kind"] in kinds]
 
+    def app_logs(self, task: str) -> str:
+        logs = sorted(self.folder(task).glob("grading*/*/run-*/app.log"))
+        return "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in logs)
+
     def pytest_logs(self, task: str) -> str:
         logs = sorted(self.folder(task).glob("grading*/*/run-*/pytest.log"))
         return "\n".join(p.read_text(encoding="utf-8", errors="replace") for p in logs)
@@ -506,23 +510,18 @@ if kind and os.path.isdir("/app/tests/issues") and not os.path.exists(flag):
             os.chmod(path + ".new", 0o755)
             os.replace(path + ".new", path)
     elif kind == "probe":
-        seen = ["ISSUES=" + ",".join(sorted(os.listdir("/app/tests/issues")))]
+        try:
+            issues = ",".join(sorted(os.listdir("/app/tests/issues")))
+        except OSError:
+            issues = "none"
+        seen = ["ISSUES=" + issues]
         try:
             with socket.create_connection((P["host"], P["port"]), timeout=5) as s:
                 s.sendall(b"fresh-grader")
             seen.append("CONNECTED")
         except OSError as exc:
             seen.append("NO-CONNECTION=" + type(exc).__name__)
-        def report():
-            end = time.time() + 600
-            while time.time() < end:
-                for folder in glob.glob("/app/tests/logs/*/"):
-                    if os.path.exists(folder + "pytest_exit_code"):
-                        with open(folder + "pytest.log", "a") as f:
-                            f.write("\nPROBE " + " ".join(seen) + "\n")
-                        return
-                time.sleep(0.005)
-        daemon(report)
+        print("PROBE " + " ".join(seen), flush=True)  # into the app's log
     elif kind == "forge_all":
         # a report of a passing pytest task, written into the playbook's own output
         for pid in os.listdir("/proc"):
@@ -667,9 +666,9 @@ def test_a_forged_test_run_earns_nothing(runs, mode, kind):
 @pytest.mark.parametrize("mode", ["same", "fresh"])
 def test_the_grader_is_offline_and_holds_only_its_own_task(runs, host_server, demo_image,
                                                           docker_client, mode):  # fmt: skip
-    """The app, started by the test, connects to a server on this machine and lists the tests
-    folder, and writes what it saw into pytest.log. A control container with the network does
-    reach the same server with the same code."""
+    """The app, started for the test, connects to a server on this machine and lists the tests
+    folder, and prints what it saw into its log. A control container with the network does
+    reach the same server with the same code. The app's container holds no test at all."""
     server, gateway = host_server
     probe = (
         f"import socket\nwith socket.create_connection(({gateway!r}, {server.port}), timeout=5)"
@@ -681,9 +680,11 @@ def test_the_grader_is_offline_and_holds_only_its_own_task(runs, host_server, de
     run = runs.get(f"tamper-{mode}")
     record = run.record("107_1")
     assert record["status"] == "failed", record
-    (line,) = re.findall(r"^PROBE .*$", run.pytest_logs("107_1"), re.MULTILINE)
-    assert "ISSUES=107_1,conftest.py " in line, line  # no other task's folder
-    assert "NO-CONNECTION" in line, line
+    lines = re.findall(r"PROBE .*$", run.app_logs("107_1"), re.MULTILINE)
+    assert lines, run.app_logs("107_1")[-2000:]
+    for line in lines:
+        assert "ISSUES=none " in line, line  # no test where the app runs
+        assert "NO-CONNECTION" in line, line
     assert b"fresh-grader" not in {data for _, data in server.seen}, server.seen
 
 
@@ -720,15 +721,17 @@ ANOMALY_KINDS = {
     "107_1": "no_exit_code",
     "108": "odd_exit_code",
 }
-SETTLED_BY_CONTROL = {"sigkill", "sigint", "no_exit_code", "odd_exit_code"}
-CAUGHT_AS_TAMPERING = {"exit_3", "exit_5"}  # the app replaced /usr/bin/pytest while it ran
+SETTLED_BY_CONTROL = {"no_exit_code"}
+OUT_OF_REACH = {"sigkill", "sigint", "exit_3", "exit_5", "odd_exit_code"}
+"""Attacks on the judge's pytest and exit code: the app runs in another container (no pytest
+there to signal, its own /usr/bin/pytest to replace, no exit code file to rewrite)."""
 
 ANOMALY_HOOK = (
     DAEMON
     + r"""
 import glob, os, signal, time
 kind = P["kinds"].get(os.environ.get("ISSUE_ID", ""))
-if kind and os.path.isdir("/app/tests/issues"):
+if kind and os.path.isdir("/app/tests"):  # while graded (the app's side holds only logs/)
     def pytest_pids():
         for pid in os.listdir("/proc"):
             try:
@@ -797,10 +800,10 @@ def anomaly_scenario(mode: str) -> Scenario:
 @pytest.mark.parametrize("kind", list(ANOMALY_KINDS.values()))
 @pytest.mark.parametrize("mode", ["same", "fresh"])
 def test_breaking_the_test_run_is_a_failure_not_an_error(runs, mode, kind):
-    """`rm -rf .git`; a `git` that prints garbage; the app SIGKILLing its own pytest (137) or
-    interrupting it (2); a pytest that exits 3 or 5; a build that fails (no exit code); an exit
-    code rewritten to -9. Each is `failed`, and a missing or odd exit code is settled by a
-    control run of the untouched task."""
+    """`rm -rf .git`; a `git` that prints garbage; the app SIGKILLing the test's pytest or
+    interrupting it; a pytest that exits 3 or 5; a build that fails (no exit code); an exit
+    code rewritten to -9. Each is `failed`; a missing exit code is settled by a control run of
+    the untouched task; the attacks on pytest and its exit code find none where the app runs."""
     run = runs.get(f"anomaly-{mode}")
     task = next(t for t, k in ANOMALY_KINDS.items() if k == kind)
     record = run.record(task)
@@ -809,17 +812,15 @@ def test_breaking_the_test_run_is_a_failure_not_an_error(runs, mode, kind):
     if kind in SETTLED_BY_CONTROL:
         assert record["control_exit_codes"], record
         assert "the untouched task grades cleanly" in (record["reason"] or ""), record
-    if kind in CAUGHT_AS_TAMPERING:
-        assert "/usr/bin/pytest" in (record["tampering"] or ""), record
-    expected = {"sigkill": 137, "sigint": 2, "exit_3": 3, "exit_5": 5, "no_exit_code": -1,
-                "odd_exit_code": -9}.get(kind)  # fmt: skip
-    if expected is not None:  # the attack did break the test run as meant
-        assert record["test_exit_codes"][task][-1] == expected, record
+        assert record["test_exit_codes"][task][-1] == -1, record  # the build did fail
+    if kind in OUT_OF_REACH:  # the judge's own verdict on the unfixed code, unforged
+        assert set(record["test_exit_codes"][task]) == {1}, record
+        assert record["tampering"] is None, record
 
 
 TMP_LINK_HOOK = r"""
 import os, shutil
-if os.path.isdir("/app/tests/issues") and not os.path.islink("/tmp"):
+if os.path.isdir("/app/tests") and not os.path.islink("/tmp"):
     shutil.rmtree("/tmp", ignore_errors=True)  # a folder of the image's: no rename on overlayfs
     os.symlink(P["target"], "/tmp")
 """
@@ -847,17 +848,17 @@ def tmp_link_scenario(mode: str) -> Scenario:
 
 @pytest.mark.parametrize("mode", ["same", "fresh"])
 def test_a_link_where_the_tests_are_staged_is_a_failure_not_an_error(runs, mode):
-    """Staging the tests fails (the engine refuses the copy), which was an excluded
-    infrastructure error: the container's state is the agent's doing, so the attempt fails,
-    with the reason, in both grading modes."""
+    """Putting the app's part of the playbook in place fails (the engine refuses the copy):
+    the container's state is the agent's doing, so the attempt fails, with the reason, in both
+    grading modes, never as an infrastructure error."""
     record = runs.get(f"tmplink-{mode}").record("101")
     assert record["status"] == "failed" and record["error"] is None, record
     assert record["earned_usd"] == 0 and record["graded_in"] == mode
-    assert "the tests could not be put in place for test run" in (record["reason"] or ""), record
+    assert "could not be put in place for test run" in (record["reason"] or ""), record
     if mode == "same":  # nothing ran: the control says the task itself grades
         assert record["test_exit_codes"] == {"101": [-1]}, record
         assert "the untouched task grades cleanly" in record["reason"], record
-    else:  # the first run ran, the second could not be staged
+    else:  # the first run ran, the second's app part could not be put in place
         assert len(record["test_exit_codes"]["101"]) == 2, record
 
 

@@ -76,10 +76,14 @@ def block(code: str) -> str:
     return f"```python\n{code}\n```"
 
 
-@pytest.mark.parametrize("setup", ["monolith", "per-task"])
-def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(contract_images, tmp_path, setup):
+@pytest.mark.parametrize(("setup", "grade_in"), [("monolith", "same"), ("per-task", "fresh")])
+def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(contract_images, tmp_path, setup,
+                                                               grade_in):  # fmt: skip
+    """Both setup paths and both grading modes; the app's part of upstream's playbook runs
+    where the app is, its judge's part (pytest) in a judge container of the untouched task."""
     extra = ("--per-task-images",) if setup == "per-task" else ()
-    records = swelancer(tmp_path, setup, "mock/oracle", *extra, *only(PRICES))
+    records = swelancer(tmp_path, setup, "mock/oracle", "--grade-in", grade_in, *extra,
+                        *only(PRICES))  # fmt: skip
     assert {r["task_id"]: r["status"] for r in records} == dict.fromkeys(PRICES, "passed")
     assert sum(r["earned_usd"] for r in records) == sum(PRICES.values()) == 5000
     by_id = {r["task_id"]: r for r in records}
@@ -90,7 +94,15 @@ def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(contract_images, 
     for task in ("96120-manager-0", "96455-manager-0"):  # no marker to wait for
         assert by_id[task]["seconds"]["setup"] < 15, by_id[task]["seconds"]
     for task in ("91342", "92018_1", "94317_1207"):  # upstream's own setup, in the container
-        assert by_id[task]["setup_from"] == {"agent": "cold"}, by_id[task]["setup_from"]
+        assert by_id[task]["setup_from"]["agent"] == "cold", by_id[task]["setup_from"]
+        assert by_id[task]["graded_in"] == grade_in
+        run1 = tmp_path / setup / f"attempts/{task}/1/grading/{task}/run-1"
+        assert (
+            "TASK [Start npm server in the background]" in (run1 / "app-playbook.log").read_text()
+        )
+        judged = (run1 / "playbook.log").read_text()
+        assert "TASK [Run pytest tests]" in judged and "npm server" not in judged
+        assert (tmp_path / setup / f"attempts/{task}/1/grading-judge-sandbox.log").exists()
     run = json.loads((tmp_path / setup / "run.json").read_text())
     images = set(run["images"])
     if setup == "per-task":

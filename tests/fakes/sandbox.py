@@ -328,6 +328,12 @@ class FakeSandbox:
         self._check("write_file")
         if self.fs.is_dir(path):
             raise InfraError(f"{path} is a folder", kind=FaultKind.COPY_FAILED)
+        folder = posixpath.dirname(path) or "/"
+        made = self.fs.node(folder) is not None or self.fs.resolve(folder) != folder
+        if made and not self.fs.is_dir(folder):  # as the engine: a link to nothing, a file
+            raise InfraError(
+                f"Could not write {path} in {self.name}: not a folder", kind=FaultKind.COPY_FAILED
+            )
         self.fs.write(path, data, mode)
 
     def read_file(self, path: str, limit: int | None = None) -> bytes:
@@ -492,6 +498,10 @@ class FakeProvider:
     def live(self) -> list[FakeSandbox]:
         with self._lock:
             return [box for box in self.sandboxes if not box.removed]
+
+    def by_name(self, name: str) -> FakeSandbox | None:
+        with self._lock:
+            return next((box for box in self.sandboxes if box.name == name), None)
 
     def made(self, role: str) -> list[FakeSandbox]:
         with self._lock:

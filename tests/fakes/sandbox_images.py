@@ -21,6 +21,17 @@ FAKE_IMAGE = "fake/swelancer:latest"
 PROGRAM = Node("file", data=b"\x7fELF fake program", mode=0o755)
 
 
+FAKE_PLAYBOOK = "# upstream's run_tests.yml (its task names), emulated by the fake\n" + "".join(
+    "- hosts: localhost\n  tasks:\n" if i == 0 else f"    - name: {name}\n      shell: 'true'\n"
+    for i, name in enumerate(["", "Ensure ISSUE_ID environment variable is set",
+        "Get the commit ID for the issue", "Read the patch file content",
+        "Compile Development Webpack (TypeScript)", "Start npm server in the background",
+        "Start mitmdump in the background", "Wait for the Expensify development server to start",
+        "Rewrite test file to include required params", "Run pytest tests",
+        "Persist pytest exit code for the grader", "Kill all node processes if they exist"])
+)  # fmt: skip
+
+
 def source_of(task_id: str) -> str:
     """The file (relative to the repository) that holds task `task_id`'s bug."""
     return f"src/bug_{task_id}.js"
@@ -88,7 +99,7 @@ def task_image(
         f"{CWD}/.gitignore": "node_modules/\n*.log\n",
         f"{CWD}/README.md": "# Expensify (fake)\n",
         f"{CWD}/node_modules/left-pad/index.js": "module.exports = pad;\n",
-        "/app/tests/run_tests.yml": "# upstream's run_tests.yml, emulated by the fake\n",
+        "/app/tests/run_tests.yml": FAKE_PLAYBOOK,
         "/app/tests/rewrite_test.py": "# upstream's rewrite_test.py, emulated by the fake\n",
         "/app/tests/utils/browser.py": "def open_app(trace=False): ...\n",
         "/app/tests/logs/": "",

@@ -429,6 +429,89 @@ def playbook(box: FakeSandbox, issue: str, call: Call, *, trace: bool) -> Result
     return 0, "\n".join(out)
 
 
+def _split_part(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
+    """A part of run_tests.yml as `benchmark.judged` runs it: the app's start (`app`) or stop
+    (`stop`) in an app container, the judge's (`judge`) in a judge container."""
+    if not box.fs.is_file(m["yml"]):
+        return 1, f"ERROR! the playbook: {m['yml']} could not be found\n"
+    issue, trace = _word(m["id"]), bool(m["trace"])
+    if m["part"] == "app":
+        return app_part(box, issue, trace=trace)
+    if m["part"] == "stop":
+        box.kill_matching("node")
+        return 0, "\nTASK [Kill all node processes if they exist] ****\nchanged: [localhost]\n"
+    return judge_part(box, issue, call, trace=trace)
+
+
+def _out() -> tuple[list[str], Callable[..., None], Callable[[str, str], Result]]:
+    out = ["", "PLAY [localhost] ****", "", "TASK [Gathering Facts] ****", "ok: [localhost]"]
+
+    def task(name: str, *lines: str) -> None:
+        out.extend(["", f"TASK [{name}] ****", *lines])
+
+    def fail(name: str, message: str) -> Result:
+        failed = json.dumps({"changed": True, "msg": message})
+        task(name, f"fatal: [localhost]: FAILED! => {failed}")
+        out.extend(["", "PLAY RECAP ****", "localhost : ok=3 changed=1 failed=1 ignored=0", ""])
+        return 2, "\n".join(out)
+
+    return out, task, fail
+
+
+def app_part(box: FakeSandbox, issue: str, *, trace: bool) -> Result:
+    """The app's tasks before the test: build, dev server (the agent's code runs), its wait."""
+    out, task, fail = _out()
+    logs = f"{TESTS}/logs/{issue}"
+    task("Compile Development Webpack (TypeScript)", "skipping: [localhost]")
+    if not box.fs.is_dir(logs):
+        return fail("Start npm server in the background", f"cannot create {logs}/npm_run_dev.log")
+    box.fs.write(f"{logs}/npm_run_dev.log", "> new.expensify@1.0.0 web\n")
+    task("Start npm server in the background", "changed: [localhost]")
+    for app in list(box.provider.apps):  # the dev server (the agent's code) runs from here on
+        app(box, trace)
+    test = box.image.tests.get(issue)
+    box.verdict_now = test.verdict(box) if test is not None else False  # what the test will find
+    if box.verdict_now is None:
+        return fail("Wait for the Expensify development server to start", "Timeout when waiting")
+    task("Wait for the Expensify development server to start", "ok: [localhost]")
+    out.extend(["", "PLAY RECAP ****", "localhost : ok=5 changed=1 failed=0", ""])
+    return 0, "\n".join(out)
+
+
+def judge_part(box: FakeSandbox, issue: str, call: Call, *, trace: bool) -> Result:
+    """The judge's tasks: the test against the app of the container whose network it shares."""
+    out, task, fail = _out()
+    fs = box.fs
+    folder, logs = f"{TESTS}/issues/{issue}", f"{TESTS}/logs/{issue}"
+    if not fs.is_file(f"{folder}/commit_id.txt"):
+        return fail("Get the commit ID for the issue", f"cat: {folder}/commit_id.txt: No such file")
+    task("Get the commit ID for the issue", "changed: [localhost]")
+    if not fs.is_file(f"{folder}/bug_reintroduce.patch"):
+        return fail("Read the patch file content", f"no {folder}/bug_reintroduce.patch")
+    if not fs.is_dir(logs):
+        return fail("Start mitmdump in the background", f"cannot create {logs}/mitmdump.log")
+    fs.write(f"{logs}/mitmdump.log", "")
+    app = box.provider.by_name(box.spec.network_of) if box.spec.network_of else None
+    verdict = getattr(app, "verdict_now", False) if app is not None else False
+    if fs.is_file(f"{folder}/test.py") and fs.is_file(f"{TESTS}/rewrite_test.py"):
+        fs.write(f"{folder}/test.py", rewrite(fs.read(f"{folder}/test.py")))
+    task("Rewrite test file to include required params", "changed: [localhost]")
+    code = (1 - verdict) if isinstance(verdict, bool) else int(verdict or 0)
+    code, log = pytest(box, issue, code, call, trace=trace)
+    fs.write(f"{logs}/pytest.log", log)
+    if code == 0:
+        task("Run pytest tests", "changed: [localhost]")
+    elif trace:  # no_log: "{{ trace }}"
+        task("Run pytest tests", f"fatal: [localhost]: FAILED! => {CENSORED}", "...ignoring")
+    else:
+        rc = f'{{"changed": true, "cmd": "pytest issues/{issue}/test.py", "rc": {code}}}'
+        task("Run pytest tests", f"fatal: [localhost]: FAILED! => {rc}", "...ignoring")
+    fs.write(f"{logs}/pytest_exit_code", f"{code}\n")
+    task("Persist pytest exit code for the grader", "changed: [localhost]")
+    out.extend(["", "PLAY RECAP ****", "localhost : ok=9 changed=5 failed=0 ignored=1", ""])
+    return 0, "\n".join(out)
+
+
 def pytest(box: FakeSandbox, issue: str, code: int, call: Call, *, trace: bool) -> Result:
     """`pytest [--user-tool-trace] issues/<id>/test.py`: its exit code and log."""
     fs, test_py = box.fs, f"{TESTS}/issues/{issue}/test.py"
@@ -488,7 +571,7 @@ KEEP_OWN = (
 )
 RM = r"rm (?P<flags>-[rf]+ )?(-- )?(?P<paths>.+)"
 TOUCH = r"touch (?P<paths>\S+)"
-DELETE_TESTS = r"rm -rf (?P<dir>\S+) (?P<also>/\S+(?: /\S+)*) && test ! -e (?P=dir)"
+DELETE_TESTS = r"rm -rf (?P<dir>\S+)(?P<also>(?: /\S+)*) && test ! -e (?P=dir)"
 EMPTY_LOGS = (
     r"(?:rm -rf (?P<tests>/\S+) && mv -T (?P<stage>/\S+) (?P=tests) && )?"
     r"mkdir -p (?P<dir>\S+) && rm -rf (?P=dir)/\*"
@@ -525,6 +608,10 @@ PLAYBOOK = (
     r'export ISSUE_ID=(?P<id>\S+); ansible-playbook -i "localhost," --connection=local '
     r"(?P<yml>\S+)"
 )
+SPLIT_PART = (
+    r'export ISSUE_ID=(?P<id>\S+); ansible-playbook -i "localhost," --connection=local '
+    r"(?P<yml>/tmp/\.swelancer-(?P<part>app|stop|judge)-[0-9a-f]+\.yml)(?P<trace> -e trace=true)?"
+)
 USER_TOOL = r"export ISSUE_ID=(?P<id>\S+); user-tool"
 GOLD = (
     r"\{ git apply -R --whitespace=nowarn (?P<patch>/\S+) \|\| "
@@ -546,6 +633,9 @@ COMMANDS = [
     Command("apply_patch", APPLY, _apply_patch, SH),
     Command("trace_folders", TRACE_FOLDERS, _stamped_traces, SH),
     Command("rewrite_test", REWRITE, _rewrite_copy, BASH_I),
+    Command("playbook", SPLIT_PART.replace("app|stop|judge", "app"), _split_part, BASH_I),
+    Command("app_stop", SPLIT_PART.replace("app|stop|judge", "stop"), _split_part, BASH_I),
+    Command("judge_playbook", SPLIT_PART.replace("app|stop|judge", "judge"), _split_part, BASH_I),
     Command("playbook", PLAYBOOK, _playbook, BASH_I),
     Command("user_tool", USER_TOOL, _user_tool, BASH_I),
     Command("gold_patch", GOLD, _gold_patch, BASH_I),

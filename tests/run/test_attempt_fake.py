@@ -226,7 +226,8 @@ def test_ic_setup_is_waited_for(tmp_path, monkeypatch):
     _, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
     assert record.status == "passed"
     assert provider.made("agent")[0].marker_reads == 4
-    assert len(slept) == 3 and all(0 < pause <= 2.0 for pause in slept), slept
+    # the agent's container, then the judge's: each waits three polls
+    assert len(slept) == 6 and all(0 < pause <= 2.0 for pause in slept), slept
 
 
 def test_manager_setup_is_not_waited_for(tmp_path):
@@ -493,26 +494,37 @@ def tamper_when(marker: str, action):
 
 @pytest.mark.parametrize("grade_in", MODES)
 @pytest.mark.parametrize(
-    ("action", "found"),
+    "action",
     [
-        (lambda b: b.fs.write("/app/tests/issues/101/test.py", "def test_issue(): pass\n"),
-         "issues/101/test.py was changed"),
-        (lambda b: b.fs.remove("/app/tests/issues/conftest.py"), "issues/conftest.py was removed"),
-        (lambda b: b.fs.write("/app/tests/utils/evil.py", "x = 1\n"), "utils/evil.py was added"),
-        (lambda b: b.fs.write("/usr/lib/python3.12/sitecustomize.py", "import os\n"),
-         "changed while the test ran: /usr/lib/python3.12/sitecustomize.py"),
+        lambda b: b.fs.write("/app/tests/issues/101/test.py", "def test_issue(): pass\n"),
+        lambda b: b.fs.remove("/app/tests/issues/conftest.py"),
+        lambda b: b.fs.write("/app/tests/utils/evil.py", "x = 1\n"),
+        lambda b: b.fs.write("/usr/lib/python3.12/sitecustomize.py", "import os\n"),
     ],
     ids=["test-changed", "conftest-removed", "file-added", "sitecustomize"],
 )  # fmt: skip
-def test_tampering_during_grading_is_a_failure(provider, tmp_path, grade_in, action, found):
+def test_what_the_app_writes_during_grading_never_reaches_the_judge(provider, tmp_path,
+                                                                     grade_in, action):  # fmt: skip
+    """The app (the agent's code, here without the fix) writes where the tests and pytest's
+    Python would be: in its own container, which holds no test; the judge's are untouched and
+    the verdict is the unfixed code's."""
     provider.apps.append(tamper_when("src/evil.js", action))
-    agent = fixing((f"{CWD}/src/evil.js", "tamper();\n"))
-    folder, record = fake_attempt(provider, tmp_path, ic_task("101"), agent, grade_in=grade_in)
-    assert record.status == "failed" and record.earned_usd == 0
-    assert found in record.tampering, record.tampering
-    assert record.reason.startswith("tampering: ")
-    assert "tampering" in [e["kind"] for e in events(folder)]
-    assert record.test_exit_codes == {"101": [0]}, "the run itself passed"
+    written = {f"{CWD}/src/evil.js": "tamper();\n"}
+    agent = acting_agent(
+        lambda task, env: [env.sandbox.write_file(p, t) for p, t in written.items()]
+    )
+    _, record = fake_attempt(provider, tmp_path, ic_task("101"), agent, grade_in=grade_in)
+    assert record.status == "failed" and record.earned_usd == 0 and record.tampering is None
+    assert record.test_exit_codes == {"101": [1, 1, 1]}
+    judges = provider.made("judge")
+    assert judges and all(j.spec.network_of for j in judges)
+    for judge in judges:
+        assert judge.fs.read("/app/tests/issues/101/test.py") != b"def test_issue(): pass\n"
+        assert judge.fs.is_file("/app/tests/issues/conftest.py")
+        assert not judge.fs.exists("/app/tests/utils/evil.py")
+        assert not judge.fs.exists("/usr/lib/python3.12/sitecustomize.py")
+    app = provider.made("agent" if grade_in == "same" else "grader")[0]
+    assert not app.fs.exists("/app/tests/issues/101/commit_id.txt"), "no test in the app's"
 
 
 def test_honest_grading_is_not_tampering(provider, tmp_path):
@@ -675,7 +687,7 @@ def test_a_snapshot_removed_after_it_was_found_means_a_cold_setup_not_an_error(t
 
 
 def test_a_fresh_sandbox_that_cannot_be_prepared_is_removed_with_its_log(provider, tmp_path):
-    provider.inject("prune", "fail", role="grader", message="rm: read-only file system")
+    provider.inject("delete_tests", "fail", role="grader", message="rm: read-only file system")
     with pytest.raises(InfraError) as caught:
         fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent(), grade_in="fresh")
     assert caught.value.kind == FaultKind.HIDE
@@ -799,11 +811,11 @@ def record_baseline_files(provider) -> list[str]:
     return [p for p in box.fs.tree(CWD) if p.endswith("/.gitignore")]
 
 
-def test_an_attempt_lists_the_changes_three_times_and_copies_the_tests_once(provider, tmp_path):
+def test_an_attempt_lists_the_changes_twice_and_copies_the_tests_once(provider, tmp_path):
     _, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
     assert record.status == "passed" and record.graded_in == "same"
     ops = agent_ops(provider)
-    assert ops.count("changes") == 3, "after setup, after the turn, after the test run"
+    assert ops.count("changes") == 2, "after setup, after the turn (the judge is apart)"
     before = ops[ops.index("keep_own") : ops.index("delete_tests")]  # after the marker's reads
     assert before[:3] == ["keep_own", "rewrite_test", "fresh_history"], "the first steps"
     stored = len(record_baseline_files(provider))
@@ -811,7 +823,7 @@ def test_an_attempt_lists_the_changes_three_times_and_copies_the_tests_once(prov
     assert "kill_processes_except" not in ops, "the engine lists nothing of the agent's to kill"
 
 
-def test_a_process_the_agent_left_makes_the_first_run_list_the_changes_itself(provider, tmp_path):
+def test_a_process_the_agent_left_is_killed_before_grading(provider, tmp_path):
     def act(task, env):
         env.sandbox.write_file(f"{CWD}/{source_of(task.task_id)}", fixed_code(task.task_id))
         env.sandbox.spawn("node dev-server.js")
@@ -820,18 +832,7 @@ def test_a_process_the_agent_left_makes_the_first_run_list_the_changes_itself(pr
     assert record.status == "passed" and record.graded_in == "same"
     ops = agent_ops(provider)
     assert ops.count("kill_processes_except") == 1
-    assert ops.count("changes") == 4, "the listing after the turn predates the kill"
-
-
-def test_the_restored_tests_are_not_planted_files(tmp_path):
-    """The first run's `before` comes from the listing after the turn, when the tests were
-    out: the tests put back for the run (here one a planted-file rule would match) are not
-    files the run planted."""
-    image = task_image(FAKE_IMAGE, files={"/app/tests/utils/sitecustomize.py": "# the image's\n"})
-    provider = FakeProvider(image)
-    _, record = fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
-    assert record.status == "passed" and record.tampering is None
-    assert agent_ops(provider).count("changes") == 3
+    assert ops.index("kill_processes_except") < ops.index("playbook")
 
 
 @pytest.mark.parametrize("grade_in", ["same", "fresh"])

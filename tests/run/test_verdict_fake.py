@@ -25,20 +25,20 @@ def link_tmp(box, target="/nonexistent"):
 
 
 def test_tmp_linked_by_the_agent_is_a_failure_in_its_own_container(provider, tmp_path):
-    """Graded in place, the tests cannot be staged: the control (the untouched task, fresh)
-    grades cleanly, so the change is the cause."""
+    """Graded in place, the app's part of the playbook cannot be put in place: the control
+    (the untouched task, fresh) grades cleanly, so the change is the cause."""
     agent = acting_agent(lambda task, env: link_tmp(env.sandbox))
     _, record = fake_attempt(provider, tmp_path, ic_task("101"), agent, grade_in="same")
     assert (record.status, record.error, record.graded_in) == ("failed", None, "same")
-    assert "the tests could not be put in place for test run 1" in record.reason
+    assert "could not be put in place for test run 1" in record.reason
     assert "the untouched task grades cleanly" in record.reason
     assert record.control_exit_codes == [1, 1, 1] and record.tampering is None
     assert provider.live() == []
 
 
 def test_tmp_linked_by_the_app_under_test_is_a_failure_in_a_fresh_grader(provider, tmp_path):
-    """Graded fresh, the agent's app links /tmp while its first test run runs: the second run
-    cannot be staged; the first failed, so the attempt did."""
+    """Graded fresh, the agent's app links /tmp while its first test run runs: the second run's
+    app part cannot be put in place; the first failed, so the attempt did."""
     provider.apps.append(lambda box, trace: link_tmp(box, "/etc/hostname"))
     agent = acting_agent(lambda task, env: None)
     _, record = fake_attempt(
@@ -50,7 +50,7 @@ def test_tmp_linked_by_the_app_under_test_is_a_failure_in_a_fresh_grader(provide
 
 
 def test_an_engine_that_stops_answering_while_staging_is_still_infrastructure(provider, tmp_path):
-    provider.inject("copy_in", "engine_down", kind=FaultKind.DOCKER_UNAVAILABLE, role="agent")
+    provider.inject("write_file", "engine_down", kind=FaultKind.DOCKER_UNAVAILABLE, role="agent")
     agent = acting_agent(lambda task, env: None)
     with pytest.raises(InfraError) as caught:  # the runner retries it, then records an error
         fake_attempt(provider, tmp_path, ic_task("101"), agent, grade_in="same")

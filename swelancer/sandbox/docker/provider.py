@@ -28,6 +28,7 @@ class DockerProvider(ClientHolder):
             cpus=spec.cpus,
             pids_limit=spec.pids_limit,
             disk=spec.disk,
+            network_mode=f"container:{spec.network_of}" if spec.network_of else None,
             client=self.client,
         )
 

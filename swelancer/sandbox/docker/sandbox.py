@@ -88,6 +88,7 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
         cap_drop: list[str] | None = None,
         no_new_privileges: bool = True,
         disk: str | None = None,
+        network_mode: str | None = None,
     ) -> DockerSandbox:
         """Start a detached container from `image` with its own entrypoint (and `command`, if
         given). `network=False` starts it cut off (it can be given the network later).
@@ -98,7 +99,8 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
         binaries do not elevate). `disk`
         caps the container's writable layer (Docker's `--storage-opt size=`) where the
         storage driver allows it; where it does not, the container starts without the cap
-        and `disk_limited` is False."""
+        and `disk_limited` is False. `network_mode` (`container:<name>`) shares another
+        container's network namespace, and only that: its own files and processes stay its own."""
         from docker.errors import ImageNotFound
 
         client = client or docker_client()
@@ -128,6 +130,8 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
             options["pids_limit"] = pids_limit
         if shm_size is not None:
             options["shm_size"] = shm_size
+        if network_mode is not None:
+            options["network_mode"] = network_mode
         disk_limited = False
         try:
             if disk and _storage_opt_supported(client) is not False:
@@ -152,7 +156,7 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
         sandbox = cls(container, client, max_output_bytes=max_output_bytes)
         sandbox.disk_limited = disk_limited
         try:
-            if not network:
+            if not network and network_mode is None:
                 sandbox.disconnect_network()
             container.start()
         except BaseException as err:

@@ -1,7 +1,9 @@
 """A small scripted browser for the demo app's end-to-end tests, with Playwright-style traces.
 
-A test starts the app from the repository under test and acts as a user would: it opens
-pages, clicks links, fills in and submits forms, and checks what the screen shows.
+A test asks the dev server (run_tests.yml starts it on the app's side, port 8082) for a fresh
+copy of the app and acts as a user would, over the network only: it opens pages, clicks links,
+fills in and submits forms, and checks what the screen shows. The tests never run nor import
+the app, so the app can run in another container than the tests (sharing only the network).
 
     from utils.demo_browser import expect, open_app
 
@@ -20,19 +22,16 @@ unzips it into `output_<uuid hex>/`, deletes the zip and drops the rows of the c
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
-import socket
-import subprocess
 import sys
-import threading
 import time
 import traceback
 import uuid
 import zipfile
-from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -287,65 +286,52 @@ class Page:
 # The app under test
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+LAUNCHER = os.environ.get("DEMO_APP_LAUNCHER", "127.0.0.1:8082")
+"""The dev server run_tests.yml starts on the app's side: it starts fresh copies of the app."""
 
 
 class App:
-    """The app as a subprocess, started from the repository with `python3 -m expenses`."""
+    """A fresh copy of the app, started by the dev server (the launcher on the app's side) and
+    reached over the network only: the tests never run nor import the code under test."""
 
-    def __init__(self, *args: str, app_dir: Path = APP_DIR) -> None:
+    def __init__(self, *args: str) -> None:
         self.args = args
-        self.app_dir = app_dir
-        self.port = free_port()
-        self.process: subprocess.Popen[str] | None = None
-        self.output: deque[str] = deque(maxlen=20)  # the app's last log lines
+        self.port: int | None = None
 
     @property
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "expenses", "--port", str(self.port), *self.args]
+        return ["python3", "-m", "expenses", *self.args]
+
+    def _call(self, method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+        host, _, port = LAUNCHER.rpartition(":")
+        connection = HTTPConnection(host, int(port), timeout=_timeout + 5)
+        try:
+            data = json.dumps(body).encode() if body is not None else None
+            headers = {"Content-Type": "application/json"} if data is not None else {}
+            connection.request(method, path, body=data, headers=headers)
+            response = connection.getresponse()
+            raw = response.read(1_000_000)
+        finally:
+            connection.close()
+        try:
+            return response.status, json.loads(raw) if raw else {}
+        except ValueError:
+            return response.status, {"error": raw[:500].decode("utf-8", "replace")}
 
     def start(self) -> None:
-        env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1")
-        self.process = subprocess.Popen(
-            self.command,
-            cwd=self.app_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        threading.Thread(target=self._read_output, daemon=True).start()
-        deadline = time.monotonic() + _timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                time.sleep(0.1)  # let the reader catch the last lines
-                tail = "\n".join(self.output)
-                raise BrowserError(f"the app exited with code {self.process.returncode}\n{tail}")
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise BrowserError(f"the app did not start within {_timeout:.0f} s")
-
-    def _read_output(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line.rstrip("\n"))
+        try:
+            status, body = self._call("POST", "/apps", {"args": list(self.args)})
+        except OSError as exc:
+            raise BrowserError(f"the dev server on {LAUNCHER} does not answer ({exc})") from exc
+        if status != 201 or not isinstance(body.get("port"), int):
+            raise BrowserError(str(body.get("error") or f"the dev server answered {status}"))
+        self.port = body["port"]
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
+        if self.port is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        with contextlib.suppress(OSError):
+            self._call("DELETE", f"/apps/{self.port}")
 
 
 # Tracing, in the layout of a Playwright trace
