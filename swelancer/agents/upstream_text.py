@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from swelancer.agents.upstream_turns import TurnTexts, turn_texts
+from swelancer.agents.upstream_turns import TurnTexts, turn_texts, user_message_content
 from swelancer.errors import ConfigError
 
 PROMPT_NAMES = (
@@ -132,22 +132,5 @@ def _outside_loops(body: list[ast.stmt]):
 
 def _user_append(node: ast.AST) -> str | None:
     """The content of `messages.append({"role": "user", "content": <string constant>})`."""
-    if not (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
-        and node.func.attr == "append"
-        and isinstance(node.func.value, ast.Name)
-        and node.func.value.id == "messages"
-        and len(node.args) == 1
-        and isinstance(node.args[0], ast.Dict)
-    ):
-        return None
-    entries = {
-        key.value: value
-        for key, value in zip(node.args[0].keys, node.args[0].values, strict=True)
-        if isinstance(key, ast.Constant) and isinstance(key.value, str)
-    }
-    role, content = entries.get("role"), entries.get("content")
-    if role is None or content is None or string_value(role) != "user":
-        return None
-    return string_value(content)
+    content = user_message_content(node)
+    return None if content is None else string_value(content)

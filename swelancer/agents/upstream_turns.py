@@ -85,8 +85,8 @@ def _one(found: list[str], where: str, what: str) -> str:
     return found[0]
 
 
-def _user_content(node: ast.AST) -> ast.expr | None:
-    """The content of `messages.append({"role": "user", "content": X})`, else None."""
+def user_message_content(node: ast.AST) -> ast.expr | None:
+    """The content expression of `messages.append({"role": "user", "content": X})`, else None."""
     if not (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Attribute)
@@ -105,7 +105,12 @@ def _user_content(node: ast.AST) -> ast.expr | None:
     role = entries.get("role")
     if not (isinstance(role, ast.Constant) and role.value == "user"):
         return None
-    content = entries.get("content")
+    return entries.get("content")
+
+
+def _user_content(node: ast.AST) -> ast.expr | None:
+    """A user message's content when it is a string constant or an f-string, else None."""
+    content = user_message_content(node)
     if isinstance(content, ast.Constant) and isinstance(content.value, str):
         return content
     return content if isinstance(content, ast.JoinedStr) else None
