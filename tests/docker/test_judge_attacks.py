@@ -16,6 +16,10 @@ the demo image by scripted agents that never fix their task (demo task 101):
 The guarantees: the judge offers the app nothing on the shared namespace (no listener, no named
 socket, no process to see); a judge stalled for ever ends at the test's deadline, the attempt is
 `failed` (the untouched task grades cleanly), recorded once, and no container is left.
+
+Not defended (a strict xfail): an abstract Unix socket the app side binds is what the judge
+reaches under the same name, so the X display upstream's headed browser draws on (`:99`, tried
+first as `@/tmp/.X11-unix/X99`) is one the app can serve.
 """
 
 from __future__ import annotations
@@ -255,6 +259,7 @@ except OSError as exc:
 
 @pytest.mark.xfail(
     strict=True,
+    raises=AssertionError,
     reason="the judge shares the app's network namespace, and with it the abstract Unix socket "
     "@/tmp/.X11-unix/X99 that X clients try first for DISPLAY=:99 (upstream's images set it; its "
     "rewrite_test.py makes every Chromium headed): the judge's browser draws on an X server the "
