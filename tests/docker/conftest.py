@@ -20,6 +20,7 @@ BASE_IMAGE = "debian:bookworm-slim"
 
 HEAVY_FIRST = (
     "test_attacks.py",
+    "test_judge_attacks.py",
     "test_contract_pipeline.py",
     "test_faults.py",
     "test_snapshots.py",
