@@ -469,7 +469,10 @@ TAMPER_HOOK = (
 import glob, os, socket, time
 kind = P["kinds"].get(os.environ.get("ISSUE_ID", ""))
 flag = f"/tmp/.swl-tamper-{kind}"
-if kind and os.path.isdir("/app/tests/issues") and not os.path.exists(flag):
+# The probe looks wherever the app runs (no tests are there now); the others need the tests
+if kind and (kind == "probe" or os.path.isdir("/app/tests/issues")) and (
+    kind == "probe" or not os.path.exists(flag)
+):
     open(flag, "w").close()
     passing = "def test_ok():\n    pass\n"
     plugin = ("import pytest\n\n@pytest.hookimpl(tryfirst=True)\n"
