@@ -567,7 +567,8 @@ def test_a_rejected_key_stops_the_run_with_a_clear_message(
     demo_image, docker_client, provider, request, tmp_path
 ):
     """401: the run stops at once, exit code 1, one paragraph that names the variable to
-    fix, no traceback, and no attempt recorded (it was not the model's failure)."""
+    fix, no traceback, and no attempt recorded (it was not the model's failure): the
+    preflight's one request finds it before the run begins."""
     server = request.getfixturevalue(f"{provider}_server")
     server.expected_key = "sk-the-right-key"
     server.answer_with(lambda body: Reply("DONE"))
@@ -585,11 +586,12 @@ def test_a_rejected_key_stops_the_run_with_a_clear_message(
     assert len(server.requests) == 1  # not retried, and the second task never started
     run_dir = tmp_path / run_id
     assert records(run_dir) == {}
-    assert json.loads((run_dir / "run.json").read_text())["status"] == "stopped"
+    assert not (run_dir / "run.json").exists()  # refused before the run began
     from swelancer.sandbox.docker import find_containers
 
     assert find_containers(docker_client, run_id) == []
-    assert_key_nowhere(run_dir)
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert all(KEY.encode() not in p.read_bytes() for p in written), written
 
 
 def test_a_cost_limit_needs_a_known_price(docker_client, openai_server, tmp_path):
