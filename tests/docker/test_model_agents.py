@@ -419,7 +419,9 @@ def test_upstream_protocol_fixes_a_bug_and_picks_a_proposal_through_the_cli(
     assert_trace_only(used["output"])
     kept = [p for p in (run_dir / "attempts/107_1/1/user_tool").rglob("*") if p.is_file()]
     assert any(b"Page 1 of 2" in p.read_bytes() for p in kept)  # the bug, as the user saw it
-    assert used["output"] in model.seen["pager stops"][3].last  # what the model was sent
+    # what the model was sent: upstream's own reply to a call that ran (the transcript keeps
+    # this project's fuller message beside it)
+    assert model.seen["pager stops"][3].last.startswith(upstream_user_tool_reply())
     assert "no /app/tests here" in commands[2]["output"]
     assert "No such file or directory" in commands[2]["output"]
     (saved,) = (run_dir / "attempts/107_1/1/user_tool").rglob("trace.trace")
