@@ -17,7 +17,6 @@ from swelancer.agents.prompts import PriceStyle, PromptSet
 from swelancer.errors import ConfigError
 from swelancer.tasks.sources import sha256_of
 
-KEYWORDS = ("upstream", "swelancer")
 _INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
 
 

@@ -28,13 +28,6 @@ _SHADOWING = re.compile(
 )
 """Folders that come before /usr/bin on PATH: a program added there shadows the image's."""
 _NEW_LOADER_HOOK = re.compile(r"^/etc/(ld\.so\.preload|profile\.d/)")
-_PLANTED_FOR_PYTHON = re.compile(
-    r"^(/usr(/local)?/lib/python3[^/]*|/opt/conda|/root/\.local|/etc/python3[^/]*)/.*"
-    r"\.(py|pyc|pth|so)$"
-    r"|/(sitecustomize|usercustomize)\.py$"
-    r"|^/(app/)?(pytest\.ini|tox\.ini|setup\.cfg|pyproject\.toml|conftest\.py)$"
-)
-
 
 _TEST_PYTHON = re.compile(
     r"^(/usr(/local)?/lib/python3[^/]*|/opt/conda(/envs/[^/]+)?/lib/python3[^/]*"

@@ -34,7 +34,6 @@ MAX_ENTRIES = MAX_CHANGES
 MAX_DEPTH = 200
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
-Change = tuple[str, int]
 CHANGED, ADDED, DELETED = 0, 1, 2
 Mark = tuple[int, int, int, int, int]
 """An upper entry's inode, mode, size, modification and change times (ns): the change time
