@@ -95,13 +95,13 @@ def _new_trace_folders(sandbox: Sandbox, cwd: str) -> tuple[list[str], int]:
     return plain[:MAX_TRACES], len(names) - len(plain[:MAX_TRACES])
 
 
-def _call_dir(out_dir: Path) -> Path:
+def call_dir_for(out_dir: Path) -> Path:
     call_dir = out_dir / USER_TOOL_DIR / f"call-{uuid.uuid4().hex[:8]}"
     call_dir.mkdir(parents=True)
     return call_dir
 
 
-def _message(task: IcTask, got: Collected, timeout_s: float) -> UserToolReply:
+def reply_for(task: IcTask, got: Collected, timeout_s: float) -> UserToolReply:
     return UserToolReply(
         _text(task, got, timeout_s), "timed_out" if got.timed_out else "finished", timeout_s
     )

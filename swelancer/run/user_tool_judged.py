@@ -21,9 +21,9 @@ from swelancer.benchmark.user_tool import (
     STAMP,
     USER_TOOL_DIR,
     Collected,
-    _call_dir,
-    _message,
+    call_dir_for,
     collect_traces,
+    reply_for,
 )
 from swelancer.errors import InfraError
 from swelancer.run.judge import playbook_parts, remove_judge, start_judge
@@ -94,7 +94,7 @@ def user_tool(state: TryState) -> UserToolReply:
         if same:
             state.sandbox.exec(["rm", "-rf", where], timeout=120)
         state.sandbox.copy_in(call_dir / name, where)
-    reply = _message(task, got, timeout)
+    reply = reply_for(task, got, timeout)
     return UserToolReply(reply.text, reply.outcome, timeout, note=STOPPED if same else "")
 
 
@@ -105,7 +105,7 @@ def _traced_run(
     copied to the host and scrubbed."""
     task, hidden = state.task, state.hidden
     assert isinstance(task, IcTask) and hidden is not None
-    call_dir = _call_dir(state.folder)
+    call_dir = call_dir_for(state.folder)
 
     def start() -> tuple[Sandbox, set[int]]:
         judge, keep = start_judge(state, app, role="user-tool-judge")
