@@ -96,12 +96,14 @@ def _new_trace_folders(sandbox: Sandbox, cwd: str) -> tuple[list[str], int]:
 
 
 def call_dir_for(out_dir: Path) -> Path:
+    """A new folder under the attempt's `user_tool/` for one call's traces on the host."""
     call_dir = out_dir / USER_TOOL_DIR / f"call-{uuid.uuid4().hex[:8]}"
     call_dir.mkdir(parents=True)
     return call_dir
 
 
 def reply_for(task: IcTask, got: Collected, timeout_s: float) -> UserToolReply:
+    """What the agent is told of a call that ran (or timed out), from what was collected."""
     return UserToolReply(
         _text(task, got, timeout_s), "timed_out" if got.timed_out else "finished", timeout_s
     )
