@@ -158,9 +158,14 @@ def docker_run_id(docker_client: Any) -> Iterator[str]:
 
     run_id = f"pytest-{secrets.token_hex(4)}"
     yield run_id
-    for container in find_containers(docker_client):
-        if container.labels.get("swelancer.run_id", "").startswith(run_id):
-            container.remove(force=True)
+    use = EngineUse()  # a session ends after its last module: wait out an engine restart
+    use.share()
+    try:
+        for container in find_containers(docker_client):
+            if container.labels.get("swelancer.run_id", "").startswith(run_id):
+                container.remove(force=True)
+    finally:
+        use.release()
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from swelancer.benchmark.user_tool import STAMP, Collected, collect_traces
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker import DockerSandbox, remove_containers
 from swelancer.sandbox.docker.images import ensure_images
@@ -111,13 +113,15 @@ def records(tmp_path: Path, run_id: str) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_odd_names_in_the_trace_folder_are_recorded_and_the_run_finishes(
+def test_odd_names_left_by_the_agent_are_not_reported_and_the_run_finishes(
     demo_image, docker_client, docker_run_id, tmp_path
 ):
     """Trace folders named with a newline, with bytes that are not UTF-8, 247 bytes long, 300
-    deep, holding 120,000 files, a link to / and a FIFO: made by the app while the user tool
-    runs (in a fresh sandbox) and left by the agent for grading. The attempt is recorded once,
-    the agent's failure; the run, and its resume, finish."""
+    deep, holding 120,000 files, a link to / and a FIFO: made by the agent in its container and
+    by its app while the user tool runs. The app runs apart from the judge, so none reaches the
+    judge's trace folder: the reply names only the one trace the judge's browser wrote. The
+    folders left for grading cost the agent the attempt, recorded once; the run, and its resume,
+    finish."""
     run_id = f"{docker_run_id}-odd"
     replies = [python_block(INSTALL), "A user, please.\n<user-tool>", "DONE"]
     try:
@@ -128,12 +132,35 @@ def test_odd_names_in_the_trace_folder_are_recorded_and_the_run_finishes(
         transcript = tmp_path / "results" / run_id / "attempts" / "101" / "1" / "transcript.jsonl"
         told = [json.loads(line) for line in transcript.read_text().splitlines()]
         said = next(e["output"] for e in told if e.get("kind") == "user_tool")
-        assert "output_ok" in said and "names are not plain" in said, said
+        named = re.findall(r"user_tool/(output_[^/\s]*)/", said)
+        assert len(named) == 1 and re.fullmatch(r"output_[0-9a-f]{32}", named[0]), said
+        assert "output_ok" not in said, said
         again, stderr, _ = run_harness(tmp_path, run_id, replies, "--task", "101")
         assert again == 0 and "Traceback" not in stderr, stderr[-3000:]
         assert len(records(tmp_path, run_id)) == 1
     finally:
         remove_containers(docker_client, run_id)
+
+
+def test_odd_trace_folder_names_are_left_out_and_said(demo_image, docker_run_id, tmp_path):
+    """The judge's trace folder read with odd names in it (should anything ever write them
+    there): only the plain one is copied, the others are counted in the note, and the copy is
+    not fooled by a link, a FIFO, a deep tree or a hundred thousand files."""
+    labels = {"swelancer.run_id": docker_run_id}
+    with DockerSandbox.start(demo_image, labels=labels, command=["sleep infinity"]) as box:
+        assert box.exec(["touch", f"{STAMP}.start"], timeout=60).ok
+        time.sleep(1.1)  # the folders are newer than the stamp, whatever the clock's grain
+        made = box.exec(["python3", "-c", ODD_FOLDERS], timeout=600)
+        assert made.ok, made.output[-2000:]
+        got = Collected()
+        collect_traces(box, "/app/expensify", got, tmp_path / "traces")
+    # a link and a FIFO are not folders; a newline, bytes not UTF-8, 247 bytes: not plain
+    assert got.names == ["output_deep", "output_many", "output_ok"], got
+    assert got.notes.startswith("3 trace folders past the first"), got.notes
+    assert "names are not plain" in got.notes, got.notes
+    assert (tmp_path / "traces" / "output_ok" / "trace.trace").read_text() == "{}\n"
+    assert "output_deep/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d/d" in got.notes
+    assert "output_many: more than 100,000 entries: the rest was left out" in got.notes
 
 
 def test_a_million_files_cost_the_harness_little_and_are_the_agents_failure(
