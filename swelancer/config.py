@@ -112,6 +112,9 @@ class SandboxSection(_Section):
     image_tag: str = "releasev1"
     per_task_images: bool = False
     build_missing_demo_image: bool = True
+    allow_image_change: bool = False
+    """Resume a run whose image names now give other images than those it started from (each
+    run starts every container from the ids its names had before its first attempt)."""
     setup_timeout_s: float = Field(2400.0, gt=0)
     memory: str = "auto"
     """Docker's units (512m, 8g), `none`, or `auto`: 8g on the demo image and no limit on

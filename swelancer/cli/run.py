@@ -59,6 +59,7 @@ ROUTES: dict[str, tuple[str, str]] = {
     "image_prefix": ("sandbox", "image_prefix"),
     "image_tag": ("sandbox", "image_tag"),
     "per_task_images": ("sandbox", "per_task_images"),
+    "allow_image_change": ("sandbox", "allow_image_change"),
     "setup_timeout": ("sandbox", "setup_timeout_s"),
     "memory": ("sandbox", "memory"),
     "cpus": ("sandbox", "cpus"),
@@ -158,6 +159,14 @@ def run(
     image: Annotated[str | None, Opt("--image", help="Run every task in this image.")] = None,
     per_task_images: Annotated[
         bool | None, Opt("--per-task-images", help="Upstream IC tasks in their own images.")
+    ] = None,
+    allow_image_change: Annotated[
+        bool | None,
+        Opt(
+            "--allow-image-change",
+            help="Resume even though an image's name now gives another image than the run "
+            "started from (run.json and each record say which one every attempt ran).",
+        ),
     ] = None,
     image_prefix: Annotated[
         str | None,

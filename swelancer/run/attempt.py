@@ -179,6 +179,7 @@ def _record(
         status="failed",
         price_usd=task.price_usd,
         model=settings.model,
+        image=settings.image,
         turns=outcome.turns,
         tokens=Tokens(
             input=outcome.usage.input_tokens,

@@ -134,6 +134,9 @@ class AttemptRecord(BaseModel):
     """What the manifest lists, recorded as it is (29 current tasks list folders images lack)."""
     setup_from: dict[str, str] = Field(default_factory=dict)
     """How each container of the attempt was set up (role: `cold` or `snapshot`)."""
+    image: str | None = None
+    """The image every container of the attempt started from (or whose snapshot it started
+    from): the id the run resolved its image's name to before its first attempt."""
     control_exit_codes: list[int] | None = None
     """Exit codes of the untouched task graded as a control, when the graded runs gave none."""
     selected_proposal: int | None = None

@@ -23,6 +23,8 @@ from swelancer.ops.images import DEMO_IMAGE, image_for
 from swelancer.run.agent import agent_prompts, make_agent
 from swelancer.run.attempt import AttemptSettings, Controls, Interrupted
 from swelancer.run.executors import Executor, make_site
+from swelancer.run.image_pins import check_resume as check_images_resume
+from swelancer.run.image_pins import pins_for
 from swelancer.run.job import AttemptJob, Workbench
 from swelancer.run.progress import PlainProgress, ProgressSink
 from swelancer.run.results import AttemptRecord, RunDir, utc_now
@@ -143,6 +145,8 @@ class Runner:
         self._make_build = make_build or (lambda log_path: BuildProgress(log_path, say))
         self.site = make_site(config, say)
         self.prompts = None
+        self.pins: dict[str, str] = {}
+        """Image name → the id every container of the run starts from (see `image_pins`)."""
 
     def prepare(self, build_log: Path):
         """Everything that can fail before a container starts: tasks, agent, engine, images.
@@ -192,11 +196,16 @@ class Runner:
         config = self.config
         existing = run_dir.read_run()
         _check_resume(existing, config, task_set, self.prompts)
+        allow = config.sandbox.allow_image_change
+        image_changes = check_images_resume(existing, ids, config.run.run_id, allow)
+        self.pins = pins_for(self.site.name, ids)
         run_dir.create()
         facts = self.site.facts()
         meta = _run_metadata(
             config, run_dir, task_set, ids, self.provider, existing, facts, self.prompts
         )
+        if image_changes:
+            meta["image_changes"] = image_changes
         make_store = getattr(self.provider, "snapshot_store", None)
         if config.sandbox.snapshots and make_store is not None and self.site.name == "local":
             self.snapshots = make_store(
@@ -320,7 +329,8 @@ class Runner:
         settings = AttemptSettings(
             run_id=config.run.run_id,
             model=config.model,
-            image=image,
+            image=self.pins.get(image, image),
+            image_name=image,
             sandbox=config.sandbox,
             grading=config.grading,
             limits=config.limits,

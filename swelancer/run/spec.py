@@ -22,6 +22,9 @@ UPSTREAM_ENV = {
 DEMO_MEMORY = "8g"
 RUN_DIR_LABEL = "swelancer.run_dir"
 """The label naming the run directory whose lock says whether a container's run is going."""
+IMAGE_LABEL = "swelancer.image"
+"""The label naming the image a container's attempt started from: its id once the run pinned
+it (a container from a snapshot carries its base's id; the engine's `Image` is the snapshot)."""
 
 
 class AttemptSettings(BaseModel):
@@ -31,12 +34,27 @@ class AttemptSettings(BaseModel):
     run_id: str
     model: str
     image: str
+    """What every container of the attempt starts from: the id the run resolved the image's
+    name to before its first attempt (so a tag moved during the run changes nothing), or a
+    name where nothing pinned it (a cluster's nodes hold builds of their own)."""
+    image_name: str | None = None
+    """The name the image was given (its tag), when `image` is its pinned id: what is said to
+    the user and what the defaults that depend on the image look at."""
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
     grading: GradingSection = Field(default_factory=GradingSection)
     limits: Limits = Field(default_factory=Limits)
     run_dir: str | None = None
     """The run directory's absolute path, put on every container as `swelancer.run_dir` so that
     `swelancer cleanup` can ask its lock whether the run is still going."""
+
+    @property
+    def pinned(self) -> bool:
+        """Whether `image` is the id the run resolved before it started."""
+        return self.image_name is not None and self.image_name != self.image
+
+    def shown_image(self) -> str:
+        """The image as the user named it, with the id it was pinned to."""
+        return f"{self.image_name} ({self.image})" if self.pinned else self.image
 
 
 def container_env(task: IcTask | ManagerTask) -> dict[str, str]:
@@ -56,7 +74,7 @@ def container_env(task: IcTask | ManagerTask) -> dict[str, str]:
 def memory_limit(settings: AttemptSettings) -> str | None:
     memory = settings.sandbox.memory
     if memory == "auto":
-        return DEMO_MEMORY if settings.image == DEMO_IMAGE else None
+        return DEMO_MEMORY if (settings.image_name or settings.image) == DEMO_IMAGE else None
     return None if memory.lower() in ("none", "0", "") else memory
 
 
@@ -72,6 +90,7 @@ def labels(settings: AttemptSettings, task: IcTask | ManagerTask, attempt: int, 
         "swelancer.task_id": task.task_id,
         "swelancer.run.attempt": str(attempt),
         "swelancer.role": role,
+        IMAGE_LABEL: settings.image,
     }
     if settings.run_dir:
         marks[RUN_DIR_LABEL] = settings.run_dir

@@ -96,7 +96,7 @@ class TryState:
             if box is not None:
                 return box
             box = self._start(spec, role, "cold")
-            made = store.make(box, settings.image, task.task_id)
+            made = store.make(box, settings.image, task.task_id, base_name=settings.image_name)
             self.log.event("snapshot", role=role, name=made, notes=store.notes[-3:])
             return box
 
@@ -114,7 +114,12 @@ class TryState:
             return None
 
     def _start(self, spec: SandboxSpec, role: str, source: str) -> Sandbox:
-        box = self.provider.start(spec)
+        try:
+            box = self.provider.start(spec)
+        except InfraError as exc:
+            if exc.kind == FaultKind.IMAGE_MISSING and spec.image == self.settings.image:
+                raise image_gone(self.settings, exc) from exc
+            raise
         self.envs[box.name] = dict(spec.env)
         self.setup_from.setdefault(role, source)
         self.images.setdefault(role, spec.image)
@@ -257,6 +262,22 @@ class ImageReference:
     def remove(self) -> None:
         if self._box is not None:
             self._box.remove()
+
+
+def image_gone(settings: AttemptSettings, exc: InfraError) -> InfraError:
+    """The run's image removed from the engine while the run goes on: never replaced by what
+    its name gives now (that may be another image), so every later attempt is an error too."""
+    if not settings.pinned:
+        return exc
+    return InfraError(
+        f"the image {settings.shown_image()} this run resolved before its first attempt is no "
+        "longer on the engine (removed during the run); the run does not start containers "
+        f"from what the name {settings.image_name} gives now. Stop the run and resume it with "
+        "--allow-image-change (or use another --run-id) to go on with the image the name gives."
+        f" (the engine said: {exc})",
+        kind=FaultKind.IMAGE_MISSING,
+        retryable=False,
+    )
 
 
 def save_logs(sandbox: Sandbox, path: Path) -> None:

@@ -31,6 +31,7 @@ Typical use (images and tasks come from `tests.fakes.sandbox_images`)::
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import posixpath
 import re
@@ -111,7 +112,12 @@ class FakeImage:
     """Set up at start as the unified image (RUNTIME_SETUP): the task's bug patch is applied
     by the entry point; else the repository holds the bugs already (set up at build)."""
     cwd: str = "/app/expensify"
-    id: str = "sha256:" + "fa4e" * 16
+    id: str = ""
+    """The engine's id of the image; unique to each image made when not given."""
+
+    def __post_init__(self) -> None:
+        if not self.id:
+            self.id = "sha256:" + hashlib.sha256(f"{self.name}\0{id(self)}".encode()).hexdigest()
 
 
 @dataclass
@@ -423,6 +429,7 @@ class FakeProvider:
 
     def __init__(self, *images: FakeImage, snapshots: bool = False) -> None:
         self.images = {image.name: image for image in images}
+        self._by_id: dict[str, FakeImage] = {}
         self.stores: list[FakeSnapshotStore] = []
         if snapshots:  # the runner looks for `snapshot_store`; without it, it makes none
             self.snapshot_store = self._snapshot_store
@@ -510,11 +517,34 @@ class FakeProvider:
     # -- the SandboxProvider protocol -------------------------------------------------------------
 
     def _image(self, name: str) -> FakeImage:
-        if name not in self.images:
+        """The image a name (a tag) names now, or the image of an id, as the engine finds
+        either; an image moved off its tag stays reachable by its id (see `retag`)."""
+        found = self.images.get(name) or self._by_id.get(name)
+        if found is None:
+            for image in self.images.values():
+                if image.id == name:
+                    return image
             raise InfraError(
                 f"image {name} is not present", kind=FaultKind.IMAGE_MISSING, retryable=False
             )
-        return self.images[name]
+        return found
+
+    def retag(self, name: str, image: FakeImage) -> None:
+        """Point the tag `name` at `image`, as `docker tag` or a rebuild does; the image the
+        tag named stays present under its id."""
+        with self._lock:
+            old = self.images.get(name)
+            if old is not None:
+                self._by_id[old.id] = old
+            self.images[name] = image
+
+    def remove_image(self, name_or_id: str) -> None:
+        """Remove an image from the engine: its tag and its id."""
+        image = self._image(name_or_id)
+        with self._lock:
+            self._by_id.pop(image.id, None)
+            for tag in [t for t, i in self.images.items() if i is image]:
+                del self.images[tag]
 
     def start(self, spec: SandboxSpec) -> FakeSandbox:
         self.engine()
@@ -587,24 +617,34 @@ class FakeSnapshotStore:
         self.notes: list[str] = []
         self._lock = threading.Lock()
 
+    def _key(self, base_image: str, task_id: str) -> tuple[str, str] | None:
+        """Keyed by the base image's id, as the engine's store is (a gone base has none)."""
+        try:
+            return self.provider._image(base_image).id, task_id
+        except InfraError:
+            return None
+
     def find(self, base_image: str, task_id: str) -> str | None:
-        return self.made.get((base_image, task_id))
+        key = self._key(base_image, task_id)
+        return self.made.get(key) if key is not None else None
 
     @contextmanager
     def first(self, base_image: str, task_id: str) -> Iterator[str | None]:
         with self._lock:  # one commit at a time; who waited finds the snapshot made
             yield self.find(base_image, task_id)
 
-    def make(self, sandbox: FakeSandbox, base_image: str, task_id: str) -> str | None:
+    def make(
+        self, sandbox: FakeSandbox, base_image: str, task_id: str, base_name: str | None = None
+    ) -> str | None:
         fs = sandbox.fs.clone()
         fs.remove(SETUP_MARKER)
         fs.mark()
-        base = self.provider.images[base_image]
+        base = self.provider._image(base_image)
         name = f"swelancer-snapshot/{task_id}:{len(self.made) + 1}"
         self.provider.images[name] = FakeImage(
             name, fs, tests=base.tests, revisions=base.revisions, cwd=base.cwd
         )
-        self.made[(base_image, task_id)] = name
+        self.made[(base.id, task_id)] = name
         self.notes.append(f"made {name}")
         return name
 

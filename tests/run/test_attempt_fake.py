@@ -602,7 +602,13 @@ def test_sandbox_spec_carries_upstreams_environment_and_the_runs_labels():
         "swelancer.task_id": "101",
         "swelancer.run.attempt": "2",
         "swelancer.role": "grader",
+        "swelancer.image": DEMO_IMAGE,
     }
+    pinned = settings.model_copy(update={"image": "sha256:" + "ab" * 32, "image_name": DEMO_IMAGE})
+    spec_pinned = sandbox_spec(ic_task("101"), 2, pinned, role="agent")
+    assert spec_pinned.image == "sha256:" + "ab" * 32, "containers start from the pinned id"
+    assert spec_pinned.labels["swelancer.image"] == spec_pinned.image
+    assert spec_pinned.memory == "8g", "the defaults that depend on the image see its name"
     other = sandbox_spec(manager_task(), 1, settings)
     assert other.env["EVAL_VARIANT"] == "swe_manager"
     assert other.env["PUSHER_APP_SECRET"] != spec.env["PUSHER_APP_SECRET"], "fresh per container"

@@ -154,6 +154,13 @@ def _make_name(labels: dict[str, str]) -> str:
 
 
 def _missing_image(image: str, err: object) -> InfraError:
+    if image.startswith("sha256:"):  # an id a run resolved: gone since, never looked up again
+        return InfraError(
+            f"The Docker image {image} is no longer on this engine (it was removed after the "
+            f"run resolved its name to it). (Docker said: {_explain(err)})",
+            kind=FaultKind.IMAGE_MISSING,
+            retryable=False,
+        )
     if "demo" in image:
         how = "Build it with `swelancer images build demo`."
     else:

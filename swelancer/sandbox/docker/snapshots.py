@@ -154,12 +154,24 @@ class SnapshotStore:
 
     # -- making -------------------------------------------------------------------------
 
-    def make(self, sandbox: Any, base_image: str, task_id: str) -> str | None:
+    def make(
+        self, sandbox: Any, base_image: str, task_id: str, base_name: str | None = None
+    ) -> str | None:
         """Commit a container whose setup just finished (nothing else has run in it) as the
-        task's snapshot, within the budget (evicting if need be); its name, or None."""
-        return self.commit(sandbox, base_image, task_id).name
+        task's snapshot, within the budget (evicting if need be); its name, or None.
+        `base_image` is what the container started from (the run's pinned id); `base_name`,
+        the name it was given, is what the snapshot's labels show."""
+        return self.commit(sandbox, base_image, task_id, base_name=base_name).name
 
-    def commit(self, sandbox: Any, base_image: str, task_id: str, *, evict: bool = True) -> Commit:
+    def commit(
+        self,
+        sandbox: Any,
+        base_image: str,
+        task_id: str,
+        *,
+        evict: bool = True,
+        base_name: str | None = None,
+    ) -> Commit:
         """`make`, saying what it did: the snapshot's size and the seconds the commit took, or
         why none was made. Without `evict`, a snapshot that does not fit is refused."""
         base_id = self._image_id(base_image)
@@ -178,7 +190,9 @@ class SnapshotStore:
                 return self._refuse(refused, size)
             name = snapshot_name(task_id, base_id)
             previous = self._image_id(name)
-            labels = snapshot_labels(base_id, base_image, task_id, self.run_id, self.keep)
+            labels = snapshot_labels(
+                base_id, base_name or base_image, task_id, self.run_id, self.keep
+            )
             changes = ["ENV RUNTIME_SETUP="] + [f'LABEL {k}="{v}"' for k, v in labels.items()]
             repository, tag = name.rsplit(":", 1)
             try:
