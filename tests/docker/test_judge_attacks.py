@@ -175,22 +175,24 @@ def _run(tmp: Path, name: str, image: str) -> tuple[dict, str]:
 
 
 @pytest.fixture(scope="module")
-def runs(docker_client, tmp_path_factory):
+def demo_id(docker_client) -> str:
     from swelancer.ops.images import DEMO_IMAGE
     from swelancer.sandbox.docker.images import ensure_images
 
     ids = ensure_images(docker_client, [DEMO_IMAGE], build_demo=True, on_line=lambda line: None)
-    # A tag of our own: the run resolves its image by name at every container it starts, and
-    # other work on this engine may move `swelancer-demo:latest` while it runs.
-    image = f"swelancer-judge-attacks:{ids[DEMO_IMAGE].split(':')[-1][:12]}"
-    docker_client.images.get(ids[DEMO_IMAGE]).tag(image)
+    return ids[DEMO_IMAGE]
+
+
+@pytest.fixture(scope="module")
+def runs(demo_id, tmp_path_factory):
+    from swelancer.ops.images import DEMO_IMAGE
+
+    # Each run starts every container from the id the demo tag had when it began, so other
+    # work on this engine moving `swelancer-demo:latest` meanwhile mixes no images within one.
     tmp = tmp_path_factory.mktemp("judge-attacks")
-    try:
-        with ThreadPoolExecutor(max_workers=len(RUNS)) as pool:
-            futures = {name: pool.submit(_run, tmp, name, image) for name in RUNS}
-            yield tmp, {name: future.result() for name, future in futures.items()}
-    finally:
-        docker_client.images.remove(image)  # the tag only: the image is the demo's
+    with ThreadPoolExecutor(max_workers=len(RUNS)) as pool:
+        futures = {name: pool.submit(_run, tmp, name, DEMO_IMAGE) for name in RUNS}
+        yield tmp, {name: future.result() for name, future in futures.items()}
 
 
 def _probes(text: str) -> list[dict]:
@@ -266,14 +268,13 @@ except OSError as exc:
     "app side serves, which can type into that browser (file:// of the judge's own tests) and "
     "read its screen",
 )
-def test_the_judges_display_is_not_one_the_app_serves(runs, docker_client):
+def test_the_judges_display_is_not_one_the_app_serves(runs, demo_id):
     from swelancer.sandbox.base import SandboxSpec
     from swelancer.sandbox.docker.provider import DockerProvider
 
     provider = DockerProvider()
-    image = next(t for t in docker_client.images.list(name="swelancer-judge-attacks"))
     marks = {"swelancer.run_id": "judge-x11", "swelancer.role": "app"}
-    spec = SandboxSpec(image=image.id, labels=marks, env={"EVAL_VARIANT": "swe_manager"})
+    spec = SandboxSpec(image=demo_id, labels=marks, env={"EVAL_VARIANT": "swe_manager"})
     app = provider.start(spec)
     try:
         judge = provider.start(
