@@ -136,7 +136,8 @@ class AttemptRecord(BaseModel):
     """How each container of the attempt was set up (role: `cold` or `snapshot`)."""
     image: str | None = None
     """The image every container of the attempt started from (or whose snapshot it started
-    from): the id the run resolved its image's name to before its first attempt."""
+    from): the id the run resolved its image's name to before its first attempt (the name,
+    on a Ray cluster, where each node resolves it)."""
     control_exit_codes: list[int] | None = None
     """Exit codes of the untouched task graded as a control, when the graded runs gave none."""
     selected_proposal: int | None = None
