@@ -65,7 +65,7 @@ class PullView:
                 state["done"] = True
                 if not self.progress:
                     say(f"  layer {layer}: {status.lower()} ({self._counts()})")
-        if self.progress is not None:
+        if self.progress is not None and self.bar is not None:
             total = sum(s["total"] for s in self.layers.values())
             current = sum(s["current"] for s in self.layers.values())
             self.progress.update(

@@ -288,10 +288,10 @@ class RunLock:
                 f"cannot lock the run directory {run} ({exc.strerror or exc}); choose another "
                 "place with --results-dir."
             ) from None
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now()}
+        us = {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now()}
         try:  # who holds it is for the message only: a full disk must not stop the run here
             os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(holder) + "\n").encode("utf-8"), 0)
+            os.pwrite(fd, (json.dumps(us) + "\n").encode("utf-8"), 0)
         except OSError:
             pass
         return cls(fd, path)
