@@ -195,7 +195,8 @@ class RunDir:
     def read_run(self) -> dict[str, Any] | None:
         if not self.run_file.exists():
             return None
-        return json.loads(self.run_file.read_text(encoding="utf-8"))
+        run: dict[str, Any] = json.loads(self.run_file.read_text(encoding="utf-8"))
+        return run
 
     def write_run(self, data: dict[str, Any]) -> None:
         write_text_atomic(self.run_file, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -371,7 +372,9 @@ def write_text_atomic(path: Path, text: str) -> None:
 class Transcript:
     """Append-only transcript.jsonl of one attempt; every event is flushed as it happens."""
 
-    def __init__(self, path: Path, on_event: Callable[[str, dict], None] | None = None) -> None:
+    def __init__(
+        self, path: Path, on_event: Callable[[str, dict[str, Any]], None] | None = None
+    ) -> None:
         self.path = path
         self._handle = path.open("a", encoding="utf-8", errors="surrogateescape")
         self._lock = threading.Lock()
