@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from swelancer import __version__
 from swelancer.agents.base import Agent
 from swelancer.agents.loop import RunBudget
+from swelancer.agents.prompts import PromptSet
 from swelancer.config import RunConfig, new_run_id
 from swelancer.errors import ConfigError, SwelancerError
 from swelancer.models.retry import resume_waiting, stop_waiting
@@ -142,7 +143,16 @@ class Runner:
         self.progress: ProgressSink | None = None
         self._make_build = make_build or (lambda log_path: BuildProgress(log_path, say))
         self.site = make_site(config, say)
-        self.prompts = None
+        self.prompts: PromptSet | None = None
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, fixed by `run()` before anything starts. Never None: a run's
+        containers are found by it, and no id would mean every run's."""
+        run_id = self.config.run.run_id
+        if not run_id:
+            raise SwelancerError("the run has no id yet: Runner.run() sets it before it starts")
+        return run_id
 
     def prepare(self, build_log: Path):
         """Everything that can fail before a container starts: tasks, agent, engine, images.
@@ -183,7 +193,7 @@ class Runner:
         config = self.config
         resume_waiting()
         config.run.run_id = config.run.run_id or new_run_id(config.model)
-        run_dir = RunDir(Path(config.run.results_dir) / config.run.run_id)
+        run_dir = RunDir(Path(config.run.results_dir) / self.run_id)
         task_set, agent, images, ids = self.prepare(run_dir.path / BUILD_LOG)
         with run_dir.lock():  # one process per run directory, for the whole run
             return self._run_locked(run_dir, task_set, agent, images, ids)
@@ -200,7 +210,7 @@ class Runner:
         make_store = getattr(self.provider, "snapshot_store", None)
         if config.sandbox.snapshots and make_store is not None and self.site.name == "local":
             self.snapshots = make_store(
-                config.run.run_id, config.sandbox.snapshot_budget, config.sandbox.keep_snapshots
+                self.run_id, config.sandbox.snapshot_budget, config.sandbox.keep_snapshots
             )
         run_dir.write_run(meta)
 
@@ -218,16 +228,14 @@ class Runner:
             self.say(f"image {DEMO_IMAGE} ({ids.get(DEMO_IMAGE, '')[:19]})")
 
         recorded: list[AttemptRecord] = []
-        self.progress = self._make_progress(run_dir.path / "run.log")
-        self.progress.start(
-            run_id=config.run_id, planned=planned, done_before=len(done), to_run=len(todo)
-        )
+        self.progress = progress = self._make_progress(run_dir.path / "run.log")
+        progress.start(run_id=self.run_id, planned=planned, done_before=len(done), to_run=len(todo))
         try:
-            self._run_pool(todo, agent, run_dir, images, recorded, planned, len(done))
+            self._run_pool(todo, agent, run_dir, images, recorded, progress, len(done))
         except BaseException as exc:
             self.stop.set()
             stop_waiting()  # a model call waiting to retry ends now
-            self.progress.close()
+            progress.close()
             stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
             meta.update(status=stopped, finished_at=utc_now(), stopped_by=type(exc).__name__)
             with contextlib.suppress(OSError):  # the disk may be what stopped the run
@@ -236,7 +244,7 @@ class Runner:
             raise
         finally:
             self._finish_snapshots()
-        self.progress.close()
+        progress.close()
         everything = run_dir.records()
         meta.update(
             status="complete" if len(everything) >= planned else "incomplete",
@@ -252,7 +260,7 @@ class Runner:
         passed = sum(r.status == "passed" for r in recorded)
         errors = sum(r.status == "error" for r in recorded)
         return RunSummary(
-            run_id=config.run_id,
+            run_id=self.run_id,
             path=str(run_dir.path),
             planned=planned,
             done_before=len(done),
@@ -264,10 +272,12 @@ class Runner:
             attempted_usd=sum(r.price_usd for r in recorded if r.status != "error"),
         )
 
-    def _run_pool(self, todo, agent, run_dir, images, recorded, planned, done_before) -> None:
+    def _run_pool(
+        self, todo, agent, run_dir, images, recorded, progress: ProgressSink, done_before: int
+    ) -> None:
         if not todo:
             return
-        executor = self._executor(agent, run_dir)
+        executor = self._executor(agent, run_dir, progress)
         futures: dict[Future, tuple] = {}
         try:
             for task, n in todo:
@@ -288,7 +298,7 @@ class Runner:
                         ) from None
                     run_dir.append(record)
                     recorded.append(record)
-                    self.progress.finished(record, done_before + len(recorded))
+                    progress.finished(record, done_before + len(recorded))
         except BaseException:
             self.stop.set()
             stop_waiting()
@@ -302,7 +312,7 @@ class Runner:
         executor.close()
         self._remove_containers()  # those an attempt could not remove (the engine restarted)
 
-    def _executor(self, agent: Agent, run_dir: RunDir) -> Executor:
+    def _executor(self, agent: Agent, run_dir: RunDir, progress: ProgressSink) -> Executor:
         bench = Workbench(
             agent=agent,
             provider=self.provider,
@@ -310,21 +320,21 @@ class Runner:
             budget=self.budget,
             controls=self.controls,
             snapshots=self.snapshots,
-            on_phase=lambda task_id, n, name: self.progress.phase(task_id, n, name),
-            note=lambda line: self.progress.note(line),
+            on_phase=lambda task_id, n, name: progress.phase(task_id, n, name),
+            note=lambda line: progress.note(line),
         )
         return self.site.executor(bench, run_dir)
 
     def _job(self, task: IcTask | ManagerTask, n: int, image: str) -> AttemptJob:
         config = self.config
         settings = AttemptSettings(
-            run_id=config.run.run_id,
+            run_id=self.run_id,
             model=config.model,
             image=image,
             sandbox=config.sandbox,
             grading=config.grading,
             limits=config.limits,
-            run_dir=str((Path(config.run.results_dir) / config.run.run_id).resolve()),
+            run_dir=str((Path(config.run.results_dir) / self.run_id).resolve()),
         )
         retries = config.run.max_retries
         return AttemptJob(task=task, attempt=n, settings=settings, max_retries=retries)
@@ -343,6 +353,6 @@ class Runner:
     def _remove_containers(self) -> None:
         """Stop the run's containers at once, so that running attempts end quickly."""
         try:
-            self.provider.remove_run(self.config.run_id)
+            self.provider.remove_run(self.run_id)
         except Exception as exc:  # best effort; `swelancer cleanup` remains
             self.say(f"could not remove every container ({exc}); run `swelancer cleanup`.")

@@ -8,7 +8,7 @@ import hashlib
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,11 +144,11 @@ class TryState:
             raise
         return grader
 
-    def patch(self, changes: list[tuple[str, int]] | None = None) -> str:
+    def patch(self, changes: Sequence[tuple[str, int]] | None = None) -> str:
         """The agent's change now, computed on the host (see `benchmark.patch`)."""
         return self.read_change(changes).patch()
 
-    def read_change(self, changes: list[tuple[str, int]] | None = None) -> ReadChange:
+    def read_change(self, changes: Sequence[tuple[str, int]] | None = None) -> ReadChange:
         """The files of the agent's change, read now; its `patch()` needs the host alone."""
         assert self.sandbox is not None and self.baseline is not None
         if self.reference is None:
@@ -162,7 +162,7 @@ class TryState:
         workdir = Path(tempfile.mkdtemp(prefix="patch-", dir=self.scratch))
         return read_change(self.sandbox, self.reference, self.baseline, workdir, changes=changes)
 
-    def remember_start(self, changes: list[tuple[str, int]]) -> None:
+    def remember_start(self, changes: Sequence[tuple[str, int]]) -> None:
         """Note what setup changed (the engine's list, read before the agent's turn; see
         `replaced_since_start`). A list read earlier than the turn's start only holds less of
         the harness's own steps, which can only make more paths count as the agent's."""
@@ -171,7 +171,7 @@ class TryState:
         for path in replaced_tools(self.start_changes.items()):
             self.start_digests[path] = self._digest(path)
 
-    def replaced_since_start(self, changes: list[tuple[str, int]]) -> list[str]:
+    def replaced_since_start(self, changes: Sequence[tuple[str, int]]) -> list[str]:
         """Programs, startup files and the tests' Python that the agent changed, from the
         engine's record and the archive API (nothing runs in the container)."""
         new = [(p, k) for p, k in changes if self.start_changes.get(p) != k]

@@ -40,6 +40,8 @@ class DockerProvider(ClientHolder):
     def remove_run(self, run_id: str) -> list[str]:
         from swelancer.sandbox.docker import remove_containers
 
+        if not run_id:  # without a run id, the engine's filter would match every run's
+            raise ValueError("remove_run needs a run id; `swelancer cleanup` removes every run's")
         return remove_containers(self.client, run_id=run_id)
 
     def prepare_images(
