@@ -27,7 +27,7 @@ from swelancer.run.executors import Executor, make_site
 from swelancer.run.job import AttemptJob, Workbench
 from swelancer.run.progress import PlainProgress, ProgressSink
 from swelancer.run.results import AttemptRecord, RunDir, utc_now
-from swelancer.sandbox.base import SandboxProvider
+from swelancer.sandbox.base import SandboxProvider, SnapshotStore
 from swelancer.tasks.catalog import TaskSet, load_tasks
 from swelancer.tasks.models import IcTask, ManagerTask
 
@@ -138,7 +138,7 @@ class Runner:
         self.stop = threading.Event()
         self.budget = RunBudget(config.limits.max_run_cost_usd)
         self.controls = Controls()
-        self.snapshots = None
+        self.snapshots: SnapshotStore | None = None
         self._make_progress = make_progress or (lambda log_path: PlainProgress(log_path=log_path))
         self.progress: ProgressSink | None = None
         self._make_build = make_build or (lambda log_path: BuildProgress(log_path, say))
@@ -207,9 +207,8 @@ class Runner:
         meta = _run_metadata(
             config, run_dir, task_set, ids, self.provider, existing, facts, self.prompts
         )
-        make_store = getattr(self.provider, "snapshot_store", None)
-        if config.sandbox.snapshots and make_store is not None and self.site.name == "local":
-            self.snapshots = make_store(
+        if config.sandbox.snapshots and self.site.name == "local":
+            self.snapshots = self.provider.snapshot_store(
                 self.run_id, config.sandbox.snapshot_budget, config.sandbox.keep_snapshots
             )
         run_dir.write_run(meta)

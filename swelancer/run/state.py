@@ -195,11 +195,8 @@ class TryState:
         """Whether the engine lists a process in the agent's container that was not there when
         its turn began (True when the engine cannot say)."""
         assert self.sandbox is not None
-        engine = getattr(self.sandbox, "engine_processes", None)
-        if engine is None:
-            return True
         try:
-            return any(pid not in self.keep_engine for pid in engine())
+            return any(pid not in self.keep_engine for pid in self.sandbox.engine_processes())
         except InfraError:
             return True
 
@@ -212,10 +209,7 @@ class TryState:
             return []
         with contextlib.suppress(InfraError):
             self.sandbox.kill_processes_except(self.keep)
-        engine = getattr(self.sandbox, "engine_processes", None)
-        if engine is None:
-            return []
-        survivors = engine()
+        survivors = self.sandbox.engine_processes()
         return [cmd for pid, cmd in survivors.items() if pid not in self.keep_engine]
 
     def close(self) -> None:
@@ -236,16 +230,15 @@ class ImageReference:
 
     def __init__(self, sandbox: Sandbox, make: Callable[[], Sandbox]) -> None:
         self.name = f"the image of {sandbox.name}"
-        self._from_layers = getattr(sandbox, "image_copy_out", None)
+        self._image_of = sandbox
         self._make = make
         self._box: Sandbox | None = None
         self._lock = threading.Lock()
 
     def copy_out(self, src: str, dest: Path, limits: CopyLimits | None = None) -> CopyReport:
-        if self._from_layers is not None:
-            report = self._from_layers(src, dest, limits)
-            if report is not None:
-                return report
+        report = self._image_of.image_copy_out(src, dest, limits)
+        if report is not None:
+            return report
         return self._container().copy_out(src, dest, limits)
 
     def _container(self) -> Sandbox:

@@ -6,10 +6,13 @@ no SDK."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swelancer.sandbox.base import Sandbox, SandboxSpec
 from swelancer.sandbox.docker.client import ClientHolder
+
+if TYPE_CHECKING:
+    from swelancer.sandbox.docker.snapshots import SnapshotStore
 
 
 class DockerProvider(ClientHolder):
@@ -51,7 +54,7 @@ class DockerProvider(ClientHolder):
 
         return ensure_images(self.client, images, build_demo=build_demo, on_line=on_line)
 
-    def snapshot_store(self, run_id: str, budget: str | None, keep: bool) -> Any:
+    def snapshot_store(self, run_id: str, budget: str | None, keep: bool) -> SnapshotStore:
         """The store of post-setup snapshots on this engine (see `snapshots`)."""
         from swelancer.sandbox.docker.snapshots import SnapshotStore, parse_size
 
