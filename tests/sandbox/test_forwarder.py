@@ -106,7 +106,7 @@ def test_a_declared_port_is_reached_both_ways_with_its_end(pair):
 
 
 def test_a_port_nothing_serves_is_closed_and_an_undeclared_one_is_not_listened_on(pair):
-    echo, closed = pair
+    _, closed = pair
     assert _ask(closed, b"hello") == b""
     assert not _listening(_free_port())
 
