@@ -57,7 +57,10 @@ def main() -> None:
                                            "swelancer.role=judge-relay"]},
                     )  # fmt: skip
                     for relay in relays:
-                        info = client.api.inspect_container(relay.id, size=True)
+                        url = client.api._url("/containers/{0}/json", relay.id)
+                        info = client.api._result(
+                            client.api._get(url, params={"size": 1}), True
+                        )
                         relay_bytes.append(int(info.get("SizeRw") or 0))
                 started = time.monotonic()
                 judge.remove()

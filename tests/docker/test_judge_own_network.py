@@ -47,7 +47,10 @@ else:
     print(said, flush=True)
     if held and os.fork() == 0:
         os.setsid()
-        if os.fork() == 0:
+        if os.fork() == 0:  # holds no output of the build's open
+            quiet = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(quiet, fd)
             import selectors
             picker = selectors.DefaultSelector()
             for _, server in held:
