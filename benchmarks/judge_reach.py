@@ -58,9 +58,7 @@ def main() -> None:
                     )  # fmt: skip
                     for relay in relays:
                         url = client.api._url("/containers/{0}/json", relay.id)
-                        info = client.api._result(
-                            client.api._get(url, params={"size": 1}), True
-                        )
+                        info = client.api._result(client.api._get(url, params={"size": 1}), True)
                         relay_bytes.append(int(info.get("SizeRw") or 0))
                 started = time.monotonic()
                 judge.remove()
