@@ -135,6 +135,17 @@ class Sandbox(Protocol):
         ...
 
 
+class Reach(BaseModel):
+    """The ports of a running sandbox (`of`, by name) that another reaches at 127.0.0.1 in a
+    namespace of its own, through a forwarder its sandbox cannot touch; bounded to
+    `max_connections` at once and `deadline_s` seconds, and removed with the sandbox."""
+
+    of: str
+    ports: tuple[int, ...]
+    deadline_s: float
+    max_connections: int = 256
+
+
 class SandboxSpec(BaseModel):
     """What a sandbox is started with."""
 
@@ -148,6 +159,10 @@ class SandboxSpec(BaseModel):
     network_of: str | None = None
     """The name of a running sandbox whose network (and only that) this one shares: its
     `localhost` is the other's. Such a sandbox has no network of its own to disconnect."""
+    reach: Reach | None = None
+    """Another sandbox's ports this one reaches on its own loopback, from a network namespace
+    of its own (no network, its own loopback, abstract sockets and /etc/hosts): nothing else
+    of the other's namespace. Not with `network_of`."""
 
 
 class SandboxProvider(Protocol):

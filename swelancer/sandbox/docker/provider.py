@@ -23,14 +23,23 @@ class DockerProvider(ClientHolder):
     def start(self, spec: SandboxSpec) -> Sandbox:
         from swelancer.sandbox.docker import DockerSandbox
 
+        options: dict[str, Any] = {
+            "env": spec.env,
+            "labels": spec.labels,
+            "memory": spec.memory,
+            "cpus": spec.cpus,
+            "pids_limit": spec.pids_limit,
+            "disk": spec.disk,
+        }
+        if spec.reach is not None:
+            if spec.network_of:
+                raise ValueError("a sandbox either shares a network or reaches ports, not both")
+            from swelancer.sandbox.docker.reach import start_reaching
+
+            return start_reaching(self.client, spec.image, spec.reach, options)
         return DockerSandbox.start(
             spec.image,
-            env=spec.env,
-            labels=spec.labels,
-            memory=spec.memory,
-            cpus=spec.cpus,
-            pids_limit=spec.pids_limit,
-            disk=spec.disk,
+            **options,
             network_mode=f"container:{spec.network_of}" if spec.network_of else None,
             client=self.client,
         )
