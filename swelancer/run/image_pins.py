@@ -5,6 +5,8 @@ whose names now resolve to other ids is refused unless the user allows the chang
 
 from __future__ import annotations
 
+from typing import Any
+
 from swelancer.errors import ConfigError
 from swelancer.run.results import utc_now
 
@@ -16,7 +18,7 @@ def pins_for(site: str, ids: dict[str, str]) -> dict[str, str]:
     return dict(ids) if site == "local" else {}
 
 
-def moved(recorded: dict | None, ids: dict[str, str]) -> dict[str, tuple[str, str]]:
+def moved(recorded: dict[str, Any] | None, ids: dict[str, str]) -> dict[str, tuple[str, str]]:
     """Name → (the id the run recorded, the id it names now), for each that changed."""
     recorded = recorded or {}
     return {
@@ -26,7 +28,9 @@ def moved(recorded: dict | None, ids: dict[str, str]) -> dict[str, tuple[str, st
     }
 
 
-def check_resume(existing: dict | None, ids: dict[str, str], run_id: str, allow: bool) -> list:
+def check_resume(
+    existing: dict[str, Any] | None, ids: dict[str, str], run_id: str, allow: bool
+) -> list[dict[str, str]]:
     """The run.json record of the images a resume goes on with: refused (a `ConfigError`
     naming the image, the id the run used and the one its name gives now) when a name moved,
     unless `allow`; then the changes, appended to those recorded before."""

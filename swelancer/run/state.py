@@ -8,7 +8,7 @@ import hashlib
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -149,11 +149,11 @@ class TryState:
             raise
         return grader
 
-    def patch(self, changes: list[tuple[str, int]] | None = None) -> str:
+    def patch(self, changes: Sequence[tuple[str, int]] | None = None) -> str:
         """The agent's change now, computed on the host (see `benchmark.patch`)."""
         return self.read_change(changes).patch()
 
-    def read_change(self, changes: list[tuple[str, int]] | None = None) -> ReadChange:
+    def read_change(self, changes: Sequence[tuple[str, int]] | None = None) -> ReadChange:
         """The files of the agent's change, read now; its `patch()` needs the host alone."""
         assert self.sandbox is not None and self.baseline is not None
         if self.reference is None:
@@ -167,7 +167,7 @@ class TryState:
         workdir = Path(tempfile.mkdtemp(prefix="patch-", dir=self.scratch))
         return read_change(self.sandbox, self.reference, self.baseline, workdir, changes=changes)
 
-    def remember_start(self, changes: list[tuple[str, int]]) -> None:
+    def remember_start(self, changes: Sequence[tuple[str, int]]) -> None:
         """Note what setup changed (the engine's list, read before the agent's turn; see
         `replaced_since_start`). A list read earlier than the turn's start only holds less of
         the harness's own steps, which can only make more paths count as the agent's."""
@@ -176,7 +176,7 @@ class TryState:
         for path in replaced_tools(self.start_changes.items()):
             self.start_digests[path] = self._digest(path)
 
-    def replaced_since_start(self, changes: list[tuple[str, int]]) -> list[str]:
+    def replaced_since_start(self, changes: Sequence[tuple[str, int]]) -> list[str]:
         """Programs, startup files and the tests' Python that the agent changed, from the
         engine's record and the archive API (nothing runs in the container)."""
         new = [(p, k) for p, k in changes if self.start_changes.get(p) != k]
@@ -200,11 +200,8 @@ class TryState:
         """Whether the engine lists a process in the agent's container that was not there when
         its turn began (True when the engine cannot say)."""
         assert self.sandbox is not None
-        engine = getattr(self.sandbox, "engine_processes", None)
-        if engine is None:
-            return True
         try:
-            return any(pid not in self.keep_engine for pid in engine())
+            return any(pid not in self.keep_engine for pid in self.sandbox.engine_processes())
         except InfraError:
             return True
 
@@ -217,10 +214,7 @@ class TryState:
             return []
         with contextlib.suppress(InfraError):
             self.sandbox.kill_processes_except(self.keep)
-        engine = getattr(self.sandbox, "engine_processes", None)
-        if engine is None:
-            return []
-        survivors = engine()
+        survivors = self.sandbox.engine_processes()
         return [cmd for pid, cmd in survivors.items() if pid not in self.keep_engine]
 
     def close(self) -> None:
@@ -241,16 +235,15 @@ class ImageReference:
 
     def __init__(self, sandbox: Sandbox, make: Callable[[], Sandbox]) -> None:
         self.name = f"the image of {sandbox.name}"
-        self._from_layers = getattr(sandbox, "image_copy_out", None)
+        self._image_of = sandbox
         self._make = make
         self._box: Sandbox | None = None
         self._lock = threading.Lock()
 
     def copy_out(self, src: str, dest: Path, limits: CopyLimits | None = None) -> CopyReport:
-        if self._from_layers is not None:
-            report = self._from_layers(src, dest, limits)
-            if report is not None:
-                return report
+        report = self._image_of.image_copy_out(src, dest, limits)
+        if report is not None:
+            return report
         return self._container().copy_out(src, dest, limits)
 
     def _container(self) -> Sandbox:

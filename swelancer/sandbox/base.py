@@ -3,7 +3,8 @@ attempt runs (a Docker container today; a pod or a cloud sandbox would be anothe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -12,7 +13,14 @@ from pydantic import BaseModel
 from swelancer.errors import InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport
 
-__all__ = ["ExecResult", "InfraError", "Sandbox", "SandboxProvider", "SandboxSpec"]
+__all__ = [
+    "ExecResult",
+    "InfraError",
+    "Sandbox",
+    "SandboxProvider",
+    "SandboxSpec",
+    "SnapshotStore",
+]
 
 
 class ExecResult(BaseModel):
@@ -81,6 +89,23 @@ class Sandbox(Protocol):
         running anything inside."""
         ...
 
+    def pids_inside(self, host_pids: Iterable[int]) -> set[int] | None:
+        """The ids inside the sandbox of processes `engine_processes` listed; None when this
+        host cannot map them (then `process_ids` is asked, side by side)."""
+        ...
+
+    def remove_here(self, *paths: str) -> bool:
+        """Delete `paths` (as `rm -rf`) without running anything inside; False when the
+        backend cannot (then a command inside does it)."""
+        ...
+
+    def image_copy_out(
+        self, src: str, dest: Path, limits: CopyLimits | None = None
+    ) -> CopyReport | None:
+        """`copy_out` of `src` as the sandbox's image holds it, without a container of that
+        image; None when the backend cannot (then such a container is asked)."""
+        ...
+
     def disconnect_network(self) -> None:
         """Cut the sandbox off every network; idempotent."""
         ...
@@ -110,6 +135,17 @@ class Sandbox(Protocol):
         ...
 
 
+class Reach(BaseModel):
+    """The ports of a running sandbox (`of`, by name) that another reaches at 127.0.0.1 in a
+    namespace of its own, through a forwarder its sandbox cannot touch; bounded to
+    `max_connections` at once and `deadline_s` seconds, and removed with the sandbox."""
+
+    of: str
+    ports: tuple[int, ...]
+    deadline_s: float
+    max_connections: int = 256
+
+
 class SandboxSpec(BaseModel):
     """What a sandbox is started with."""
 
@@ -123,6 +159,10 @@ class SandboxSpec(BaseModel):
     network_of: str | None = None
     """The name of a running sandbox whose network (and only that) this one shares: its
     `localhost` is the other's. Such a sandbox has no network of its own to disconnect."""
+    reach: Reach | None = None
+    """Another sandbox's ports this one reaches on its own loopback, from a network namespace
+    of its own (no network, its own loopback, abstract sockets and /etc/hosts): nothing else
+    of the other's namespace. Not with `network_of`."""
 
 
 class SandboxProvider(Protocol):
@@ -151,4 +191,34 @@ class SandboxProvider(Protocol):
 
     def facts(self) -> dict[str, Any]:
         """What to record about the backend in run.json (versions, architecture)."""
+        ...
+
+    def snapshot_store(self, run_id: str, budget: str | None, keep: bool) -> SnapshotStore | None:
+        """The store of post-setup snapshots a run uses; None when the backend keeps none."""
+        ...
+
+
+class SnapshotStore(Protocol):
+    """Post-setup snapshots of IC tasks (`sandbox.docker.snapshots.SnapshotStore`)."""
+
+    notes: list[str]
+
+    def find(self, base_image: str, task_id: str) -> str | None:
+        """The snapshot of the task on `base_image` to start from, if there is one."""
+        ...
+
+    def first(self, base_image: str, task_id: str) -> AbstractContextManager[str | None]:
+        """Held while the first attempt of the task sets up: a snapshot made meanwhile by
+        another attempt, or None (then this attempt makes one)."""
+        ...
+
+    def make(
+        self, sandbox: Sandbox, base_image: str, task_id: str, base_name: str | None = None
+    ) -> str | None:
+        """Commit `sandbox`, set up, as the task's snapshot; its name, or None. `base_image`
+        is what it started from (the run's pinned id), `base_name` what the user called it."""
+        ...
+
+    def finish(self) -> list[str]:
+        """End the run's use of the store: remove what it made and does not keep."""
         ...

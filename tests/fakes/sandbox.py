@@ -38,7 +38,7 @@ import re
 import shlex
 import tarfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -384,6 +384,17 @@ class FakeSandbox:
         self._check("engine_processes", running=True)  # `docker top` needs it running
         return {pid + ENGINE_PID_OFFSET: p.cmd for pid, p in self.procs.items()}
 
+    def pids_inside(self, host_pids: Iterable[int]) -> set[int] | None:
+        return None  # as an engine elsewhere: the harness lists both, side by side
+
+    def remove_here(self, *paths: str) -> bool:
+        return False  # as an engine elsewhere: the harness runs `rm` inside
+
+    def image_copy_out(
+        self, src: str, dest: Path, limits: CopyLimits | None = None
+    ) -> CopyReport | None:
+        return None  # as an engine elsewhere: a container of the image is asked
+
     def disconnect_network(self) -> None:
         self._check("disconnect_network")
         self.online = False
@@ -431,8 +442,8 @@ class FakeProvider:
         self.images = {image.name: image for image in images}
         self._by_id: dict[str, FakeImage] = {}
         self.stores: list[FakeSnapshotStore] = []
-        if snapshots:  # the runner looks for `snapshot_store`; without it, it makes none
-            self.snapshot_store = self._snapshot_store
+        self.snapshots = snapshots
+        """Whether it keeps snapshots (`snapshot_store` gives a store) or none."""
         self.sandboxes: list[FakeSandbox] = []
         self.faults: list[Fault] = []
         self.commands: list[Command] = list(COMMANDS)
@@ -600,7 +611,11 @@ class FakeProvider:
     def facts(self) -> dict[str, Any]:
         return {"version": "fake", "arch": "x86_64", "os": "linux"}
 
-    def _snapshot_store(self, run_id: str, budget: str | None, keep: bool) -> FakeSnapshotStore:
+    def snapshot_store(
+        self, run_id: str, budget: str | None, keep: bool
+    ) -> FakeSnapshotStore | None:
+        if not self.snapshots:
+            return None
         store = FakeSnapshotStore(self, keep=keep)
         self.stores.append(store)
         return store

@@ -273,7 +273,9 @@ class SnapshotStore:
         except Exception:
             return -1
 
-    def _holds_no_marker(self, image_id: str, name: str, attrs: dict | None = None) -> bool:
+    def _holds_no_marker(
+        self, image_id: str, name: str, attrs: dict[str, Any] | None = None
+    ) -> bool:
         """Whether the snapshot lacks the ready marker (looked up in its layers on this host, or
         read in a container created from it and never started); remembered per image."""
         if image_id not in self._no_marker:
