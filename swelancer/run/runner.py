@@ -298,9 +298,17 @@ class Runner:
             self._remove_containers()  # so that running attempts end quickly
             executor.close()
             self._remove_containers()  # and whatever they started while ending
+            self._forget_run()
             raise
         executor.close()
         self._remove_containers()  # those an attempt could not remove (the engine restarted)
+        self._forget_run()
+
+    def _forget_run(self) -> None:
+        """Stop the provider's reading of the run's engine events (its attempts are over)."""
+        forget = getattr(self.provider, "forget_run", None)
+        if forget is not None:
+            forget(self.config.run_id)
 
     def _executor(self, agent: Agent, run_dir: RunDir) -> Executor:
         bench = Workbench(

@@ -4,6 +4,7 @@ attempt runs (a Docker container today; a pod or a cloud sandbox would be anothe
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -12,7 +13,15 @@ from pydantic import BaseModel
 from swelancer.errors import InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport
 
-__all__ = ["ExecResult", "InfraError", "Sandbox", "SandboxProvider", "SandboxSpec"]
+__all__ = [
+    "ExecResult",
+    "InfraError",
+    "Sandbox",
+    "SandboxProvider",
+    "SandboxSpec",
+    "StopCause",
+    "StopWitness",
+]
 
 
 class ExecResult(BaseModel):
@@ -151,4 +160,30 @@ class SandboxProvider(Protocol):
 
     def facts(self) -> dict[str, Any]:
         """What to record about the backend in run.json (versions, architecture)."""
+        ...
+
+
+@dataclass(frozen=True)
+class StopCause:
+    """Who stopped a sandbox, as its engine reported it: `outside` is True for a request to
+    the engine that the harness did not make (a stop, kill, removal or pause) or an engine
+    that went away; False for a sandbox whose main process exited with nothing asked of the
+    engine (the agent's doing, or its memory limit); None when the engine said nothing."""
+
+    outside: bool | None
+    what: str
+
+
+class StopWitness(Protocol):
+    """What an engine reported about the stops of one run's sandboxes (see
+    `sandbox.docker.stop_ledger`). A provider that has one offers `witness(run_id)`."""
+
+    def cause(self, sandbox: Sandbox, *, wait: float = 3.0) -> StopCause:
+        """Why `sandbox` (found stopped) stopped, waiting up to `wait` seconds for the
+        engine's report of it."""
+        ...
+
+    def outside_since(self, marks: dict[str, str], since_ns: int) -> str | None:
+        """What stopped from outside, since `since_ns` (ns since the epoch), a sandbox whose
+        labels hold `marks`; None when nothing did."""
         ...

@@ -5,11 +5,15 @@ no SDK."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from swelancer.sandbox.base import Sandbox, SandboxSpec
 from swelancer.sandbox.docker.client import ClientHolder
+
+if TYPE_CHECKING:
+    from swelancer.sandbox.docker.stop_watch import StopWatch
 
 
 class DockerProvider(ClientHolder):
@@ -17,9 +21,33 @@ class DockerProvider(ClientHolder):
 
     name = "docker"
 
+    def __init__(self, client: Any = None) -> None:
+        super().__init__(client)
+        self._watches: dict[str, StopWatch] = {}
+        self._watch_lock = threading.Lock()
+
+    def witness(self, run_id: str) -> StopWatch:
+        """The run's `StopWitness`: its containers' events, read from now by one thread."""
+        from swelancer.sandbox.docker.stop_watch import StopWatch
+
+        with self._watch_lock:
+            watch = self._watches.get(run_id)
+            if watch is None:
+                watch = self._watches[run_id] = StopWatch(self.client, run_id)
+            return watch
+
+    def forget_run(self, run_id: str) -> None:
+        """Stop reading the run's events (its attempts are over)."""
+        with self._watch_lock:
+            watch = self._watches.pop(run_id, None)
+        if watch is not None:
+            watch.close()
+
     def start(self, spec: SandboxSpec) -> Sandbox:
         from swelancer.sandbox.docker import DockerSandbox
 
+        run_id = spec.labels.get("swelancer.run_id")
+        watch = self.witness(run_id) if run_id else None
         return DockerSandbox.start(
             spec.image,
             env=spec.env,
@@ -30,6 +58,7 @@ class DockerProvider(ClientHolder):
             disk=spec.disk,
             network_mode=f"container:{spec.network_of}" if spec.network_of else None,
             client=self.client,
+            stops=watch,
         )
 
     def reference(self, image: str, labels: dict[str, str]) -> Sandbox:

@@ -182,6 +182,9 @@ class SnapshotStore:
             changes = ["ENV RUNTIME_SETUP="] + [f'LABEL {k}="{v}"' for k, v in labels.items()]
             repository, tag = name.rsplit(":", 1)
             try:
+                stops = getattr(sandbox, "stops", None)
+                if stops is not None:  # a commit pauses the container: the harness's own
+                    stops.expect(sandbox.id, "pause", "unpause")
                 image = sandbox.container.commit(
                     repository=repository, tag=tag, changes=changes, pause=True
                 )
