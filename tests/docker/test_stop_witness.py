@@ -28,8 +28,12 @@ def watched(docker_client):
         box = DockerSandbox.start(
             BASE_IMAGE,
             command=["sleep", "1000"],
-            labels={"swelancer.run_id": run_id, "swelancer.task_id": "t",
-                    "swelancer.run.attempt": "1", "swelancer.role": "agent"},  # fmt: skip
+            labels={
+                "swelancer.run_id": run_id,
+                "swelancer.task_id": "t",
+                "swelancer.run.attempt": "1",
+                "swelancer.role": "agent",
+            },
             client=docker_client,
             stops=provider.witness(run_id),
         )
@@ -76,8 +80,9 @@ def test_a_request_to_the_engine_is_a_stop_from_outside(watched, argv, told):
     cause = provider.witness(run_id).cause(box, wait=10)
     assert cause.outside is True and cause.what == told
     marks = {"swelancer.run_id": run_id, "swelancer.run.attempt": "1"}
-    assert provider.witness(run_id).outside_since(marks, 0) is not None
-    assert provider.witness(run_id).outside_since({**marks, "swelancer.run.attempt": "2"}, 0) is None
+    witness = provider.witness(run_id)
+    assert witness.outside_since(marks, 0) is not None
+    assert witness.outside_since({**marks, "swelancer.run.attempt": "2"}, 0) is None
 
 
 @pytest.mark.parametrize(

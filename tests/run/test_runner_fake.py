@@ -393,3 +393,13 @@ def test_a_sandbox_an_attempt_could_not_remove_is_removed_when_the_run_ends(
     monkeypatch.setattr(FakeSandbox, "remove", engine_gone_once)
     summary, _, _ = run(config(tmp_path, tasks=("101",)), provider)
     assert summary.recorded == 1 and refused  # the fixture checks that nothing is left
+
+
+def test_a_stop_from_outside_is_one_retry_and_the_gold_agent_earns_everything(provider, tmp_path,
+                                                                             backoffs):  # fmt: skip
+    provider.inject("gold_patch", "outside", message="the engine was asked to remove it")
+    summary, _, _ = run(config(tmp_path, "mock/oracle", ("101",)), provider)
+    (record,) = records(tmp_path)
+    assert record.status == "passed" and record.infra_retries == 1
+    assert record.earned_usd == record.price_usd and summary.errors == 0
+    assert provider.live() == []
