@@ -5,9 +5,7 @@ the network and a cached copy the error says how to give them. Read with ast onl
 from __future__ import annotations
 
 import ast
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from upstream_data import UPSTREAM, need
@@ -17,47 +15,21 @@ from swelancer.agents.upstream_files import ENV, PINNED, locate
 from swelancer.agents.upstream_text import inline_protocol, module_strings, read_texts
 from swelancer.errors import ConfigError
 from tests.agents.test_upstream_prompts import old_protocol_message
+from tests.fakes.files_server import FilesServer, serving
 
 
 def snapshot_copy(pin) -> bytes:
     return need(UPSTREAM / pin.snapshot).read_bytes()
 
 
-class Mirror:
-    """A raw-file server laid out as raw.githubusercontent.com, on 127.0.0.1."""
-
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        self.files = {"/raw" + pin.url(""): snapshot_copy(pin) for pin in PINNED}
-        mirror = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                mirror.hits.append(self.path)
-                body = mirror.files.get(self.path)
-                self.send_response(200 if body is not None else 404)
-                body = body if body is not None else b"not here"
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}/raw"
-
-
 @pytest.fixture
-def mirror(monkeypatch, tmp_path) -> Iterator[Mirror]:
-    srv = Mirror()
-    thread = threading.Thread(target=srv.httpd.serve_forever, daemon=True)
-    thread.start()
-    monkeypatch.setenv("SWELANCER_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv(ENV, srv.base)
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+def mirror(monkeypatch, tmp_path) -> Iterator[FilesServer]:
+    """A raw-file server laid out as raw.githubusercontent.com; its `base` is the mirror."""
+    files = {"/raw" + pin.url(""): snapshot_copy(pin) for pin in PINNED}
+    with serving(files, prefix="/raw") as srv:
+        monkeypatch.setenv("SWELANCER_CACHE_DIR", str(tmp_path / "cache"))
+        monkeypatch.setenv(ENV, srv.base)
+        yield srv
 
 
 def one_paragraph(message: str) -> str:

@@ -4,13 +4,15 @@ broken build is a failure, the user tool yields a trace without the test's asser
 manager attempt is ready in seconds, and test runs whose fixtures error or whose test is
 skipped are judged by their exit code as upstream judges them.
 
-The gold agent's run on the unified image sets every IC task up cold, as upstream's runtime does,
-and keeps its snapshots; the module's later runs start from them (the same verdicts either way
-are `tests/docker/test_snapshots.py`'s to prove), and they are removed when the module ends."""
+The gold agent's run on the unified image sets every IC task up cold, as upstream's runtime does
+(unless other work on the engine kept a snapshot of it), and keeps its snapshots; the module's
+later runs start from them (the same verdicts either way are `tests/docker/test_snapshots.py`'s to
+prove), and those the module made are removed when it ends."""
 
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -31,21 +33,23 @@ VERDICT_TASKS = ("91350", "91351", "91352")
 MARKER = "CONTRACT-ASSERTION"
 
 
+RUNS = f"contract-{secrets.token_hex(3)}"
+"""The prefix of this module's run ids: the snapshots they keep carry it, and only those are
+removed (other work on the engine may keep snapshots of the same contract images)."""
+
+
 @pytest.fixture(scope="module", autouse=True)
-def shared_snapshots(contract_images, docker_client):
-    """No snapshot of a contract image before the module (the unified image's first run sets
-    up cold), none after it."""
+def snapshots_before(contract_images, docker_client) -> set[tuple[str, str]]:
+    """(base image id, task) of the contract images' snapshots that were there before this
+    module (another run's, kept): a task with one is set up from it, not cold. The module's
+    own are removed when it ends."""
     assert MONOLITH_IMAGE in contract_images
-
-    def remove() -> None:
-        bases = set(contract_images.values())
-        for found in list_snapshots(docker_client):
-            if found.base_id in bases:
-                docker_client.images.remove(found.image_id, force=True)
-
-    remove()
-    yield
-    remove()
+    bases = set(contract_images.values())
+    before = {(s.base_id, s.task_id) for s in list_snapshots(docker_client) if s.base_id in bases}
+    yield before
+    for found in list_snapshots(docker_client):
+        if found.run_id.startswith(RUNS + "-"):
+            docker_client.images.remove(found.image_id, force=True)
 
 
 def only(tasks) -> list[str]:
@@ -56,12 +60,15 @@ def swelancer(tmp_path: Path, run_id: str, model: str, *extra: str) -> list[dict
     done = subprocess.run(
         [sys.executable, "-m", "swelancer", "run", "--manifest", str(MANIFEST),
          "--model", model, "--image-prefix", IMAGE_PREFIX, "--image-tag", IMAGE_TAG,
-         "--results-dir", str(tmp_path), "--run-id", run_id, "--quiet", "-j", "3",
+         "--results-dir", str(tmp_path / "runs"), "--run-id", f"{RUNS}-{run_id}", "--quiet",
+         "-j", "3",
          "--keep-snapshots", *extra],
         capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     assert "Traceback" not in done.stderr
+    if not (tmp_path / run_id).exists():  # the run's folder under the name the test gave
+        (tmp_path / run_id).symlink_to(tmp_path / "runs" / f"{RUNS}-{run_id}")
     lines = (tmp_path / run_id / "attempts.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
 
@@ -77,8 +84,9 @@ def block(code: str) -> str:
 
 
 @pytest.mark.parametrize(("setup", "grade_in"), [("monolith", "same"), ("per-task", "fresh")])
-def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(contract_images, tmp_path, setup,
-                                                               grade_in):  # fmt: skip
+def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(
+    contract_images, tmp_path, setup, grade_in, snapshots_before
+):
     """Both setup paths and both grading modes; the app's part of upstream's playbook runs
     where the app is, its judge's part (pytest) in a judge container of the untouched task."""
     extra = ("--per-task-images",) if setup == "per-task" else ()
@@ -94,7 +102,9 @@ def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(contract_images, 
     for task in ("96120-manager-0", "96455-manager-0"):  # no marker to wait for
         assert by_id[task]["seconds"]["setup"] < 15, by_id[task]["seconds"]
     for task in ("91342", "92018_1", "94317_1207"):  # upstream's own setup, in the container
-        assert by_id[task]["setup_from"]["agent"] == "cold", by_id[task]["setup_from"]
+        image = MONOLITH_IMAGE if setup == "monolith" else f"{IMAGE_PREFIX}_{task}:{IMAGE_TAG}"
+        kept = (contract_images[image], task) in snapshots_before  # kept by other work
+        assert by_id[task]["setup_from"]["agent"] == ("snapshot" if kept else "cold"), by_id[task]
         assert by_id[task]["graded_in"] == grade_in
         run1 = tmp_path / setup / f"attempts/{task}/1/grading/{task}/run-1"
         assert (

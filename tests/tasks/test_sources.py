@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from upstream_data import CURRENT, LITE, need
@@ -12,48 +10,15 @@ from upstream_data import CURRENT, LITE, need
 from swelancer.errors import ManifestError
 from swelancer.tasks.catalog import TaskQuery, load_tasks
 from swelancer.tasks.sources import sha256_of
-
-
-class _Server:
-    def __init__(self) -> None:
-        self.hits: list[str] = []
-        self.files = {
-            "/current.csv": need(CURRENT).read_bytes(),
-            "/lite.csv": need(LITE).read_bytes(),
-        }
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.hits.append(self.path)
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_response(500)
-                    self.send_header("Content-Length", "5")
-                    self.end_headers()
-                    self.wfile.write(b"oops!")
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+from tests.fakes.files_server import FilesServer, serving
 
 
 @pytest.fixture
-def server(monkeypatch, tmp_path) -> Iterator[_Server]:
-    srv = _Server()
-    thread = threading.Thread(target=srv.httpd.serve_forever, daemon=True)
-    thread.start()
+def server(monkeypatch, tmp_path) -> Iterator[FilesServer]:
+    files = {"/current.csv": need(CURRENT).read_bytes(), "/lite.csv": need(LITE).read_bytes()}
     monkeypatch.setenv("SWELANCER_CACHE_DIR", str(tmp_path / "cache"))
-    yield srv
-    srv.httpd.shutdown()
-    srv.httpd.server_close()
+    with serving(files, missing_status=500) as srv:
+        yield srv
 
 
 def test_first_use_downloads_then_the_cache_is_used(server, monkeypatch, tmp_path):
