@@ -887,4 +887,3 @@ def test_a_control_stopped_from_outside_is_retried(provider, tmp_path):
         fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
     assert caught.value.kind == FaultKind.CONTAINER_GONE and OUTSIDE in str(caught.value)
     assert len(provider.made("control")) == 1 and provider.live() == []
-
