@@ -77,7 +77,11 @@ class StopWatch:
 
     def _remove_paused(self, container_id: str) -> None:
         def remove() -> None:
-            self.ledger.expect(container_id, "kill", "destroy", "unpause")
+            self.ledger.expect(container_id, "unpause", "kill", "destroy")
+            # thawed first: on cgroup v1 a SIGKILL waits in a frozen cgroup, and a forced
+            # removal of a paused container was seen to hang until it was thawed
+            with contextlib.suppress(Exception):
+                self.client.api.unpause(container_id)
             with contextlib.suppress(Exception):
                 self.client.api.remove_container(container_id, force=True, v=True)
 
