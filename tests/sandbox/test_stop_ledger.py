@@ -90,3 +90,13 @@ def test_the_cause_waits_for_a_late_event_and_is_unknown_without_one():
     late = threading.Timer(0.2, lambda: ledger.record(event("c", "kill", T0 + 1, signal="9")))
     late.start()
     assert ledger.cause("c", wait=30).outside is True
+
+
+def test_a_container_the_engine_never_started_was_not_stopped():
+    # a create with a disk cap the storage driver refuses is undone by the engine: `destroy`
+    ledger = StopLedger()
+    ledger.record(event("refused", "destroy", T0))
+    ledger.record(event("made", "start", T0 + 1))
+    ledger.record(event("made", "die", T0 + 2, exitCode="137"))
+    assert ledger.outside_since(LABELS, 0) is None
+    assert ledger.cause("made").outside is False

@@ -14,6 +14,8 @@ The harness's own requests (its removals, a snapshot's commit pausing the contai
 recorded with `expect` before they are made, and do not count as outside. A break of the
 event stream (the engine restarted or went away) counts as outside for every container
 that lived through it: an agent cannot break the harness's connection to its engine.
+A container that never started is no stop: a create the engine refused (a disk cap its
+storage driver cannot give) is undone with a `destroy` of its own.
 """
 
 from __future__ import annotations
@@ -96,7 +98,8 @@ class StopLedger:
             seen = Seen(action, at, attrs.get("signal"), attrs.get("exitCode"), ours)
             self._seen.setdefault(cid, []).append(seen)
             self._labels.setdefault(cid, attrs)
-            self._born.setdefault(cid, at)
+            if action == "start":
+                self._born.setdefault(cid, at)
             self._cond.notify_all()
             return seen
 
@@ -152,6 +155,8 @@ class StopLedger:
             if gap is not None:
                 return gap
             for cid, seen in self._seen.items():
+                if cid not in self._born:  # never started (a create the engine undid)
+                    continue
                 labels = self._labels.get(cid, {})
                 if any(labels.get(k) != v for k, v in marks.items()):
                     continue
