@@ -211,8 +211,8 @@ def validation_text(exc: ValidationError, flags: dict[tuple[str, str], str] | No
     setting given on the command line named by its flag (`--concurrency/-j: …`)."""
     flags = flags or {}
 
-    def name(loc: tuple) -> str:
-        flag = flags.get(tuple(map(str, loc[:2])))
+    def name(loc: tuple[int | str, ...]) -> str:
+        flag = flags.get((str(loc[0]), str(loc[1]))) if len(loc) > 1 else None
         return flag if flag else ".".join(str(x) for x in loc)
 
     return "; ".join(

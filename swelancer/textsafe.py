@@ -37,12 +37,12 @@ _JSON_RAW = re.compile("[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 def clean(text: Any) -> str:
     """`text` without escape sequences, control characters (but newline and tab) and bidi
     overrides; lone surrogates (undecodable bytes) become U+FFFD. Other unicode is kept."""
-    text = text if isinstance(text, str) else str(text)
-    if text.isprintable():
-        return text
-    text = _SEQUENCES.sub("", text)
-    text = _CONTROLS.sub("", text)
-    return _SURROGATES.sub("\ufffd", text)
+    plain: str = text if isinstance(text, str) else str(text)
+    if plain.isprintable():
+        return plain
+    plain = _SEQUENCES.sub("", plain)
+    plain = _CONTROLS.sub("", plain)
+    return _SURROGATES.sub("\ufffd", plain)
 
 
 def rich_text(text: Any, style: str = "") -> Text:

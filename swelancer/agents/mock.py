@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
 from swelancer.errors import ConfigError, FaultKind, InfraError
@@ -80,7 +81,11 @@ class FirstProposalAgent:
 
 def mock_agent(spec: str) -> OracleAgent | NoopAgent | FirstProposalAgent:
     """The mock agent a `--model mock/…` string names."""
-    agents = {"mock/oracle": OracleAgent, "mock/noop": NoopAgent, "mock/first": FirstProposalAgent}
+    agents: dict[str, Callable[[], OracleAgent | NoopAgent | FirstProposalAgent]] = {
+        "mock/oracle": OracleAgent,
+        "mock/noop": NoopAgent,
+        "mock/first": FirstProposalAgent,
+    }
     if spec not in agents:
         raise ConfigError(
             f"unknown mock model {spec!r}; choose one of {', '.join(agents)} "

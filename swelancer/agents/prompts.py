@@ -212,7 +212,7 @@ def _our_messages(task: IcTask | ManagerTask, mode: str, template: str | None) -
         "description": task.description.strip(),
         "price": money(task.price_usd),
         "cwd": task.cwd,
-        "proposals": "" if is_ic else _proposals_text(task),
+        "proposals": _proposals_text(task) if isinstance(task, ManagerTask) else "",
         "protocol": protocol,
     }
     return [Template(text).safe_substitute(values).strip() + "\n"]

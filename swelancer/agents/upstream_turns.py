@@ -13,6 +13,7 @@ which any of these is missing or ambiguous is a `ConfigError` naming the file an
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 
 from pydantic import BaseModel
 
@@ -54,7 +55,9 @@ def turn_texts(tree: ast.Module, file: str) -> TurnTexts:
         raise ConfigError(f"{where} has {len(loops)} loops; expected one turn loop.")
     loop = loops[0]
     appends = [_user_content(n) for n in ast.walk(loop)]
-    constants = [c.value for c in appends if isinstance(c, ast.Constant)]
+    constants = [
+        c.value for c in appends if isinstance(c, ast.Constant) and isinstance(c.value, str)
+    ]
     feedback = [c for c in appends if isinstance(c, ast.JoinedStr)]
     assigned = _assignments(loop)
     filled = {OUTPUT: "output", "remaining_turns - 1": "turns_left"}
@@ -116,10 +119,10 @@ def _user_content(node: ast.AST) -> ast.expr | None:
     return content if isinstance(content, ast.JoinedStr) else None
 
 
-def _assignments(loop: ast.AST) -> list[tuple[ast.AST | str, ast.expr]]:
+def _assignments(loop: ast.AST) -> list[tuple[ast.AST | str | None, ast.expr]]:
     """Each `execution_output = <str or f-string>` in the loop with the `if` whose body holds
-    it, or `"except <type>"` inside an exception handler."""
-    found: list[tuple[ast.AST | str, ast.expr]] = []
+    it, or `"except <type>"` inside an exception handler (None: in neither)."""
+    found: list[tuple[ast.AST | str | None, ast.expr]] = []
 
     def visit(node: ast.AST, holder: ast.AST | str | None) -> None:
         for child in ast.iter_child_nodes(node):
@@ -146,11 +149,16 @@ def _is_text(node: ast.expr) -> bool:
     )
 
 
-def _under(assigned, test) -> list[str]:
+def _under(
+    assigned: list[tuple[ast.AST | str | None, ast.expr]], test: Callable[[ast.expr], bool]
+) -> list[str]:
     return [
         v.value
         for holder, v in assigned
-        if isinstance(holder, ast.If) and isinstance(v, ast.Constant) and test(holder.test)
+        if isinstance(holder, ast.If)
+        and isinstance(v, ast.Constant)
+        and isinstance(v.value, str)
+        and test(holder.test)
     ]
 
 

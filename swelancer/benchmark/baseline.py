@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import filecmp
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -45,7 +45,7 @@ class Baseline(BaseModel):
 
 
 def capture_baseline(
-    sandbox, cwd: str, store: Path, changes: list[tuple[str, int]] | None = None
+    sandbox, cwd: str, store: Path, changes: Sequence[tuple[str, int]] | None = None
 ) -> Baseline:
     """Record the agent's starting point: the files the fresh history committed (its list in
     `BASE_LIST`; made here when missing) and the content of those setup changed. Must be
@@ -147,7 +147,8 @@ def since_start(
         kind = now.get(path, -1)
         if path in start:
             mark = before.get(path) if before is not None and marks is not None else None
-            if mark is not None and mark == marks.get(path) and kind == start[path]:
+            same = mark is not None and marks is not None and mark == marks.get(path)
+            if same and kind == start[path]:
                 continue
             if mark is None and path in stored:
                 compare.append(path)

@@ -77,8 +77,7 @@ def hide_tests(
         with contextlib.suppress(FileNotFoundError):
             hidden.rewritten = sandbox.read_file(REWRITTEN, limit=10_000_000)
     doomed = (TESTS_DIR, REWRITTEN, *also_delete)
-    here = getattr(sandbox, "remove_here", None)  # the engine's host: no command inside
-    if here is not None and here(*doomed) and not _exists(sandbox, TESTS_DIR):
+    if sandbox.remove_here(*doomed) and not _exists(sandbox, TESTS_DIR):  # nothing run inside
         return hidden
     gone = f"rm -rf {' '.join(doomed)} && test ! -e {TESTS_DIR}"
     result = sandbox.exec(["sh", "-c", gone], timeout=300)
@@ -157,8 +156,7 @@ def check_pruned(sandbox: Sandbox, task: IcTask | ManagerTask, done: ExecResult)
 def drop_tests(box: Sandbox) -> None:
     """Delete the image's tests from an app container (it never holds them: a judge container
     runs them); the logs folder the app's part of the playbook writes to is made by each run."""
-    here = getattr(box, "remove_here", None)
-    if here is not None and here(TESTS_DIR) and not _exists(box, TESTS_DIR):
+    if box.remove_here(TESTS_DIR) and not _exists(box, TESTS_DIR):
         return
     done = box.exec(["sh", "-c", f"rm -rf {TESTS_DIR} && test ! -e {TESTS_DIR}"], timeout=300)
     if not done.ok:

@@ -192,7 +192,7 @@ def grade_split(
         try:
             result = run_split(pair, task, parts, timeout_s, out_dir=run_dir)
         except AppUnplaced as exc:
-            note = (
+            note: str | None = (
                 f"the app's part of the playbook could not be put in place for test run {run} "
                 f"in {pair.app.name} ({exc})"
             )
@@ -218,7 +218,7 @@ def grade_split(
     outcomes = [r.outcome for r in grade.runs]
     for name in ("tampered", "passed", "failed"):
         if name in outcomes:
-            grade.outcome = name  # type: ignore[assignment]
+            grade.outcome = name
             break
     if grade.outcome != "passed":
         grade.note = grade.runs[-1].note

@@ -20,7 +20,7 @@ import os
 import posixpath
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
@@ -61,7 +61,7 @@ class FileReader(Protocol):
 class FileSource(FileReader, Protocol):
     """What the patch needs of the agent's sandbox: the engine's change list and its files."""
 
-    def changes(self) -> list[tuple[str, int]]: ...
+    def changes(self) -> Sequence[tuple[str, int]]: ...
 
 
 class PatchLimits(BaseModel):
@@ -160,7 +160,7 @@ def read_change(
     baseline: Baseline,
     workdir: Path,
     limits: PatchLimits | None = None,
-    changes: list[tuple[str, int]] | None = None,
+    changes: Sequence[tuple[str, int]] | None = None,
 ) -> ReadChange:
     """The agent's change in `sandbox` since `baseline`, its files read now; `patch()` makes
     it a binary git patch (a/ b/ paths relative to the repository). `reference` holds the

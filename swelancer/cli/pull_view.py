@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,7 +18,7 @@ class PullView:
 
     def __init__(self, image: str) -> None:
         self.image = image
-        self.layers: dict[str, dict] = {}
+        self.layers: dict[str, dict[str, Any]] = {}
         self.progress = None
         self.bar = None
         if sys.stderr.isatty():
@@ -45,7 +45,7 @@ class PullView:
         else:
             say(f"pulling {image}")
 
-    def event(self, event: dict) -> None:
+    def event(self, event: dict[str, Any]) -> None:
         layer = event.get("id")
         status = str(event.get("status") or "")
         if not layer or status.startswith("Pulling from"):
@@ -65,7 +65,7 @@ class PullView:
                 state["done"] = True
                 if not self.progress:
                     say(f"  layer {layer}: {status.lower()} ({self._counts()})")
-        if self.progress is not None:
+        if self.progress is not None and self.bar is not None:
             total = sum(s["total"] for s in self.layers.values())
             current = sum(s["current"] for s in self.layers.values())
             self.progress.update(

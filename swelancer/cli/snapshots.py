@@ -180,7 +180,8 @@ def snapshot_listing(eng: ImageEngine, selection: ImageSelection, per_task: bool
     if tasks is None:
         return out
     ids: dict[str, str | None] = {}
-    with_one, without = [], []
+    with_one: list[str] = []
+    without: list[str] = []
     for task in tasks:
         image = image_for(task)
         if image not in ids:

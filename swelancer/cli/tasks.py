@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from swelancer.format import money
 from swelancer.textsafe import clean, json_text, rich_text
+
+if TYPE_CHECKING:
+    from rich.console import JustifyMethod
 
 tasks_app = typer.Typer(
     help=(
@@ -142,7 +145,7 @@ def task_table(tasks, caption: str, width: int):
     title_width = max(least, min(longest, width - sum(fixed) - frame))
     table = Table(title=rich_text(caption))
     for name, size in zip(names, fixed, strict=True):
-        justify = "right" if name == "price" else "left"
+        justify: JustifyMethod = "right" if name == "price" else "left"
         table.add_column(name, justify=justify, no_wrap=True, width=size)
     table.add_column("title", no_wrap=True, width=title_width)
     for row, title, mark in zip(rows, titles, marks, strict=True):

@@ -246,10 +246,10 @@ def check_manifest(split: str | None, manifest: Path | None, *, fetch: bool = Fa
         from swelancer.tasks.sources import demo_manifest_path
 
         try:
-            path = demo_manifest_path()
+            demo = demo_manifest_path()
         except SwelancerError as err:
             return Check("manifest", "fail", str(err), "use a source checkout, or --manifest")
-        return Check("manifest", "ok", f"bundled demo tasks at {path}")
+        return Check("manifest", "ok", f"bundled demo tasks at {demo}")
     which = "lite" if split == "lite" else "current"
     path = cached_manifest(split)
     if path is None and fetch:

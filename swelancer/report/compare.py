@@ -161,7 +161,7 @@ def compare(reports: list[RunReport], paths: list[Path]) -> Comparison:
         states = [TaskState.of(by_id.get(task_id)) for by_id in rows]
         return TaskOutcomes(task_id=task_id, price_usd=price, runs=states)
 
-    def outcome(state: TaskState | None) -> tuple | None:
+    def outcome(state: TaskState | None) -> tuple[str, float | None] | None:
         return None if state is None else state.outcome()
 
     def order(d: TaskOutcomes) -> tuple[float, str]:

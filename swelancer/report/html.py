@@ -9,7 +9,9 @@ logs, task ids) is escaped; a Content-Security-Policy admits only the package's 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 from swelancer import __version__
@@ -39,7 +41,7 @@ from swelancer.report.layout import (
     status_text,
     variant_name,
 )
-from swelancer.report.models import RunReport, TaskRow
+from swelancer.report.models import AttemptRow, RunReport, TaskRow
 from swelancer.report.page import asset, e, notes_html, page, safe_name, td, transcript_href
 from swelancer.report.transcript_html import transcript_page
 from swelancer.run.results import RunDir, utc_now, write_text_atomic
@@ -77,7 +79,9 @@ def _bucket_table(report: RunReport) -> str:
     return _table("buckets", head, body)
 
 
-def _attempts_table(cls: str, heads: list[str], found: list[tuple], files_dir: str) -> str:
+def _attempts_table(
+    cls: str, heads: list[str], found: list[tuple[Any, ...]], files_dir: str
+) -> str:
     """Attempts listed apart (errored, tampered): task, attempt (linked), then `heads`; the
     last column is a reason."""
     body = []
@@ -107,7 +111,7 @@ def _attempt_links(t: TaskRow, files_dir: str) -> str:
     return "".join(links)
 
 
-def _each(t: TaskRow, show, total: float | None) -> tuple[str, str]:
+def _each(t: TaskRow, show: Callable[[AttemptRow], str], total: float | None) -> tuple[str, str]:
     """A figure of a task's attempts: their values (one per attempt, `·` between), and what
     to sort by (their total; empty when unknown)."""
     shown = " · ".join(show(a) for a in t.attempts)

@@ -67,7 +67,9 @@ def render_run(report: RunReport) -> str:
     ]
     buckets = bucket_rows(report)
     if buckets:
-        body = [[label, *(figure_cell(k, f) for k, _ in BUCKET_COLUMNS)] for label, f in buckets]
+        body: list[list[Any]] = [
+            [label, *(figure_cell(k, f) for k, _ in BUCKET_COLUMNS)] for label, f in buckets
+        ]
         head = ["price", *(label for _, label in BUCKET_COLUMNS)]
         lines += ["", "## By price", "", *_table(head, "l" + "r" * len(BUCKET_COLUMNS), body)]
     if report.errored:

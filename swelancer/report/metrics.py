@@ -28,7 +28,7 @@ from swelancer.report.models import (
     TaskRow,
     TaskStatus,
 )
-from swelancer.run.results import AttemptRecord, RunDir
+from swelancer.run.results import AttemptRecord, RunDir, Status
 from swelancer.tasks.models import PRICE_BUCKETS, VARIANTS, price_bucket
 
 
@@ -49,7 +49,7 @@ def tampered(r: AttemptRecord) -> bool:
     return bool(r.tampering) and r.status != "error"
 
 
-def status_of(r: AttemptRecord) -> str:
+def status_of(r: AttemptRecord) -> Status:
     """The attempt's status as scored: a tampered attempt failed."""
     return "failed" if tampered(r) else r.status
 
@@ -108,7 +108,7 @@ def figures(records: list[AttemptRecord], k: int) -> Figures:
 def _attempt_row(r: AttemptRecord) -> AttemptRow:
     return AttemptRow(
         attempt=r.attempt,
-        status=status_of(r),  # type: ignore[arg-type]
+        status=status_of(r),
         score=score_of(r),
         earned_usd=0.0 if tampered(r) else r.earned_usd,
         turns=r.turns,

@@ -118,8 +118,10 @@ def print_run(report: RunReport, out: Console | None = None) -> None:
             by_price.add_row(label, *(figure_cell(k, f) for k, _ in BUCKET_COLUMNS))
         _show(out, by_price, set(range(len(BUCKET_COLUMNS) + 1)))
     if report.errored:
-        body = [(e.task_id, e.attempt, e.kind, e.message) for e in report.errored]
-        heads = ("task", "attempt", "kind", "reason")
+        body: list[tuple[Any, ...]] = [
+            (e.task_id, e.attempt, e.kind, e.message) for e in report.errored
+        ]
+        heads: tuple[str, ...] = ("task", "attempt", "kind", "reason")
         _listing("errored attempts (not counted)", heads, body, out)
     if report.tampered_attempts:
         body = [(t.task_id, t.attempt, t.tampering) for t in report.tampered_attempts]

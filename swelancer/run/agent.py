@@ -4,12 +4,17 @@ container starts."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swelancer.agents.base import Agent
 from swelancer.agents.loop import RunBudget
 from swelancer.agents.prompts import PromptSet
 from swelancer.config import AgentSection, LimitsSection
 from swelancer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from swelancer.agents.loop import ModelAgent
+    from swelancer.models.base import ChatModel
 
 
 def sends_prompts(agent: AgentSection) -> bool:
@@ -52,12 +57,15 @@ def make_agent(
     if prompts is None:
         prompts = agent_prompts(agent, None)
     prices = Prices() if agent.prices_file is None else Prices.from_file(agent.prices_file)
-    options = {"mode": agent.mode, "prompts": prompts, "budget": budget}
+
+    def loop(chat: ChatModel) -> ModelAgent:
+        return ModelAgent(chat, name=agent.model, mode=agent.mode, prompts=prompts, budget=budget)
+
     if agent.model.startswith("mock/scripted:"):
         from swelancer.models.scripted import ScriptedChatModel
 
         path = Path(agent.model.split(":", 1)[1])
-        return ModelAgent(ScriptedChatModel(path), name=agent.model, **options)
+        return loop(ScriptedChatModel(path))
     if agent.model.startswith("mock/"):
         from swelancer.agents.mock import mock_agent
 
@@ -84,4 +92,4 @@ def make_agent(
         from swelancer.models.preflight import preflight
 
         preflight(chat)
-    return ModelAgent(chat, name=agent.model, **options)
+    return loop(chat)

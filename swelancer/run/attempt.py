@@ -40,7 +40,7 @@ from swelancer.sandbox.base import ExecResult, Sandbox, SandboxProvider
 from swelancer.tasks.models import IcTask, ManagerTask
 
 if TYPE_CHECKING:
-    from swelancer.sandbox.docker.snapshots import SnapshotStore
+    from swelancer.sandbox.base import SnapshotStore
 
 __all__ = [
     "AttemptSettings",
@@ -197,16 +197,11 @@ def _record(
 def _processes_now(sandbox: Sandbox) -> tuple[set[int], set[int]]:
     """The ids of the container's processes now, as the container and as the engine number
     them: both from the engine's list where this host can map it, else side by side."""
-    engine = getattr(sandbox, "engine_processes", None)
-    if engine is None:
-        return sandbox.process_ids(), set()
-    inside = getattr(sandbox, "pids_inside", None)
-    if inside is not None:
-        listed = set(engine())
-        mapped = inside(listed)
-        if mapped is not None:
-            return mapped, listed
-    keep, listed = together(sandbox.process_ids, engine)
+    listed = set(sandbox.engine_processes())
+    mapped = sandbox.pids_inside(listed)
+    if mapped is not None:
+        return mapped, listed
+    keep, listed = together(sandbox.process_ids, sandbox.engine_processes)
     return keep, set(listed)
 
 

@@ -27,7 +27,7 @@ from swelancer.tasks.models import Task
 from swelancer.textsafe import clean
 
 if TYPE_CHECKING:
-    from swelancer.sandbox.docker.snapshots import SnapshotStore
+    from swelancer.sandbox.base import SnapshotStore
 
 
 class AttemptJob(BaseModel):

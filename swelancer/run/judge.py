@@ -1,6 +1,7 @@
 """The judge's container: the untouched task (its post-setup snapshot, else the image set up
-again), started in the network of an app's container and in nothing else of it, to run the
-judge's part of the playbook (`benchmark.judged`) and be removed after."""
+again), in a network namespace of its own that reaches only the app's declared ports (nothing
+else of the app's container), to run the judge's part of the playbook (`benchmark.judged`)
+and be removed after."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import contextlib
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from swelancer.benchmark import setup
+from swelancer.benchmark.app_ports import APP_PORTS
 from swelancer.benchmark.grading import IcGrade
-from swelancer.benchmark.judged import Pair, grade_split
+from swelancer.benchmark.judged import STOP_TIMEOUT_S, Pair, grade_split
 from swelancer.benchmark.playbook_split import SplitPlaybook, split_playbook
 from swelancer.errors import FaultKind, InfraError
 from swelancer.run.spec import sandbox_spec
 from swelancer.run.state import TryState, save_logs
-from swelancer.sandbox.base import Sandbox
+from swelancer.sandbox.base import Reach, Sandbox
 from swelancer.tasks.models import IcTask
 
 
@@ -29,15 +31,25 @@ def playbook_parts(state: TryState) -> SplitPlaybook:
     return parts
 
 
+def judge_deadline_s(state: TryState) -> float:
+    """How long a judge may need its forwarder at most: its setup, then every test run with
+    the app's stop after it (the judge is removed sooner; this bounds a harness that died)."""
+    settings = state.settings
+    runs = settings.grading.test_runs * (settings.grading.test_timeout_s + STOP_TIMEOUT_S + 300)
+    return settings.sandbox.setup_timeout_s + max(runs, settings.grading.user_tool_timeout_s)
+
+
 def start_judge(state: TryState, app: Sandbox, role: str = "judge") -> tuple[Sandbox, set[int]]:
     """A judge container for `app`: from the task's snapshot when there is one (the task as
-    setup left it, tests pristine), else the image set up by its own entry point; it shares
-    `app`'s network and nothing else. Its processes once ready are returned to keep."""
+    setup left it, tests pristine), else the image set up by its own entry point; in a network
+    namespace of its own, it reaches the app's declared ports (`benchmark.app_ports`) and
+    nothing else of the app's. Its processes once ready are returned to keep."""
     task, settings = state.task, state.settings
     assert isinstance(task, IcTask)
     spec = sandbox_spec(task, state.attempt, settings, role)
     env = state.envs.get(app.name)
-    spec = spec.model_copy(update={"network_of": app.name, **({"env": env} if env else {})})
+    reach = Reach(of=app.name, ports=APP_PORTS, deadline_s=judge_deadline_s(state))
+    spec = spec.model_copy(update={"reach": reach, **({"env": env} if env else {})})
     store = state.snapshots
     snapshot = store.find(settings.image, task.task_id) if store is not None else None
     box = None
@@ -51,7 +63,7 @@ def start_judge(state: TryState, app: Sandbox, role: str = "judge") -> tuple[San
     if box is None:
         box = state.provider.start(spec)
     state.log.event("sandbox", role=role, name=box.name, image=snapshot or settings.image,
-                    network_of=app.name)  # fmt: skip
+                    reaches=app.name)  # fmt: skip
     try:
         setup.wait_until_ready(box, task, settings.sandbox.setup_timeout_s)
         return box, box.process_ids()

@@ -110,9 +110,7 @@ def _share(settings: AttemptSettings) -> _NodeShare:
         from swelancer.sandbox.factory import docker_provider
 
         for old in _SHARE.values():  # the earlier run's reader of engine events ends
-            forget = getattr(old.provider, "forget_run", None)
-            if forget is not None:
-                forget(old.run_id)
+            old.provider.forget_run(old.run_id)
         _SHARE.clear()
         provider: Any = docker_provider()
         sandbox = settings.sandbox

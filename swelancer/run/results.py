@@ -195,7 +195,8 @@ class RunDir:
     def read_run(self) -> dict[str, Any] | None:
         if not self.run_file.exists():
             return None
-        return json.loads(self.run_file.read_text(encoding="utf-8"))
+        run: dict[str, Any] = json.loads(self.run_file.read_text(encoding="utf-8"))
+        return run
 
     def write_run(self, data: dict[str, Any]) -> None:
         write_text_atomic(self.run_file, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
@@ -288,10 +289,10 @@ class RunLock:
                 f"cannot lock the run directory {run} ({exc.strerror or exc}); choose another "
                 "place with --results-dir."
             ) from None
-        holder = {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now()}
+        us = {"pid": os.getpid(), "host": socket.gethostname(), "since": utc_now()}
         try:  # who holds it is for the message only: a full disk must not stop the run here
             os.ftruncate(fd, 0)
-            os.pwrite(fd, (json.dumps(holder) + "\n").encode("utf-8"), 0)
+            os.pwrite(fd, (json.dumps(us) + "\n").encode("utf-8"), 0)
         except OSError:
             pass
         return cls(fd, path)
@@ -371,7 +372,9 @@ def write_text_atomic(path: Path, text: str) -> None:
 class Transcript:
     """Append-only transcript.jsonl of one attempt; every event is flushed as it happens."""
 
-    def __init__(self, path: Path, on_event: Callable[[str, dict], None] | None = None) -> None:
+    def __init__(
+        self, path: Path, on_event: Callable[[str, dict[str, Any]], None] | None = None
+    ) -> None:
         self.path = path
         self._handle = path.open("a", encoding="utf-8", errors="surrogateescape")
         self._lock = threading.Lock()

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 from swelancer import __version__
 from swelancer.agents.base import Agent
 from swelancer.agents.loop import RunBudget
+from swelancer.agents.prompts import PromptSet
 from swelancer.config import RunConfig, new_run_id
 from swelancer.errors import ConfigError, SwelancerError
 from swelancer.models.retry import resume_waiting, stop_waiting
@@ -26,7 +27,7 @@ from swelancer.run.executors import Executor, make_site
 from swelancer.run.job import AttemptJob, Workbench
 from swelancer.run.progress import PlainProgress, ProgressSink
 from swelancer.run.results import AttemptRecord, RunDir, utc_now
-from swelancer.sandbox.base import SandboxProvider
+from swelancer.sandbox.base import SandboxProvider, SnapshotStore
 from swelancer.tasks.catalog import TaskSet, load_tasks
 from swelancer.tasks.models import IcTask, ManagerTask
 
@@ -137,12 +138,21 @@ class Runner:
         self.stop = threading.Event()
         self.budget = RunBudget(config.limits.max_run_cost_usd)
         self.controls = Controls()
-        self.snapshots = None
+        self.snapshots: SnapshotStore | None = None
         self._make_progress = make_progress or (lambda log_path: PlainProgress(log_path=log_path))
         self.progress: ProgressSink | None = None
         self._make_build = make_build or (lambda log_path: BuildProgress(log_path, say))
         self.site = make_site(config, say)
-        self.prompts = None
+        self.prompts: PromptSet | None = None
+
+    @property
+    def run_id(self) -> str:
+        """The run's id, fixed by `run()` before anything starts. Never None: a run's
+        containers are found by it, and no id would mean every run's."""
+        run_id = self.config.run.run_id
+        if not run_id:
+            raise SwelancerError("the run has no id yet: Runner.run() sets it before it starts")
+        return run_id
 
     def prepare(self, build_log: Path):
         """Everything that can fail before a container starts: tasks, agent, engine, images.
@@ -183,7 +193,7 @@ class Runner:
         config = self.config
         resume_waiting()
         config.run.run_id = config.run.run_id or new_run_id(config.model)
-        run_dir = RunDir(Path(config.run.results_dir) / config.run.run_id)
+        run_dir = RunDir(Path(config.run.results_dir) / self.run_id)
         task_set, agent, images, ids = self.prepare(run_dir.path / BUILD_LOG)
         with run_dir.lock():  # one process per run directory, for the whole run
             return self._run_locked(run_dir, task_set, agent, images, ids)
@@ -197,10 +207,9 @@ class Runner:
         meta = _run_metadata(
             config, run_dir, task_set, ids, self.provider, existing, facts, self.prompts
         )
-        make_store = getattr(self.provider, "snapshot_store", None)
-        if config.sandbox.snapshots and make_store is not None and self.site.name == "local":
-            self.snapshots = make_store(
-                config.run.run_id, config.sandbox.snapshot_budget, config.sandbox.keep_snapshots
+        if config.sandbox.snapshots and self.site.name == "local":
+            self.snapshots = self.provider.snapshot_store(
+                self.run_id, config.sandbox.snapshot_budget, config.sandbox.keep_snapshots
             )
         run_dir.write_run(meta)
 
@@ -218,16 +227,14 @@ class Runner:
             self.say(f"image {DEMO_IMAGE} ({ids.get(DEMO_IMAGE, '')[:19]})")
 
         recorded: list[AttemptRecord] = []
-        self.progress = self._make_progress(run_dir.path / "run.log")
-        self.progress.start(
-            run_id=config.run_id, planned=planned, done_before=len(done), to_run=len(todo)
-        )
+        self.progress = progress = self._make_progress(run_dir.path / "run.log")
+        progress.start(run_id=self.run_id, planned=planned, done_before=len(done), to_run=len(todo))
         try:
-            self._run_pool(todo, agent, run_dir, images, recorded, planned, len(done))
+            self._run_pool(todo, agent, run_dir, images, recorded, progress, len(done))
         except BaseException as exc:
             self.stop.set()
             stop_waiting()  # a model call waiting to retry ends now
-            self.progress.close()
+            progress.close()
             stopped = "interrupted" if isinstance(exc, KeyboardInterrupt) else "stopped"
             meta.update(status=stopped, finished_at=utc_now(), stopped_by=type(exc).__name__)
             with contextlib.suppress(OSError):  # the disk may be what stopped the run
@@ -236,7 +243,7 @@ class Runner:
             raise
         finally:
             self._finish_snapshots()
-        self.progress.close()
+        progress.close()
         everything = run_dir.records()
         meta.update(
             status="complete" if len(everything) >= planned else "incomplete",
@@ -252,7 +259,7 @@ class Runner:
         passed = sum(r.status == "passed" for r in recorded)
         errors = sum(r.status == "error" for r in recorded)
         return RunSummary(
-            run_id=config.run_id,
+            run_id=self.run_id,
             path=str(run_dir.path),
             planned=planned,
             done_before=len(done),
@@ -264,10 +271,12 @@ class Runner:
             attempted_usd=sum(r.price_usd for r in recorded if r.status != "error"),
         )
 
-    def _run_pool(self, todo, agent, run_dir, images, recorded, planned, done_before) -> None:
+    def _run_pool(
+        self, todo, agent, run_dir, images, recorded, progress: ProgressSink, done_before: int
+    ) -> None:
         if not todo:
             return
-        executor = self._executor(agent, run_dir)
+        executor = self._executor(agent, run_dir, progress)
         futures: dict[Future, tuple] = {}
         try:
             for task, n in todo:
@@ -288,7 +297,7 @@ class Runner:
                         ) from None
                     run_dir.append(record)
                     recorded.append(record)
-                    self.progress.finished(record, done_before + len(recorded))
+                    progress.finished(record, done_before + len(recorded))
         except BaseException:
             self.stop.set()
             stop_waiting()
@@ -306,11 +315,12 @@ class Runner:
 
     def _forget_run(self) -> None:
         """Stop the provider's reading of the run's engine events (its attempts are over)."""
-        forget = getattr(self.provider, "forget_run", None)
-        if forget is not None:
-            forget(self.config.run_id)
+        try:
+            self.provider.forget_run(self.run_id)
+        except Exception as exc:  # best effort: a daemon thread, ended with the process
+            self.say(f"could not stop reading the engine's events ({exc})")
 
-    def _executor(self, agent: Agent, run_dir: RunDir) -> Executor:
+    def _executor(self, agent: Agent, run_dir: RunDir, progress: ProgressSink) -> Executor:
         bench = Workbench(
             agent=agent,
             provider=self.provider,
@@ -318,21 +328,21 @@ class Runner:
             budget=self.budget,
             controls=self.controls,
             snapshots=self.snapshots,
-            on_phase=lambda task_id, n, name: self.progress.phase(task_id, n, name),
-            note=lambda line: self.progress.note(line),
+            on_phase=lambda task_id, n, name: progress.phase(task_id, n, name),
+            note=lambda line: progress.note(line),
         )
         return self.site.executor(bench, run_dir)
 
     def _job(self, task: IcTask | ManagerTask, n: int, image: str) -> AttemptJob:
         config = self.config
         settings = AttemptSettings(
-            run_id=config.run.run_id,
+            run_id=self.run_id,
             model=config.model,
             image=image,
             sandbox=config.sandbox,
             grading=config.grading,
             limits=config.limits,
-            run_dir=str((Path(config.run.results_dir) / config.run.run_id).resolve()),
+            run_dir=str((Path(config.run.results_dir) / self.run_id).resolve()),
         )
         retries = config.run.max_retries
         return AttemptJob(task=task, attempt=n, settings=settings, max_retries=retries)
@@ -351,6 +361,6 @@ class Runner:
     def _remove_containers(self) -> None:
         """Stop the run's containers at once, so that running attempts end quickly."""
         try:
-            self.provider.remove_run(self.config.run_id)
+            self.provider.remove_run(self.run_id)
         except Exception as exc:  # best effort; `swelancer cleanup` remains
             self.say(f"could not remove every container ({exc}); run `swelancer cleanup`.")

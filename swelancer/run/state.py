@@ -9,7 +9,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -48,8 +48,7 @@ class TryState:
         self.snapshots = snapshots
         self.stop: threading.Event | None = None
         """Set when the run stops: a container found stopped is then the harness's doing."""
-        witness = getattr(provider, "witness", None)
-        self.witness: StopWitness | None = witness(settings.run_id) if witness else None
+        self.witness: StopWitness | None = provider.witness(settings.run_id)
         """What the engine reports of the run's containers' stops (None: nothing)."""
         self.began_ns = time.time_ns()
         self.setup_from: dict[str, str] = {}
@@ -185,11 +184,11 @@ class TryState:
             raise
         return grader
 
-    def patch(self, changes: list[tuple[str, int]] | None = None) -> str:
+    def patch(self, changes: Sequence[tuple[str, int]] | None = None) -> str:
         """The agent's change now, computed on the host (see `benchmark.patch`)."""
         return self.read_change(changes).patch()
 
-    def read_change(self, changes: list[tuple[str, int]] | None = None) -> ReadChange:
+    def read_change(self, changes: Sequence[tuple[str, int]] | None = None) -> ReadChange:
         """The files of the agent's change, read now; its `patch()` needs the host alone."""
         assert self.sandbox is not None and self.baseline is not None
         if self.reference is None:
@@ -203,7 +202,7 @@ class TryState:
         workdir = Path(tempfile.mkdtemp(prefix="patch-", dir=self.scratch))
         return read_change(self.sandbox, self.reference, self.baseline, workdir, changes=changes)
 
-    def remember_start(self, changes: list[tuple[str, int]]) -> None:
+    def remember_start(self, changes: Sequence[tuple[str, int]]) -> None:
         """Note what setup changed (the engine's list, read before the agent's turn; see
         `replaced_since_start`). A list read earlier than the turn's start only holds less of
         the harness's own steps, which can only make more paths count as the agent's."""
@@ -212,7 +211,7 @@ class TryState:
         for path in replaced_tools(self.start_changes.items()):
             self.start_digests[path] = self._digest(path)
 
-    def replaced_since_start(self, changes: list[tuple[str, int]]) -> list[str]:
+    def replaced_since_start(self, changes: Sequence[tuple[str, int]]) -> list[str]:
         """Programs, startup files and the tests' Python that the agent changed, from the
         engine's record and the archive API (nothing runs in the container)."""
         new = [(p, k) for p, k in changes if self.start_changes.get(p) != k]
@@ -236,11 +235,8 @@ class TryState:
         """Whether the engine lists a process in the agent's container that was not there when
         its turn began (True when the engine cannot say)."""
         assert self.sandbox is not None
-        engine = getattr(self.sandbox, "engine_processes", None)
-        if engine is None:
-            return True
         try:
-            return any(pid not in self.keep_engine for pid in engine())
+            return any(pid not in self.keep_engine for pid in self.sandbox.engine_processes())
         except InfraError:
             return True
 
@@ -253,10 +249,7 @@ class TryState:
             return []
         with contextlib.suppress(InfraError):
             self.sandbox.kill_processes_except(self.keep)
-        engine = getattr(self.sandbox, "engine_processes", None)
-        if engine is None:
-            return []
-        survivors = engine()
+        survivors = self.sandbox.engine_processes()
         return [cmd for pid, cmd in survivors.items() if pid not in self.keep_engine]
 
     def close(self) -> None:
@@ -277,16 +270,15 @@ class ImageReference:
 
     def __init__(self, sandbox: Sandbox, make: Callable[[], Sandbox]) -> None:
         self.name = f"the image of {sandbox.name}"
-        self._from_layers = getattr(sandbox, "image_copy_out", None)
+        self._image_of = sandbox
         self._make = make
         self._box: Sandbox | None = None
         self._lock = threading.Lock()
 
     def copy_out(self, src: str, dest: Path, limits: CopyLimits | None = None) -> CopyReport:
-        if self._from_layers is not None:
-            report = self._from_layers(src, dest, limits)
-            if report is not None:
-                return report
+        report = self._image_of.image_copy_out(src, dest, limits)
+        if report is not None:
+            return report
         return self._container().copy_out(src, dest, limits)
 
     def _container(self) -> Sandbox:

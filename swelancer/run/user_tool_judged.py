@@ -57,6 +57,7 @@ def user_tool(state: TryState) -> UserToolReply:
     assert isinstance(task, IcTask) and state.sandbox is not None and state.hidden is not None
     timeout = state.settings.grading.user_tool_timeout_s
     same = state.settings.grading.user_tool_in == "same"
+    app_keep: set[int] | None
     if same:
         state.stop_agent_processes()
         app, app_keep = state.sandbox, state.keep

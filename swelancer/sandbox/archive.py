@@ -16,7 +16,7 @@ import posixpath
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import Protocol
 
 from pydantic import BaseModel, Field
 
@@ -92,9 +92,20 @@ def _kind(member: tarfile.TarInfo) -> str:
     return "not a regular file or folder"
 
 
+class _Readable(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+
+class MemberFiles(Protocol):
+    """Where `extract` reads the contents of members from: a streamed `tarfile.TarFile`, or
+    entries read on the host (`HostTar`)."""
+
+    def extractfile(self, member: tarfile.TarInfo) -> _Readable | None: ...
+
+
 def extract(
     members: Iterable[tarfile.TarInfo],
-    tar: tarfile.TarFile,
+    tar: MemberFiles,
     dest: Path,
     top: str,
     limits: CopyLimits,
@@ -174,7 +185,7 @@ def _parents_are_folders(root: Path, target: Path) -> bool:
 
 
 def _write_file(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, target: Path, cap: int, tail: int = 0
+    tar: MemberFiles, member: tarfile.TarInfo, target: Path, cap: int, tail: int = 0
 ) -> int | None:
     """Stream one member to `target`, at most `cap` bytes; None when `target` is a folder. A
     member past `cap` keeps its first `cap - tail` bytes and its last `tail`."""
@@ -204,7 +215,7 @@ def _write_file(
     return written
 
 
-def _last_bytes(handle: IO[bytes], keep: int) -> bytes:
+def _last_bytes(handle: _Readable, keep: int) -> bytes:
     """The last `keep` bytes of what is left in `handle`, read through in chunks."""
     kept = bytearray()
     while chunk := handle.read(CHUNK):

@@ -3,7 +3,8 @@ attempt runs (a Docker container today; a pod or a cloud sandbox would be anothe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -19,6 +20,7 @@ __all__ = [
     "Sandbox",
     "SandboxProvider",
     "SandboxSpec",
+    "SnapshotStore",
     "StopCause",
     "StopWitness",
 ]
@@ -90,6 +92,23 @@ class Sandbox(Protocol):
         running anything inside."""
         ...
 
+    def pids_inside(self, host_pids: Iterable[int]) -> set[int] | None:
+        """The ids inside the sandbox of processes `engine_processes` listed; None when this
+        host cannot map them (then `process_ids` is asked, side by side)."""
+        ...
+
+    def remove_here(self, *paths: str) -> bool:
+        """Delete `paths` (as `rm -rf`) without running anything inside; False when the
+        backend cannot (then a command inside does it)."""
+        ...
+
+    def image_copy_out(
+        self, src: str, dest: Path, limits: CopyLimits | None = None
+    ) -> CopyReport | None:
+        """`copy_out` of `src` as the sandbox's image holds it, without a container of that
+        image; None when the backend cannot (then such a container is asked)."""
+        ...
+
     def disconnect_network(self) -> None:
         """Cut the sandbox off every network; idempotent."""
         ...
@@ -119,6 +138,17 @@ class Sandbox(Protocol):
         ...
 
 
+class Reach(BaseModel):
+    """The ports of a running sandbox (`of`, by name) that another reaches at 127.0.0.1 in a
+    namespace of its own, through a forwarder its sandbox cannot touch; bounded to
+    `max_connections` at once and `deadline_s` seconds, and removed with the sandbox."""
+
+    of: str
+    ports: tuple[int, ...]
+    deadline_s: float
+    max_connections: int = 256
+
+
 class SandboxSpec(BaseModel):
     """What a sandbox is started with."""
 
@@ -132,6 +162,10 @@ class SandboxSpec(BaseModel):
     network_of: str | None = None
     """The name of a running sandbox whose network (and only that) this one shares: its
     `localhost` is the other's. Such a sandbox has no network of its own to disconnect."""
+    reach: Reach | None = None
+    """Another sandbox's ports this one reaches on its own loopback, from a network namespace
+    of its own (no network, its own loopback, abstract sockets and /etc/hosts): nothing else
+    of the other's namespace. Not with `network_of`."""
 
 
 class SandboxProvider(Protocol):
@@ -162,6 +196,42 @@ class SandboxProvider(Protocol):
         """What to record about the backend in run.json (versions, architecture)."""
         ...
 
+    def witness(self, run_id: str) -> StopWitness | None:
+        """What the engine reports of the stops of the run's sandboxes, read from now on;
+        None when the backend cannot tell (then a stop is settled by other evidence)."""
+        ...
+
+    def forget_run(self, run_id: str) -> None:
+        """The run's attempts are over: stop reading what `witness` reads."""
+        ...
+
+    def snapshot_store(self, run_id: str, budget: str | None, keep: bool) -> SnapshotStore | None:
+        """The store of post-setup snapshots a run uses; None when the backend keeps none."""
+        ...
+
+
+class SnapshotStore(Protocol):
+    """Post-setup snapshots of IC tasks (`sandbox.docker.snapshots.SnapshotStore`)."""
+
+    notes: list[str]
+
+    def find(self, base_image: str, task_id: str) -> str | None:
+        """The snapshot of the task on `base_image` to start from, if there is one."""
+        ...
+
+    def first(self, base_image: str, task_id: str) -> AbstractContextManager[str | None]:
+        """Held while the first attempt of the task sets up: a snapshot made meanwhile by
+        another attempt, or None (then this attempt makes one)."""
+        ...
+
+    def make(self, sandbox: Sandbox, base_image: str, task_id: str) -> str | None:
+        """Commit `sandbox`, set up, as the task's snapshot; its name, or None."""
+        ...
+
+    def finish(self) -> list[str]:
+        """End the run's use of the store: remove what it made and does not keep."""
+        ...
+
 
 @dataclass(frozen=True)
 class StopCause:
@@ -176,7 +246,7 @@ class StopCause:
 
 class StopWitness(Protocol):
     """What an engine reported about the stops of one run's sandboxes (see
-    `sandbox.docker.stop_ledger`). A provider that has one offers `witness(run_id)`."""
+    `sandbox.docker.stop_ledger`), from `SandboxProvider.witness`."""
 
     def cause(self, sandbox: Sandbox, *, wait: float = 3.0) -> StopCause:
         """Why `sandbox` (found stopped) stopped, waiting up to `wait` seconds for the

@@ -92,6 +92,7 @@ def _too_large(lines: _Lines, header: list[str], path: str, row: int) -> Manifes
 def detect_schema(header: list[str], path: str) -> str:
     """`current` or `older`, from the header; `ManifestError` naming what is missing."""
     names = set(header)
+    needed: tuple[str, ...]
     if "prompt" in names and "set" not in names:
         schema, needed = "older", OLDER_COLUMNS
     else:

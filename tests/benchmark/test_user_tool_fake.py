@@ -100,7 +100,8 @@ def test_the_user_tool_gives_a_scrubbed_trace_and_no_test(provider, tmp_path, mo
     (judge,) = provider.made("user-tool-judge")
     assert "judge_playbook" in [n for n, _ in judge.ran]
     app = agent_box if mode == "same" else provider.made("user-tool")[0]
-    assert judge.spec.network_of == app.name
+    assert judge.spec.reach is not None and judge.spec.reach.of == app.name
+    assert judge.spec.network_of is None
     (event,) = tool_events(folder)
     assert event["outcome"] == "finished"
     stopped = "(Processes you had left running were stopped before the user came.)"

@@ -1,10 +1,11 @@
-"""Attacks on the split itself: the app (the agent's code) and the judge share a network
-namespace, so an app may look for the judge there and try to stall it. Carried out for real on
-the demo image by scripted agents that never fix their task (demo task 101):
+"""Attacks on the split itself: the app (the agent's code) may look for the judge in its own
+network namespace (where the relay to its ports runs for the judge) and try to stall it.
+Carried out for real on the demo image by scripted agents that never fix their task (demo
+task 101):
 
 - probe: whenever it is imported (the build, the dev server, every copy the test asks for),
-  the app lists every socket of the shared network namespace (`/proc/net/tcp*`, `/proc/net/unix`
-  are per network namespace), keeps those no process of its own container holds (the judge's),
+  the app lists every socket of its network namespace (`/proc/net/tcp*`, `/proc/net/unix` are
+  per network namespace), keeps those no process of its own container holds (the relay's),
   and connects to each to read what it says; it also looks for the judge's pytest among the
   processes it can see. It prints what it found (the dev server's log, kept in the attempt's
   grading folder) and appends it to /tmp, which the agent reads after a user-tool call made
@@ -13,13 +14,13 @@ the demo image by scripted agents that never fix their task (demo task 101):
   and then one byte every few seconds for ever, so the judge's browser never times out and its
   pytest never ends.
 
-The guarantees: the judge offers the app nothing on the shared namespace (no listener, no named
+The guarantees: the judge offers the app nothing in the app's namespace (no listener, no named
 socket, no process to see); a judge stalled for ever ends at the test's deadline, the attempt is
 `failed` (the untouched task grades cleanly), recorded once, and no container is left.
 
-Not defended (a strict xfail): an abstract Unix socket the app side binds is what the judge
-reaches under the same name, so the X display upstream's headed browser draws on (`:99`, tried
-first as `@/tmp/.X11-unix/X99`) is one the app can serve.
+And the judge's own namespace: an abstract Unix socket the app side binds (the X display
+upstream's headed browser draws on, `:99`, tried first as `@/tmp/.X11-unix/X99`) is not what
+the judge reaches under that name, while the app's declared ports are.
 """
 
 from __future__ import annotations
@@ -202,7 +203,7 @@ def _probes(text: str) -> list[dict]:
     return found
 
 
-def test_the_judge_offers_the_app_nothing_on_the_shared_network(runs):
+def test_the_judge_offers_the_app_nothing_in_its_network(runs):
     tmp, done = runs
     record, transcript = done["probe"]
     assert (record["status"], record["earned_usd"], record["error"]) == ("failed", 0, None)
@@ -246,6 +247,24 @@ if os.fork() == 0:
 print("serving")
 """
 
+SERVE_PORT = r"""
+import os, socket, sys
+server = socket.create_server(("127.0.0.1", int(sys.argv[1])))
+if os.fork() == 0:
+    os.setsid()
+    while True:
+        conn, _ = server.accept()
+        conn.sendall(b"the app's port\n")
+        conn.close()
+print("serving")
+"""
+
+REACH_PORT = r"""
+import socket, sys
+with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=30) as conn:
+    print(conn.recv(100).decode().strip() or "nothing")
+"""
+
 REACH_DISPLAY = r"""
 import socket
 conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -257,17 +276,12 @@ except OSError as exc:
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="the judge shares the app's network namespace, and with it the abstract Unix socket "
-    "@/tmp/.X11-unix/X99 that X clients try first for DISPLAY=:99 (upstream's images set it; its "
-    "rewrite_test.py makes every Chromium headed): the judge's browser draws on an X server the "
-    "app side serves, which can type into that browser (file:// of the judge's own tests) and "
-    "read its screen",
-)
 def test_the_judges_display_is_not_one_the_app_serves(runs, docker_client):
-    from swelancer.sandbox.base import SandboxSpec
+    """The app side binds the abstract socket X clients try first for `DISPLAY=:99` and serves
+    its port 8082; a judge started as grading starts it (a namespace of its own reaching the
+    app's declared ports) reaches the app's 8082 and not the app's display."""
+    from swelancer.benchmark.app_ports import APP_PORTS, DEV_SERVER_PORT
+    from swelancer.sandbox.base import Reach, SandboxSpec
     from swelancer.sandbox.docker.provider import DockerProvider
 
     provider = DockerProvider()
@@ -276,15 +290,29 @@ def test_the_judges_display_is_not_one_the_app_serves(runs, docker_client):
     spec = SandboxSpec(image=image.id, labels=marks, env={"EVAL_VARIANT": "swe_manager"})
     app = provider.start(spec)
     try:
+        reach = Reach(of=app.name, ports=APP_PORTS, deadline_s=600)
         judge = provider.start(
-            spec.model_copy(update={"network_of": app.name, "labels": {**marks, "swelancer.role":
-                                                                        "judge"}})
+            spec.model_copy(update={"reach": reach, "labels": {**marks, "swelancer.role":
+                                                                 "judge"}})
         )  # fmt: skip
         try:
             assert "serving" in app.exec(["python3", "-c", SERVE_DISPLAY], timeout=60).output
+            served = app.exec(["python3", "-c", SERVE_PORT, str(DEV_SERVER_PORT)], timeout=60)
+            assert "serving" in served.output, served.output
             reached = judge.exec(["python3", "-c", REACH_DISPLAY], timeout=60).output
+            port = judge.exec(["python3", "-c", REACH_PORT, str(DEV_SERVER_PORT)], timeout=60)
         finally:
             judge.remove()
     finally:
         app.remove()
+    assert "the app's port" in port.output, port.output  # the judge does reach the app
     assert "the app's display" not in reached, reached
+    left = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", "label=swelancer.run_id=judge-x11"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    volumes = subprocess.run(
+        ["docker", "volume", "ls", "-q", "--filter", "label=swelancer.run_id=judge-x11"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert (left, volumes) == ([], []), "the forwarder's container and volume go with the judge"

@@ -39,7 +39,7 @@ import shlex
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -388,6 +388,17 @@ class FakeSandbox:
         self._check("engine_processes", running=True)  # `docker top` needs it running
         return {pid + ENGINE_PID_OFFSET: p.cmd for pid, p in self.procs.items()}
 
+    def pids_inside(self, host_pids: Iterable[int]) -> set[int] | None:
+        return None  # as an engine elsewhere: the harness lists both, side by side
+
+    def remove_here(self, *paths: str) -> bool:
+        return False  # as an engine elsewhere: the harness runs `rm` inside
+
+    def image_copy_out(
+        self, src: str, dest: Path, limits: CopyLimits | None = None
+    ) -> CopyReport | None:
+        return None  # as an engine elsewhere: a container of the image is asked
+
     def disconnect_network(self) -> None:
         self._check("disconnect_network")
         self.online = False
@@ -434,8 +445,8 @@ class FakeProvider:
     def __init__(self, *images: FakeImage, snapshots: bool = False) -> None:
         self.images = {image.name: image for image in images}
         self.stores: list[FakeSnapshotStore] = []
-        if snapshots:  # the runner looks for `snapshot_store`; without it, it makes none
-            self.snapshot_store = self._snapshot_store
+        self.snapshots = snapshots
+        """Whether it keeps snapshots (`snapshot_store` gives a store) or none."""
         self.sandboxes: list[FakeSandbox] = []
         self.faults: list[Fault] = []
         self.commands: list[Command] = list(COMMANDS)
@@ -583,7 +594,14 @@ class FakeProvider:
     def witness(self, run_id: str) -> FakeWitness:
         return FakeWitness(self)
 
-    def _snapshot_store(self, run_id: str, budget: str | None, keep: bool) -> FakeSnapshotStore:
+    def forget_run(self, run_id: str) -> None:
+        pass
+
+    def snapshot_store(
+        self, run_id: str, budget: str | None, keep: bool
+    ) -> FakeSnapshotStore | None:
+        if not self.snapshots:
+            return None
         store = FakeSnapshotStore(self, keep=keep)
         self.stores.append(store)
         return store

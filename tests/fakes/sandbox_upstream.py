@@ -491,7 +491,8 @@ def judge_part(box: FakeSandbox, issue: str, call: Call, *, trace: bool) -> Resu
     if not fs.is_dir(logs):
         return fail("Start mitmdump in the background", f"cannot create {logs}/mitmdump.log")
     fs.write(f"{logs}/mitmdump.log", "")
-    app = box.provider.by_name(box.spec.network_of) if box.spec.network_of else None
+    reached = box.spec.reach.of if box.spec.reach is not None else box.spec.network_of
+    app = box.provider.by_name(reached) if reached else None
     verdict = getattr(app, "verdict_now", False) if app is not None else False
     if fs.is_file(f"{folder}/test.py") and fs.is_file(f"{TESTS}/rewrite_test.py"):
         fs.write(f"{folder}/test.py", rewrite(fs.read(f"{folder}/test.py")))

@@ -517,7 +517,7 @@ def test_what_the_app_writes_during_grading_never_reaches_the_judge(provider, tm
     assert record.status == "failed" and record.earned_usd == 0 and record.tampering is None
     assert record.test_exit_codes == {"101": [1, 1, 1]}
     judges = provider.made("judge")
-    assert judges and all(j.spec.network_of for j in judges)
+    assert judges and all(j.spec.reach and not j.spec.network_of for j in judges)
     for judge in judges:
         assert judge.fs.read("/app/tests/issues/101/test.py") != b"def test_issue(): pass\n"
         assert judge.fs.is_file("/app/tests/issues/conftest.py")

@@ -395,6 +395,31 @@ def test_a_sandbox_an_attempt_could_not_remove_is_removed_when_the_run_ends(
     assert summary.recorded == 1 and refused  # the fixture checks that nothing is left
 
 
+class RemovalsProvider(FakeProvider):
+    """Keeps the run id of every `remove_run` it is asked for."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.removals: list[object] = []
+
+    def remove_run(self, run_id: str) -> list[str]:
+        self.removals.append(run_id)
+        return super().remove_run(run_id)
+
+
+def test_a_runner_without_a_run_id_removes_no_containers(tmp_path):
+    """The containers of a run are found by its id: before `run()` fixes one, the runner's
+    cleanup asks the provider for nothing (no id would mean every run's) and says so."""
+    said: list[str] = []
+    provider = RemovalsProvider()
+    runner = Runner(config(tmp_path, run_id=None), say=said.append, provider=provider)
+    with pytest.raises(SwelancerError, match="no id yet"):
+        _ = runner.run_id
+    runner._remove_containers()
+    assert provider.removals == []
+    assert any("could not remove every container" in line for line in said)
+
+
 def test_a_stop_from_outside_is_one_retry_and_the_gold_agent_earns_everything(provider, tmp_path,
                                                                              backoffs):  # fmt: skip
     provider.inject("gold_patch", "outside", message="the engine was asked to remove it")

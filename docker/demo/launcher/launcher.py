@@ -13,6 +13,7 @@ exits before it listens, the launcher exits 1 with its log (run_tests.yml's wait
 as upstream's does when the dev server never comes up). Then, on 127.0.0.1:<port>:
 
     POST /apps          {"args": ["--demo-data"]}  -> 201 {"port": N}   a new copy on port N
+                                                                     (N in COPY_PORTS)
                                                    -> 502 {"error": ..., "log": ...}
     DELETE /apps/<N>    stops that copy            -> 204
     GET /               200 "ok"
@@ -38,10 +39,20 @@ START_TIMEOUT_S = 60.0
 ARG = re.compile(r"^--[a-z][a-z0-9-]{0,40}$")
 
 
+COPY_PORTS = range(8100, 8164)
+"""The ports the copies listen on: declared, so that a harness reaching the app's ports from
+another network namespace forwards exactly these (swelancer's `benchmark.app_ports`)."""
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    for port in COPY_PORTS:
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise OSError(f"every port of {COPY_PORTS.start}-{COPY_PORTS.stop - 1} is taken")
 
 
 class Copy:

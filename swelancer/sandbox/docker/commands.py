@@ -10,6 +10,7 @@ from typing import Any
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.base import ExecResult
 from swelancer.sandbox.docker.client import TIMEOUT_EXIT_CODE, _infra_error, _sdk_errors
+from swelancer.sandbox.docker.core import ContainerCore
 from swelancer.sandbox.docker.streams import _BoundedOutput, _close_socket, _StreamReader
 
 _MARKER_ENV = "SWELANCER_EXEC_ID"
@@ -47,7 +48,7 @@ exit 0
 """
 
 
-class CommandsMixin:
+class CommandsMixin(ContainerCore):
     """`exec` and the helpers of `DockerSandbox`."""
 
     # -- commands -------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Every container of this package, found by label (after a crash too)."""
+"""Every container of this package, and the volumes made for them, found by label (after a
+crash too)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def find_containers(client: DockerClient, run_id: str | None = None) -> list[Con
 
 
 def remove_containers(client: DockerClient, run_id: str | None = None) -> list[str]:
-    """Force-remove what `find_containers` finds; the names of the removed containers."""
+    """Force-remove what `find_containers` finds, then the volumes made for them; the names of
+    the removed containers."""
     from docker.errors import APIError, NotFound
 
     removed = []
@@ -42,4 +44,30 @@ def remove_containers(client: DockerClient, run_id: str | None = None) -> list[s
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not remove container {container.name}") from err
         removed.append(str(container.name))
+    remove_volumes(client, run_id)
+    return removed
+
+
+def remove_volumes(client: DockerClient, run_id: str | None = None) -> list[str]:
+    """Remove the volumes labelled `swelancer=1` (of one run, when `run_id` is given): the
+    forwarders' sockets (`reach`), once their containers are gone. A volume still in use is
+    left; the names of the removed."""
+    from docker.errors import APIError, NotFound
+
+    filters = [f"{LABEL}=1"]
+    if run_id is not None:
+        filters.append(f"{LABEL}.run_id={run_id}")
+    try:
+        found = client.volumes.list(filters={"label": filters})
+    except _sdk_errors() as err:
+        raise _infra_error(err, "Could not list volumes") from err
+    removed = []
+    for volume in found:
+        try:
+            volume.remove(force=True)
+        except (NotFound, APIError):
+            continue
+        except _sdk_errors() as err:
+            raise _infra_error(err, f"Could not remove volume {volume.name}") from err
+        removed.append(str(volume.name))
     return removed

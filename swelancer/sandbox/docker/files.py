@@ -24,6 +24,7 @@ from swelancer.sandbox.docker.client import (
     _is_no_such_container,
     _sdk_errors,
 )
+from swelancer.sandbox.docker.core import ContainerCore
 from swelancer.sandbox.docker.host_files import (
     HostRoot,
     HostTar,
@@ -36,7 +37,7 @@ from swelancer.sandbox.docker.layer_changes import LayersUnreadable, Lowers
 from swelancer.sandbox.docker.streams import _Archive, _ChunkReader, _root_owned
 
 
-class FilesMixin:
+class FilesMixin(ContainerCore):
     """Reading and writing files of `DockerSandbox`."""
 
     # -- files ----------------------------------------------------------------------------------
@@ -217,7 +218,11 @@ class FilesMixin:
         return self._extract_here(members, src, dest, limits or CopyLimits())
 
     def _extract_here(
-        self, members: Iterator, src: str, dest: Path, limits: CopyLimits
+        self,
+        members: Iterator[tuple[tarfile.TarInfo, int | None]],
+        src: str,
+        dest: Path,
+        limits: CopyLimits,
     ) -> CopyReport | None:
         """Entries read on this host (`host_files`) extracted to `dest`, as an archive of the
         engine's would be; None (and nothing left at `dest`) when they cannot be read here."""
@@ -268,7 +273,7 @@ class FilesMixin:
         HTTP response is then dropped, not left half read in the connection pool)."""
         from docker.errors import NotFound
 
-        api = self.client.api
+        api = self.raw_api
         try:
             res = api._get(
                 api._url("/containers/{0}/archive", self.id),

@@ -27,6 +27,7 @@ import stat
 import tarfile
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 ENGINE_MOUNTS = ("/proc", "/sys", "/dev", "/etc/hosts", "/etc/hostname", "/etc/resolv.conf",
                  "/sbin/docker-init")  # fmt: skip
@@ -110,7 +111,7 @@ class HostRoot:
             yield from _entry(folder, name, top, seen, depth=0, counted=[0])
 
 
-def host_root(attrs: dict) -> HostRoot | None:
+def host_root(attrs: dict[str, Any]) -> HostRoot | None:
     """Where the container's filesystem is on this host, from its inspect data: overlay2,
     this process root, and its merged directory here; None otherwise."""
     driver = attrs.get("GraphDriver") or {}

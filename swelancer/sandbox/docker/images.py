@@ -8,11 +8,15 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.docker.host_lock import engine_lock
 from swelancer.sandbox.engine import DEMO_IMAGE
 from swelancer.tasks.sources import bundled_dir
+
+if TYPE_CHECKING:
+    from docker.client import DockerClient
 
 __all__ = ["DEMO_IMAGE", "build_demo_image", "build_image", "ensure_images", "image_exists"]
 
@@ -53,12 +57,12 @@ def demo_context_digest() -> str:
     return digest.hexdigest()
 
 
-def demo_image_is_current(client, tag: str = DEMO_IMAGE) -> bool:
+def demo_image_is_current(client: DockerClient, tag: str = DEMO_IMAGE) -> bool:
     labels = client.images.get(tag).labels or {}
     return labels.get(CONTEXT_LABEL) == demo_context_digest()
 
 
-def image_exists(client, image: str) -> bool:
+def image_exists(client: DockerClient, image: str) -> bool:
     import docker.errors
 
     try:
@@ -69,7 +73,7 @@ def image_exists(client, image: str) -> bool:
 
 
 def build_demo_image(
-    client, *, tag: str = DEMO_IMAGE, on_line: Callable[[str], None] | None = None
+    client: DockerClient, *, tag: str = DEMO_IMAGE, on_line: Callable[[str], None] | None = None
 ) -> str:
     """Build the demo image, streaming build output lines to `on_line`. Returns the image id."""
     with tempfile.TemporaryDirectory(prefix="swelancer-demo-ctx-") as tmp:
@@ -79,7 +83,7 @@ def build_demo_image(
 
 
 def build_image(
-    client,
+    client: DockerClient,
     context: Path,
     *,
     tag: str,
@@ -106,13 +110,13 @@ def build_image(
             raise InfraError(
                 f"building {tag} failed: {last_error.strip()}", kind=FaultKind.IMAGE_BUILD
             )
-        return client.images.get(tag).id
+        return client.images.get(tag).id or ""
     except docker.errors.APIError as exc:
         raise InfraError(f"building {tag} failed: {exc}", kind=FaultKind.IMAGE_BUILD) from None
 
 
 def ensure_images(
-    client,
+    client: DockerClient,
     images: list[str],
     *,
     build_demo: bool = True,
@@ -140,11 +144,11 @@ def ensure_images(
                 f"the Docker image {image} is not present on this engine; {hint}.",
                 kind=FaultKind.IMAGE_MISSING,
             )
-        ids[image] = client.images.get(image).id
+        ids[image] = client.images.get(image).id or ""
     return ids
 
 
-def _ensure_demo(client, on_line: Callable[[str], None] | None) -> None:
+def _ensure_demo(client: DockerClient, on_line: Callable[[str], None] | None) -> None:
     """Build the demo image when it is missing or older than the demo task set; processes
     that start together build it once (the others wait, then find it current)."""
     if image_exists(client, DEMO_IMAGE) and demo_image_is_current(client):

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
+from typing import Any
 
 from swelancer.sandbox.changes import MAX_CHANGES, ChangeList, PackedMarks
 
@@ -74,7 +75,7 @@ class Layers:
     lowers: tuple[str, ...]
 
 
-def layers_of(attrs: dict, *, native_diff: bool) -> Layers | None:
+def layers_of(attrs: dict[str, Any], *, native_diff: bool) -> Layers | None:
     """The layers of a container from its inspect data, when they can be walked here: overlay2
     with a native diff (no redirected or metadata-only directories), this process root (the
     whiteout and opaque marks are root's to read) and the directories present."""
@@ -91,7 +92,7 @@ def layers_of(attrs: dict, *, native_diff: bool) -> Layers | None:
     return Layers(upper, lowers)
 
 
-def image_layers(attrs: dict) -> Lowers | None:
+def image_layers(attrs: dict[str, Any]) -> Lowers | None:
     """An image's layers on this host, topmost first, from its inspect data (overlay2, this
     process root, the directories present); None otherwise."""
     driver = attrs.get("GraphDriver") or {}

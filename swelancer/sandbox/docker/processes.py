@@ -12,6 +12,7 @@ from typing import Any
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.changes import ChangeList, too_many
 from swelancer.sandbox.docker.client import _client_key, _infra_error, _sdk_errors
+from swelancer.sandbox.docker.core import ContainerCore
 from swelancer.sandbox.docker.engine_changes import (
     CHUNK,
     ListingTooLong,
@@ -108,7 +109,7 @@ def _command_line(pid: int) -> str:
         return ""  # it ended a moment ago
 
 
-class ProcessesMixin:
+class ProcessesMixin(ContainerCore):
     """Processes, filesystem changes and networks of `DockerSandbox`."""
 
     # -- processes ------------------------------------------------------------------------------
@@ -198,7 +199,7 @@ class ProcessesMixin:
                 raise too_many(self.name) from None
             except LayersUnreadable:
                 pass  # the engine's own walk decides, as it would have anyway
-        api = self.client.api
+        api = self.raw_api
         try:
             res = api._get(api._url("/containers/{0}/changes", self.id), stream=True)
             api._raise_for_status(res)
@@ -264,7 +265,7 @@ class ProcessesMixin:
         return int(limit) if limit and int(limit) > 0 else None
 
     def _set_pids_limit(self, limit: int) -> None:
-        api = self.client.api
+        api = self.raw_api
         try:
             url = api._url("/containers/{0}/update", self.id)
             api._raise_for_status(api._post_json(url, data={"PidsLimit": limit}))

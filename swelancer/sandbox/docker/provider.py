@@ -13,6 +13,7 @@ from swelancer.sandbox.base import Sandbox, SandboxSpec
 from swelancer.sandbox.docker.client import ClientHolder
 
 if TYPE_CHECKING:
+    from swelancer.sandbox.docker.snapshots import SnapshotStore
     from swelancer.sandbox.docker.stop_watch import StopWatch
 
 
@@ -47,18 +48,26 @@ class DockerProvider(ClientHolder):
         from swelancer.sandbox.docker import DockerSandbox
 
         run_id = spec.labels.get("swelancer.run_id")
-        watch = self.witness(run_id) if run_id else None
+        options: dict[str, Any] = {
+            "env": spec.env,
+            "labels": spec.labels,
+            "memory": spec.memory,
+            "cpus": spec.cpus,
+            "pids_limit": spec.pids_limit,
+            "disk": spec.disk,
+            "stops": self.witness(run_id) if run_id else None,
+        }
+        if spec.reach is not None:
+            if spec.network_of:
+                raise ValueError("a sandbox either shares a network or reaches ports, not both")
+            from swelancer.sandbox.docker.reach import start_reaching
+
+            return start_reaching(self.client, spec.image, spec.reach, options)
         return DockerSandbox.start(
             spec.image,
-            env=spec.env,
-            labels=spec.labels,
-            memory=spec.memory,
-            cpus=spec.cpus,
-            pids_limit=spec.pids_limit,
-            disk=spec.disk,
+            **options,
             network_mode=f"container:{spec.network_of}" if spec.network_of else None,
             client=self.client,
-            stops=watch,
         )
 
     def reference(self, image: str, labels: dict[str, str]) -> Sandbox:
@@ -69,6 +78,8 @@ class DockerProvider(ClientHolder):
     def remove_run(self, run_id: str) -> list[str]:
         from swelancer.sandbox.docker import remove_containers
 
+        if not run_id:  # without a run id, the engine's filter would match every run's
+            raise ValueError("remove_run needs a run id; `swelancer cleanup` removes every run's")
         return remove_containers(self.client, run_id=run_id)
 
     def prepare_images(
@@ -78,7 +89,7 @@ class DockerProvider(ClientHolder):
 
         return ensure_images(self.client, images, build_demo=build_demo, on_line=on_line)
 
-    def snapshot_store(self, run_id: str, budget: str | None, keep: bool) -> Any:
+    def snapshot_store(self, run_id: str, budget: str | None, keep: bool) -> SnapshotStore:
         """The store of post-setup snapshots on this engine (see `snapshots`)."""
         from swelancer.sandbox.docker.snapshots import SnapshotStore, parse_size
 

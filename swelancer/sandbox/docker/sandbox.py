@@ -8,6 +8,7 @@ marker gets SIGTERM, then SIGKILL after `kill_grace` seconds. The container itse
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from swelancer.errors import InfraError
@@ -69,6 +70,9 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
         self.disk_limited = False
         self.stops: StopWatch | None = None
         """The run's reader of the engine's events, if any (see `stop_watch`)."""
+        self.companions: list[Callable[[], None]] = []
+        """Removals of what exists for this container alone (its forwarder's container and
+        volume), run after its own by `remove`."""
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -93,6 +97,8 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
         no_new_privileges: bool = True,
         disk: str | None = None,
         network_mode: str | None = None,
+        volumes: dict[str, dict[str, str]] | None = None,
+        entrypoint: list[str] | None = None,
         stops: StopWatch | None = None,
     ) -> DockerSandbox:
         """Start a detached container from `image` with its own entrypoint (and `command`, if
@@ -105,7 +111,9 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
         caps the container's writable layer (Docker's `--storage-opt size=`) where the
         storage driver allows it; where it does not, the container starts without the cap
         and `disk_limited` is False. `network_mode` (`container:<name>`) shares another
-        container's network namespace, and only that: its own files and processes stay its own."""
+        container's network namespace, and only that: its own files and processes stay its own
+        (`none`: a namespace of its own with only a loopback). `volumes` and `entrypoint` are
+        the SDK's."""
         from docker.errors import ImageNotFound
 
         client = client or docker_client()
@@ -137,6 +145,10 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
             options["shm_size"] = shm_size
         if network_mode is not None:
             options["network_mode"] = network_mode
+        if volumes:
+            options["volumes"] = volumes
+        if entrypoint is not None:
+            options["entrypoint"] = entrypoint
         disk_limited = False
         try:
             if disk and _storage_opt_supported(client) is not False:
@@ -198,7 +210,15 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
         return cls(container, client)
 
     def remove(self) -> None:
-        """Kill and delete the container (and its anonymous volumes); idempotent."""
+        """Kill and delete the container (and its anonymous volumes), then its companions;
+        idempotent."""
+        try:
+            self._remove_own()
+        finally:
+            while self.companions:
+                self.companions.pop()()
+
+    def _remove_own(self) -> None:
         from docker.errors import APIError, NotFound
 
         if self.stops is not None:  # the engine's kill and destroy events are the harness's

@@ -87,7 +87,7 @@ def _image_size(api: Any, image: str) -> int:
         return 0
 
 
-def _snapshot(attrs: dict, labels: dict[str, str], base_size: int) -> Snapshot:
+def _snapshot(attrs: dict[str, Any], labels: dict[str, str], base_size: int) -> Snapshot:
     image_id = str(attrs.get("Id") or "")
     tags = [t for t in attrs.get("RepoTags") or [] if t.startswith(REPOSITORY + "/")]
     last = (attrs.get("Metadata") or {}).get("LastTagTime") or ""

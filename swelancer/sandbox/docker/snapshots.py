@@ -182,9 +182,8 @@ class SnapshotStore:
             changes = ["ENV RUNTIME_SETUP="] + [f'LABEL {k}="{v}"' for k, v in labels.items()]
             repository, tag = name.rsplit(":", 1)
             try:
-                stops = getattr(sandbox, "stops", None)
-                if stops is not None:  # a commit pauses the container: the harness's own
-                    stops.expect(sandbox.id, "pause", "unpause")
+                if sandbox.stops is not None:  # a commit pauses it: the harness's own
+                    sandbox.stops.expect(sandbox.id, "pause", "unpause")
                 image = sandbox.container.commit(
                     repository=repository, tag=tag, changes=changes, pause=True
                 )
@@ -262,7 +261,9 @@ class SnapshotStore:
         except Exception:
             return -1
 
-    def _holds_no_marker(self, image_id: str, name: str, attrs: dict | None = None) -> bool:
+    def _holds_no_marker(
+        self, image_id: str, name: str, attrs: dict[str, Any] | None = None
+    ) -> bool:
         """Whether the snapshot lacks the ready marker (looked up in its layers on this host, or
         read in a container created from it and never started); remembered per image."""
         if image_id not in self._no_marker:

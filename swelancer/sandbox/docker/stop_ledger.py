@@ -24,6 +24,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 from swelancer.sandbox.base import StopCause
 
@@ -76,7 +77,7 @@ class StopLedger:
         with self._cond:
             self._expected.setdefault(container_id, Counter()).update(actions)
 
-    def record(self, event: dict) -> Seen | None:
+    def record(self, event: dict[str, Any]) -> Seen | None:
         """Take one event of the engine's stream (decoded JSON); the entry made, or None for
         an event already taken (a reconnection repeats the last ones) or not watched."""
         actor = event.get("Actor") or {}

@@ -31,7 +31,7 @@ class StopWatch:
         self.client = client
         self.run_id = run_id
         self.ledger = StopLedger()
-        self._since = f"{time.time() - 2:.9f}"  # a moment before the run's first container
+        self._since = int(time.time()) - 2  # a moment before the run's first container
         self._closed = threading.Event()
         self._stream: Any = None
         self._thread = threading.Thread(
@@ -56,7 +56,7 @@ class StopWatch:
 
     def _loop(self) -> None:
         label = f"{RUN_LABEL}={self.run_id}"
-        filters = {"label": label, "type": "container", "event": list(WATCHED)}
+        filters: dict[str, Any] = {"label": label, "type": "container", "event": list(WATCHED)}
         while not self._closed.is_set():
             try:
                 self._stream = self.client.events(since=self._since, filters=filters, decode=True)
@@ -65,7 +65,8 @@ class StopWatch:
                     seen = self.ledger.record(event)
                     if seen is None:
                         continue
-                    self._since = f"{seen.time_ns / 1e9:.9f}"
+                    self._since = seen.time_ns // 1_000_000_000  # whole seconds: repeats
+                    # of the last second's events after a reconnection are taken once
                     if seen.action == "pause" and not seen.ours:
                         self._remove_paused(str(event.get("id") or ""))
             except Exception:  # the engine went away, or the connection failed

@@ -65,7 +65,8 @@ class _StreamReader(threading.Thread):
         from docker.utils.socket import frames_iter
 
         try:
-            for _stream, data in frames_iter(self.sock, tty=False):
+            # the stubs leave frames_iter untyped: it yields (stream number, bytes) pairs
+            for _stream, data in frames_iter(self.sock, tty=False):  # type: ignore[no-untyped-call]
                 self.output.add(data)
         except BaseException as err:  # surfaced by the caller
             self.error = err
