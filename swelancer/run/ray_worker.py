@@ -109,6 +109,8 @@ def _share(settings: AttemptSettings) -> _NodeShare:
     if share is None:
         from swelancer.sandbox.factory import docker_provider
 
+        for old in _SHARE.values():  # the earlier run's reader of engine events ends
+            old.provider.forget_run(old.run_id)
         _SHARE.clear()
         provider: Any = docker_provider()
         sandbox = settings.sandbox

@@ -316,9 +316,18 @@ class Runner:
             self._remove_containers()  # so that running attempts end quickly
             executor.close()
             self._remove_containers()  # and whatever they started while ending
+            self._forget_run()
             raise
         executor.close()
         self._remove_containers()  # those an attempt could not remove (the engine restarted)
+        self._forget_run()
+
+    def _forget_run(self) -> None:
+        """Stop the provider's reading of the run's engine events (its attempts are over)."""
+        try:
+            self.provider.forget_run(self.run_id)
+        except Exception as exc:  # best effort: a daemon thread, ended with the process
+            self.say(f"could not stop reading the engine's events ({exc})")
 
     def _executor(self, agent: Agent, run_dir: RunDir, progress: ProgressSink) -> Executor:
         bench = Workbench(

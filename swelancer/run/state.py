@@ -8,6 +8,7 @@ import hashlib
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,11 +26,14 @@ from swelancer.run.controls import Controls
 from swelancer.run.results import Transcript
 from swelancer.run.spec import AttemptSettings, labels, sandbox_spec
 from swelancer.sandbox.archive import CopyLimits, CopyReport
-from swelancer.sandbox.base import Sandbox, SandboxProvider, SandboxSpec
+from swelancer.sandbox.base import Sandbox, SandboxProvider, SandboxSpec, StopWitness
 from swelancer.tasks.models import IcTask, ManagerTask
 
 if TYPE_CHECKING:
     pass
+
+_TRY_LABELS = ("swelancer.run_id", "swelancer.task_id", "swelancer.run.attempt")
+"""The labels every container of one try carries (a retry's carry them too: `began_ns`)."""
 
 
 class TryState:
@@ -44,6 +48,9 @@ class TryState:
         self.snapshots = snapshots
         self.stop: threading.Event | None = None
         """Set when the run stops: a container found stopped is then the harness's doing."""
+        self.witness: StopWitness | None = provider.witness(settings.run_id)
+        """What the engine reports of the run's containers' stops (None: nothing)."""
+        self.began_ns = time.time_ns()
         self.setup_from: dict[str, str] = {}
         """How each role's first container was set up: `cold` or `snapshot`."""
         self.controls: Controls = controls
@@ -69,13 +76,46 @@ class TryState:
 
     def stopped_under_us(self, sandbox: Sandbox, fault: InfraError) -> bool:
         """Whether `fault` is `sandbox` having stopped while the engine still answers and the
-        run goes on (so not the engine's nor the harness's doing)."""
+        run goes on, with no stop from outside reported (so not the engine's, the harness's,
+        nor anyone else's on the host). A stop the engine reports as from outside (a request
+        to its API the harness did not make, or the engine going away) raises an `InfraError`
+        naming it; one it cannot tell either way is left to the caller's evidence."""
         if fault.kind != FaultKind.CONTAINER_GONE or (self.stop and self.stop.is_set()):
             return False
         try:
-            return not sandbox.alive()
+            if sandbox.alive():
+                return False
         except Exception:  # the engine does not answer: an infrastructure fault after all
             return False
+        cause = self.witness.cause(sandbox) if self.witness is not None else None
+        if cause is not None and cause.outside:
+            self._from_outside(f"{sandbox.name}: {cause.what}", str(fault), fault)
+        self.check_outside(str(fault))
+        if cause is not None:
+            self.log.event(
+                "stop_cause", sandbox=sandbox.name, what=cause.what, outside=cause.outside
+            )
+        return True
+
+    def check_outside(self, note: str) -> None:
+        """An `InfraError` when the engine reports that a container of this try (the agent's,
+        an app's, a judge's, a control's) was stopped from outside since the try began:
+        what went wrong (`note`) is then not the agent's doing."""
+        if self.witness is None:
+            return
+        marks = {k: v for k, v in labels(self.settings, self.task, self.attempt, "").items()
+                 if k in _TRY_LABELS}  # fmt: skip
+        what = self.witness.outside_since(marks, self.began_ns)
+        if what is not None:
+            self._from_outside(what, note, None)
+
+    def _from_outside(self, what: str, note: str, fault: InfraError | None) -> None:
+        self.log.event("stopped_from_outside", what=what, note=note)
+        raise InfraError(
+            f"a container was stopped from outside ({what}): {note}. Not the agent's doing; "
+            "the attempt is retried",
+            kind=FaultKind.CONTAINER_GONE,
+        ) from fault
 
     # -- sandboxes ----------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ def call(state: TryState) -> UserToolReply:
         assert state.sandbox is not None
         if not state.sandbox.alive():  # raises when the engine itself does not answer
             raise
+        state.check_outside(str(exc))  # a container of the call stopped from outside
         state.log.event("user_tool_fault", message=str(exc))
         return UserToolReply(f"The user tool could not run: {exc}", "not_run", limit)
 

@@ -143,9 +143,11 @@ def _grade_fresh(state: TryState, patch: str) -> tuple[IcGrade, str | None]:
 
 
 def _settle(state: TryState, note: str, record: AttemptRecord) -> bool:
-    """No clean verdict on the change: the untouched task, graded in a fresh sandbox,
-    decides whether the change or the infrastructure is the cause."""
+    """No clean verdict on the change: a container of the try stopped from outside makes it
+    an infrastructure fault; else the untouched task, graded in a fresh sandbox, decides
+    whether the change or the infrastructure is the cause."""
     assert isinstance(state.task, IcTask)
+    state.check_outside(note)  # a container stopped from outside: retried, not graded
     state.log.event("no_verdict", note=note, next="grading the untouched task")
 
     def control() -> IcGrade:
@@ -158,6 +160,7 @@ def _settle(state: TryState, note: str, record: AttemptRecord) -> bool:
 
     verdict, known = state.controls.grade((state.settings.image, state.task.task_id), control)
     record.control_exit_codes = verdict.exit_codes
+    state.check_outside(note)  # reported while the control ran
     if verdict.outcome not in ("passed", "failed"):
         raise InfraError(
             f"the hidden test of {state.task.task_id} gave no verdict on the agent's change "

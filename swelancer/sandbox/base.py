@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -20,6 +21,8 @@ __all__ = [
     "SandboxProvider",
     "SandboxSpec",
     "SnapshotStore",
+    "StopCause",
+    "StopWitness",
 ]
 
 
@@ -193,6 +196,15 @@ class SandboxProvider(Protocol):
         """What to record about the backend in run.json (versions, architecture)."""
         ...
 
+    def witness(self, run_id: str) -> StopWitness | None:
+        """What the engine reports of the stops of the run's sandboxes, read from now on;
+        None when the backend cannot tell (then a stop is settled by other evidence)."""
+        ...
+
+    def forget_run(self, run_id: str) -> None:
+        """The run's attempts are over: stop reading what `witness` reads."""
+        ...
+
     def snapshot_store(self, run_id: str, budget: str | None, keep: bool) -> SnapshotStore | None:
         """The store of post-setup snapshots a run uses; None when the backend keeps none."""
         ...
@@ -221,4 +233,30 @@ class SnapshotStore(Protocol):
 
     def finish(self) -> list[str]:
         """End the run's use of the store: remove what it made and does not keep."""
+        ...
+
+
+@dataclass(frozen=True)
+class StopCause:
+    """Who stopped a sandbox, as its engine reported it: `outside` is True for a request to
+    the engine that the harness did not make (a stop, kill, removal or pause) or an engine
+    that went away; False for a sandbox whose main process exited with nothing asked of the
+    engine (the agent's doing, or its memory limit); None when the engine said nothing."""
+
+    outside: bool | None
+    what: str
+
+
+class StopWitness(Protocol):
+    """What an engine reported about the stops of one run's sandboxes (see
+    `sandbox.docker.stop_ledger`), from `SandboxProvider.witness`."""
+
+    def cause(self, sandbox: Sandbox, *, wait: float = 3.0) -> StopCause:
+        """Why `sandbox` (found stopped) stopped, waiting up to `wait` seconds for the
+        engine's report of it."""
+        ...
+
+    def outside_since(self, marks: dict[str, str], since_ns: int) -> str | None:
+        """What stopped from outside, since `since_ns` (ns since the epoch), a sandbox whose
+        labels hold `marks`; None when nothing did."""
         ...

@@ -13,6 +13,7 @@ Faults are injected with `provider.inject(on, action, ...)`: `on` is a command's
 ("playbook", "fresh_history", "gold_patch", ...) or a sandbox operation ("start",
 "read_file", "write_file", "copy_in", "copy_out", "changes", "alive", "logs"); `action` is
 `raise` (an `InfraError` of `kind`), `die` (the container stops: `container_gone`),
+`outside` (the same, stopped by a request to the engine that its witness reports: `message`),
 `engine_down` (every later call fails as with no engine), `timeout` (the command is killed
 at its timeout), `fail` (the command exits `exit_code`), `block` (the command runs until its
 sandbox is removed), `bug` (an unexpected exception, as a bug of the harness would raise) or
@@ -38,6 +39,7 @@ import re
 import shlex
 import tarfile
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -46,7 +48,7 @@ from typing import Any
 
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport, extract, top_name
-from swelancer.sandbox.base import ExecResult, SandboxSpec
+from swelancer.sandbox.base import ExecResult, SandboxSpec, StopCause
 from swelancer.sandbox.engine import DEMO_IMAGE
 from tests.fakes.sandbox_fs import FakeFS
 from tests.fakes.sandbox_upstream import (
@@ -176,6 +178,8 @@ class FakeSandbox:
         """Every call made to this sandbox, in order: an operation's name (`changes`,
         `copy_out`, ...) or, for an exec, its command's name."""
         self.marker_reads = 0
+        self.outside: tuple[int, str] | None = None
+        """When and how the fake engine was asked, by someone else, to stop it."""
         self._misses_left: int | None = None
         if not reference:
             self._entrypoint()
@@ -269,6 +273,12 @@ class FakeSandbox:
             self.die()
             raise InfraError(
                 f"container {self.name} stopped: {message}", kind=FaultKind.CONTAINER_GONE
+            )
+        if fault.action == "outside":  # e.g. `docker kill` by another user of the engine
+            self.die()
+            self.outside = (time.time_ns(), fault.message)
+            raise InfraError(
+                f"container {self.name} is not running: {message}", kind=FaultKind.CONTAINER_GONE
             )
         if fault.action == "engine_down":
             self.provider.engine_up = False
@@ -611,6 +621,12 @@ class FakeProvider:
     def facts(self) -> dict[str, Any]:
         return {"version": "fake", "arch": "x86_64", "os": "linux"}
 
+    def witness(self, run_id: str) -> FakeWitness:
+        return FakeWitness(self)
+
+    def forget_run(self, run_id: str) -> None:
+        pass
+
     def snapshot_store(
         self, run_id: str, budget: str | None, keep: bool
     ) -> FakeSnapshotStore | None:
@@ -619,6 +635,27 @@ class FakeProvider:
         store = FakeSnapshotStore(self, keep=keep)
         self.stores.append(store)
         return store
+
+
+class FakeWitness:
+    """The engine's report of its sandboxes' stops: from outside for those an `outside` fault
+    stopped, else by themselves."""
+
+    def __init__(self, provider: FakeProvider) -> None:
+        self.provider = provider
+
+    def cause(self, sandbox: FakeSandbox, *, wait: float = 3.0) -> StopCause:
+        if sandbox.outside is not None:
+            return StopCause(True, sandbox.outside[1])
+        return StopCause(False, "its main process exited and the engine was asked nothing")
+
+    def outside_since(self, marks: dict[str, str], since_ns: int) -> str | None:
+        for box in list(self.provider.sandboxes):
+            if any(box.labels.get(k) != v for k, v in marks.items()):
+                continue
+            if box.outside is not None and box.outside[0] >= since_ns:
+                return f"{box.name}: {box.outside[1]}"
+        return None
 
 
 class FakeSnapshotStore:

@@ -851,3 +851,45 @@ def test_the_patch_is_the_agents_change_not_what_the_test_run_wrote(tmp_path, gr
     patch = (folder / "patch.diff").read_text()
     assert record.status == "passed" and "sumInFloats" in patch
     assert "run wrote" not in patch and "README.md" not in patch
+
+
+# -- stops from outside ---------------------------------------------------------------------------
+
+OUTSIDE = "the engine was asked to kill it (signal 9)"
+
+
+@pytest.mark.parametrize(
+    ("on", "role", "grade_in"),
+    [
+        ("gold_patch", "agent", "same"),  # the agent's turn
+        ("changes", "agent", "same"),  # its container, as grading begins
+        ("playbook", "agent", "same"),  # the test run, on the app in the agent's container
+        ("playbook", "grader", "fresh"),  # the test run, on the app in a fresh container
+    ],
+    ids=["agent-turn", "after-the-turn", "test-run-same", "test-run-fresh"],
+)
+def test_a_container_stopped_from_outside_is_retried_never_failed(provider, tmp_path, on, role,
+                                                                  grade_in):  # fmt: skip
+    def hit_later(task, env):  # `changes` runs in setup too: the fault is set in the turn
+        provider.inject(on, "outside", role=role, message=OUTSIDE)
+
+    agent = OracleAgent()
+    if on == "changes":
+        agent = acting_agent(hit_later)
+    else:
+        hit_later(None, None)
+    with pytest.raises(InfraError) as caught:
+        fake_attempt(provider, tmp_path, ic_task("101"), agent, grade_in=grade_in)
+    assert caught.value.kind == FaultKind.CONTAINER_GONE
+    assert "stopped from outside" in str(caught.value) and OUTSIDE in str(caught.value)
+    assert provider.made("control") == []  # nothing left for a control to decide
+    assert provider.live() == []
+
+
+def test_a_control_stopped_from_outside_is_retried(provider, tmp_path):
+    provider.inject("playbook", "die", role="agent")  # the app stops by itself: no verdict
+    provider.inject("playbook", "outside", role="control", message=OUTSIDE)
+    with pytest.raises(InfraError) as caught:
+        fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent())
+    assert caught.value.kind == FaultKind.CONTAINER_GONE and OUTSIDE in str(caught.value)
+    assert len(provider.made("control")) == 1 and provider.live() == []

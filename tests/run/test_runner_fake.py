@@ -418,3 +418,13 @@ def test_a_runner_without_a_run_id_removes_no_containers(tmp_path):
     runner._remove_containers()
     assert provider.removals == []
     assert any("could not remove every container" in line for line in said)
+
+
+def test_a_stop_from_outside_is_one_retry_and_the_gold_agent_earns_everything(provider, tmp_path,
+                                                                             backoffs):  # fmt: skip
+    provider.inject("gold_patch", "outside", message="the engine was asked to remove it")
+    summary, _, _ = run(config(tmp_path, "mock/oracle", ("101",)), provider)
+    (record,) = records(tmp_path)
+    assert record.status == "passed" and record.infra_retries == 1
+    assert record.earned_usd == record.price_usd and summary.errors == 0
+    assert provider.live() == []

@@ -5,6 +5,7 @@ no SDK."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ from swelancer.sandbox.docker.client import ClientHolder
 
 if TYPE_CHECKING:
     from swelancer.sandbox.docker.snapshots import SnapshotStore
+    from swelancer.sandbox.docker.stop_watch import StopWatch
 
 
 class DockerProvider(ClientHolder):
@@ -20,9 +22,32 @@ class DockerProvider(ClientHolder):
 
     name = "docker"
 
+    def __init__(self, client: Any = None) -> None:
+        super().__init__(client)
+        self._watches: dict[str, StopWatch] = {}
+        self._watch_lock = threading.Lock()
+
+    def witness(self, run_id: str) -> StopWatch:
+        """The run's `StopWitness`: its containers' events, read from now by one thread."""
+        from swelancer.sandbox.docker.stop_watch import StopWatch
+
+        with self._watch_lock:
+            watch = self._watches.get(run_id)
+            if watch is None:
+                watch = self._watches[run_id] = StopWatch(self.client, run_id)
+            return watch
+
+    def forget_run(self, run_id: str) -> None:
+        """Stop reading the run's events (its attempts are over)."""
+        with self._watch_lock:
+            watch = self._watches.pop(run_id, None)
+        if watch is not None:
+            watch.close()
+
     def start(self, spec: SandboxSpec) -> Sandbox:
         from swelancer.sandbox.docker import DockerSandbox
 
+        run_id = spec.labels.get("swelancer.run_id")
         options: dict[str, Any] = {
             "env": spec.env,
             "labels": spec.labels,
@@ -30,6 +55,7 @@ class DockerProvider(ClientHolder):
             "cpus": spec.cpus,
             "pids_limit": spec.pids_limit,
             "disk": spec.disk,
+            "stops": self.witness(run_id) if run_id else None,
         }
         if spec.reach is not None:
             if spec.network_of:

@@ -73,6 +73,7 @@ def start_reaching(
             volumes={volume: {"bind": MOUNT, "mode": "rw"}},
             entrypoint=forwarder_argv("relay", reach),
             client=client,
+            stops=options.get("stops"),  # its removal is the harness's own
         )
         undo.append(relay.remove)
         box = DockerSandbox.start(

@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from docker.client import DockerClient
     from docker.models.containers import Container
 
+    from swelancer.sandbox.docker.stop_watch import StopWatch
+
 # ---------------------------------------------------------------------------------------------
 # The sandbox
 
@@ -66,6 +68,8 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
             self.max_output_bytes = max_output_bytes
         self._detached_networks: dict[str, list[str]] | None = None
         self.disk_limited = False
+        self.stops: StopWatch | None = None
+        """The run's reader of the engine's events, if any (see `stop_watch`)."""
         self.companions: list[Callable[[], None]] = []
         """Removals of what exists for this container alone (its forwarder's container and
         volume), run after its own by `remove`."""
@@ -95,6 +99,7 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
         network_mode: str | None = None,
         volumes: dict[str, dict[str, str]] | None = None,
         entrypoint: list[str] | None = None,
+        stops: StopWatch | None = None,
     ) -> DockerSandbox:
         """Start a detached container from `image` with its own entrypoint (and `command`, if
         given). `network=False` starts it cut off (it can be given the network later).
@@ -167,6 +172,7 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
             raise _infra_error(err, f"Could not create a container from {image}") from err
         sandbox = cls(container, client, max_output_bytes=max_output_bytes)
         sandbox.disk_limited = disk_limited
+        sandbox.stops = stops
         try:
             if not network and network_mode is None:
                 sandbox.disconnect_network()
@@ -215,6 +221,8 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
     def _remove_own(self) -> None:
         from docker.errors import APIError, NotFound
 
+        if self.stops is not None:  # the engine's kill and destroy events are the harness's
+            self.stops.expect(self.id, "kill", "destroy")
         try:
             self.client.api.remove_container(self.id, force=True, v=True)
         except NotFound:

@@ -196,6 +196,8 @@ class SnapshotStore:
             changes = ["ENV RUNTIME_SETUP="] + [f'LABEL {k}="{v}"' for k, v in labels.items()]
             repository, tag = name.rsplit(":", 1)
             try:
+                if sandbox.stops is not None:  # a commit pauses it: the harness's own
+                    sandbox.stops.expect(sandbox.id, "pause", "unpause")
                 image = sandbox.container.commit(
                     repository=repository, tag=tag, changes=changes, pause=True
                 )
