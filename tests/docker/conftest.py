@@ -138,6 +138,16 @@ def docker_client() -> Iterator[Any]:
     client.close()
 
 
+@pytest.fixture(scope="module")
+def demo_image(docker_client: Any) -> str:
+    """The demo image, built if missing (once per module: a test elsewhere may rebuild it)."""
+    from swelancer.ops.images import DEMO_IMAGE
+    from swelancer.sandbox.docker.images import ensure_images
+
+    ensure_images(docker_client, [DEMO_IMAGE])
+    return DEMO_IMAGE
+
+
 @pytest.fixture(scope="session")
 def base_image(docker_client: Any) -> str:
     """The name of an image present on the engine."""

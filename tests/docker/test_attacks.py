@@ -30,9 +30,7 @@ from pathlib import Path
 import pytest
 from bridge import bridge_gateway
 
-from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker import DockerSandbox, remove_containers
-from swelancer.sandbox.docker.images import ensure_images
 
 pytestmark = pytest.mark.docker
 
@@ -1261,12 +1259,6 @@ ORDER = ["hang", "leak-ut-fresh", "leak-ut-same", "tamper-same", "tamper-fresh",
          "anomaly-fresh", "tmplink-same", "tmplink-fresh", "junk-a", "junk-b",
          "escapes"]  # fmt: skip
 """The slow, mostly idle `hang` first; then in the order of the tests, so that `-x` stops early."""
-
-
-@pytest.fixture(scope="module")
-def demo_image(docker_client) -> str:
-    ensure_images(docker_client, [DEMO_IMAGE])
-    return DEMO_IMAGE
 
 
 @pytest.fixture(scope="module")

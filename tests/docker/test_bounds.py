@@ -16,21 +16,13 @@ from pathlib import Path
 import pytest
 
 from swelancer.benchmark.user_tool import STAMP, Collected, collect_traces
-from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker import DockerSandbox, remove_containers
-from swelancer.sandbox.docker.images import ensure_images
 
 pytestmark = pytest.mark.docker
 
 RSS_LIMIT_MB = 200
 FILES = 1_200_000
 LOG_BYTES = 2_000_000_000
-
-
-@pytest.fixture(scope="module")
-def demo_image(docker_client) -> str:
-    ensure_images(docker_client, [DEMO_IMAGE])
-    return DEMO_IMAGE
 
 
 def python_block(code: str) -> str:

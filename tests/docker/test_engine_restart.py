@@ -13,18 +13,9 @@ from pathlib import Path
 import pytest
 from cli_runs import SOME, containers, records, run_args, start_and_wait, unique
 
-from swelancer.ops.images import DEMO_IMAGE
-from swelancer.sandbox.docker.images import ensure_images
-
 pytestmark = pytest.mark.docker
 
 ENGINE_SCRIPT = Path(__file__).resolve().parents[3] / "shared" / "ci" / "docker-engine.sh"
-
-
-@pytest.fixture(scope="module")
-def demo_image(docker_client) -> str:
-    ensure_images(docker_client, [DEMO_IMAGE])
-    return DEMO_IMAGE
 
 
 def test_the_engine_restarting_mid_run_is_retried(demo_image, tmp_path, engine_alone):

@@ -15,17 +15,9 @@ import pytest
 from cli_runs import SOME, containers, records, run_args, start_and_wait, unique
 
 from swelancer.config import AgentSection, RunConfig, RunSection, Selection
-from swelancer.ops.images import DEMO_IMAGE
 from swelancer.run.runner import Runner
-from swelancer.sandbox.docker.images import ensure_images
 
 pytestmark = pytest.mark.docker
-
-
-@pytest.fixture(scope="module")
-def demo_image(docker_client) -> str:
-    ensure_images(docker_client, [DEMO_IMAGE])
-    return DEMO_IMAGE
 
 
 def test_sigterm_stops_cleanly_and_the_run_resumes(demo_image, tmp_path):

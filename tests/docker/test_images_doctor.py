@@ -15,7 +15,6 @@ import pytest
 from upstream_data import CURRENT, need
 
 from swelancer.ops.images import DEMO_IMAGE
-from swelancer.sandbox.docker.images import ensure_images
 
 THROWAWAY_TAG = "swelancer/swelancer_x86_99999999:releasev1"
 """A per-task tag on a copy of the base image: pruning it only untags."""
@@ -47,12 +46,6 @@ def docker_info() -> dict[str, Any]:
 
 def no_traceback(result: subprocess.CompletedProcess) -> None:
     assert "Traceback" not in result.stdout + result.stderr, result.stderr
-
-
-@pytest.fixture(scope="module")
-def demo_image(docker_client: Any) -> str:
-    ensure_images(docker_client, [DEMO_IMAGE])
-    return DEMO_IMAGE
 
 
 # ---------------------------------------------------------------------------------------------

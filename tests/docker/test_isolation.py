@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 from swelancer.benchmark.setup import wait_until_ready
-from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker import DockerSandbox
-from swelancer.sandbox.docker.images import ensure_images
 from swelancer.tasks.models import IcTask
 
 pytestmark = pytest.mark.docker
@@ -58,12 +56,6 @@ if needle in objects:
     hits.append("git objects")
 print("SEARCHED", "HITS:", sorted(set(hits)) or "none")
 """
-
-
-@pytest.fixture(scope="module")
-def demo_image(docker_client) -> str:
-    ensure_images(docker_client, [DEMO_IMAGE])
-    return DEMO_IMAGE
 
 
 def script(tmp_path: Path, *replies: str) -> str:

@@ -24,8 +24,6 @@ from typing import Any
 import pytest
 
 from swelancer.models.base import ToolCall
-from swelancer.ops.images import DEMO_IMAGE
-from swelancer.sandbox.docker.images import ensure_images
 from tests.fakes import (
     FakeAnthropicServer,
     FakeModelServer,
@@ -172,12 +170,6 @@ def call(turn: int, name: str, n: int = 0, **arguments: Any) -> ToolCall:
 
 
 # -- helpers ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def demo_image(docker_client) -> str:
-    ensure_images(docker_client, [DEMO_IMAGE])
-    return DEMO_IMAGE
 
 
 @pytest.fixture

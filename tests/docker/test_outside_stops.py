@@ -12,9 +12,7 @@ import pytest
 from cli_runs import containers, records, unique
 
 from swelancer.config import AgentSection, RunConfig, RunSection, Selection
-from swelancer.ops.images import DEMO_IMAGE
 from swelancer.run.runner import Runner
-from swelancer.sandbox.docker.images import ensure_images
 
 pytestmark = pytest.mark.docker
 
@@ -111,12 +109,6 @@ class OutsideHits:
     def close(self) -> None:
         for thread in self._threads:
             thread.join(60)
-
-
-@pytest.fixture(scope="module")
-def demo_image(docker_client) -> str:
-    ensure_images(docker_client, [DEMO_IMAGE])
-    return DEMO_IMAGE
 
 
 def test_containers_stopped_from_outside_at_each_phase_are_retried_not_failed(demo_image, tmp_path):

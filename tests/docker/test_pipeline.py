@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from swelancer.ops.images import DEMO_IMAGE
-from swelancer.sandbox.docker.images import ensure_images
 from swelancer.tasks.manifest import load_manifest
 from swelancer.tasks.sources import demo_manifest_path
 
@@ -45,12 +43,6 @@ def run_demo(results: Path, run_id: str, model: str, *extra: str) -> dict:
 def records(run_dir: Path) -> list[dict]:
     lines = (run_dir / "attempts.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines if line.strip()]
-
-
-@pytest.fixture(scope="module")
-def demo_image(docker_client) -> str:
-    ensure_images(docker_client, [DEMO_IMAGE])
-    return DEMO_IMAGE
 
 
 @pytest.fixture(scope="module")

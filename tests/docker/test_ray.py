@@ -19,9 +19,6 @@ from pathlib import Path
 import pytest
 from cli_runs import containers
 
-from swelancer.ops.images import DEMO_IMAGE
-from swelancer.sandbox.docker.images import ensure_images
-
 pytestmark = pytest.mark.docker
 
 TASKS = ["101", "102_1", "103", "104", "110-manager-0", "111-manager-0"]
@@ -65,12 +62,6 @@ def outcome(run_dir: Path) -> dict[str, tuple[str, float]]:
 def assert_once_each(run_dir: Path) -> None:
     counts = Counter((r["task_id"], r["attempt"]) for r in records(run_dir))
     assert counts == Counter({(task, 1): 1 for task in TASKS}), counts
-
-
-@pytest.fixture(scope="module")
-def demo_image(docker_client) -> str:
-    ensure_images(docker_client, [DEMO_IMAGE])
-    return DEMO_IMAGE
 
 
 @pytest.fixture(scope="module")

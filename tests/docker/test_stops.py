@@ -16,18 +16,10 @@ from pathlib import Path
 import pytest
 from cli_runs import containers, records, unique
 
-from swelancer.ops.images import DEMO_IMAGE
-from swelancer.sandbox.docker.images import ensure_images
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.script import Fault
 
 KEY = "sk-stops"
-
-
-@pytest.fixture(scope="module")
-def demo_image(docker_client) -> str:
-    ensure_images(docker_client, [DEMO_IMAGE])
-    return DEMO_IMAGE
 
 
 @pytest.fixture
