@@ -8,9 +8,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from swelancer.records import AttemptRecord
 from swelancer.report.markdown import render_run
 from swelancer.report.metrics import compute
-from swelancer.run.results import AttemptRecord, RunDir
+from swelancer.run.results import RunDir
 
 
 def synthetic_run(path: Path, tasks: int, tries: int) -> RunDir:

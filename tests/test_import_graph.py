@@ -202,3 +202,18 @@ def test_ops_and_cli_import_nothing_of_the_docker_backend() -> None:
     assert not wrong, f"import the engine through swelancer.sandbox.factory: {sorted(wrong)}"
     factory = all_imports(modules()["swelancer.sandbox.factory"])
     assert "swelancer.sandbox.docker.engine" in factory  # the walk sees the factory's import
+
+
+def test_the_record_is_a_leaf_that_run_and_report_share() -> None:
+    """`swelancer.records` (what an attempt is) imports nothing of the package but text
+    cleaning; `report/` reads records from there, not from the run's code."""
+    graph = import_graph()
+    assert graph["swelancer.records"] <= {"swelancer.textsafe"}, graph["swelancer.records"]
+    record_users = {m for m, deps in graph.items() if "swelancer.records" in deps}
+    assert any(m.startswith("swelancer.report.") for m in record_users)
+    assert any(m.startswith("swelancer.run.") for m in record_users)
+    for module, deps in graph.items():
+        if module.startswith("swelancer.report."):
+            assert not {d for d in deps if d.startswith("swelancer.run.")} - {
+                "swelancer.run.results"  # the run directory it reads
+            }, module

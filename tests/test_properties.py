@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 from swelancer.benchmark.manager import read_decision
 from swelancer.errors import ManifestError
-from swelancer.run.results import AttemptRecord, RunDir, Transcript, read_records
+from swelancer.records import AttemptRecord
+from swelancer.run.results import RunDir, Transcript, read_records
 from swelancer.tasks.manifest import is_missing, load_manifest
 from swelancer.tasks.models import IC_ID, MANAGER_ID, VARIANTS, IcTask, ManagerTask
 

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from swelancer.errors import ConfigError
+from swelancer.records import AttemptRecord
 from swelancer.report.metrics import is_run_dir, run_dirs_in
-from swelancer.run.results import AttemptRecord, RunDir
+from swelancer.run.results import RunDir
 from swelancer.textsafe import clean
 
 

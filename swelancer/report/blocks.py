@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from swelancer.format import api_money, duration, money, number
+from swelancer.records import AttemptRecord
 from swelancer.report.attempt_dir import AttemptView
 from swelancer.report.layout import TAMPERED
 from swelancer.report.metrics import status_of, tampered
-from swelancer.run.results import AttemptRecord
 
 OUTPUT_FOLD = (20, 10)
 """Lines kept at the head and the tail of a long output."""

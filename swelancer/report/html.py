@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 from swelancer import __version__
 from swelancer.format import api_money, duration, money, percent, ratio
+from swelancer.records import utc_now
 from swelancer.report.attempt_dir import load_attempt
 from swelancer.report.blocks import attempt_blocks
 from swelancer.report.charts import bars_by_price, bars_by_variant, cumulative_chart, run_bars
@@ -44,7 +45,7 @@ from swelancer.report.layout import (
 from swelancer.report.models import AttemptRow, RunReport, TaskRow
 from swelancer.report.page import asset, e, notes_html, page, safe_name, td, transcript_href
 from swelancer.report.transcript_html import transcript_page
-from swelancer.run.results import RunDir, utc_now, write_text_atomic
+from swelancer.run.results import RunDir, write_text_atomic
 
 FILES_SUFFIX = "_files"
 ERROR_TEXT_LIMIT = 240

@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from swelancer.records import AttemptRecord, Status
 from swelancer.report.models import (
     AttemptRow,
     ErroredAttempt,
@@ -28,7 +29,7 @@ from swelancer.report.models import (
     TaskRow,
     TaskStatus,
 )
-from swelancer.run.results import AttemptRecord, RunDir, Status
+from swelancer.run.results import RunDir
 from swelancer.tasks.models import PRICE_BUCKETS, VARIANTS, price_bucket
 
 

@@ -22,17 +22,10 @@ from swelancer.benchmark.hidden import hide_tests, prepare_steps
 from swelancer.benchmark.manager import grade_manager
 from swelancer.benchmark.shell import interactive, steps, without_shell_noise
 from swelancer.errors import InfraError
+from swelancer.records import AttemptError, AttemptRecord, Phases, Tokens, utc_now
 from swelancer.run import user_tool_judged, verdict
 from swelancer.run.controls import Controls
-from swelancer.run.results import (
-    AttemptError,
-    AttemptRecord,
-    Phases,
-    Tokens,
-    Transcript,
-    transcript_spend,
-    utc_now,
-)
+from swelancer.run.results import Transcript, transcript_spend
 from swelancer.run.spec import AttemptSettings, container_env, sandbox_spec
 from swelancer.run.state import TryState
 from swelancer.run.together import together

@@ -16,8 +16,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
 
 from swelancer.config import RunConfig
+from swelancer.records import AttemptRecord
 from swelancer.run.job import AttemptJob, Workbench, run_attempt
-from swelancer.run.results import AttemptRecord, RunDir
+from swelancer.run.results import RunDir
 from swelancer.sandbox.base import SandboxProvider
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from swelancer.errors import ConfigError
-from swelancer.run.results import utc_now
+from swelancer.records import utc_now
 
 
 def pins_for(site: str, ids: dict[str, str]) -> dict[str, str]:

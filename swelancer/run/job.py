@@ -18,9 +18,10 @@ from pydantic import BaseModel, Field
 from swelancer.agents.base import Agent
 from swelancer.agents.loop import RunBudget
 from swelancer.errors import FaultKind, InfraError, SwelancerError
+from swelancer.records import AttemptRecord, Spend, utc_now
 from swelancer.run.attempt import Interrupted, error_record, run_once
 from swelancer.run.controls import Controls
-from swelancer.run.results import AttemptRecord, Spend, transcript_spend, utc_now
+from swelancer.run.results import transcript_spend
 from swelancer.run.spec import AttemptSettings
 from swelancer.sandbox.base import SandboxProvider
 from swelancer.tasks.models import Task

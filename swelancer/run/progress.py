@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TextIO
 
 from swelancer import format as fmt
-from swelancer.run.results import AttemptRecord
+from swelancer.records import AttemptRecord
 from swelancer.run.runlog import RunLog, log_line, stamp
 from swelancer.run.tally import Tally, finished_line, phase_kind
 from swelancer.textsafe import rich_text

@@ -26,12 +26,13 @@ from swelancer.config import RunConfig
 from swelancer.errors import FaultKind, InfraError, SwelancerError
 from swelancer.ops.cluster import ClusterInfo, disconnect
 from swelancer.ops.cluster import remove_run_everywhere as remove_everywhere
+from swelancer.records import AttemptRecord, utc_now
 from swelancer.run.attempt import Interrupted, error_record
 from swelancer.run.job import AttemptJob, Workbench
 from swelancer.run.ray_board import open_board, take
 from swelancer.run.ray_files import unpack
 from swelancer.run.ray_worker import AttemptOrder, AttemptReturn, model_env, run_on_node
-from swelancer.run.results import AttemptRecord, RunDir, utc_now
+from swelancer.run.results import RunDir
 
 POLL_S = 0.5
 STOP_GRACE_S = 10.0

@@ -28,12 +28,12 @@ from pydantic import BaseModel, Field
 from swelancer.agents.loop import RunBudget
 from swelancer.agents.prompts import PromptSet
 from swelancer.config import AgentSection, LimitsSection
+from swelancer.records import AttemptRecord
 from swelancer.run.agent import make_agent
 from swelancer.run.controls import Controls
 from swelancer.run.job import AttemptJob, Workbench, run_attempt
 from swelancer.run.ray_board import Post, post
 from swelancer.run.ray_files import TryFiles, pack
-from swelancer.run.results import AttemptRecord
 from swelancer.run.spec import AttemptSettings
 
 MODEL_ENV = (

@@ -21,6 +21,7 @@ from swelancer.errors import ConfigError, SwelancerError
 from swelancer.models.retry import resume_waiting, stop_waiting
 from swelancer.ops.build_log import BUILD_LOG, BuildProgress
 from swelancer.ops.images import DEMO_IMAGE, image_for
+from swelancer.records import AttemptRecord, utc_now
 from swelancer.run.agent import agent_prompts, make_agent
 from swelancer.run.attempt import AttemptSettings, Controls, Interrupted
 from swelancer.run.executors import Executor, make_site
@@ -28,7 +29,7 @@ from swelancer.run.image_pins import check_resume as check_images_resume
 from swelancer.run.image_pins import pins_for
 from swelancer.run.job import AttemptJob, Workbench
 from swelancer.run.progress import PlainProgress, ProgressSink
-from swelancer.run.results import AttemptRecord, RunDir, utc_now
+from swelancer.run.results import RunDir
 from swelancer.sandbox.base import SandboxProvider, SnapshotStore
 from swelancer.tasks.catalog import TaskSet, load_tasks
 from swelancer.tasks.models import IcTask, ManagerTask

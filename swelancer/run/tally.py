@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from swelancer import format as fmt
-from swelancer.run.results import AttemptRecord
+from swelancer.records import AttemptRecord
 
 
 def phase_kind(phase: str) -> str:

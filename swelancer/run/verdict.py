@@ -11,8 +11,8 @@ from swelancer.benchmark.grading import IcGrade
 from swelancer.benchmark.hidden import graded_folder
 from swelancer.benchmark.patch import PatchTooLarge, PatchUnreadable, apply_patch
 from swelancer.errors import FaultKind, InfraError
+from swelancer.records import AttemptRecord
 from swelancer.run.judge import judged
-from swelancer.run.results import AttemptRecord
 from swelancer.run.state import TryState, save_logs
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask

@@ -10,9 +10,10 @@ import pytest
 from fakes.runs import make_run, run_cli
 
 from swelancer.benchmark.manager import read_decision
+from swelancer.records import AttemptRecord
 from swelancer.report.layout import notes
 from swelancer.report.metrics import compute
-from swelancer.run.results import AttemptRecord, RunDir
+from swelancer.run.results import RunDir
 
 CORRECT = 1
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from swelancer.cli import main
-from swelancer.run.results import AttemptError, AttemptRecord, RunDir, Tokens, Transcript
+from swelancer.records import AttemptError, AttemptRecord, Tokens
+from swelancer.run.results import RunDir, Transcript
 
 LONG_OUTPUT = "\n".join(f"line {i} of the build log" for i in range(1, 201))
 

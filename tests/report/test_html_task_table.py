@@ -10,8 +10,9 @@ import re
 from fakes.runs import make_run, run_cli
 
 from swelancer.format import api_money, duration
+from swelancer.records import AttemptError, AttemptRecord, Phases
 from swelancer.report.metrics import compute
-from swelancer.run.results import AttemptError, AttemptRecord, Phases, RunDir, Transcript
+from swelancer.run.results import RunDir, Transcript
 
 
 def _record(task_id: str, attempt: int, status: str, **fields) -> AttemptRecord:

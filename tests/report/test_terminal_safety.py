@@ -18,6 +18,7 @@ from fakes.runs import make_run, run_cli
 from markdown_it import MarkdownIt
 from rich.console import Console
 
+from swelancer.records import AttemptError, AttemptRecord
 from swelancer.report.compare import compare_runs, leaderboard
 from swelancer.report.markdown import render_comparison as render_comparison_markdown
 from swelancer.report.markdown import render_leaderboard as render_leaderboard_markdown
@@ -26,7 +27,7 @@ from swelancer.report.models import RunReport
 from swelancer.report.table import print_comparison, print_leaderboard, print_run
 from swelancer.report.view import attempt_blocks, load_attempt, render_terminal
 from swelancer.run.progress import PlainProgress, RichProgress
-from swelancer.run.results import AttemptError, AttemptRecord, RunDir, Transcript
+from swelancer.run.results import RunDir, Transcript
 
 NICE = "café ’quoted’ naïve 🎉 日本"
 MARKUP = "[link=https://evil.example/m]markup[/link][/][bold red]"

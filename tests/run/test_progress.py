@@ -10,8 +10,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from swelancer.records import AttemptRecord
 from swelancer.run.progress import PlainProgress, RichProgress, make_progress
-from swelancer.run.results import AttemptRecord
 from swelancer.run.tally import Tally, finished_line
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")

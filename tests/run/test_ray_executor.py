@@ -13,12 +13,13 @@ import pytest
 from swelancer.config import AgentSection, RunConfig, RunSection
 from swelancer.errors import ConfigError, SwelancerError
 from swelancer.ops.cluster import ClusterInfo, NodeInfo
+from swelancer.records import AttemptRecord, utc_now
 from swelancer.run.attempt import Interrupted
 from swelancer.run.job import AttemptJob, Workbench
 from swelancer.run.ray_executor import RayExecutor, classify
 from swelancer.run.ray_files import pack
 from swelancer.run.ray_worker import AttemptReturn
-from swelancer.run.results import AttemptRecord, RunDir, utc_now
+from swelancer.run.results import RunDir
 from swelancer.run.spec import AttemptSettings
 from swelancer.tasks.manifest import load_manifest
 from swelancer.tasks.sources import demo_manifest_path

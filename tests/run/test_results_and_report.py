@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from swelancer.benchmark.manager import read_decision
+from swelancer.records import AttemptError, AttemptRecord
 from swelancer.report.markdown import render_run
 from swelancer.report.metrics import compute, pass_at_k
-from swelancer.run.results import AttemptError, AttemptRecord, RunDir
+from swelancer.run.results import RunDir
 
 
 def record(task_id, attempt, status, price, variant="ic_swe", cost=0.0, **extra) -> AttemptRecord:

@@ -24,8 +24,9 @@ from fakes.sandbox import FakeProvider
 
 from swelancer.config import AgentSection, RunConfig, RunSection, Selection
 from swelancer.errors import SwelancerError
+from swelancer.records import AttemptRecord
 from swelancer.run.progress import PlainProgress
-from swelancer.run.results import AttemptRecord, RunDir
+from swelancer.run.results import RunDir
 from swelancer.run.runner import Runner
 from swelancer.tasks.catalog import load_tasks
 

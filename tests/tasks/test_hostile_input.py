@@ -15,8 +15,9 @@ from pydantic import ValidationError
 from upstream_data import CURRENT, LITE, OLDER_FULL, REPO, upstream_tasks
 
 from swelancer.errors import ManifestError, SwelancerError
+from swelancer.records import AttemptRecord
 from swelancer.report.view import load_attempt
-from swelancer.run.results import AttemptRecord, RunDir, Transcript
+from swelancer.run.results import RunDir, Transcript
 from swelancer.tasks.manifest import load_manifest
 from swelancer.tasks.models import IC_ID, MANAGER_ID, IcTask, ManagerTask
 from swelancer.tasks.rows import CELL_LIMIT
