@@ -4,7 +4,7 @@ setup left (needs a Docker engine on this host, run as root).
 Starts a demo container, writes N files (default 100,000) into its repository as a setup would,
 then, as an attempt does before and after the agent's turn, lists the container's changes from
 its layers with each entry's mark, and times the step that keeps only what changed since the
-first listing (`baseline.since_start`); one file is edited in between, so one path must remain.
+first listing (`patch_base.since_start`); one file is edited in between, so one path must remain.
 
     .venv/bin/python benchmarks/patch_base.py [--files 100000] [--rounds 3]
 """
@@ -17,7 +17,7 @@ import statistics
 import time
 from pathlib import Path
 
-from swelancer.benchmark.baseline import Baseline, relative_changes, relative_marks, since_start
+from swelancer.benchmark.patch_base import PatchBase, relative_changes, relative_marks, since_start
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker import DockerSandbox, docker_client, remove_containers
 from swelancer.sandbox.docker.images import ensure_images
@@ -51,7 +51,7 @@ def main() -> None:
         if getattr(start, "marks", None) is None:
             print("the layers cannot be read here (not root, not overlay2, or remote)")
             return
-        baseline = Baseline.model_construct(
+        patch_base = PatchBase.model_construct(
             cwd=CWD, tracked=[], store=Path("/nonexistent"), stored=[],
             start=relative_changes(start, CWD), marks=relative_marks(start, CWD),
         )  # fmt: skip
@@ -63,7 +63,7 @@ def main() -> None:
             listing.append(time.monotonic() - began)
             began = time.monotonic()
             touched, compare = since_start(
-                baseline, relative_changes(now, CWD), relative_marks(now, CWD)
+                patch_base, relative_changes(now, CWD), relative_marks(now, CWD)
             )
             keeping.append(time.monotonic() - began)
         kept = sorted(p for p in touched if p.startswith("generated/f"))

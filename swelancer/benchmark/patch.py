@@ -6,7 +6,7 @@ engine's archive API, and the patch is made by the host's own git with no config
 attributes, hooks or filters of the repository in play. So a `filter.*.clean` in `.git/config`,
 a replaced `git` or `sh`, or a deleted `.git` neither runs code nor hides the change.
 
-The base is the repository as the agent received it (`benchmark.baseline`), the files setup
+The base is the repository as the agent received it (`benchmark.patch_base`), the files setup
 left untracked included; a path counts only when it changed since then (the engine lists all
 setup wrote in a container set up cold, none of it in one from the task's snapshot). Files
 setup did not change are read from the image (its layers on this host, or a container of it
@@ -26,8 +26,8 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from swelancer.benchmark.baseline import (
-    Baseline,
+from swelancer.benchmark.patch_base import (
+    PatchBase,
     relative_changes,
     relative_marks,
     same_content,
@@ -157,35 +157,35 @@ class ReadChange:
 def read_change(
     sandbox: FileSource,
     reference: FileReader,
-    baseline: Baseline,
+    patch_base: PatchBase,
     workdir: Path,
     limits: PatchLimits | None = None,
     changes: Sequence[tuple[str, int]] | None = None,
 ) -> ReadChange:
-    """The agent's change in `sandbox` since `baseline`, its files read now; `patch()` makes
+    """The agent's change in `sandbox` since `patch_base`, its files read now; `patch()` makes
     it a binary git patch (a/ b/ paths relative to the repository). `reference` holds the
     image's files (a container of it that never started, or its layers), for files setup did
     not touch; `changes`, the engine's list when already read. Raises `PatchTooLarge` past
     the caps, `PatchUnreadable` when the engine cannot read it."""
     with _unreadable():
-        return _read(sandbox, reference, baseline, workdir, limits or PatchLimits(), changes)
+        return _read(sandbox, reference, patch_base, workdir, limits or PatchLimits(), changes)
 
 
-def _read(sandbox, reference, baseline, workdir, limits, changes) -> ReadChange:
+def _read(sandbox, reference, patch_base, workdir, limits, changes) -> ReadChange:
     workdir.mkdir(parents=True, exist_ok=True)
-    cwd = baseline.cwd
+    cwd = patch_base.cwd
     listing = sandbox.changes() if changes is None else changes
     touched, compare = since_start(
-        baseline, relative_changes(listing, cwd), relative_marks(listing, cwd)
+        patch_base, relative_changes(listing, cwd), relative_marks(listing, cwd)
     )
     if compare:  # no marks to tell: what is as it was is no change
-        same = same_content(sandbox, baseline, compare, workdir / "same")
+        same = same_content(sandbox, patch_base, compare, workdir / "same")
         touched.update((p, 0) for p in compare if p not in same)
-    tracked = set(baseline.tracked)
-    stored = set(baseline.stored)
-    candidates = _expand_deleted_dirs(touched, baseline.tracked)
+    tracked = set(patch_base.tracked)
+    stored = set(patch_base.stored)
+    candidates = _expand_deleted_dirs(touched, patch_base.tracked)
     new_paths = sorted(p for p in candidates if p not in tracked)
-    ignored = _ignored(new_paths, baseline, workdir)
+    ignored = _ignored(new_paths, patch_base, workdir)
     paths = sorted(p for p in candidates if p in tracked or p not in ignored)
     if len(paths) > limits.max_files:
         raise PatchTooLarge(
@@ -200,7 +200,7 @@ def _read(sandbox, reference, baseline, workdir, limits, changes) -> ReadChange:
     )
     for p in paths:
         if p in stored:
-            base[p] = _host_blob(baseline.store / p)
+            base[p] = _host_blob(patch_base.store / p)
         elif p not in tracked:
             base[p] = None
     before, after = [], []
@@ -226,19 +226,19 @@ def _expand_deleted_dirs(changes: dict[str, int], tracked: list[str]) -> set[str
     return out
 
 
-def _ignored(paths: list[str], baseline: Baseline, workdir: Path) -> set[str]:
+def _ignored(paths: list[str], patch_base: PatchBase, workdir: Path) -> set[str]:
     """Which new paths the starting `.gitignore` rules ignore (rules the agent added are not
     used: a change cannot hide from the patch by ignoring itself)."""
     if not paths:
         return set()
     tree = workdir / "ignore"
     tree.mkdir()
-    for rel in baseline.stored:
+    for rel in patch_base.stored:
         if posixpath.basename(rel) == ".gitignore":
             target = tree / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(OSError):
-                shutil.copyfile(baseline.store / rel, target)
+                shutil.copyfile(patch_base.store / rel, target)
     _git(["init", "-q", str(tree)], workdir)
     query = "\0".join(paths).encode("utf-8", "surrogateescape") + b"\0"
     try:

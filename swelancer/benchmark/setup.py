@@ -13,7 +13,7 @@ from swelancer.tasks.models import IcTask, ManagerTask
 SETUP_MARKER = "/setup_done.txt"
 BASE_LIST = "/tmp/.swelancer-base-files"
 """Where the fresh history of an IC task leaves the list of the files it committed (the
-patch's base), NUL-separated, until the baseline is read; deleted before the agent's turn."""
+patch's base), NUL-separated, until the patch's base is read; deleted before the agent's turn."""
 GIT_IDENTITY = "-c user.name=swelancer -c user.email=swelancer@localhost"
 
 

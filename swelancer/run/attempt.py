@@ -17,14 +17,14 @@ from typing import TYPE_CHECKING
 
 from swelancer.agents.base import Agent, AgentEnv, AgentOutcome
 from swelancer.benchmark import setup
-from swelancer.benchmark.baseline import capture_baseline
 from swelancer.benchmark.hidden import hide_tests, prepare_steps
 from swelancer.benchmark.manager import grade_manager
+from swelancer.benchmark.patch_base import capture_patch_base
 from swelancer.benchmark.shell import interactive, steps, without_shell_noise
 from swelancer.errors import InfraError
 from swelancer.records import AttemptError, AttemptRecord, Phases, Tokens, utc_now
 from swelancer.run import user_tool_judged, verdict
-from swelancer.run.controls import Controls
+from swelancer.run.controls import ControlGrades
 from swelancer.run.results import Transcript, transcript_spend
 from swelancer.run.spec import AttemptSettings, container_env, sandbox_spec
 from swelancer.run.state import TryState
@@ -37,11 +37,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AttemptSettings",
-    "Controls",
+    "ControlGrades",
     "Interrupted",
     "container_env",
     "error_record",
-    "run_once",
+    "run_try",
     "sandbox_spec",
 ]
 
@@ -55,7 +55,7 @@ def _check(stop: threading.Event | None) -> None:
         raise Interrupted()
 
 
-def run_once(
+def run_try(
     task: IcTask | ManagerTask,
     attempt: int,
     settings: AttemptSettings,
@@ -65,7 +65,7 @@ def run_once(
     stop: threading.Event | None = None,
     on_phase=None,
     provider: SandboxProvider,
-    controls: Controls | None = None,
+    controls: ControlGrades | None = None,
     snapshots: SnapshotStore | None = None,
 ) -> AttemptRecord:
     """One try at one attempt. Raises `InfraError` for faults that are not the model's."""
@@ -78,7 +78,7 @@ def run_once(
             phase(f"agent turn {data.get('turn')}")
 
     log = Transcript(folder / "transcript.jsonl", on_event=on_event)
-    state = TryState(task, attempt, settings, folder, provider, controls or Controls(), log,
+    state = TryState(task, attempt, settings, folder, provider, controls or ControlGrades(), log,
                      snapshots)  # fmt: skip
     state.stop = stop
     try:
@@ -93,7 +93,7 @@ def run_once(
         setup.fresh_history(sandbox, task, done)
         start = sandbox.changes()  # one listing: the patch's base and what setup changed
         if isinstance(task, IcTask):
-            state.baseline = capture_baseline(sandbox, task.cwd, state.scratch / "base", start)
+            state.patch_base = capture_patch_base(sandbox, task.cwd, state.scratch / "base", start)
         left = (setup.BASE_LIST,) if isinstance(task, IcTask) else ()
         tests = state.scratch / "tests"
         state.hidden = hide_tests(sandbox, tests, task, also_delete=left, pruned=done)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from swelancer.benchmark.grading import IcGrade
 
 
-class Controls:
+class ControlGrades:
     """The hidden test's verdict on the untouched task, graded once per task and image in a
     fresh sandbox, shared by the attempts of a run. It settles what a graded attempt alone
     cannot: when the test gave no clean verdict on the agent's change (no exit code, or 2 and

@@ -19,8 +19,8 @@ from swelancer.agents.base import Agent
 from swelancer.agents.loop import RunBudget
 from swelancer.errors import FaultKind, InfraError, SwelancerError
 from swelancer.records import AttemptRecord, Spend, utc_now
-from swelancer.run.attempt import Interrupted, error_record, run_once
-from swelancer.run.controls import Controls
+from swelancer.run.attempt import Interrupted, error_record, run_try
+from swelancer.run.controls import ControlGrades
 from swelancer.run.results import transcript_spend
 from swelancer.run.spec import AttemptSettings
 from swelancer.sandbox.base import SandboxProvider
@@ -57,7 +57,7 @@ class Workbench:
     provider: SandboxProvider
     stop: threading.Event = field(default_factory=threading.Event)
     budget: RunBudget = field(default_factory=RunBudget)
-    controls: Controls = field(default_factory=Controls)
+    controls: ControlGrades = field(default_factory=ControlGrades)
     snapshots: SnapshotStore | None = None
     on_phase: Callable[[str, int, str], None] = _ignore
     """(task id, attempt, phase name) as the attempt moves on."""
@@ -105,7 +105,7 @@ def run_attempt(job: AttemptJob, new_folder: Callable[[], Path], bench: Workbenc
             raise Interrupted()
         folder = new_folder()
         try:
-            record = run_once(
+            record = run_try(
                 task,
                 n,
                 job.settings,

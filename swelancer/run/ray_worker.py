@@ -30,7 +30,7 @@ from swelancer.agents.prompts import PromptSet
 from swelancer.config import AgentSection, LimitsSection
 from swelancer.records import AttemptRecord
 from swelancer.run.agent import make_agent
-from swelancer.run.controls import Controls
+from swelancer.run.controls import ControlGrades
 from swelancer.run.job import AttemptJob, Workbench, run_attempt
 from swelancer.run.ray_board import Post, post
 from swelancer.run.ray_files import TryFiles, pack
@@ -96,7 +96,7 @@ def env_for_call(values: Mapping[str, str]) -> Iterator[None]:
 class _NodeShare:
     run_id: str
     provider: Any
-    controls: Controls
+    controls: ControlGrades
     snapshots: Any
 
 
@@ -119,7 +119,7 @@ def _share(settings: AttemptSettings) -> _NodeShare:
             snapshots = provider.snapshot_store(
                 settings.run_id, sandbox.snapshot_budget, sandbox.keep_snapshots
             )
-        share = _NodeShare(settings.run_id, provider, Controls(), snapshots)
+        share = _NodeShare(settings.run_id, provider, ControlGrades(), snapshots)
         _SHARE[settings.run_id] = share
     return share
 

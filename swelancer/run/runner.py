@@ -23,7 +23,7 @@ from swelancer.ops.build_log import BUILD_LOG, BuildProgress
 from swelancer.ops.images import DEMO_IMAGE, image_for
 from swelancer.records import AttemptRecord, utc_now
 from swelancer.run.agent import agent_prompts, make_agent
-from swelancer.run.attempt import AttemptSettings, Controls, Interrupted
+from swelancer.run.attempt import AttemptSettings, ControlGrades, Interrupted
 from swelancer.run.executors import Executor, make_site
 from swelancer.run.image_pins import check_resume as check_images_resume
 from swelancer.run.image_pins import pins_for
@@ -140,7 +140,7 @@ class Runner:
         self.say = say
         self.stop = threading.Event()
         self.budget = RunBudget(config.limits.max_run_cost_usd)
-        self.controls = Controls()
+        self.controls = ControlGrades()
         self.snapshots: SnapshotStore | None = None
         self._make_progress = make_progress or (lambda log_path: PlainProgress(log_path=log_path))
         self.progress: ProgressSink | None = None

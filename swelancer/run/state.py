@@ -14,15 +14,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swelancer.benchmark import setup
-from swelancer.benchmark.baseline import Baseline
 from swelancer.benchmark.hidden import HiddenTests, drop_tests
 from swelancer.benchmark.patch import (
     ReadChange,
     read_change,
 )
+from swelancer.benchmark.patch_base import PatchBase
 from swelancer.benchmark.trust import python_changed, replaced_tools
 from swelancer.errors import FaultKind, InfraError
-from swelancer.run.controls import Controls
+from swelancer.run.controls import ControlGrades
 from swelancer.run.results import Transcript
 from swelancer.run.spec import AttemptSettings, labels, sandbox_spec
 from swelancer.sandbox.archive import CopyLimits, CopyReport
@@ -53,7 +53,7 @@ class TryState:
         self.began_ns = time.time_ns()
         self.setup_from: dict[str, str] = {}
         """How each role's first container was set up: `cold` or `snapshot`."""
-        self.controls: Controls = controls
+        self.controls: ControlGrades = controls
         self.log: Transcript = log
         self.scratch = Path(tempfile.mkdtemp(prefix="swelancer-attempt-"))
         self.sandbox: Sandbox | None = None
@@ -61,7 +61,7 @@ class TryState:
         self.images: dict[str, str] = {}
         """The image each role's first container started from (the base, or a snapshot)."""
         self.hidden: HiddenTests | None = None
-        self.baseline: Baseline | None = None
+        self.patch_base: PatchBase | None = None
         self.keep: set[int] = set()
         self.keep_engine: set[int] = set()
         self.start_changes: dict[str, int] = {}
@@ -195,7 +195,7 @@ class TryState:
 
     def read_change(self, changes: Sequence[tuple[str, int]] | None = None) -> ReadChange:
         """The files of the agent's change, read now; its `patch()` needs the host alone."""
-        assert self.sandbox is not None and self.baseline is not None
+        assert self.sandbox is not None and self.patch_base is not None
         if self.reference is None:
             # The files the agent's container started from: a snapshot holds setup's changes,
             # which the engine's change list (the patch's source) counts as the image's own.
@@ -205,7 +205,7 @@ class TryState:
                 self.sandbox, lambda: self.provider.reference(image, marks)
             )
         workdir = Path(tempfile.mkdtemp(prefix="patch-", dir=self.scratch))
-        return read_change(self.sandbox, self.reference, self.baseline, workdir, changes=changes)
+        return read_change(self.sandbox, self.reference, self.patch_base, workdir, changes=changes)
 
     def remember_start(self, changes: Sequence[tuple[str, int]]) -> None:
         """Note what setup changed (the engine's list, read before the agent's turn; see

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import pytest
 
-from swelancer.benchmark.baseline import capture_baseline
 from swelancer.benchmark.patch import (
     PatchLimits,
     PatchTooLarge,
@@ -14,6 +13,7 @@ from swelancer.benchmark.patch import (
     apply_patch,
     read_change,
 )
+from swelancer.benchmark.patch_base import capture_patch_base
 from swelancer.benchmark.setup import BASE_LIST, fresh_history, wait_until_ready
 from swelancer.errors import FaultKind, InfraError
 from swelancer.run.attempt import sandbox_spec
@@ -39,27 +39,27 @@ def ready(provider, role="agent"):
 
 @pytest.fixture
 def agent(provider, tmp_path):
-    """An agent's container after setup, its baseline, and a reference of the image."""
+    """An agent's container after setup, its patch_base, and a reference of the image."""
     box = ready(provider)
     fresh_history(box, TASK)
-    baseline = capture_baseline(box, CWD, tmp_path / "base")
-    return box, baseline, provider.reference(FAKE_IMAGE, {})
+    patch_base = capture_patch_base(box, CWD, tmp_path / "base")
+    return box, patch_base, provider.reference(FAKE_IMAGE, {})
 
 
 def patch_of(agent, tmp_path, name="work", **limits):
-    box, baseline, reference = agent
+    box, patch_base, reference = agent
     limits = PatchLimits(**limits) if limits else None
-    return read_change(box, reference, baseline, tmp_path / name, limits).patch()
+    return read_change(box, reference, patch_base, tmp_path / name, limits).patch()
 
 
 def test_the_baseline_is_what_the_fresh_history_committed(agent):
-    box, baseline, _ = agent
-    assert "src/bug_101.js" in baseline.tracked and ".gitignore" in baseline.tracked
-    assert not any(p.startswith(("node_modules/", ".git/")) for p in baseline.tracked)
-    assert baseline.stored == [".gitignore"], "setup changed no tracked file in this image"
-    assert (baseline.store / ".gitignore").read_text() == "node_modules/\n*.log\n"
+    box, patch_base, _ = agent
+    assert "src/bug_101.js" in patch_base.tracked and ".gitignore" in patch_base.tracked
+    assert not any(p.startswith(("node_modules/", ".git/")) for p in patch_base.tracked)
+    assert patch_base.stored == [".gitignore"], "setup changed no tracked file in this image"
+    assert (patch_base.store / ".gitignore").read_text() == "node_modules/\n*.log\n"
     listed = box.fs.read(BASE_LIST).decode().split("\0")
-    assert sorted(p for p in listed if p) == baseline.tracked, "the fresh history's own list"
+    assert sorted(p for p in listed if p) == patch_base.tracked, "the fresh history's own list"
 
 
 def test_every_kind_of_change_and_nothing_else(provider, agent, tmp_path):
@@ -123,11 +123,11 @@ def test_files_setup_changed_are_based_on_the_sandbox_not_the_image(tmp_path):
     provider = FakeProvider(task_image(FAKE_IMAGE, ic=["101"], runtime_setup=True))
     box = ready(provider)
     fresh_history(box, TASK)
-    baseline = capture_baseline(box, CWD, tmp_path / "base")
-    assert "src/bug_101.js" in baseline.stored
-    assert "sumInFloats" in (baseline.store / "src/bug_101.js").read_text()
+    patch_base = capture_patch_base(box, CWD, tmp_path / "base")
+    assert "src/bug_101.js" in patch_base.stored
+    assert "sumInFloats" in (patch_base.store / "src/bug_101.js").read_text()
     box.fs.write(f"{CWD}/src/bug_101.js", fixed_code("101"))
-    patch = patch_of((box, baseline, provider.reference(FAKE_IMAGE, {})), tmp_path)
+    patch = patch_of((box, patch_base, provider.reference(FAKE_IMAGE, {})), tmp_path)
     assert "-  return sumInFloats(items); // BUG" in patch
 
 
@@ -171,7 +171,7 @@ def test_a_repository_without_history_cannot_be_based(provider, tmp_path):
     box = ready(provider)
     box.fs.remove(f"{CWD}/.git")
     with pytest.raises(InfraError) as caught:
-        capture_baseline(box, CWD, tmp_path / "base")
+        capture_patch_base(box, CWD, tmp_path / "base")
     assert caught.value.kind == FaultKind.SETUP_FAILED and "not a git repository" in str(
         caught.value
     )
@@ -198,10 +198,12 @@ def _change(box) -> None:
 def _patch_after_change(provider, box, image, tmp_path, name):
     wait_until_ready(box, TASK, 5)
     fresh_history(box, TASK)
-    baseline = capture_baseline(box, CWD, tmp_path / f"{name}-base")
+    patch_base = capture_patch_base(box, CWD, tmp_path / f"{name}-base")
     _change(box)
     reference = provider.reference(image, {})
-    return read_change(box, reference, baseline, tmp_path / name, PatchLimits(max_files=10)).patch()
+    return read_change(
+        box, reference, patch_base, tmp_path / name, PatchLimits(max_files=10)
+    ).patch()
 
 
 def test_files_setup_leaves_are_the_base_whether_set_up_cold_or_from_a_snapshot(tmp_path):

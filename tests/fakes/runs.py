@@ -194,12 +194,12 @@ def acting_agent(act, name: str = "test/acting"):
 def fake_attempt(provider, root: Path, task, agent, *, attempt: int = 1, controls=None,
                  stop=None, on_phase=None, snapshots=None, **settings):  # fmt: skip
     """Run one attempt of `task` in `provider`'s sandboxes; (its folder, its record)."""
-    from swelancer.run.attempt import run_once
+    from swelancer.run.attempt import run_try
 
     folder = root / f"{task.task_id}-{attempt}-{len(list(root.iterdir()))}"
     folder.mkdir()
     settings.setdefault("model", agent.name)
-    record = run_once(
+    record = run_try(
         task,
         attempt,
         attempt_settings(**settings),

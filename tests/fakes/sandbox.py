@@ -26,7 +26,7 @@ container (`"crash"`); `setup_polls` readings of the marker find it missing befo
 Typical use (images and tasks come from `tests.fakes.sandbox_images`)::
 
     provider = FakeProvider(task_image(ic=["101"], managers=["0df39e7"]))
-    record = run_once(ic_task("101"), 1, settings, OracleAgent(), folder, provider=provider)
+    record = run_try(ic_task("101"), 1, settings, OracleAgent(), folder, provider=provider)
     assert record.status == "passed" and provider.live() == []
 """
 

@@ -1,4 +1,4 @@
-"""The attempt's lifecycle (`run.attempt.run_once`) on fake sandboxes: setup, the agent's turn,
+"""The attempt's lifecycle (`run.attempt.run_try`) on fake sandboxes: setup, the agent's turn,
 grading in the agent's container or a fresh one, controls, and what is classified as whose
 fault. The fake emulates upstream's runtime scripts (see `tests.fakes.sandbox_upstream`)."""
 
@@ -17,7 +17,7 @@ from swelancer.errors import ConfigError, FaultKind, InfraError
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.run.attempt import (
     AttemptSettings,
-    Controls,
+    ControlGrades,
     Interrupted,
     error_record,
     sandbox_spec,
@@ -355,7 +355,7 @@ def test_a_test_run_past_its_timeout_is_settled_by_the_control(provider, tmp_pat
 def test_controls_are_graded_once_per_image_and_task(tmp_path):
     provider = FakeProvider(task_image(FAKE_IMAGE, ic=["101", "102_1"], verdicts={
         "101": no_verdict_when_fixed("101"), "102_1": no_verdict_when_fixed("102_1")}))  # fmt: skip
-    controls = Controls()
+    controls = ControlGrades()
     reasons = []
     for task_id, n in [("101", 1), ("101", 2), ("102_1", 1)]:
         _, record = fake_attempt(provider, tmp_path, ic_task(task_id), OracleAgent(),
@@ -368,7 +368,7 @@ def test_controls_are_graded_once_per_image_and_task(tmp_path):
 
 def test_a_control_without_a_verdict_is_not_kept(tmp_path):
     provider = FakeProvider(task_image(FAKE_IMAGE, verdicts={"101": lambda box: None}))
-    controls = Controls()
+    controls = ControlGrades()
     for n in (1, 2):
         with pytest.raises(InfraError):
             fake_attempt(provider, tmp_path, ic_task("101"), OracleAgent(), attempt=n,
@@ -812,7 +812,7 @@ def agent_ops(provider) -> list[str]:
 
 
 def record_baseline_files(provider) -> list[str]:
-    """The tracked files setup changed and the `.gitignore`s: the baseline's stored files."""
+    """The tracked files setup changed and the `.gitignore`s: the patch base's stored files."""
     (box,) = provider.made("agent")
     return [p for p in box.fs.tree(CWD) if p.endswith("/.gitignore")]
 

@@ -26,7 +26,7 @@ EXCLUDED_DIRS = ("user_tool",)
 """Folders of the repository never part of the patch: the user tool's traces."""
 
 
-class Baseline(BaseModel):
+class PatchBase(BaseModel):
     """The repository as the agent received it, kept on the host."""
 
     cwd: str
@@ -44,9 +44,9 @@ class Baseline(BaseModel):
     container's layers (`sandbox.changes.ChangeList.marks`); None otherwise."""
 
 
-def capture_baseline(
+def capture_patch_base(
     sandbox, cwd: str, store: Path, changes: Sequence[tuple[str, int]] | None = None
-) -> Baseline:
+) -> PatchBase:
     """Record the agent's starting point: the files the fresh history committed (its list in
     `BASE_LIST`; made here when missing) and the content of those setup changed. Must be
     called before the agent's turn (the container is still the harness's own); the caller
@@ -66,7 +66,7 @@ def capture_baseline(
     _copy_files(sandbox, cwd, keep, store)
     marks = relative_marks(listed, cwd)
     # built without validation: its lists may hold every file setup wrote (100,000 or more)
-    return Baseline.model_construct(
+    return PatchBase.model_construct(
         cwd=cwd, tracked=tracked, store=store, stored=keep, start=start, marks=marks
     )
 
@@ -132,15 +132,15 @@ def _relative(path: str, prefix: str) -> str | None:
 
 
 def since_start(
-    baseline: Baseline, now: dict[str, int], marks: dict[str, tuple[int, ...]] | None
+    patch_base: PatchBase, now: dict[str, int], marks: dict[str, tuple[int, ...]] | None
 ) -> tuple[dict[str, int], list[str]]:
     """Which paths may differ from the repository the agent received: ({path: kind now, -1
     when the engine no longer lists it}, the stored paths to compare by content). A path
     the engine listed at the start too is left out when both listings hold the same mark
     for it (nothing wrote it since); one setup wrote that is listed no more (deleted, in a
     container set up cold) is in; without marks a stored path is compared by content."""
-    start, before = baseline.start, baseline.marks
-    stored = set(baseline.stored)
+    start, before = patch_base.start, patch_base.marks
+    stored = set(patch_base.stored)
     out: dict[str, int] = {}
     compare: list[str] = []
     for path in now.keys() | start.keys():
@@ -157,11 +157,11 @@ def since_start(
     return out, sorted(compare)
 
 
-def same_content(sandbox, baseline: Baseline, paths: list[str], into: Path) -> set[str]:
+def same_content(sandbox, patch_base: PatchBase, paths: list[str], into: Path) -> set[str]:
     """Which of `paths` (stored ones) the sandbox still holds as a regular file with the
     content it had at the start, read through the engine (bounded by the largest stored
     copy: a file grown past it differs)."""
-    kept = {rel: baseline.store / rel for rel in paths}
+    kept = {rel: patch_base.store / rel for rel in paths}
     kept = {rel: f for rel, f in kept.items() if f.is_file() and not f.is_symlink()}
     if not kept:
         return set()
@@ -169,7 +169,7 @@ def same_content(sandbox, baseline: Baseline, paths: list[str], into: Path) -> s
     largest = max(1, *(f.stat().st_size for f in kept.values()))
     limits = CopyLimits(max_file_bytes=largest, max_total_bytes=largest, max_entries=2)
     rels = sorted(kept)
-    copies = [(sandbox, f"{baseline.cwd}/{rel}", into / str(n)) for n, rel in enumerate(rels)]
+    copies = [(sandbox, f"{patch_base.cwd}/{rel}", into / str(n)) for n, rel in enumerate(rels)]
     same: set[str] = set()
     for n, (rel, report) in enumerate(zip(rels, copy_all(copies, limits), strict=True)):
         now = into / str(n)
