@@ -47,6 +47,7 @@ def test_a_container_exiting_by_itself_is_its_own_doing():
 
 def test_the_harness_own_requests_are_not_from_outside():
     ledger = StopLedger()
+    ledger.adopt("c")
     ledger.record(event("c", "start", T0))
     ledger.expect("c", "pause", "unpause")  # a snapshot's commit
     ledger.record(event("c", "pause", T0 + 1))
@@ -100,3 +101,20 @@ def test_a_container_the_engine_never_started_was_not_stopped():
     ledger.record(event("made", "die", T0 + 2, exitCode="137"))
     assert ledger.outside_since(LABELS, 0) is None
     assert ledger.cause("made").outside is False
+
+
+def test_another_processes_containers_of_the_run_are_not_judged_here():
+    # two nodes of a Ray run on one engine: each reads every event of the run's label; node
+    # A's commit pauses its container (its own request); node B never made that container
+    node_a, node_b = StopLedger(), StopLedger()
+    node_a.adopt("a")
+    node_a.expect("a", "pause", "unpause")
+    for ledger in (node_a, node_b):
+        ledger.record(event("a", "start", T0))
+        ledger.record(event("a", "pause", T0 + 1))
+        ledger.record(event("a", "unpause", T0 + 2))
+    assert node_a.owns("a") and not node_b.owns("a")
+    assert node_a.outside_since(LABELS, 0) is None  # its own request
+    assert node_b.outside_since(LABELS, 0) is None  # not its container
+    node_a.record(event("a", "kill", T0 + 3, signal="9"))  # then someone else kills it
+    assert node_a.outside_since(LABELS, 0) is not None

@@ -173,6 +173,8 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
         sandbox = cls(container, client, max_output_bytes=max_output_bytes)
         sandbox.disk_limited = disk_limited
         sandbox.stops = stops
+        if stops is not None:
+            stops.adopt(sandbox.id)
         try:
             if not network and network_mode is None:
                 sandbox.disconnect_network()

@@ -67,10 +67,22 @@ class StopLedger:
         self._labels: dict[str, dict[str, str]] = {}
         self._born: dict[str, int] = {}
         self._expected: dict[str, Counter[str]] = {}
+        self._own: set[str] = set()
+        """The containers this process made: others of the run (another node's, on one
+        engine) are another process's to judge and to act on."""
         self._gaps: list[list[int | None]] = []
         self.connected = False
 
     # -- what the watcher and the harness tell it -------------------------------------------
+
+    def adopt(self, container_id: str) -> None:
+        """The container is this process's: its stops are judged here."""
+        with self._cond:
+            self._own.add(container_id)
+
+    def owns(self, container_id: str) -> bool:
+        with self._cond:
+            return container_id in self._own
 
     def expect(self, container_id: str, *actions: str) -> None:
         """The harness is about to ask the engine for `actions` on the container."""
@@ -156,8 +168,8 @@ class StopLedger:
             if gap is not None:
                 return gap
             for cid, seen in self._seen.items():
-                if cid not in self._born:  # never started (a create the engine undid)
-                    continue
+                if cid not in self._born or cid not in self._own:  # never started (a create
+                    continue  # the engine undid), or another process's (another node's)
                 labels = self._labels.get(cid, {})
                 if any(labels.get(k) != v for k, v in marks.items()):
                     continue

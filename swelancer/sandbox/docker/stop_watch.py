@@ -52,6 +52,10 @@ class StopWatch:
     def expect(self, container_id: str, *actions: str) -> None:
         self.ledger.expect(container_id, *actions)
 
+    def adopt(self, container_id: str) -> None:
+        """A container this process made (only those are judged and acted on here)."""
+        self.ledger.adopt(container_id)
+
     # -- the thread -----------------------------------------------------------------------------
 
     def _loop(self) -> None:
@@ -67,8 +71,9 @@ class StopWatch:
                         continue
                     self._since = seen.time_ns // 1_000_000_000  # whole seconds: repeats
                     # of the last second's events after a reconnection are taken once
-                    if seen.action == "pause" and not seen.ours:
-                        self._remove_paused(str(event.get("id") or ""))
+                    cid = str(event.get("id") or "")
+                    if seen.action == "pause" and not seen.ours and self.ledger.owns(cid):
+                        self._remove_paused(cid)
             except Exception:  # the engine went away, or the connection failed
                 pass
             if self._closed.is_set():
