@@ -1,0 +1,367 @@
+"""The model gateway: a run's one way to its models, served on a Unix socket per attempt.
+
+`Gateway` (one per run) holds the real keys, the upstreams, the price table and the run's
+ledger; `Gateway.open(folder, cap_usd)` serves one attempt on a socket of its own in a fresh
+folder (`AttemptGate.socket_dir`, the folder to mount into the attempt's container; it holds
+the socket and nothing else). A connection starts with two bytes naming a port, as the
+forwarder's listening end sends them (`sandbox.forwarder`, run in the container on a loopback
+port), then speaks HTTP/1.1.
+
+Each request: its path must be one of `protocols.ROUTES`; its body must use no provider-side
+tool; the attempt's and the run's caps must not be spent (else a refusal in the protocol's own
+error shape, status 403, recorded). Then the placeholder key is dropped, the real one put in,
+and the call forwarded to the family's upstream; the answer (a stream passed on event by event)
+is metered, costed and recorded in the attempt's `gateway.jsonl`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import shutil
+import socketserver
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from swelancer.gateway.ledger import AttemptLedger, CallRecord, RunLedger, bounded
+from swelancer.gateway.protocols import (
+    EventReader,
+    Family,
+    Metered,
+    Route,
+    bypassing_tools,
+    error_body,
+    meter_json,
+    route_for,
+)
+
+if TYPE_CHECKING:
+    import httpx
+
+    from swelancer.models.prices import Prices
+
+SOCKET_NAME = "gateway.sock"
+PLACEHOLDER_KEY = "swelancer-gateway-placeholder"
+"""The only key a container holds: the gateway drops whatever key a request carries."""
+
+_DROPPED_REQUEST = {
+    "host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade",
+    "accept-encoding", "authorization", "x-api-key", "api-key", "proxy-authorization",
+    "cookie", "te", "trailer",
+}  # fmt: skip
+_PASSED_RESPONSE_EXCLUDED = {
+    "content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding",
+    "set-cookie", "server", "date",
+}  # fmt: skip
+
+
+class Upstream(BaseModel):
+    """Where a family's calls go: the base URL as its SDK takes it (OpenAI's with `/v1`,
+    Anthropic's without), and the real key."""
+
+    family: Family
+    base_url: str
+    api_key: str
+
+    def url(self, path: str) -> str:
+        base = self.base_url.rstrip("/")
+        if self.family == "openai" and base.endswith("/v1") and path.startswith("/v1/"):
+            path = path[3:]
+        return base + path
+
+    def headers(self) -> dict[str, str]:
+        if self.family == "anthropic":
+            return {"x-api-key": self.api_key}
+        return {"authorization": f"Bearer {self.api_key}"}
+
+
+class Gateway:
+    """One run's gateway: upstreams by family, prices, the run's ledger."""
+
+    def __init__(
+        self,
+        upstreams: list[Upstream],
+        prices: Prices,
+        *,
+        run_cap_usd: float | None = None,
+        timeout_s: float = 600.0,
+    ) -> None:
+        import httpx
+
+        self.upstreams: dict[Family, Upstream] = {u.family: u for u in upstreams}
+        self.prices = prices
+        self.run = RunLedger(run_cap_usd)
+        self.client = httpx.Client(
+            timeout=httpx.Timeout(timeout_s, connect=30.0), follow_redirects=False
+        )
+        self._open: list[AttemptGate] = []
+
+    def open(self, folder: Path, cap_usd: float | None = None) -> AttemptGate:
+        """Serve one attempt, recording into `folder`, until its gate is closed."""
+        gate = AttemptGate(self, AttemptLedger(folder, self.run, cap_usd))
+        self._open.append(gate)
+        return gate
+
+    def close(self) -> None:
+        for gate in list(self._open):
+            gate.close()
+        self.client.close()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Server(socketserver.ThreadingUnixStreamServer):
+    daemon_threads = True
+    gate: AttemptGate
+
+
+class AttemptGate:
+    """One attempt's socket (in a folder of its own) and ledger."""
+
+    def __init__(self, gateway: Gateway, ledger: AttemptLedger) -> None:
+        self.gateway, self.ledger = gateway, ledger
+        self.socket_dir = Path(tempfile.mkdtemp(prefix="swl-gw-"))
+        self.socket_dir.chmod(0o755)
+        self.socket = self.socket_dir / SOCKET_NAME
+        self._server = _Server(str(self.socket), _Handler)
+        self._server.gate = self
+        self.socket.chmod(0o666)  # the container's user may be anyone
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        )
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop serving and remove the socket's folder (idempotent)."""
+        if self in self.gateway._open:
+            self.gateway._open.remove(self)
+            self._server.shutdown()
+            self._server.server_close()
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
+
+    def __enter__(self) -> AttemptGate:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def handle(self) -> None:
+        if len(self.rfile.read(2)) == 2:  # the forwarder's port bytes
+            super().handle()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        _Call(self.server.gate, self).serve()
+
+    def do_POST(self) -> None:
+        _Call(self.server.gate, self).serve()
+
+
+class _Call:
+    """One request through the gateway."""
+
+    def __init__(self, gate: AttemptGate, handler: _Handler) -> None:
+        self.gate, self.h = gate, handler
+        self.started = time.monotonic()
+        self.record = CallRecord(method=handler.command, path=handler.path)
+
+    def serve(self) -> None:
+        h = self.h
+        length = int(h.headers.get("content-length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        hint = "anthropic-version" in h.headers
+        route = route_for(h.command, h.path, anthropic_hint=hint)
+        if route is None:
+            return self.refuse("openai", 404, "path", "not_found_error",
+                               f"the model gateway serves no {h.command} {h.path}")  # fmt: skip
+        body: dict[str, Any] = {}
+        if raw:
+            try:
+                parsed = json.loads(raw)
+            except ValueError:
+                parsed = None
+            if not isinstance(parsed, dict):
+                return self.refuse(route.family, 400, "bad_request", "invalid_request_error",
+                                   "the request body is not a JSON object")  # fmt: skip
+            body = parsed
+        self.record.request = bounded(body) if body else None
+        self.record.model = body.get("model") if isinstance(body.get("model"), str) else None
+        self.record.stream = bool(body.get("stream"))
+        if self.policy(route, body):
+            return None
+        upstream = self.gate.gateway.upstreams.get(route.family)
+        if upstream is None:
+            return self.refuse(route.family, 404, "path", "not_found_error",
+                               f"this run reaches no {route.family} model")  # fmt: skip
+        if route.metered and self.record.stream and h.path.startswith("/v1/chat/completions"):
+            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+            raw = json.dumps(body).encode()
+        self.forward(route, upstream, raw)
+        return None
+
+    def policy(self, route: Route, body: dict[str, Any]) -> bool:
+        """Refuse (and say True) a call that uses provider-side tools or passes a cap."""
+        if tools := bypassing_tools(self.h.path, body):
+            self.refuse(route.family, 400, "tools", "invalid_request_error",
+                        f"provider-side tools reach outside the sandbox and are refused by the "
+                        f"model gateway: {', '.join(tools)}")  # fmt: skip
+            return True
+        if not route.metered:
+            return False
+        ledger = self.gate.ledger
+        if cap := ledger.refusal():
+            self.refuse(route.family, 403, cap[0], "permission_error", cap[1])
+            return True
+        model = self.record.model or ""
+        if ledger.capped and self.gate.gateway.prices.price_for(model) is None:
+            self.refuse(route.family, 403, "unpriced", "permission_error",
+                        f"no price is known for model '{model}', so the run's cost cap "
+                        "could not be kept; the model gateway refuses it")  # fmt: skip
+            return True
+        return False
+
+    def refuse(self, family: Family, status: int, why: str, kind: str, message: str) -> None:
+        data = error_body(family, kind, f"swelancer model gateway: {message}")
+        self.record.refused, self.record.status = why, status
+        self.record.response = json.loads(data)
+        self.send(status, {"content-type": "application/json"}, data)
+        self.finish()
+
+    def forward(self, route: Route, upstream: Upstream, raw: bytes) -> None:
+        gateway = self.gate.gateway
+        headers = {k: v for k, v in self.h.headers.items() if k.lower() not in _DROPPED_REQUEST}
+        headers.update(upstream.headers())
+        headers["accept-encoding"] = "identity"
+        request = gateway.client.build_request(
+            self.h.command, upstream.url(self.h.path), headers=headers, content=raw or None
+        )
+        metered = Metered()
+        try:
+            response = gateway.client.send(request, stream=True)
+        except Exception as err:  # any fault of the way out is the gateway's
+            return self.upstream_fault(route.family, err)
+        with contextlib.closing(response):
+            self.record.status = response.status_code
+            if response.status_code == 401:
+                response.read()
+                status = response.status_code
+                self.record.error = f"the provider refused the gateway's key ({status})"
+                data = error_body(route.family, "authentication_error",
+                                  f"swelancer model gateway: {self.record.error}; "
+                                  "check the key the harness was given")  # fmt: skip
+                self.send(response.status_code, {"content-type": "application/json"}, data)
+                return self.finish()
+            passed = {k: v for k, v in response.headers.items()
+                      if k.lower() not in _PASSED_RESPONSE_EXCLUDED}  # fmt: skip
+            streaming = "text/event-stream" in response.headers.get("content-type", "")
+            try:
+                if streaming:
+                    self.stream(route, response, passed, metered)
+                else:
+                    data = response.read().replace(upstream.api_key.encode(), b"***")
+                    self.send(response.status_code, passed, data)
+                    self.meter_body(route, data, metered)
+            except Exception as err:  # the client went away, or the provider mid-stream
+                self.record.error = f"{type(err).__name__}: {err}"
+        if route.metered and 200 <= self.record.status < 300:
+            self.cost(metered)
+        self.finish()
+        return None
+
+    def stream(self, route: Route, response: httpx.Response, headers: dict[str, str],
+               metered: Metered) -> None:  # fmt: skip
+        reader = EventReader(route.family, metered)
+        h = self.h
+        h.send_response(response.status_code)
+        for name, value in headers.items():
+            h.send_header(name, value)
+        h.send_header("transfer-encoding", "chunked")
+        h.end_headers()
+        for chunk in _chunks(response):
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            h.wfile.flush()
+            reader.feed(chunk)
+        h.wfile.write(b"0\r\n\r\n")
+        h.wfile.flush()
+        reader.close()
+        self.record.response = bounded(reader.events)
+
+    def meter_body(self, route: Route, data: bytes, metered: Metered) -> None:
+        try:
+            payload = json.loads(data) if data else None
+        except ValueError:
+            payload = data[:2000].decode("utf-8", "replace")
+        self.record.response = bounded(payload)
+        if route.metered:
+            meter_json(route.family, payload, metered)
+
+    def cost(self, metered: Metered) -> None:
+        self.record.metered = True
+        self.record.usage = metered.usage
+        self.record.cache_write_tokens = metered.cache_write_tokens
+        model = self.record.model or metered.model or ""
+        if metered.seen and model:
+            self.record.cost_usd = self.gate.gateway.prices.cost_usd(
+                model, metered.usage, cache_write_tokens=metered.cache_write_tokens
+            )
+
+    def upstream_fault(self, family: Family, err: Exception) -> None:
+        self.record.error = f"{type(err).__name__}: {err}"
+        data = error_body(family, "api_error",
+                          f"swelancer model gateway: the provider could not be reached "
+                          f"({type(err).__name__})")  # fmt: skip
+        self.record.status = 502
+        self.send(502, {"content-type": "application/json"}, data)
+        self.finish()
+
+    def send(self, status: int, headers: dict[str, str], data: bytes) -> None:
+        h = self.h
+        try:
+            h.send_response(status)
+            for name, value in headers.items():
+                h.send_header(name, value)
+            h.send_header("content-length", str(len(data)))
+            h.end_headers()
+            h.wfile.write(data)
+            h.wfile.flush()
+        except OSError:
+            h.close_connection = True
+
+    def finish(self) -> None:
+        self.record.seconds = round(time.monotonic() - self.started, 6)
+        self.gate.ledger.record(self.record)
+
+
+def _chunks(response: httpx.Response) -> Iterator[bytes]:
+    for chunk in response.iter_raw():
+        if chunk:
+            yield chunk
+
+
+def socket_env(port: int) -> dict[str, str]:
+    """What a CLI in the container is given: the loopback gateway and the placeholder key."""
+    local = f"http://127.0.0.1:{port}"
+    return {
+        "ANTHROPIC_BASE_URL": local,
+        "ANTHROPIC_API_KEY": PLACEHOLDER_KEY,
+        "OPENAI_BASE_URL": f"{local}/v1",
+        "OPENAI_API_KEY": PLACEHOLDER_KEY,
+    }
