@@ -182,6 +182,7 @@ class _Call:
         self.gate, self.h = gate, handler
         self.started = time.monotonic()
         self.record = CallRecord(method=handler.command, path=handler.path)
+        self.finished = False
 
     def serve(self) -> None:
         h = self.h
@@ -242,8 +243,8 @@ class _Call:
         data = error_body(family, kind, f"swelancer model gateway: {message}")
         self.record.refused, self.record.status = why, status
         self.record.response = json.loads(data)
-        self.send(status, {"content-type": "application/json"}, data)
         self.finish()
+        self.send(status, {"content-type": "application/json"}, data)
 
     def forward(self, route: Route, upstream: Upstream, raw: bytes) -> None:
         gateway = self.gate.gateway
@@ -267,8 +268,8 @@ class _Call:
                 data = error_body(route.family, "authentication_error",
                                   f"swelancer model gateway: {self.record.error}; "
                                   "check the key the harness was given")  # fmt: skip
-                self.send(response.status_code, {"content-type": "application/json"}, data)
-                return self.finish()
+                self.finish()
+                return self.send(status, {"content-type": "application/json"}, data)
             passed = {k: v for k, v in response.headers.items()
                       if k.lower() not in _PASSED_RESPONSE_EXCLUDED}  # fmt: skip
             streaming = "text/event-stream" in response.headers.get("content-type", "")
@@ -277,14 +278,20 @@ class _Call:
                     self.stream(route, response, passed, metered)
                 else:
                     data = response.read().replace(upstream.api_key.encode(), b"***")
-                    self.send(response.status_code, passed, data)
                     self.meter_body(route, data, metered)
+                    self.settle(route, metered)
+                    self.send(response.status_code, passed, data)
             except Exception as err:  # the client went away, or the provider mid-stream
                 self.record.error = f"{type(err).__name__}: {err}"
+                self.settle(route, metered)
+        return None
+
+    def settle(self, route: Route, metered: Metered) -> None:
+        """Cost and record the call (once), before its answer's last byte is sent: whoever
+        has the answer can read its record, and the next call sees the spend."""
         if route.metered and 200 <= self.record.status < 300:
             self.cost(metered)
         self.finish()
-        return None
 
     def stream(self, route: Route, response: httpx.Response, headers: dict[str, str],
                metered: Metered) -> None:  # fmt: skip
@@ -299,10 +306,11 @@ class _Call:
             h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
             h.wfile.flush()
             reader.feed(chunk)
-        h.wfile.write(b"0\r\n\r\n")
-        h.wfile.flush()
         reader.close()
         self.record.response = bounded(reader.events)
+        self.settle(route, metered)
+        h.wfile.write(b"0\r\n\r\n")
+        h.wfile.flush()
 
     def meter_body(self, route: Route, data: bytes, metered: Metered) -> None:
         try:
@@ -329,8 +337,8 @@ class _Call:
                           f"swelancer model gateway: the provider could not be reached "
                           f"({type(err).__name__})")  # fmt: skip
         self.record.status = 502
-        self.send(502, {"content-type": "application/json"}, data)
         self.finish()
+        self.send(502, {"content-type": "application/json"}, data)
 
     def send(self, status: int, headers: dict[str, str], data: bytes) -> None:
         h = self.h
@@ -346,6 +354,9 @@ class _Call:
             h.close_connection = True
 
     def finish(self) -> None:
+        if self.finished:
+            return
+        self.finished = True
         self.record.seconds = round(time.monotonic() - self.started, 6)
         self.gate.ledger.record(self.record)
 
