@@ -17,6 +17,7 @@ from swelancer.sandbox.archive import CopyLimits, CopyReport
 __all__ = [
     "ExecResult",
     "InfraError",
+    "Mount",
     "Sandbox",
     "SandboxProvider",
     "SandboxSpec",
@@ -149,6 +150,14 @@ class Reach(BaseModel):
     max_connections: int = 256
 
 
+class Mount(BaseModel):
+    """A host folder (or an engine volume, by name) seen inside the sandbox at `target`."""
+
+    source: str
+    target: str
+    read_only: bool = True
+
+
 class SandboxSpec(BaseModel):
     """What a sandbox is started with."""
 
@@ -166,6 +175,9 @@ class SandboxSpec(BaseModel):
     """Another sandbox's ports this one reaches on its own loopback, from a network namespace
     of its own (no network, its own loopback, abstract sockets and /etc/hosts): nothing else
     of the other's namespace. Not with `network_of`."""
+    mounts: tuple[Mount, ...] = ()
+    """Folders or volumes brought in at start (the model gateway's socket folder, an installed
+    agent's read-only volume)."""
 
 
 class SandboxProvider(Protocol):

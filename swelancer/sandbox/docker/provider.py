@@ -57,6 +57,11 @@ class DockerProvider(ClientHolder):
             "disk": spec.disk,
             "stops": self.witness(run_id) if run_id else None,
         }
+        if spec.mounts:
+            options["volumes"] = {
+                m.source: {"bind": m.target, "mode": "ro" if m.read_only else "rw"}
+                for m in spec.mounts
+            }
         if spec.reach is not None:
             if spec.network_of:
                 raise ValueError("a sandbox either shares a network or reaches ports, not both")

@@ -78,9 +78,9 @@ def start_reaching(
         undo.append(relay.remove)
         box = DockerSandbox.start(
             image,
-            **options,
+            **{k: v for k, v in options.items() if k != "volumes"},
             network_mode="none",
-            volumes={volume: {"bind": MOUNT, "mode": "ro"}},
+            volumes={**(options.get("volumes") or {}), volume: {"bind": MOUNT, "mode": "ro"}},
             client=client,
         )
     except BaseException:
