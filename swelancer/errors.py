@@ -82,6 +82,10 @@ class FaultKind(StrEnum):
     """A fault of the harness itself; its traceback is in the attempt's error.txt."""
     NODE_LOST = "node_lost"
     """(Ray) the node running the attempt went away (its raylet died, or its worker crashed)."""
+    AGENT_START = "agent_start"
+    """An installed agent's CLI could not be prepared or did not start."""
+    GATEWAY = "gateway"
+    """The model gateway failed (not a provider's answer, not a refusal for cost)."""
 
 
 class InfraError(SwelancerError):

@@ -68,3 +68,47 @@ def open_port(box: DockerSandbox, deadline_s: float, port: int = PORT) -> dict[s
                 kind=FaultKind.DOCKER,
             )
         time.sleep(0.1)
+
+
+RELAY_MEMORY = "256m"
+RELAY_PIDS = 64
+
+
+def open_beside(
+    box: DockerSandbox, image: str, gate: AttemptGate, labels: dict[str, str],
+    deadline_s: float, port: int = PORT,
+) -> tuple[DockerSandbox, dict[str, str]]:  # fmt: skip
+    """The port without touching `box`: a relay container from `image` in `box`'s network
+    namespace (and in nothing else of it) holds the socket folder and listens on
+    127.0.0.1:`port` there. `box`, started with no mount, never sees the socket, and nothing
+    it does to its own processes stops the port. The relay is removed with `box`; its
+    environment for a CLI is returned beside it."""
+    from swelancer.sandbox.docker.sandbox import DockerSandbox
+
+    relay = DockerSandbox.start(
+        image,
+        labels={**labels, "swelancer.role": "gateway-relay"},
+        memory=RELAY_MEMORY,
+        pids_limit=RELAY_PIDS,
+        network_mode=f"container:{box.name}",
+        volumes={str(gate.socket_dir): {"bind": MOUNT, "mode": "rw"}},
+        entrypoint=listen_argv(port, deadline_s),
+        client=box.client,
+    )
+    box.companions.append(relay.remove)
+    until = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        try:
+            if relay.read_file(READY, limit=64).strip() == b"ready":
+                return relay, socket_env(port)
+        except (FileNotFoundError, IsADirectoryError):
+            pass
+        if time.monotonic() > until or not relay.alive():
+            log = relay.logs()[-500:]
+            relay.remove()
+            raise InfraError(
+                f"The model gateway's port beside {box.name} did not open within "
+                f"{READY_TIMEOUT_S:.0f} s (its log: {log!r}).",
+                kind=FaultKind.GATEWAY,
+            )
+        time.sleep(0.1)
