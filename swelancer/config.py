@@ -79,7 +79,9 @@ class AgentSection(_Section):
 
     model: str
     """gpt-4o, claude-…, openrouter/NAME, or a mock (mock/oracle, mock/noop, …)."""
-    mode: Literal["upstream", "tools"] = "upstream"
+    mode: Literal["upstream", "tools", "claude-code"] = "upstream"
+    """How the model works: the upstream loop, native tools, or an installed agent
+    (`agents.installed.INSTALLED`) in the task container."""
     base_url: str | None = None
     temperature: float | None = None
     reasoning_effort: str | None = None

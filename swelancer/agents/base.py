@@ -54,6 +54,9 @@ class AgentEnv:
     timeout in seconds."""
     hidden_tests: Path | None = None
     """The host copy of the hidden tests. Only `mock/oracle` reads it, to build gold answers."""
+    folder: Path | None = None
+    """The attempt's folder on the host: an installed agent keeps its native log and the
+    gateway's record of its model calls there."""
 
 
 class Agent(Protocol):

@@ -197,7 +197,9 @@ def run(
         Opt(
             "--agent",
             help="upstream (default): one python block per turn, as in the paper (comparable "
-            "numbers); tools: native tool calling (bash, python, user_tool, finish).",
+            "numbers); tools: native tool calling (bash, python, user_tool, finish); "
+            "claude-code: the Claude Code CLI inside the task container, its model calls "
+            "through the run's model gateway on this host.",
         ),
     ] = None,
     base_url: Annotated[

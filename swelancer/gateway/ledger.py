@@ -55,12 +55,19 @@ def bounded(payload: Any) -> Any:
 
 
 class RunLedger:
-    """The run's spend across all its attempts, and its cap (None: none)."""
+    """The run's spend across all its attempts, and its cap (None: none). Given the run's
+    `RunBudget` (`agents.loop`), it is that budget: what the host-driven agents spent counts
+    here too, and the gateway's calls count there."""
 
-    def __init__(self, cap_usd: float | None = None) -> None:
-        self.cap_usd = cap_usd
-        self.spent_usd = 0.0
+    def __init__(self, cap_usd: float | None = None, budget: Any = None) -> None:
+        self.budget = budget
+        self.cap_usd = budget.limit_usd if budget is not None else cap_usd
+        self._spent = 0.0
         self.lock = threading.Lock()
+
+    @property
+    def spent_usd(self) -> float:
+        return float(self.budget.spent_usd) if self.budget is not None else self._spent
 
     def refusal(self) -> str | None:
         with self.lock:
@@ -73,7 +80,10 @@ class RunLedger:
 
     def add(self, cost: float) -> None:
         with self.lock:
-            self.spent_usd += cost
+            if self.budget is not None:
+                self.budget.add(cost)
+            else:
+                self._spent += cost
 
 
 class AttemptLedger:

@@ -91,13 +91,14 @@ class Gateway:
         prices: Prices,
         *,
         run_cap_usd: float | None = None,
+        budget: Any = None,
         timeout_s: float = 600.0,
     ) -> None:
         import httpx
 
         self.upstreams: dict[Family, Upstream] = {u.family: u for u in upstreams}
         self.prices = prices
-        self.run = RunLedger(run_cap_usd)
+        self.run = RunLedger(run_cap_usd, budget)
         self.client = httpx.Client(
             timeout=httpx.Timeout(timeout_s, connect=30.0), follow_redirects=False
         )

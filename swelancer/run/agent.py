@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from swelancer.agents.base import Agent
-from swelancer.agents.loop import RunBudget
+from swelancer.agents.installed import INSTALLED
+from swelancer.agents.loop import Mode, RunBudget
 from swelancer.agents.prompts import PromptSet
 from swelancer.config import AgentSection, LimitsSection
 from swelancer.errors import ConfigError
@@ -26,8 +27,8 @@ def agent_prompts(
     agent: AgentSection, manifest: Path | None, *, show_progress: bool = True
 ) -> PromptSet | None:
     """The prompts the agent will send (read, or fetched, now); None for the mocks."""
-    if not sends_prompts(agent):
-        return None
+    if not sends_prompts(agent) or agent.mode in INSTALLED:
+        return None  # an installed agent is asked in its own words (`installed.prompt`)
     from swelancer.agents.prompt_choice import resolve_prompts
 
     return resolve_prompts(
@@ -59,7 +60,8 @@ def make_agent(
     prices = Prices() if agent.prices_file is None else Prices.from_file(agent.prices_file)
 
     def loop(chat: ChatModel) -> ModelAgent:
-        return ModelAgent(chat, name=agent.model, mode=agent.mode, prompts=prompts, budget=budget)
+        mode: Mode = "tools" if agent.mode == "tools" else "upstream"
+        return ModelAgent(chat, name=agent.model, mode=mode, prompts=prompts, budget=budget)
 
     if agent.model.startswith("mock/scripted:"):
         from swelancer.models.scripted import ScriptedChatModel
@@ -70,6 +72,11 @@ def make_agent(
         from swelancer.agents.mock import mock_agent
 
         return mock_agent(agent.model)
+    if agent.mode in INSTALLED:
+        from swelancer.agents.installed import make_installed
+
+        return make_installed(agent.mode, agent.model, agent.base_url, prices, budget,
+                              prepare=check_endpoint)  # fmt: skip
     from swelancer.models.resolve import resolve_model
 
     chat = resolve_model(

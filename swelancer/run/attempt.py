@@ -110,6 +110,7 @@ def run_try(
             user_tool=lambda: rules.user_tool(ops),
             run=_shell(sandbox, task.cwd),
             hidden_tests=state.hidden.root if agent.name == "mock/oracle" else None,
+            folder=folder,
         )
         try:
             outcome: AgentOutcome = agent.solve(task, env, settings.limits, log)

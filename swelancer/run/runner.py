@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from swelancer import __version__
 from swelancer.agents.base import Agent
+from swelancer.agents.installed import mounts_for, record_for
 from swelancer.agents.loop import RunBudget
 from swelancer.agents.prompts import PromptSet
 from swelancer.config import RunConfig, new_run_id
@@ -72,6 +73,7 @@ def _run_metadata(
             "config": config.model_dump(mode="json"),
             "manifest": task_set.source.model_dump(),
             "prompts": prompts.record if prompts is not None else None,
+            "installed_agent": record_for(config.agent.mode),
             "tasks": len(task_set.tasks),
             "skipped_broken": task_set.skipped_broken,
             "images": images,
@@ -354,6 +356,7 @@ class Runner:
             grading=config.grading,
             limits=config.limits,
             run_dir=str((Path(config.run.results_dir) / self.run_id).resolve()),
+            mounts=mounts_for(config.agent.mode),
         )
         retries = config.run.max_retries
         return AttemptJob(task=task, attempt=n, settings=settings, max_retries=retries)

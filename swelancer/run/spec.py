@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from swelancer.agents.base import Limits
 from swelancer.config import GradingSection, SandboxSection
 from swelancer.ops.images import DEMO_IMAGE
-from swelancer.sandbox.base import SandboxSpec
+from swelancer.sandbox.base import Mount, SandboxSpec
 from swelancer.tasks.models import IcTask, ManagerTask
 
 # What upstream's sample.env sets; upstream passes these to every task container.
@@ -43,6 +43,8 @@ class AttemptSettings(BaseModel):
     sandbox: SandboxSection = Field(default_factory=SandboxSection)
     grading: GradingSection = Field(default_factory=GradingSection)
     limits: Limits = Field(default_factory=Limits)
+    mounts: tuple[Mount, ...] = ()
+    """Brought into every task container of the run (an installed agent's volume)."""
     run_dir: str | None = None
     """The run directory's absolute path, put on every container as `swelancer.run_dir` so that
     `swelancer cleanup` can ask its lock whether the run is still going."""
@@ -108,4 +110,5 @@ def sandbox_spec(
         cpus=settings.sandbox.cpus,
         pids_limit=settings.sandbox.pids_limit or None,
         disk=disk_limit(settings),
+        mounts=settings.mounts if role == "agent" else (),
     )

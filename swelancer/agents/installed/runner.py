@@ -63,7 +63,7 @@ def run_session(
     tail = err[-2000:].decode("utf-8", "replace")
     if got.exit_code in (126, 127) or (not got.timed_out and got.exit_code != 0 and not out):
         raise InfraError(
-            f"{agent.name} {agent.version} did not start in {getattr(box, 'name', 'the sandbox')} "
+            f"{agent.name} {agent.version} did not start in {box.name} "
             f"(exit {got.exit_code}): {tail or got.output[-2000:]!r}",
             kind=FaultKind.AGENT_START,
         )

@@ -1,0 +1,108 @@
+"""`--agent claude-code` (and every installed agent) as an `Agent`: per attempt, a gate of the
+run's model gateway, a relay beside the task container opening its loopback port
+(`gateway.inside.open_beside`), one session of the CLI (`runner`), and the attempt's tokens
+and dollars as the gateway metered them.
+
+How it ends: the CLI's exit is `done` (its change is graded as it stands); its wall time
+(`--max-agent-seconds`, else `DEFAULT_WALL_S`) is `max_seconds`; a call refused for the cost
+cap is `max_cost`; its own turn limit (`--max-turns`) is `max_turns`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
+from swelancer.agents.installed.base import InstalledAgent
+from swelancer.agents.installed.prompt import terminal_prompt
+from swelancer.agents.installed.runner import run_session
+from swelancer.errors import ConfigError, FaultKind, InfraError
+from swelancer.gateway.server import Gateway, Upstream
+
+if TYPE_CHECKING:
+    from swelancer.tasks.models import Task
+
+DEFAULT_WALL_S = 3600.0
+PROVIDERS = {
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1"),
+}
+
+
+def upstream_for(agent: InstalledAgent, base_url: str | None,
+                 env: dict[str, str] | None = None) -> Upstream:  # fmt: skip
+    """The provider the agent's protocol goes to: `--base-url`, else the family's URL variable,
+    else the provider's own; the real key from the family's key variable."""
+    env = dict(os.environ) if env is None else env
+    key_env, url_env, default = PROVIDERS[agent.family]
+    url = base_url or env.get(url_env) or default
+    key = env.get(key_env)
+    if not key:
+        raise ConfigError(
+            f"--agent {agent.name} speaks to {agent.family} models and needs their key in "
+            f"{key_env}, which is not set. Export it in the shell that runs swelancer; it "
+            "stays on this host (the container holds only a placeholder)."
+        )
+    return Upstream(family=agent.family, base_url=url, api_key=key)
+
+
+class InstalledDriver:
+    """Runs one installed agent on each attempt, through the run's gateway."""
+
+    def __init__(self, agent: InstalledAgent, model: str, gateway: Gateway) -> None:
+        self.agent, self.gateway = agent, gateway
+        self.model = model.split("/", 1)[1] if model.startswith(f"{agent.family}/") else model
+        self.name = agent.name
+
+    def solve(self, task: Task, env: AgentEnv, limits: Limits, log: TranscriptLog) -> AgentOutcome:
+        from swelancer.gateway.inside import open_beside
+        from swelancer.sandbox.docker.sandbox import DockerSandbox
+
+        box, folder = env.sandbox, env.folder
+        if not isinstance(box, DockerSandbox) or folder is None:
+            raise InfraError(f"--agent {self.name} runs in Docker containers only",
+                             kind=FaultKind.AGENT_START, retryable=False)  # fmt: skip
+        wall = limits.max_agent_seconds or DEFAULT_WALL_S
+        inspect = box.client.api.inspect_container(box.id)
+        labels = {k: v for k, v in (inspect["Config"]["Labels"] or {}).items()
+                  if k.startswith("swelancer")}  # fmt: skip
+        with self.gateway.open(folder, cap_usd=limits.max_cost_usd) as gate:
+            relay, gateway_env = open_beside(box, inspect["Image"], gate, labels, wall + 120)
+            log.event("installed_agent", agent=self.name, version=self.agent.version)
+            try:
+                session = run_session(
+                    box, self.agent, terminal_prompt(task), model=self.model,
+                    max_turns=limits.max_turns, wall_s=wall, cwd=task.cwd,
+                    gateway_env=gateway_env, folder=folder,
+                )  # fmt: skip
+            finally:
+                relay.remove()
+            ledger = gate.ledger
+        stop, turns = _ending(session.log, session.timed_out, ledger.refusals)
+        log.event("installed_done", exit_code=session.exit_code, stop_reason=stop,
+                  calls=ledger.calls, log=session.log.name)  # fmt: skip
+        return AgentOutcome(turns=turns, usage=ledger.usage, cost_usd=ledger.cost_usd,
+                            stop_reason=stop)  # fmt: skip
+
+
+def _ending(log: Path, timed_out: bool, refusals: list[str]) -> tuple[str, int]:
+    """The stop reason and turns, from the CLI's last `result` event where it writes one."""
+    result: dict[str, Any] = {}
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(event, dict) and event.get("type") == "result":
+            result = event
+    turns = int(result.get("num_turns") or 0)
+    if timed_out:
+        return "max_seconds", turns
+    if any(r in ("cost_cap", "run_cost_cap") for r in refusals):
+        return "max_cost", turns
+    if result.get("subtype") == "error_max_turns":
+        return "max_turns", turns
+    return "done", turns
