@@ -1,5 +1,6 @@
 """The model gateway from inside a task container with no network: one demo-image container,
-its attempt's socket folder mounted in and a loopback port opened on it, probed from inside.
+the loopback port opened beside it by the gateway's relay (which alone holds the socket),
+probed from inside.
 
 The probes: the placeholder is the only key in the container; a model call to the loopback
 port reaches the fake provider on this host through the gateway, with the real key, and is
@@ -16,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from swelancer.gateway.inside import PORT, mount, open_port
+from swelancer.gateway.inside import MOUNT, PORT, open_beside
 from swelancer.gateway.ledger import read_records
 from swelancer.gateway.server import PLACEHOLDER_KEY, Gateway, Upstream
 from swelancer.models.prices import Prices
@@ -77,17 +78,20 @@ def test_a_container_without_network_reaches_its_models_only_through_the_gateway
             image=demo_image,
             env={"ISSUE_ID": "101"},  # its entry point sets task 101 up, then stays
             labels={"swelancer.run_id": docker_run_id},
-            mounts=(mount(gate),),
         )
         box = DockerProvider(docker_client).start(spec)
         try:
             box.disconnect_network()
-            env = open_port(box, deadline_s=600)  # type: ignore[arg-type]
+            labels = {"swelancer.run_id": docker_run_id}
+            relay, env = open_beside(box, demo_image, gate, labels, deadline_s=600)  # type: ignore[arg-type]
             url = env["ANTHROPIC_BASE_URL"]
             assert url == f"http://127.0.0.1:{PORT}"
-            # No key but the placeholder: not in the environment, not in the mounted folder.
-            seen = box.exec(["sh", "-c", "env; ls -la /run/swelancer-gateway"], timeout=30)
-            assert REAL not in seen.output and "gateway.sock" in seen.output
+            assert env["ANTHROPIC_API_KEY"] == PLACEHOLDER_KEY
+            # No key anywhere in the container's environment; the socket is not in it at all.
+            seen = box.exec(["sh", "-c", f"env; ls {MOUNT}; find / -name gateway.sock -xdev"],
+                            timeout=60)  # fmt: skip
+            assert REAL not in seen.output and "gateway.sock" not in seen.output
+            assert "No such file" in seen.output
             # The provider's own address does not answer from inside.
             direct = ask(box, fake.url)
             assert direct["status"] == 0, direct
@@ -107,6 +111,7 @@ def test_a_container_without_network_reaches_its_models_only_through_the_gateway
             assert len(fake.requests) == 1
         finally:
             box.remove()
+        assert not relay.alive()  # removed with the task container
     records = read_records(tmp_path / "a1")
     assert [r.refused for r in records] == ["tools", None, "cost_cap"]
     assert records[1].usage.input_tokens == 100_000
