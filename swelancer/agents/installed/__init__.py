@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from swelancer.agents.installed.base import InstalledAgent
 from swelancer.agents.installed.claude_code import ClaudeCode
+from swelancer.agents.installed.codex import Codex
 
 if TYPE_CHECKING:
     from swelancer.agents.installed.driver import InstalledDriver
     from swelancer.sandbox.base import Mount
 
-INSTALLED: dict[str, type[InstalledAgent]] = {"claude-code": ClaudeCode}
+INSTALLED: dict[str, type[InstalledAgent]] = {"claude-code": ClaudeCode, "codex": Codex}
 """`--agent NAME` of each installed agent."""
 
 
