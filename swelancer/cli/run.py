@@ -199,7 +199,7 @@ def run(
             help="upstream (default): one python block per turn, as in the paper (comparable "
             "numbers); tools: native tool calling (bash, python, user_tool, finish); "
             "claude-code: the Claude Code CLI inside the task container, its model calls "
-            "through the run's model gateway on this host.",
+            "through the run's model gateway on this host; codex: the Codex CLI, the same way.",
         ),
     ] = None,
     base_url: Annotated[
