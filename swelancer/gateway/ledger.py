@@ -96,6 +96,8 @@ class AttemptLedger:
         self.spent_usd = 0.0
         self.unpriced_calls = 0
         self.calls = 0
+        self.replies = 0
+        """Model calls the provider answered (each a turn of the agent's)."""
         self.refusals: list[str] = []
         self._lock = threading.Lock()
         folder.mkdir(parents=True, exist_ok=True)
@@ -123,6 +125,7 @@ class AttemptLedger:
         """Count `call` and append it to the record file."""
         with self._lock:
             self.calls += 1
+            self.replies += int(call.metered and 200 <= call.status < 300)
             self.usage = self.usage + call.usage
             if call.refused:
                 self.refusals.append(call.refused)

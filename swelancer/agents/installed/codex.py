@@ -20,6 +20,15 @@ native=$(find "$PREFIX/lib/node_modules/@openai" -path "*$arch-unknown-linux-mus
 ln -sf "$native" "$PREFIX/bin/codex-native"
 """
 
+CONFIG = (
+    'model_provider = "swelancer"\nweb_search = "disabled"\n'
+    '[model_providers.swelancer]\nname = "swelancer gateway"\n'
+    'base_url = "%s"\nenv_key = "OPENAI_API_KEY"\nwire_api = "responses"\n'
+)
+"""Its config: one provider, the gateway's port (`OPENAI_BASE_URL`), over HTTP and SSE (its
+built-in provider would try api.openai.com and a WebSocket); no provider web search (the
+gateway would refuse the call)."""
+
 
 class Codex(InstalledAgent):
     name = "codex"
@@ -35,7 +44,9 @@ class Codex(InstalledAgent):
             f"{MOUNT}/bin/codex-native", "exec", "--json", "--skip-git-repo-check",
             "--dangerously-bypass-approvals-and-sandbox", "-m", model, "-",
         ]  # fmt: skip
-        return ["sh", "-c", f"exec {shlex.join(cli)} < {shlex.quote(prompt_path)}"]
+        run = f"exec {shlex.join(cli)} < {shlex.quote(prompt_path)}"
+        return ["sh", "-c", f'mkdir -p "$CODEX_HOME" && printf {shlex.quote(CONFIG)} '
+                f'"$OPENAI_BASE_URL" > "$CODEX_HOME/config.toml" && {run}']  # fmt: skip
 
     def env(self, model: str) -> dict[str, str]:
         return {

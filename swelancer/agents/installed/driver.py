@@ -5,7 +5,8 @@ and dollars as the gateway metered them.
 
 How it ends: the CLI's exit is `done` (its change is graded as it stands); its wall time
 (`--max-agent-seconds`, else `DEFAULT_WALL_S`) is `max_seconds`; a call refused for the cost
-cap is `max_cost`; its own turn limit (`--max-turns`) is `max_turns`.
+cap is `max_cost`; its own turn limit (`--max-turns`) is `max_turns`. Its turns are those its
+log counts, else the model calls the provider answered.
 """
 
 from __future__ import annotations
@@ -84,8 +85,8 @@ class InstalledDriver:
         stop, turns = _ending(session.log, session.timed_out, ledger.refusals)
         log.event("installed_done", exit_code=session.exit_code, stop_reason=stop,
                   calls=ledger.calls, log=session.log.name)  # fmt: skip
-        return AgentOutcome(turns=turns, usage=ledger.usage, cost_usd=ledger.cost_usd,
-                            stop_reason=stop)  # fmt: skip
+        return AgentOutcome(turns=turns or ledger.replies, usage=ledger.usage,
+                            cost_usd=ledger.cost_usd, stop_reason=stop)  # fmt: skip
 
 
 def _ending(log: Path, timed_out: bool, refusals: list[str]) -> tuple[str, int]:

@@ -1,0 +1,77 @@
+"""The real Codex CLI (npm, pinned; its static native binary) through `swelancer run`: in the
+demo image's task container with no network, its model calls (OpenAI Responses, streamed)
+through the run's gateway. A fake Responses server on this host plays the session: one
+`exec_command` call that fixes task 101, then a closing message; the hidden test grades it.
+Codex's own web search is switched off in its config: the gateway would refuse the call."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cli_runs import containers, records, run_args, unique
+
+from swelancer.agents.installed.codex import Codex
+from swelancer.gateway.ledger import read_records
+from swelancer.models.base import ToolCall
+from tests.fakes.script import Reply
+from tests.gateway.streaming import FakeResponsesServer
+
+pytestmark = pytest.mark.docker
+
+REAL = "sk-openai-real-secret-codex-0123"
+FIX = (
+    "sed -i 's/return int(value \\* 10 \\*\\* places(currency))/"
+    "return int(round(value * 10 ** places(currency)))/' expenses/money.py && echo FIXED-101"
+)
+
+
+def session(body: dict[str, Any]) -> Reply:
+    """One `exec_command` with the fix; once its output is back, a closing message."""
+    items = body.get("input") if isinstance(body.get("input"), list) else []
+    if not any(i.get("type") == "function_call_output" for i in items):
+        call = ToolCall(id="call_fix101", name="exec_command", arguments={"cmd": FIX})
+        return Reply(tool_calls=[call], input_tokens=3000, output_tokens=30)
+    return Reply(text="Amounts keep their cents now.", input_tokens=3100, output_tokens=8)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeResponsesServer]:
+    with FakeResponsesServer(expected_key=REAL) as server:
+        yield server  # type: ignore[misc]
+
+
+def test_swelancer_run_with_codex_earns_task_101(
+    tmp_path: Path, docker_client: Any, demo_image: str, fake: FakeResponsesServer
+) -> None:
+    fake.answer_with(session)
+    run_id = unique("codex")
+    args = run_args(tmp_path, run_id, "--task", "101", "--agent", "codex")
+    args[args.index("mock/oracle")] = "gpt-4o"
+    env = {**os.environ, "OPENAI_API_KEY": REAL, "OPENAI_BASE_URL": f"{fake.url}/v1"}
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1500)
+    assert done.returncode == 0, done.stderr[-3000:]
+    run_dir = tmp_path / run_id
+    (record,) = records(run_dir)
+    folder = run_dir / "attempts" / "101" / "1"
+    assert record["status"] == "passed" and record["earned_usd"] == 250.0, (
+        record, (folder / "codex.stderr").read_text()[-2000:])  # fmt: skip
+    events = [json.loads(x) for x in (folder / "codex.jsonl").read_text().splitlines() if x]
+    assert events[-1]["type"] == "turn.completed" and record["turns"] == 2
+    assert any("FIXED-101" in json.dumps(e) for e in events)  # the command ran in the box
+    calls = [r for r in read_records(folder) if r.metered]
+    assert len(calls) == len(fake.requests) >= 2 and all(r.refused is None for r in calls)
+    assert all(r.headers["authorization"] == f"Bearer {REAL}" for r in fake.requests)
+    assert record["tokens"]["input"] == sum(r.usage.input_tokens for r in calls)
+    assert record["cost_usd"] == pytest.approx(sum(r.cost_usd or 0 for r in calls))
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["installed_agent"]["version"] == Codex().version
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert REAL not in path.read_text(errors="replace"), path
+    assert containers(run_id) == []
