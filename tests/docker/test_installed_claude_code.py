@@ -35,12 +35,18 @@ FIX = (
 )
 
 
+DECIDE = "echo '{\"selected_proposal_id\": 2}' > /app/expensify/manager_decisions.json"
+
+
 def session(body: dict[str, Any]) -> Reply:
     """Claude Code's side calls (no tools) get a short text; its main loop gets one Bash call
-    with the fix, then, once the call's result is back, a closing text."""
+    (the fix of task 101, or for manager task 111 the decision file its prompt names), then,
+    once the call's result is back, a closing text."""
     tools = [t.get("name") for t in body.get("tools") or []]
     if "Bash" not in tools:
         return Reply(text="ok", input_tokens=50, output_tokens=2)
+    first = json.dumps(body["messages"][0]["content"])
+    command = DECIDE if "manager_decisions.json" in first else FIX
     results = [
         block
         for message in body["messages"]
@@ -49,8 +55,8 @@ def session(body: dict[str, Any]) -> Reply:
         if block.get("type") == "tool_result"
     ]
     if not results:
-        call = ToolCall(id="toolu_fix101", name="Bash",
-                        arguments={"command": FIX, "description": "Fix the rounding"})  # fmt: skip
+        call = ToolCall(id="toolu_1", name="Bash",
+                        arguments={"command": command, "description": "Do it"})  # fmt: skip
         return Reply(text="Fixing the amount parser.", tool_calls=[call],
                      input_tokens=2000, output_tokens=40)  # fmt: skip
     return Reply(text="The amounts now keep their cents.", input_tokens=2100, output_tokens=10)
@@ -65,19 +71,22 @@ def fake() -> Iterator[StreamingAnthropicServer]:
 def test_swelancer_run_with_claude_code_earns_task_101(
     tmp_path: Path, docker_client: Any, demo_image: str, fake: StreamingAnthropicServer
 ) -> None:
-    """`swelancer run --split demo --task 101 --agent claude-code --model claude-sonnet-4-5`:
-    the volume prepared (or found), the CLI run in the task container with no network, the
-    fix graded by the hidden test, tokens and dollars those the gateway metered."""
+    """`swelancer run --split demo --task 101 --task 111-manager-0 --agent claude-code --model
+    claude-sonnet-4-5`: the volume prepared (or found), the CLI run in each task container with
+    no network, the fix graded by the hidden test and the manager's decision file by the
+    manager's choice, tokens and dollars those the gateway metered."""
     fake.answer_with(session)
     run_id = unique("claude-code")
-    args = run_args(tmp_path, run_id, "--task", "101", "--agent", "claude-code")
+    tasks = ["--task", "101", "--task", "111-manager-0"]
+    args = run_args(tmp_path, run_id, *tasks, "--agent", "claude-code")
     args[args.index("mock/oracle")] = "claude-sonnet-4-5"
     env = {**os.environ, "ANTHROPIC_API_KEY": REAL, "ANTHROPIC_BASE_URL": fake.url}
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1500)
     assert done.returncode == 0, done.stderr[-3000:]
     run_dir = tmp_path / run_id
-    (record,) = records(run_dir)
+    record, manager = sorted(records(run_dir), key=lambda r: r["task_id"])
     assert record["status"] == "passed" and record["earned_usd"] == 250.0, record
+    assert manager["status"] == "passed" and manager["earned_usd"] == 250.0, manager
     folder = run_dir / "attempts" / "101" / "1"
     events = [json.loads(x) for x in (folder / "claude-code.jsonl").read_text().splitlines() if x]
     assert events[-1]["type"] == "result" and events[-1]["subtype"] == "success"
@@ -86,7 +95,8 @@ def test_swelancer_run_with_claude_code_earns_task_101(
     # the record's tokens and dollars are the gateway's.
     calls = [r for r in read_records(folder) if r.metered]
     served = [r for r in fake.requests if r.path.split("?")[0] == "/v1/messages"]
-    assert len(calls) == len(served) >= 2
+    managers = read_records(run_dir / "attempts" / "111-manager-0" / "1")
+    assert len(calls) + len([r for r in managers if r.metered]) == len(served) >= 4
     assert all(r.headers.get("x-api-key") == REAL for r in fake.requests)
     assert record["tokens"]["input"] == sum(r.usage.input_tokens for r in calls)
     assert record["cost_usd"] == pytest.approx(sum(r.cost_usd or 0 for r in calls))
