@@ -23,12 +23,10 @@ import socketserver
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-from pydantic import BaseModel
 
 from swelancer.gateway.ledger import AttemptLedger, CallRecord, RunLedger, bounded
 from swelancer.gateway.protocols import (
@@ -41,6 +39,9 @@ from swelancer.gateway.protocols import (
     meter_json,
     route_for,
 )
+from swelancer.gateway.upstream import PLACEHOLDER_KEY, Upstream, socket_env
+
+__all__ = ["PLACEHOLDER_KEY", "AttemptGate", "Gateway", "Upstream", "socket_env"]
 
 if TYPE_CHECKING:
     import httpx
@@ -48,9 +49,9 @@ if TYPE_CHECKING:
     from swelancer.models.prices import Prices
 
 SOCKET_NAME = "gateway.sock"
-PLACEHOLDER_KEY = "swelancer-gateway-placeholder"
-"""The only key a container holds: the gateway drops whatever key a request carries."""
-
+USER_TOOL_PATH = "/swelancer/user-tool"
+"""`POST` here runs the attempt's user tool (`AttemptGate.user_tool`) and answers its message
+as `{"reply": ...}`: the `user-tool` command in the container asks through the same port."""
 _DROPPED_REQUEST = {
     "host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade",
     "accept-encoding", "authorization", "x-api-key", "api-key", "proxy-authorization",
@@ -60,26 +61,6 @@ _PASSED_RESPONSE_EXCLUDED = {
     "content-length", "connection", "keep-alive", "transfer-encoding", "content-encoding",
     "set-cookie", "server", "date",
 }  # fmt: skip
-
-
-class Upstream(BaseModel):
-    """Where a family's calls go: the base URL as its SDK takes it (OpenAI's with `/v1`,
-    Anthropic's without), and the real key."""
-
-    family: Family
-    base_url: str
-    api_key: str
-
-    def url(self, path: str) -> str:
-        base = self.base_url.rstrip("/")
-        if self.family == "openai" and base.endswith("/v1") and path.startswith("/v1/"):
-            path = path[3:]
-        return base + path
-
-    def headers(self) -> dict[str, str]:
-        if self.family == "anthropic":
-            return {"x-api-key": self.api_key}
-        return {"authorization": f"Bearer {self.api_key}"}
 
 
 class Gateway:
@@ -132,6 +113,9 @@ class AttemptGate:
 
     def __init__(self, gateway: Gateway, ledger: AttemptLedger) -> None:
         self.gateway, self.ledger = gateway, ledger
+        self.user_tool: Callable[[], str] | None = None
+        """Runs the attempt's user tool and gives its message; None: not offered."""
+        self.user_tool_lock = threading.Lock()
         self.socket_dir = Path(tempfile.mkdtemp(prefix="swl-gw-"))
         self.socket_dir.chmod(0o755)
         self.socket = self.socket_dir / SOCKET_NAME
@@ -189,6 +173,8 @@ class _Call:
         h = self.h
         length = int(h.headers.get("content-length") or 0)
         raw = h.rfile.read(length) if length else b""
+        if h.command == "POST" and h.path == USER_TOOL_PATH:
+            return self.user_tool()
         hint = "anthropic-version" in h.headers
         route = route_for(h.command, h.path, anthropic_hint=hint)
         if route is None:
@@ -217,6 +203,24 @@ class _Call:
             body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
             raw = json.dumps(body).encode()
         self.forward(route, upstream, raw)
+        return None
+
+    def user_tool(self) -> None:
+        """Run the user tool (one call at a time) and answer its message."""
+        run = self.gate.user_tool
+        if run is None:
+            return self.refuse("openai", 404, "path", "not_found_error",
+                               "this task offers no user tool")  # fmt: skip
+        with self.gate.user_tool_lock:
+            try:
+                text = run()
+            except Exception as err:  # its faults are the harness's; the agent gets a message
+                self.record.error = f"{type(err).__name__}: {err}"
+                text = "The user tool could not run (a fault of the harness, not yours)."
+        data = json.dumps({"reply": text}).encode()
+        self.record.status, self.record.response = 200, {"reply": text}
+        self.finish()
+        self.send(200, {"content-type": "application/json"}, data)
         return None
 
     def policy(self, route: Route, body: dict[str, Any]) -> bool:
@@ -366,14 +370,3 @@ def _chunks(response: httpx.Response) -> Iterator[bytes]:
     for chunk in response.iter_raw():
         if chunk:
             yield chunk
-
-
-def socket_env(port: int) -> dict[str, str]:
-    """What a CLI in the container is given: the loopback gateway and the placeholder key."""
-    local = f"http://127.0.0.1:{port}"
-    return {
-        "ANTHROPIC_BASE_URL": local,
-        "ANTHROPIC_API_KEY": PLACEHOLDER_KEY,
-        "OPENAI_BASE_URL": f"{local}/v1",
-        "OPENAI_API_KEY": PLACEHOLDER_KEY,
-    }

@@ -1,8 +1,9 @@
 """The real Claude Code CLI (npm, pinned) through `swelancer run`: in the demo image's task
 container with no network, its volume mounted read-only, its model calls through the run's
 gateway (a relay beside the container opens the loopback port). A fake Anthropic server on
-this host plays the session: Claude Code asks, the fake answers with one Bash call that fixes
-task 101, then ends the turn; the hidden test grades the fix.
+this host plays the session: Claude Code asks, the fake answers with Bash calls (the
+`user-tool` command, then the fix of task 101), then ends the turn; the hidden test grades
+the fix. A manager task in the same run writes its decision file.
 
 The volume is prepared once per version and kept by its labels (`swelancer cleanup` leaves
 it; `docker volume rm swelancer-agent-claude-code-<version>` makes it again).
@@ -21,6 +22,7 @@ import pytest
 from cli_runs import containers, records, run_args, unique
 
 from swelancer.agents.installed.claude_code import ClaudeCode
+from swelancer.agents.installed.user_tool import COMMAND as USER_TOOL
 from swelancer.gateway.ledger import read_records
 from swelancer.models.base import ToolCall
 from tests.fakes.script import Reply
@@ -39,27 +41,29 @@ DECIDE = "echo '{\"selected_proposal_id\": 2}' > /app/expensify/manager_decision
 
 
 def session(body: dict[str, Any]) -> Reply:
-    """Claude Code's side calls (no tools) get a short text; its main loop gets one Bash call
-    (the fix of task 101, or for manager task 111 the decision file its prompt names), then,
-    once the call's result is back, a closing text."""
+    """Claude Code's side calls (no tools) get a short text. Its main loop on task 101: the
+    `user-tool` command its prompt names, then the fix, then a closing text; on manager task
+    111: the decision file its prompt names, then a closing text. One Bash call per reply."""
     tools = [t.get("name") for t in body.get("tools") or []]
     if "Bash" not in tools:
         return Reply(text="ok", input_tokens=50, output_tokens=2)
     first = json.dumps(body["messages"][0]["content"])
-    command = DECIDE if "manager_decisions.json" in first else FIX
-    results = [
-        block
+    if "manager_decisions.json" in first:
+        steps = [DECIDE]
+    else:
+        assert USER_TOOL in first  # the IC prompt offers the user tool
+        steps = [USER_TOOL, FIX]
+    done = sum(
+        block.get("type") == "tool_result"
         for message in body["messages"]
         if message["role"] == "user" and isinstance(message["content"], list)
         for block in message["content"]
-        if block.get("type") == "tool_result"
-    ]
-    if not results:
-        call = ToolCall(id="toolu_1", name="Bash",
-                        arguments={"command": command, "description": "Do it"})  # fmt: skip
-        return Reply(text="Fixing the amount parser.", tool_calls=[call],
-                     input_tokens=2000, output_tokens=40)  # fmt: skip
-    return Reply(text="The amounts now keep their cents.", input_tokens=2100, output_tokens=10)
+    )
+    if done < len(steps):
+        call = ToolCall(id=f"toolu_{done}", name="Bash",
+                        arguments={"command": steps[done], "description": "Do it"})  # fmt: skip
+        return Reply(text="Next step.", tool_calls=[call], input_tokens=2000, output_tokens=40)
+    return Reply(text="Done.", input_tokens=2100, output_tokens=10)
 
 
 @pytest.fixture
@@ -91,12 +95,21 @@ def test_swelancer_run_with_claude_code_earns_task_101(
     events = [json.loads(x) for x in (folder / "claude-code.jsonl").read_text().splitlines() if x]
     assert events[-1]["type"] == "result" and events[-1]["subtype"] == "success"
     assert any("FIXED-101" in json.dumps(e) for e in events)  # the Bash call ran in the box
+    # `user-tool` asked the harness through the gateway's port; the user tool ran (a trace)
+    # and its message came back to the CLI as the command's output.
+    (asked,) = [r for r in read_records(folder) if r.path == "/swelancer/user-tool"]
+    assert asked.status == 200 and "user_tool" in asked.response["reply"]
+    trace = asked.response["reply"].split("\n")[1].strip()  # the trace's folder
+    assert trace.startswith("/app/expensify/user_tool/output_")
+    assert any(trace in json.dumps(e) for e in events)
+    ran = [json.loads(x) for x in (folder / "transcript.jsonl").read_text().splitlines()]
+    assert [e["outcome"] for e in ran if e["kind"] == "user_tool"] == ["finished"]
     # Every model call went through the gateway, with the real key behind it, and was metered;
     # the record's tokens and dollars are the gateway's.
     calls = [r for r in read_records(folder) if r.metered]
     served = [r for r in fake.requests if r.path.split("?")[0] == "/v1/messages"]
     managers = read_records(run_dir / "attempts" / "111-manager-0" / "1")
-    assert len(calls) + len([r for r in managers if r.metered]) == len(served) >= 4
+    assert len(calls) + len([r for r in managers if r.metered]) == len(served) >= 5
     assert all(r.headers.get("x-api-key") == REAL for r in fake.requests)
     assert record["tokens"]["input"] == sum(r.usage.input_tokens for r in calls)
     assert record["cost_usd"] == pytest.approx(sum(r.cost_usd or 0 for r in calls))

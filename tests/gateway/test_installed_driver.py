@@ -22,9 +22,10 @@ def test_the_prompt_is_the_task_with_terminal_instructions() -> None:
     ic = terminal_prompt(ic_task(title="Cents are lost", description="4.35 becomes 4.34"))
     assert "# Cents are lost" in ic and "4.35 becomes 4.34" in ic and "$250" in ic
     assert "terminal" in ic and "```python" not in ic and "<user-tool>" not in ic
+    assert "run `/tmp/swelancer-agent/user-tool`" in ic  # offered to IC tasks only
     manager = terminal_prompt(manager_task(title="Totals", description="mixed currencies"))
     assert "/app/expensify/manager_decisions.json" in manager
-    assert "end your session" in manager
+    assert "end your session" in manager and "user-tool" not in manager
 
 
 def test_calls_go_to_the_family_of_the_agent_with_the_key_of_this_host() -> None:

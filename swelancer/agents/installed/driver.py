@@ -11,8 +11,10 @@ log counts, else the model calls the provider answered.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +22,8 @@ from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
 from swelancer.agents.installed.base import InstalledAgent
 from swelancer.agents.installed.prompt import terminal_prompt
 from swelancer.agents.installed.runner import run_session
+from swelancer.agents.installed.user_tool import install as install_user_tool
+from swelancer.benchmark.variants import rules_for
 from swelancer.errors import ConfigError, FaultKind, InfraError
 from swelancer.gateway.server import Gateway, Upstream
 
@@ -73,6 +77,9 @@ class InstalledDriver:
         with self.gateway.open(folder, cap_usd=limits.max_cost_usd) as gate:
             relay, gateway_env = open_beside(box, inspect["Image"], gate, labels, wall + 120)
             log.event("installed_agent", agent=self.name, version=self.agent.version)
+            if rules_for(task).offers_user_tool:
+                install_user_tool(box)
+                gate.user_tool = functools.partial(_user_tool, env, log)
             try:
                 session = run_session(
                     box, self.agent, terminal_prompt(task), model=self.model,
@@ -87,6 +94,15 @@ class InstalledDriver:
                   calls=ledger.calls, log=session.log.name)  # fmt: skip
         return AgentOutcome(turns=turns or ledger.replies, usage=ledger.usage,
                             cost_usd=ledger.cost_usd, stop_reason=stop)  # fmt: skip
+
+
+def _user_tool(env: AgentEnv, log: TranscriptLog) -> str:
+    """The user tool run for the `user-tool` command; its message, as the loop logs it."""
+    t0 = time.monotonic()
+    reply = env.user_tool()
+    log.event("user_tool", output=reply.text, outcome=reply.outcome, note=reply.note,
+              seconds=round(time.monotonic() - t0, 3))  # fmt: skip
+    return f"{reply.text}\n{reply.note}".strip()
 
 
 def _ending(log: Path, timed_out: bool, refusals: list[str]) -> tuple[str, int]:

@@ -19,6 +19,10 @@ change is made (or your decision file written), end your session."""
 def terminal_prompt(task: Task) -> str:
     """The one message an installed agent starts from."""
     protocol = Template(TERMINAL).safe_substitute(cwd=task.cwd)
+    if rules_for(task).offers_user_tool:
+        from swelancer.agents.installed.user_tool import how_to
+
+        protocol = f"{protocol}\n\n{how_to(task.cwd)}"
     if task.prompt:
         return "\n\n".join([*task.prompt, protocol]) + "\n"
     values = {
