@@ -28,6 +28,9 @@ HEAVY_FIRST = (
     "test_pipeline.py",
     "test_contract_image.py",
     "test_isolation.py",
+    "test_installed_contract.py",
+    "test_installed_claude_code.py",
+    "test_installed_codex.py",
     "test_ray.py",
 )
 """The slowest modules, slowest first, so that `pytest -n` (whole modules to a worker, in this

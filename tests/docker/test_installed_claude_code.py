@@ -120,3 +120,22 @@ def test_swelancer_run_with_claude_code_earns_task_101(
         if path.is_file():
             assert REAL not in path.read_text(errors="replace"), path
     assert containers(run_id) == []  # the task container and the gateway's relay are gone
+
+
+def test_cleanup_keeps_installed_agents_volumes(docker_client: Any) -> None:
+    """A run's leftovers are removed by label, an installed agent's volume is kept (it serves
+    every later run); shown on two volumes of a run id of this test's own."""
+    from swelancer.sandbox.docker.containers import remove_volumes
+
+    run_id = unique("volumes")
+    marks = {"swelancer": "1", "swelancer.run_id": run_id}
+    kept = docker_client.volumes.create(
+        name=f"{run_id}-agent", labels={**marks, "swelancer.role": "installed-agent"}
+    )
+    gone = docker_client.volumes.create(name=f"{run_id}-reach", labels=marks)
+    try:
+        assert remove_volumes(docker_client, run_id) == [gone.name]
+        assert [v.name for v in docker_client.volumes.list(filters={"label": [
+            f"swelancer.run_id={run_id}"]})] == [kept.name]  # fmt: skip
+    finally:
+        kept.remove(force=True)

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 READY = ".swelancer-ready"
 ROLE = "installed-agent"
+"""Its volumes' role: `swelancer cleanup` keeps them (`sandbox.docker.containers.KEPT_ROLE`)."""
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 INSTALL_TIMEOUT_S = 1800
 

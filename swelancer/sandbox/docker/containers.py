@@ -48,6 +48,10 @@ def remove_containers(client: DockerClient, run_id: str | None = None) -> list[s
     return removed
 
 
+KEPT_ROLE = "installed-agent"
+"""The role of the volumes kept across runs: an installed agent's, prepared once per version."""
+
+
 def remove_volumes(client: DockerClient, run_id: str | None = None) -> list[str]:
     """Remove the volumes labelled `swelancer=1` (of one run, when `run_id` is given): the
     forwarders' sockets (`reach`), once their containers are gone. A volume still in use is
@@ -63,6 +67,8 @@ def remove_volumes(client: DockerClient, run_id: str | None = None) -> list[str]
         raise _infra_error(err, "Could not list volumes") from err
     removed = []
     for volume in found:
+        if (volume.attrs.get("Labels") or {}).get("swelancer.role") == KEPT_ROLE:
+            continue  # an installed agent's, reused by every run (`docker volume rm` removes it)
         try:
             volume.remove(force=True)
         except (NotFound, APIError):
