@@ -5,7 +5,8 @@ probed from inside.
 The probes: the placeholder is the only key in the container; a model call to the loopback
 port reaches the fake provider on this host through the gateway, with the real key, and is
 metered; the fake provider's own address does not answer from inside; a call for provider web
-search is refused; past the attempt's cost cap a second call is refused.
+search is refused; past the attempt's cost cap a second call is refused; a CLI that cannot
+start is an infrastructure fault of its own kind.
 """
 
 from __future__ import annotations
@@ -17,6 +18,9 @@ from typing import Any
 
 import pytest
 
+from swelancer.agents.installed.claude_code import ClaudeCode
+from swelancer.agents.installed.runner import run_session
+from swelancer.errors import FaultKind, InfraError
 from swelancer.gateway.inside import MOUNT, PORT, open_beside
 from swelancer.gateway.ledger import read_records
 from swelancer.gateway.server import PLACEHOLDER_KEY, Gateway, Upstream
@@ -109,6 +113,12 @@ def test_a_container_without_network_reaches_its_models_only_through_the_gateway
             assert second["status"] == 403
             assert "max-cost-usd 0.3" in second["body"]["error"]["message"]
             assert len(fake.requests) == 1
+            # A CLI that cannot start (no agent volume here) is the harness's fault, apart.
+            with pytest.raises(InfraError, match="did not start") as fault:
+                run_session(box, ClaudeCode(), "hi", model="claude-sonnet-4-5", max_turns=1,
+                            wall_s=60, cwd="/", gateway_env=env,
+                            folder=tmp_path / "cli")  # fmt: skip
+            assert fault.value.kind == FaultKind.AGENT_START
         finally:
             box.remove()
         assert not relay.alive()  # removed with the task container
