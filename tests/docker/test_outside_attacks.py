@@ -14,6 +14,11 @@ is cheap to keep.
   demo split's default) went on with no word: only a name that now gives another id was
   refused, so every new attempt ran another image than the run's first ones.
 
+Found, with its fix outside these guarantees' modules (a strict xfail): a snapshot carries the
+labels of the container it was committed from, so a container of another run started from it
+names the maker's run directory, and a bare `swelancer cleanup` can take the live run for one
+that is over.
+
 Guards that held and are cheap to keep: an agent outgrowing its container's memory is a stop
 of its own (the engine reports `oom` and `die`, never a request of its API), and no port of
 the app's is one the judge's own services bind.
