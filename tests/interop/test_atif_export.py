@@ -1,18 +1,10 @@
 """`swelancer export --format atif`: one Harbor trial folder per attempt, whose trajectory
-Harbor's own pydantic models accept, and whose rewards and metrics are the report's.
-
-Harbor needs Python 3.12 or later, so it is not installed here: its wheel is fetched from PyPI
-(`pip download`) and only its `harbor.models.trajectories` package (pydantic alone) is
-imported from it. Without PyPI the Harbor check skips, or fails when CI is set.
-"""
+Harbor's own pydantic models accept (`harbor_trajectory` in conftest.py), and whose rewards and
+metrics are the report's."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -22,36 +14,6 @@ from interop_runs import DEMO_TASKS, demo_like_run
 from swelancer.interop.atif import SCHEMA_VERSION, Trajectory
 from swelancer.report.metrics import compute, score_of
 from swelancer.run.results import RunDir, Transcript
-
-HARBOR = "harbor==0.26.0"
-
-
-@pytest.fixture(scope="module")
-def harbor_trajectory(tmp_path_factory):
-    """Harbor's own `Trajectory` model, loaded from its wheel."""
-    where = tmp_path_factory.mktemp("harbor")
-    got = subprocess.run(
-        [sys.executable, "-m", "pip", "download", HARBOR, "--no-deps", "--only-binary=:all:",
-         "--python-version", "3.12", "-d", str(where), "-q"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    wheels = list(where.glob("harbor-*.whl"))
-    if got.returncode != 0 or not wheels:
-        reason = f"could not download {HARBOR} from PyPI: {got.stderr[-500:]}"
-        if os.environ.get("CI"):
-            pytest.fail(reason, pytrace=False)
-        pytest.skip(reason)
-    saved = {k: v for k, v in sys.modules.items() if k == "harbor" or k.startswith("harbor.")}
-    for name in ("harbor", "harbor.models"):  # the packages only, not their __init__ imports
-        module = types.ModuleType(name)
-        module.__path__ = [f"{wheels[0]}/{name.replace('.', '/')}"]
-        sys.modules[name] = module
-    from harbor.models.trajectories import Trajectory as HarborTrajectory
-
-    yield HarborTrajectory
-    for k in [k for k in sys.modules if k == "harbor" or k.startswith("harbor.")]:
-        del sys.modules[k]
-    sys.modules.update(saved)
 
 
 @pytest.fixture
