@@ -3,6 +3,8 @@ figures, recomputed from the samples alone, are the report's."""
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from fakes.runs import run_cli
 from interop_runs import DEMO_TASKS, demo_like_run, log_figures
@@ -103,3 +105,13 @@ def test_a_run_with_no_attempt_or_a_bad_format_is_refused_in_a_paragraph(tmp_pat
     assert code == 2 and "no recorded attempt" in err
     code, _, err = run_cli("export", str(rd.path), "--format", "csv", capsys=capsys)
     assert code == 2 and "choose inspect or atif" in err
+
+
+def test_without_inspect_ai_the_export_says_which_extra_to_install(tmp_path, capsys, monkeypatch):
+    run = demo_like_run(tmp_path)
+    for name in ("inspect_ai", "inspect_ai.log"):
+        monkeypatch.setitem(sys.modules, name, None)  # an import of it raises ImportError
+    code, _, err = run_cli("export", str(run), "--format", "inspect", capsys=capsys)
+    assert code == 2
+    assert "pip install 'swelancer[inspect]'" in " ".join(err.split())
+    assert not (run / "inspect").exists()
