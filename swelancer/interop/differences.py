@@ -2,7 +2,8 @@
 a comparison of an imported run with one of ours says what its figures do not share.
 
 Read from inspect_evals 0.26.0 (`src/inspect_evals/swe_lancer/`: `scorers.py`, `utils.py`,
-`dataset.py`, `swe_lancer.py`; task version "2-B"), and this harness's `docs/FIDELITY.md`.
+`dataset.py`, `swe_lancer.py`; task version "2-B"; the same files in 0.28.0), and this
+harness's `docs/FIDELITY.md`.
 """
 
 from __future__ import annotations

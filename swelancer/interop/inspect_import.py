@@ -1,7 +1,7 @@
 """An Inspect AI log of the `inspect_evals` SWE-Lancer task, read into a run directory that
 `swelancer report` reads and compares with this harness's own runs.
 
-What is read is what that task writes (inspect_evals 0.26.0, `src/inspect_evals/swe_lancer/`):
+What is read is what that task writes (inspect_evals 0.26.0 and 0.28.0, `swe_lancer/`, task 2-B):
 sample ids are the manifest's `question_id` (the task id here), one epoch per attempt, the
 score `swe_lancer_scorer` (1.0 passed, 0.0 failed; its `answer` and `explanation` say why),
 sample metadata `variant`, `price`, `correct_proposal_id`, score metadata `pytest_log` and
