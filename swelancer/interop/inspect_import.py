@@ -217,7 +217,7 @@ def import_inspect(path: Path, tasks: TaskSet, run_dir: Path) -> Imported:
         errors = 0
         for sample in samples:
             record, score, notes = _record(sample, log, tasks, rd.run_id, path)
-            price_notes += notes
+            price_notes += [n for n in notes if n not in price_notes]  # once per task
             errors += record.status == "error"
             _write_attempt(rd, record, sample, score)
             rd.append(record)

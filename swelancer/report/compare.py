@@ -209,8 +209,8 @@ def compare(reports: list[RunReport], paths: list[Path]) -> Comparison:
 
 
 def _caveats(path: Path) -> list[str]:
-    """What run.json asks a comparison to say of the run (`caveats`: an imported run's
-    source and grading differences); none when it has none or cannot be read."""
+    """What run.json asks a comparison or a leaderboard to say of the run (`caveats`: an
+    imported run's source and grading differences); none when it has none or is unreadable."""
     try:
         meta = RunDir(path).read_run()
     except (OSError, ValueError):
@@ -250,4 +250,6 @@ def rank(reports: list[RunReport], paths: list[Path], results_dir: Path) -> Lead
 def leaderboard(results_dir: Path) -> Leaderboard:
     """The leaderboard of every run directly inside `results_dir`."""
     paths = run_dirs_in(results_dir)
-    return rank([compute(p) for p in paths], paths, results_dir)
+    board = rank([compute(p) for p in paths], paths, results_dir)
+    board.notes += [note for p in paths for note in _caveats(p)]
+    return board

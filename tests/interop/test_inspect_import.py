@@ -166,9 +166,15 @@ def test_report_compares_it_with_ours_and_names_the_grading_differences(tmp_path
     assert "103: $999.00 in the log" in notes
     by_task = {d["task_id"]: d for d in comparison["differences"] + comparison["only_in_some"]}
     assert by_task["103"]["price_usd"] == 1000.0
+    assert notes.count("103: $999.00 in the log") == 1, "once, though both epochs said it"
     code, out, _ = run_cli("report", str(ours), str(results / "theirs"), "--format", "md",
                            capsys=capsys)  # fmt: skip
     assert code == 0 and "graded by inspect_evals" in out
+    code, out, _ = run_cli("report", str(results), "--format", "json", capsys=capsys)
+    assert code == 0
+    board = json.loads(out)
+    assert board["kind"] == "leaderboard" and len(board["runs"]) == 2
+    assert any("graded by inspect_evals" in note for note in board["notes"])
 
 
 def test_our_own_export_imports_back_to_the_same_figures(tmp_path, capsys):
@@ -205,3 +211,13 @@ def test_a_file_that_is_not_a_log_and_a_taken_run_id_are_refused(tmp_path, capsy
     assert _import(capsys, tmp_path / "a.eval", tmp_path / "results")[0] == 0
     code, _, err = _import(capsys, tmp_path / "a.eval", tmp_path / "results")
     assert code == 2 and "already a run directory" in " ".join(err.split())
+
+
+def test_a_json_log_imports_as_its_eval_twin_does(tmp_path, capsys):
+    inspect_evals_log(tmp_path / "twin.eval")
+    inspect_evals_log(tmp_path / "twin.json")
+    assert (tmp_path / "twin.json").read_text().lstrip().startswith("{")
+    assert _import(capsys, tmp_path / "twin.eval", tmp_path / "a")[0] == 0
+    assert _import(capsys, tmp_path / "twin.json", tmp_path / "b")[0] == 0
+    a, b = compute(tmp_path / "a" / "imported-twin"), compute(tmp_path / "b" / "imported-twin")
+    assert a.per_task == b.per_task and a.earned_usd == b.earned_usd
