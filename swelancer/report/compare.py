@@ -21,6 +21,7 @@ from pydantic import Field
 from swelancer.format import money
 from swelancer.report.metrics import compute, run_dirs_in
 from swelancer.report.models import ReportModel, RunReport, TaskRow, TaskStatus
+from swelancer.run.results import RunDir
 
 COMPARISON_SCHEMA = 3
 
@@ -207,9 +208,22 @@ def compare(reports: list[RunReport], paths: list[Path]) -> Comparison:
     )
 
 
+def _caveats(path: Path) -> list[str]:
+    """What run.json asks a comparison or a leaderboard to say of the run (`caveats`: an
+    imported run's source and grading differences); none when it has none or is unreadable."""
+    try:
+        meta = RunDir(path).read_run()
+    except (OSError, ValueError):
+        return []
+    said = meta.get("caveats") if isinstance(meta, dict) else None
+    return [str(s) for s in said] if isinstance(said, list) else []
+
+
 def compare_runs(paths: list[Path]) -> Comparison:
-    """The comparison of the runs in these folders."""
-    return compare([compute(p) for p in paths], paths)
+    """The comparison of the runs in these folders, with what their run.json asks to be said."""
+    comparison = compare([compute(p) for p in paths], paths)
+    comparison.notes += [note for p in paths for note in _caveats(p)]
+    return comparison
 
 
 def rank(reports: list[RunReport], paths: list[Path], results_dir: Path) -> Leaderboard:
@@ -236,4 +250,6 @@ def rank(reports: list[RunReport], paths: list[Path], results_dir: Path) -> Lead
 def leaderboard(results_dir: Path) -> Leaderboard:
     """The leaderboard of every run directly inside `results_dir`."""
     paths = run_dirs_in(results_dir)
-    return rank([compute(p) for p in paths], paths, results_dir)
+    board = rank([compute(p) for p in paths], paths, results_dir)
+    board.notes += [note for p in paths for note in _caveats(p)]
+    return board
