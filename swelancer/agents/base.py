@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from swelancer.benchmark.user_tool_reply import UserToolReply
 from swelancer.models.base import Usage
 
 if TYPE_CHECKING:
@@ -38,22 +39,6 @@ class AgentOutcome(BaseModel):
     cost_usd: float | None = 0.0
     stop_reason: str = "done"  # done | max_turns | max_seconds | max_cost | no_answer | …
     model_retries: int = 0
-
-
-@dataclass(frozen=True)
-class UserToolReply:
-    """What a call of the user tool gives the agent: this project's message (`text`), how the
-    call ended, so that an agent speaking upstream's words can say what upstream's solver says
-    instead, and a `note` that holds whatever way the message is worded."""
-
-    text: str
-    outcome: Literal["finished", "timed_out", "not_run"] = "finished"
-    """`finished`: the test ran (traces or not); `timed_out`: stopped after `limit_s`;
-    `not_run`: it could not start (the reason is in `text`)."""
-    limit_s: float = 300.0
-    note: str = ""
-    """Said after the message in either wording (e.g. that the agent's processes were
-    stopped before the user came, with `--user-tool-in same`)."""
 
 
 @dataclass

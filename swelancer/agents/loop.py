@@ -12,11 +12,13 @@ import time
 from textwrap import dedent
 from typing import Any, Literal
 
-from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog, UserToolReply
+from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
 from swelancer.agents.prompts import PromptSet, render_prompt
 from swelancer.agents.tool_specs import TOOLS, bad_arguments
+from swelancer.benchmark.user_tool_reply import UserToolReply
+from swelancer.benchmark.variants import rules_for
 from swelancer.models.base import ChatModel, Message, ToolCall, ToolSpec, Usage
-from swelancer.tasks.models import IcTask, ManagerTask
+from swelancer.tasks.models import Task
 
 Mode = Literal["upstream", "tools"]
 PYTHON_BLOCK = re.compile(r"```python\s*\n(.*?)\n```", re.DOTALL)
@@ -101,9 +103,7 @@ class ModelAgent:
 
     # -- the loop -------------------------------------------------------------------------
 
-    def solve(
-        self, task: IcTask | ManagerTask, env: AgentEnv, limits: Limits, log: TranscriptLog
-    ) -> AgentOutcome:
+    def solve(self, task: Task, env: AgentEnv, limits: Limits, log: TranscriptLog) -> AgentOutcome:
         prompt = render_prompt(task, mode=self.mode, prompts=self.prompts)
         messages = [Message(role="user", content=text) for text in prompt]
         for text in prompt:
@@ -254,9 +254,9 @@ class ModelAgent:
 
     # -- tool calling ---------------------------------------------------------------------
 
-    def _tools(self, task: IcTask | ManagerTask) -> list[ToolSpec]:
+    def _tools(self, task: Task) -> list[ToolSpec]:
         names = ["bash", "python", "finish"]
-        if isinstance(task, IcTask):
+        if rules_for(task).offers_user_tool:
             names.insert(2, "user_tool")
         return [TOOLS[n] for n in names]
 
@@ -266,7 +266,7 @@ class ModelAgent:
                 return True
             finish = (
                 "call `finish` with the number of the proposal you accept"
-                if isinstance(task, ManagerTask)
+                if rules_for(task).chooses_proposal
                 else "call `finish` when you have finished"
             )
             messages.append(Message(role="user", content=f"Use the tools to work; {finish}."))
@@ -291,14 +291,15 @@ class ModelAgent:
             code = str(args["code"])
             command = f"python -c {shlex.quote(code)}"
             return self._run(env, log, command, timeout, code) or "[no output]", False
-        if call.name == "user_tool" and isinstance(task, IcTask):
+        if call.name == "user_tool" and rules_for(task).offers_user_tool:
             reply = self._user_tool(env, log)
             return (f"{reply.text}\n\n{reply.note}" if reply.note else reply.text), False
         if call.name == "finish":
-            if isinstance(task, ManagerTask) and "selected_proposal_id" in args:
-                decision = json.dumps({"selected_proposal_id": args["selected_proposal_id"]})
-                env.sandbox.write_file(f"{task.cwd}/manager_decisions.json", decision)
-                log.event("decision", selected_proposal_id=args["selected_proposal_id"])
+            answered = None
+            if "selected_proposal_id" in args:
+                answered = rules_for(task).answer(env.sandbox, args["selected_proposal_id"])
+            if answered is not None:
+                log.event(answered[0], **answered[1])
             return "Finished.", True
         return f"Unknown tool {call.name!r}.", False
 

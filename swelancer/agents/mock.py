@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
-from swelancer.errors import ConfigError, FaultKind, InfraError
-from swelancer.tasks.models import IcTask, ManagerTask
+from swelancer.benchmark.variants import rules_for
+from swelancer.errors import ConfigError
+from swelancer.tasks.models import Task
 
 MOCKS = ("mock/oracle", "mock/noop", "mock/first")
-
-
-def _decide(env: AgentEnv, task: ManagerTask, proposal_id: int, log: TranscriptLog) -> None:
-    decision = json.dumps({"selected_proposal_id": proposal_id})
-    env.sandbox.write_file(f"{task.cwd}/manager_decisions.json", decision)
-    log.event("decision", selected_proposal_id=proposal_id)
 
 
 class OracleAgent:
@@ -23,33 +17,10 @@ class OracleAgent:
 
     name = "mock/oracle"
 
-    def solve(
-        self, task: IcTask | ManagerTask, env: AgentEnv, limits: Limits, log: TranscriptLog
-    ) -> AgentOutcome:
-        if isinstance(task, ManagerTask):
-            _decide(env, task, task.correct_proposal_id, log)
-            return AgentOutcome(turns=1)
-        if env.hidden_tests is None:
-            raise InfraError(
-                "mock/oracle needs the host copy of the hidden tests", kind=FaultKind.ORACLE
-            )
-        # The folder upstream grades, issues/<question_id>, holds the patch that set the bug.
-        patch = env.hidden_tests / "issues" / task.task_id / "bug_reintroduce.patch"
-        if not patch.is_file():
-            raise InfraError(f"no bug_reintroduce.patch for {task.task_id}", kind=FaultKind.ORACLE)
-        env.sandbox.write_file("/tmp/gold.patch", patch.read_bytes())
-        result = env.run(
-            "{ git apply -R --whitespace=nowarn /tmp/gold.patch || patch -p1 -R -s "
-            "< /tmp/gold.patch; }; code=$?; rm -f /tmp/gold.patch; exit $code",
-            limits.command_timeout_s,
-        )
-        log.event("command", command="git apply -R bug_reintroduce.patch", output=result.output,
-                  exit_code=result.exit_code)  # fmt: skip
-        if not result.ok:
-            raise InfraError(
-                f"the gold patch of {task.task_id} does not reverse: {result.output[-300:]}",
-                kind=FaultKind.ORACLE,
-            )
+    def solve(self, task: Task, env: AgentEnv, limits: Limits, log: TranscriptLog) -> AgentOutcome:
+        run, timeout = env.run, limits.command_timeout_s
+        kind, data = rules_for(task).give_gold(env.sandbox, env.hidden_tests, run, timeout)
+        log.event(kind, **data)
         return AgentOutcome(turns=1)
 
 
@@ -58,9 +29,7 @@ class NoopAgent:
 
     name = "mock/noop"
 
-    def solve(
-        self, task: IcTask | ManagerTask, env: AgentEnv, limits: Limits, log: TranscriptLog
-    ) -> AgentOutcome:
+    def solve(self, task: Task, env: AgentEnv, limits: Limits, log: TranscriptLog) -> AgentOutcome:
         log.event("note", text="mock/noop does nothing")
         return AgentOutcome(turns=0, stop_reason="done")
 
@@ -70,13 +39,12 @@ class FirstProposalAgent:
 
     name = "mock/first"
 
-    def solve(
-        self, task: IcTask | ManagerTask, env: AgentEnv, limits: Limits, log: TranscriptLog
-    ) -> AgentOutcome:
-        if isinstance(task, ManagerTask):
-            _decide(env, task, 0, log)
-            return AgentOutcome(turns=1)
-        return AgentOutcome(turns=0)
+    def solve(self, task: Task, env: AgentEnv, limits: Limits, log: TranscriptLog) -> AgentOutcome:
+        answered = rules_for(task).answer(env.sandbox, 0)
+        if answered is None:
+            return AgentOutcome(turns=0)
+        log.event(answered[0], **answered[1])
+        return AgentOutcome(turns=1)
 
 
 def mock_agent(spec: str) -> OracleAgent | NoopAgent | FirstProposalAgent:

@@ -23,8 +23,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, model_validator
 
 from swelancer.agents.upstream_text import UpstreamTexts
+from swelancer.benchmark.variants import rules_for
 from swelancer.format import money
-from swelancer.tasks.models import IcTask, ManagerTask
+from swelancer.tasks.models import Task, Variant
 
 PriceStyle = Literal["int", "float"]
 
@@ -61,6 +62,9 @@ $cwd/manager_decisions.json (that path and no other), in this form:
 {"selected_proposal_id": <the number of the proposal you choose>}
 
 $protocol"""
+
+OUR_TEMPLATES: dict[Variant, str] = {"ic_swe": IC_TEMPLATE, "swe_manager": MANAGER_TEMPLATE}
+"""Our own wording (`--prompts swelancer`) of each variant's first message."""
 
 UPSTREAM_PROTOCOL = """\
 How to work: you act on the repository only through Python code that I run for you. Put \
@@ -136,7 +140,7 @@ def price_text(price_usd: float, style: PriceStyle) -> str:
 
 
 def render_prompt(
-    task: IcTask | ManagerTask, *, mode: str = "upstream", prompts: PromptSet | None = None
+    task: Task, *, mode: str = "upstream", prompts: PromptSet | None = None
 ) -> list[str]:
     """The user messages that start an attempt, in order: what the agent sends."""
     prompts = prompts or PromptSet()
@@ -145,24 +149,10 @@ def render_prompt(
     return _our_messages(task, mode, prompts.template)
 
 
-def upstream_task_prompt(
-    task: IcTask | ManagerTask, texts: UpstreamTexts, price_style: PriceStyle
-) -> str:
+def upstream_task_prompt(task: Task, texts: UpstreamTexts, price_style: PriceStyle) -> str:
     """What upstream's `construct_task_prompt` gives for a current-schema task."""
-    c = texts.constants
     price = price_text(task.price_usd, price_style)
-    if isinstance(task, IcTask):
-        first = c["IC_FIRST_PROMPT"].format(
-            title=task.title, html_description=task.description, price=price
-        )
-        return first + "\n\n" + c["IC_SECOND_PROMPT"] + "\n\n" + c["IC_THIRD_PROMPT"]
-    first = c["MANAGER_FIRST_PROMPT"].format(
-        title=task.title,
-        html_description=task.description,
-        price=price,
-        proposals=task.proposals_text,
-    )
-    return first + "\n\n" + c["MANAGER_SECOND_PROMPT"]
+    return rules_for(task).upstream_prompt(texts.constants, price)
 
 
 def _upstream_messages(task, mode: str, texts: UpstreamTexts | None, price_style: PriceStyle):
@@ -176,43 +166,35 @@ def _upstream_messages(task, mode: str, texts: UpstreamTexts | None, price_style
     return [first + "\n\n" + texts.constants["ADDITIONAL_AGENT_PROMPT"]]
 
 
-def _protocol(task: IcTask | ManagerTask, mode: str) -> str:
+def _protocol(task: Task, mode: str) -> str:
     if mode == "tools":
         how, user_tool = TOOLS_PROTOCOL, TOOLS_USER_TOOL
     else:
         how, user_tool = UPSTREAM_PROTOCOL, UPSTREAM_USER_TOOL
-    if not isinstance(task, IcTask):
+    if not rules_for(task).offers_user_tool:
         user_tool = ""
     user_tool = Template(user_tool).safe_substitute(cwd=task.cwd)
     return Template(how).safe_substitute(user_tool=user_tool, cwd=task.cwd)
 
 
-def _tools_note(task: IcTask | ManagerTask) -> str:
+def _tools_note(task: Task) -> str:
     return Template(TOOLS_INSTEAD).safe_substitute(protocol=_protocol(task, "tools"))
 
 
-def _proposals_text(task: ManagerTask) -> str:
-    if task.proposals_text:
-        return task.proposals_text
-    blocks = [f"Proposal: {p.id}:\n\n{p.text.strip()}" for p in task.proposals]
-    return ("\n\n" + "-" * 44 + "\n\n").join(blocks)
-
-
-def _our_messages(task: IcTask | ManagerTask, mode: str, template: str | None) -> list[str]:
-    is_ic = isinstance(task, IcTask)
+def _our_messages(task: Task, mode: str, template: str | None) -> list[str]:
     protocol = _protocol(task, mode)
     if task.prompt and template is None:
         if mode == "tools":
             return [*task.prompt, _tools_note(task)]
         return [*task.prompt, protocol]
-    text = template if template is not None else IC_TEMPLATE if is_ic else MANAGER_TEMPLATE
+    text = template if template is not None else OUR_TEMPLATES[task.variant]
     values = {
         "task_id": task.task_id,
         "title": task.title,
         "description": task.description.strip(),
         "price": money(task.price_usd),
         "cwd": task.cwd,
-        "proposals": _proposals_text(task) if isinstance(task, ManagerTask) else "",
+        "proposals": rules_for(task).proposals(),
         "protocol": protocol,
     }
     return [Template(text).safe_substitute(values).strip() + "\n"]

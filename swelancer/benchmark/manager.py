@@ -18,6 +18,8 @@ from swelancer.errors import InfraError
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import ManagerTask
 
+DECISION_FILE = "manager_decisions.json"
+"""Where, in the repository, the agent writes its choice."""
 DECISION_LIMIT = 1_000_000
 KEY = "selected_proposal_id"
 ODD_FORM_LIMIT = 200
@@ -99,7 +101,7 @@ def grade_manager(sandbox: Sandbox, task: ManagerTask, out_dir: Path) -> Manager
     """Compare the decision file with the proposal the real manager chose."""
     try:
         raw: bytes | None = sandbox.read_file(
-            f"{task.cwd}/manager_decisions.json", limit=DECISION_LIMIT
+            f"{task.cwd}/{DECISION_FILE}", limit=DECISION_LIMIT
         )
     except FileNotFoundError:
         raw = None

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field
 
-from swelancer.agents.base import UserToolReply
 from swelancer.benchmark.scrub import scrub_trace
+from swelancer.benchmark.user_tool_reply import UserToolReply
 from swelancer.sandbox.archive import CopyLimits
 from swelancer.sandbox.base import Sandbox
 from swelancer.tasks.models import IcTask

@@ -64,6 +64,7 @@ def images_snapshot(
 
       swelancer images snapshot --split demo --task 101 --task 103
     """
+    from swelancer.benchmark.variants import rules_for
     from swelancer.cli.tasks import query_from
     from swelancer.config import SandboxSection
     from swelancer.errors import ConfigError, SwelancerError
@@ -74,7 +75,7 @@ def images_snapshot(
     from swelancer.sandbox.factory import docker_engine
     from swelancer.sandbox.snapshot_model import parse_size
     from swelancer.tasks.catalog import load_tasks
-    from swelancer.tasks.models import IcTask
+    from swelancer.tasks.models import Task
     from swelancer.tasks.sources import cache_dir
 
     if variant != "ic_swe":
@@ -91,7 +92,7 @@ def images_snapshot(
     tasks = [
         t
         for t in load_tasks(query_from(split, manifest, variant, task, limit, False)).tasks
-        if isinstance(t, IcTask)
+        if rules_for(t).snapshots
     ]
     if not tasks:
         raise ConfigError("no IC task matches the selection; see `swelancer tasks list`.")
@@ -115,7 +116,7 @@ def images_snapshot(
         f"budget {size(store.budget_bytes)}, {size(store.used_bytes())} taken"
     )
 
-    def spec_for(task: IcTask, image: str):
+    def spec_for(task: Task, image: str):
         settings = AttemptSettings(run_id=run_id, model="snapshot", image=image, sandbox=section)
         return sandbox_spec(task, 1, settings, role="snapshot")
 
@@ -158,16 +159,16 @@ def images_snapshot(
 
 def _selection_tasks(selection: ImageSelection, per_task: bool) -> list | None:
     """The IC tasks of the selection, when they can be known without a download."""
+    from swelancer.benchmark.variants import rules_for
     from swelancer.ops.images import cached_manifest
     from swelancer.tasks.catalog import TaskQuery, load_tasks
-    from swelancer.tasks.models import IcTask
 
     if per_task:  # per-task images were set up when they were built
         return None
     tasks = selection.tasks
     if tasks is None and (selection.split == "demo" or cached_manifest(selection.split)):
         tasks = load_tasks(TaskQuery(split=selection.split), show_progress=False).tasks
-    return None if tasks is None else [t for t in tasks if isinstance(t, IcTask)]
+    return None if tasks is None else [t for t in tasks if rules_for(t).snapshots]
 
 
 def snapshot_listing(eng: ImageEngine, selection: ImageSelection, per_task: bool) -> dict:

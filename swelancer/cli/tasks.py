@@ -235,8 +235,8 @@ def show(
       swelancer tasks show 15193-manager-0 --split diamond --prompt
 
       swelancer tasks show 12155_1 --split diamond --prompt --agent tools --json"""
+    from swelancer.benchmark.variants import rules_for
     from swelancer.tasks.catalog import load_tasks
-    from swelancer.tasks.models import ManagerTask
 
     task_set = load_tasks(query_from(split, manifest, None, [task_id], None, False))
     t = task_set.tasks[0]
@@ -256,12 +256,7 @@ def show(
     if t.broken:
         lines.append(f"known broken upstream: {t.broken}")
     lines += ["", t.description or "\n\n".join(t.prompt or [])]
-    if isinstance(t, ManagerTask):
-        lines += ["", f"proposals ({len(t.proposals)}):"]
-        for p in t.proposals:
-            lines += ["", f"--- proposal {p.id} ---", p.text.strip()]
-        if answer:
-            lines += ["", f"correct proposal: {t.correct_proposal_id}"]
+    lines += rules_for(t).details(answer)
     typer.echo(clean("\n".join(lines)))
 
 

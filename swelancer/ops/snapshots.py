@@ -25,10 +25,10 @@ from swelancer.ops.images import blocked_by, containers_by_image
 from swelancer.sandbox.base import SandboxProvider, SandboxSpec
 from swelancer.sandbox.engine import RUN_LABEL, ImageEngine, SnapshotBuilder
 from swelancer.sandbox.snapshot_model import Snapshot
-from swelancer.tasks.models import IcTask
+from swelancer.tasks.models import Task
 
 Say = Callable[[str], None]
-SpecFor = Callable[[IcTask, str], SandboxSpec]
+SpecFor = Callable[[Task, str], SandboxSpec]
 
 
 class BuildReport(BaseModel):
@@ -49,7 +49,7 @@ class _Outcome(BaseModel):
 
 
 def build_snapshots(
-    tasks: list[IcTask],
+    tasks: list[Task],
     images: dict[str, str],
     *,
     store: SnapshotBuilder,
@@ -79,7 +79,7 @@ def build_snapshots(
         done = len(report.made) + len(report.present) + len(report.failed)
         say(f"[{done}/{total}] {outcome.line}")
 
-    def one(task: IcTask) -> _Outcome:
+    def one(task: Task) -> _Outcome:
         return _snapshot_one(task, images[task.task_id], store, provider, spec_for,
                              setup_timeout_s, stop)  # fmt: skip
 
@@ -109,7 +109,7 @@ def build_snapshots(
 
 
 def _snapshot_one(
-    task: IcTask,
+    task: Task,
     image: str,
     store: SnapshotBuilder,
     provider: SandboxProvider,

@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 from swelancer.agents.base import Agent, AgentEnv, AgentOutcome
 from swelancer.benchmark import setup
 from swelancer.benchmark.hidden import hide_tests, prepare_steps
-from swelancer.benchmark.manager import grade_manager
-from swelancer.benchmark.patch_base import capture_patch_base
 from swelancer.benchmark.shell import interactive, steps, without_shell_noise
+from swelancer.benchmark.user_tool_reply import UserToolReply
+from swelancer.benchmark.variants import rules_for
 from swelancer.errors import InfraError
 from swelancer.records import AttemptError, AttemptRecord, Phases, Tokens, utc_now
 from swelancer.run import user_tool_judged, verdict
@@ -30,7 +30,7 @@ from swelancer.run.spec import AttemptSettings, container_env, sandbox_spec
 from swelancer.run.state import TryState
 from swelancer.run.together import together
 from swelancer.sandbox.base import ExecResult, Sandbox, SandboxProvider
-from swelancer.tasks.models import IcTask, ManagerTask
+from swelancer.tasks.models import IcTask, Task
 
 if TYPE_CHECKING:
     from swelancer.sandbox.base import SnapshotStore
@@ -56,7 +56,7 @@ def _check(stop: threading.Event | None) -> None:
 
 
 def run_try(
-    task: IcTask | ManagerTask,
+    task: Task,
     attempt: int,
     settings: AttemptSettings,
     agent: Agent,
@@ -78,25 +78,24 @@ def run_try(
             phase(f"agent turn {data.get('turn')}")
 
     log = Transcript(folder / "transcript.jsonl", on_event=on_event)
+    rules = rules_for(task)
     state = TryState(task, attempt, settings, folder, provider, controls or ControlGrades(), log,
-                     snapshots)  # fmt: skip
+                     snapshots if rules.snapshots else None)  # fmt: skip
     state.stop = stop
+    ops = _Ops(state)
     try:
         phase("setup")
         t0 = time.monotonic()
         sandbox = state.sandbox = state.ready("agent")
-        if isinstance(task, ManagerTask):
-            setup.checkout_manager_base(sandbox, task)
+        rules.prepare(sandbox)
         # one command: the other tasks' tests pruned, the test's rewrite, the fresh history
         first = steps(*prepare_steps(task), setup.fresh_history_step(task))
         done = sandbox.exec(first, workdir=task.cwd, timeout=1800)
         setup.fresh_history(sandbox, task, done)
         start = sandbox.changes()  # one listing: the patch's base and what setup changed
-        if isinstance(task, IcTask):
-            state.patch_base = capture_patch_base(sandbox, task.cwd, state.scratch / "base", start)
-        left = (setup.BASE_LIST,) if isinstance(task, IcTask) else ()
+        state.patch_base = rules.patch_base(sandbox, state.scratch / "base", start)
         tests = state.scratch / "tests"
-        state.hidden = hide_tests(sandbox, tests, task, also_delete=left, pruned=done)
+        state.hidden = hide_tests(sandbox, tests, task, also_delete=rules.also_delete, pruned=done)
         state.remember_start(start)
         sandbox.disconnect_network()
         state.keep, state.keep_engine = _processes_now(sandbox)
@@ -108,7 +107,7 @@ def run_try(
         phase("agent")
         env = AgentEnv(
             sandbox=sandbox,
-            user_tool=lambda: user_tool_judged.call(state),
+            user_tool=lambda: rules.user_tool(ops),
             run=_shell(sandbox, task.cwd),
             hidden_tests=state.hidden.root if agent.name == "mock/oracle" else None,
         )
@@ -132,15 +131,7 @@ def run_try(
         t0 = time.monotonic()
         phase("grading")
         record = _record(task, attempt, settings, started, outcome)
-        if isinstance(task, IcTask):
-            passed = verdict.grade_ic(state, record)
-        else:
-            choice = grade_manager(sandbox, task, folder)
-            record.selected_proposal = choice.selected
-            record.decision_odd_form = choice.odd_form
-            record.correct_proposal = task.correct_proposal_id
-            record.reason = choice.reason
-            passed = choice.passed
+        passed = rules.grade(sandbox, ops, record)
         phases.grading = time.monotonic() - t0
         record.status = "passed" if passed else "failed"
         record.score = 1.0 if passed else 0.0
@@ -155,8 +146,23 @@ def run_try(
         log.close()
 
 
+class _Ops:
+    """What a try offers a variant's rules (`benchmark.variants.TryOps`)."""
+
+    def __init__(self, state: TryState) -> None:
+        self._state = state
+        self.folder = state.folder
+        self.user_tool_limit_s = state.settings.grading.user_tool_timeout_s
+
+    def grade_change(self, task: IcTask, record: AttemptRecord) -> bool:
+        return verdict.grade_ic(self._state, task, record)
+
+    def user_tool(self, task: IcTask) -> UserToolReply:
+        return user_tool_judged.call(self._state, task)
+
+
 def _record(
-    task: IcTask | ManagerTask,
+    task: Task,
     attempt: int,
     settings: AttemptSettings,
     started: str,
@@ -208,7 +214,7 @@ def _shell(sandbox: Sandbox, cwd: str) -> Callable[[str, float], ExecResult]:
 
 
 def error_record(
-    task: IcTask | ManagerTask,
+    task: Task,
     attempt: int,
     settings: AttemptSettings,
     error: InfraError,

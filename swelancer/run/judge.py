@@ -24,11 +24,9 @@ def playbook_parts(state: TryState) -> SplitPlaybook:
     """The image's `run_tests.yml` split, read from the harness's copy of the image's tests
     (taken before the agent's turn, never from the agent's container)."""
     assert state.hidden is not None
-    parts = getattr(state, "_parts", None)
-    if parts is None:
-        parts = split_playbook(state.hidden.root / "run_tests.yml")
-        state._parts = parts  # type: ignore[attr-defined]
-    return parts
+    if state.playbook is None:
+        state.playbook = split_playbook(state.hidden.root / "run_tests.yml")
+    return state.playbook
 
 
 def judge_deadline_s(state: TryState) -> float:
@@ -39,13 +37,14 @@ def judge_deadline_s(state: TryState) -> float:
     return settings.sandbox.setup_timeout_s + max(runs, settings.grading.user_tool_timeout_s)
 
 
-def start_judge(state: TryState, app: Sandbox, role: str = "judge") -> tuple[Sandbox, set[int]]:
+def start_judge(
+    state: TryState, task: IcTask, app: Sandbox, role: str = "judge"
+) -> tuple[Sandbox, set[int]]:
     """A judge container for `app`: from the task's snapshot when there is one (the task as
     setup left it, tests pristine), else the image set up by its own entry point; in a network
     namespace of its own, it reaches the app's declared ports (`benchmark.app_ports`) and
     nothing else of the app's. Its processes once ready are returned to keep."""
-    task, settings = state.task, state.settings
-    assert isinstance(task, IcTask)
+    settings = state.settings
     spec = sandbox_spec(task, state.attempt, settings, role)
     env = state.envs.get(app.name)
     reach = Reach(of=app.name, ports=APP_PORTS, deadline_s=judge_deadline_s(state))
@@ -73,15 +72,13 @@ def start_judge(state: TryState, app: Sandbox, role: str = "judge") -> tuple[San
         raise
 
 
-def judged(state: TryState, app: Sandbox, out: str) -> IcGrade:
+def judged(state: TryState, task: IcTask, app: Sandbox, out: str) -> IcGrade:
     """The hidden test's runs on `app` (the agent's container, or a fresh one holding its
     patch), judged in a container of its own that is removed afterwards."""
-    task = state.task
-    assert isinstance(task, IcTask)
     parts = playbook_parts(state)
     app_keep = state.keep if app is state.sandbox else state.keeps.get(app.name)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="swelancer-judge") as pool:
-        starting = pool.submit(start_judge, state, app)  # while the app's part builds
+        starting = pool.submit(start_judge, state, task, app)  # while the app's part builds
         try:
             return grade_split(
                 Pair(app, app_keep, starting),

@@ -20,6 +20,7 @@ from swelancer.benchmark.patch import (
     read_change,
 )
 from swelancer.benchmark.patch_base import PatchBase
+from swelancer.benchmark.playbook_split import SplitPlaybook
 from swelancer.benchmark.trust import python_changed, replaced_tools
 from swelancer.errors import FaultKind, InfraError
 from swelancer.run.controls import ControlGrades
@@ -61,6 +62,8 @@ class TryState:
         self.images: dict[str, str] = {}
         """The image each role's first container started from (the base, or a snapshot)."""
         self.hidden: HiddenTests | None = None
+        self.playbook: SplitPlaybook | None = None
+        """The hidden tests' playbook split into the app's and the judge's parts, once read."""
         self.patch_base: PatchBase | None = None
         self.keep: set[int] = set()
         self.keep_engine: set[int] = set()
@@ -125,7 +128,7 @@ class TryState:
         before anything else runs in it. Its log goes to the attempt folder either way."""
         task, settings = self.task, self.settings
         spec = sandbox_spec(task, self.attempt, settings, role)
-        store = self.snapshots if isinstance(task, IcTask) else None
+        store = self.snapshots
         if store is None:
             return self._start(spec, role, "cold")
         box = self._from_snapshot(spec, role, store.find(settings.image, task.task_id))
@@ -176,8 +179,6 @@ class TryState:
         """A new app container of the task, set up (cold or from its snapshot), holding no
         test (a judge container runs them: `run.judge`) and cut off the network once set up
         (upstream grades offline)."""
-        task = self.task
-        assert isinstance(task, IcTask)
         grader = self.ready(role)
         try:
             drop_tests(grader)

@@ -12,7 +12,6 @@ import contextlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from swelancer.agents.base import UserToolReply
 from swelancer.benchmark.judged import AppUnplaced, Pair, run_split
 from swelancer.benchmark.patch import PatchTooLarge, PatchUnreadable, apply_patch
 from swelancer.benchmark.scrub import needles
@@ -25,6 +24,7 @@ from swelancer.benchmark.user_tool import (
     collect_traces,
     reply_for,
 )
+from swelancer.benchmark.user_tool_reply import UserToolReply
 from swelancer.errors import InfraError
 from swelancer.run.judge import playbook_parts, remove_judge, start_judge
 from swelancer.run.state import TryState, save_logs
@@ -34,14 +34,12 @@ from swelancer.tasks.models import IcTask
 STOPPED = "(Processes you had left running were stopped before the user came.)"
 
 
-def call(state: TryState) -> UserToolReply:
+def call(state: TryState, task: IcTask) -> UserToolReply:
     """The user tool for the agent; a fault the agent caused (e.g. a folder too deep for the
     engine to list) is told to the model, one of the engine is raised."""
     limit = state.settings.grading.user_tool_timeout_s
-    if not isinstance(state.task, IcTask):
-        return UserToolReply("The user tool is only available for IC SWE tasks.", "not_run", limit)
     try:
-        return user_tool(state)
+        return user_tool(state, task)
     except InfraError as exc:
         assert state.sandbox is not None
         if not state.sandbox.alive():  # raises when the engine itself does not answer
@@ -51,10 +49,9 @@ def call(state: TryState) -> UserToolReply:
         return UserToolReply(f"The user tool could not run: {exc}", "not_run", limit)
 
 
-def user_tool(state: TryState) -> UserToolReply:
+def user_tool(state: TryState, task: IcTask) -> UserToolReply:
     """One call of the user tool; what the model reads back."""
-    task = state.task
-    assert isinstance(task, IcTask) and state.sandbox is not None and state.hidden is not None
+    assert state.sandbox is not None and state.hidden is not None
     timeout = state.settings.grading.user_tool_timeout_s
     same = state.settings.grading.user_tool_in == "same"
     app_keep: set[int] | None
@@ -82,7 +79,7 @@ def user_tool(state: TryState) -> UserToolReply:
                     "not_run",
                     timeout,
                 )
-        got, call_dir = _traced_run(state, app, app_keep, timeout)
+        got, call_dir = _traced_run(state, task, app, app_keep, timeout)
     finally:
         if same:  # nothing the app started outlives the call, nor its logs folder
             with contextlib.suppress(InfraError):
@@ -101,16 +98,16 @@ def user_tool(state: TryState) -> UserToolReply:
 
 
 def _traced_run(
-    state: TryState, app: Sandbox, app_keep: set[int] | None, timeout: float
+    state: TryState, task: IcTask, app: Sandbox, app_keep: set[int] | None, timeout: float
 ) -> tuple[Collected, Path]:
     """The traced test against `app`, in a judge container of its own; its trace folders,
     copied to the host and scrubbed."""
-    task, hidden = state.task, state.hidden
-    assert isinstance(task, IcTask) and hidden is not None
+    hidden = state.hidden
+    assert hidden is not None
     call_dir = call_dir_for(state.folder)
 
     def start() -> tuple[Sandbox, set[int]]:
-        judge, keep = start_judge(state, app, role="user-tool-judge")
+        judge, keep = start_judge(state, task, app, role="user-tool-judge")
         judge.exec(["touch", f"{STAMP}.start"], timeout=60)
         return judge, keep
 

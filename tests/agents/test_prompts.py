@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from swelancer.agents.base import AgentEnv, Limits, UserToolReply
+from swelancer.agents.base import AgentEnv, Limits
 from swelancer.agents.loop import RunBudget
 from swelancer.agents.prompt_choice import resolve_prompts
 from swelancer.agents.prompts import PromptSet, render_prompt
+from swelancer.benchmark.user_tool_reply import UserToolReply
 from swelancer.config import AgentSection, LimitsSection
 from swelancer.errors import ConfigError
 from swelancer.run.agent import make_agent

@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from swelancer.agents.base import AgentEnv, Limits, UserToolReply
+from swelancer.agents.base import AgentEnv, Limits
 from swelancer.agents.loop import NO_CODE_BLOCK, NO_OUTPUT, ModelAgent
+from swelancer.benchmark.user_tool_reply import UserToolReply
 from swelancer.models.scripted import ScriptedChatModel
 from swelancer.sandbox.base import ExecResult
 from swelancer.tasks.models import IcTask, ManagerTask

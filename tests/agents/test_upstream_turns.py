@@ -18,9 +18,10 @@ from typing import Any
 import pytest
 from upstream_data import UPSTREAM, need
 
-from swelancer.agents.base import AgentEnv, Limits, UserToolReply
+from swelancer.agents.base import AgentEnv, Limits
 from swelancer.agents.loop import ModelAgent
 from swelancer.agents.prompt_choice import resolve_prompts
+from swelancer.benchmark.user_tool_reply import UserToolReply
 from swelancer.models.scripted import ScriptedChatModel
 from swelancer.sandbox.base import ExecResult
 from swelancer.tasks.models import IcTask

@@ -10,9 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from swelancer.agents.base import AgentEnv, Limits, UserToolReply
+from swelancer.agents.base import AgentEnv, Limits
 from swelancer.agents.mock import FirstProposalAgent, NoopAgent, OracleAgent, mock_agent
 from swelancer.benchmark import setup as readiness
+from swelancer.benchmark.user_tool_reply import UserToolReply
 from swelancer.errors import ConfigError, FaultKind, InfraError
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.run.attempt import (

@@ -174,7 +174,7 @@ class DockerSandbox(CommandsMixin, ProcessesMixin, FilesMixin):
         sandbox.disk_limited = disk_limited
         sandbox.stops = stops
         if stops is not None:
-            stops.adopt(sandbox.id)
+            stops.adopt(sandbox.id, sandbox.name)
         try:
             if not network and network_mode is None:
                 sandbox.disconnect_network()

@@ -31,6 +31,8 @@ class StopWatch:
         self.client = client
         self.run_id = run_id
         self.ledger = StopLedger()
+        self._ids: dict[str, str] = {}
+        """Each adopted sandbox's container id, by its name."""
         self._since = int(time.time()) - 2  # a moment before the run's first container
         self._closed = threading.Event()
         self._stream: Any = None
@@ -42,7 +44,7 @@ class StopWatch:
     # -- the StopWitness protocol ---------------------------------------------------------------
 
     def cause(self, sandbox: Sandbox, *, wait: float = 3.0) -> StopCause:
-        return self.ledger.cause(str(getattr(sandbox, "id", "")), wait=wait)
+        return self.ledger.cause(self._ids.get(sandbox.name, ""), wait=wait)
 
     def outside_since(self, marks: dict[str, str], since_ns: int) -> str | None:
         return self.ledger.outside_since(marks, since_ns)
@@ -52,8 +54,10 @@ class StopWatch:
     def expect(self, container_id: str, *actions: str) -> None:
         self.ledger.expect(container_id, *actions)
 
-    def adopt(self, container_id: str) -> None:
-        """A container this process made (only those are judged and acted on here)."""
+    def adopt(self, container_id: str, name: str) -> None:
+        """A container this process made (only those are judged and acted on here), and the
+        sandbox name it goes by."""
+        self._ids[name] = container_id
         self.ledger.adopt(container_id)
 
     # -- the thread -----------------------------------------------------------------------------
