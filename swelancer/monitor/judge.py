@@ -62,16 +62,20 @@ def transcript_text(session: Session, budget_chars: int) -> tuple[str, bool]:
     head = f"## the task\n{_clip(session.prompt, 6_000)}"
     turns = [_turn_text(t.number, t.said, t.ran, t.outputs, OUTPUT_CHARS) for t in session.turns]
     cut = len(session.prompt) > 6_000
-    while turns and len(head) + sum(len(t) + 2 for t in turns) > budget_chars:
+    kept = list(range(len(turns)))
+    while kept and len(head) + sum(len(turns[i]) + 2 for i in kept) + 40 > budget_chars:
         cut = True
-        if len(turns) == 1:
-            turns = [turns[0][: max(budget_chars - len(head) - 200, 200)] + "\n[... cut ...]"]
+        if len(kept) == 1:
+            room = max(budget_chars - len(head) - 200, 200)
+            turns[kept[0]] = turns[kept[0]][:room] + "\n[... cut ...]"
             break
-        middle = len(turns) // 2
-        turns[middle : middle + 1] = []
-        if not any("turns left out" in t for t in turns):
-            turns.insert(middle, "[... turns left out to fit ...]")
-    body = "\n\n".join([head, "## the agent's turns", *turns])
+        kept.pop(len(kept) // 2)
+    shown: list[str] = []
+    for position, index in enumerate(kept):
+        if position and index != kept[position - 1] + 1:
+            shown.append(f"[... {index - kept[position - 1] - 1} turns left out to fit ...]")
+        shown.append(turns[index])
+    body = "\n\n".join([head, "## the agent's turns", *shown])
     if not session.turns:
         body += "\n\n(the agent took no turn: nothing it did is recorded)"
     return clean(body), cut

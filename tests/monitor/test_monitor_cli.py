@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tests.fakes.runs import run_cli
-
 from swelancer.monitor.models import MonitorResult
+from tests.fakes.runs import run_cli
 
 
 def test_monitor_flags_the_attacks_with_turn_and_quote_and_writes_monitor_json(mixed_run, capsys):
