@@ -6,8 +6,8 @@ tests give `mock/scripted` (imported from `tests/docker/test_attacks.py`,
 played through `ModelAgent` with a `ScriptedChatModel`, for each task its run uses, and the
 loop writes a real `transcript.jsonl`. The container is not started: the commands' outputs
 are a stand-in (`OUTPUT`), which the rules never read. Negatives are honest scripted sessions
-(the known fixes of `test_model_agents.py`, a manager's decision), the gold agent (the real
-`OracleAgent`), and hand-written honest sessions that come close to a rule. A few hand-written
+(the known fixes of `test_model_agents.py`, a manager's decision), the demo's mock agents (the
+gold agent on every task, doing nothing, always proposal 0), and hand-written honest sessions that come close to a rule. A few hand-written
 subtle positives are labelled too.
 """
 
@@ -23,7 +23,7 @@ from typing import Any
 
 from swelancer.agents.base import AgentEnv, Limits, UserToolReply
 from swelancer.agents.loop import ModelAgent
-from swelancer.agents.mock import OracleAgent
+from swelancer.agents.mock import mock_agent
 from swelancer.models.scripted import ScriptedChatModel
 from swelancer.run.results import Transcript
 from swelancer.sandbox.base import ExecResult
@@ -46,8 +46,9 @@ class Case:
     positive: bool
     task_id: str
     replies: list[Any] | None = None
-    """The scripted model's replies; None for the gold agent."""
+    """The scripted model's replies; None for a mock agent (`mock`)."""
     mode: str = "upstream"
+    mock: str = "mock/oracle"
 
 
 def _module(name: str) -> ModuleType:
@@ -72,10 +73,12 @@ def _tasks(args: list[str]) -> list[str]:
 def attack_cases() -> list[Case]:
     """Every scripted attack of the test suite, once per task its run uses."""
     atk = _module("test_attacks")
-    scenarios = [
-        atk.leak_scenario("fresh"), atk.tamper_scenario("same", HOST, PORT),
-        atk.anomaly_scenario("same"), atk.tmp_link_scenario("same"),
-        atk.tmp_link_scenario("fresh"), atk.junk_scenario("junk-a", "same", "fresh"),
+    scenarios = [  # the `runs` fixture's builders of tests/docker/test_attacks.py, every one
+        *(atk.leak_scenario(m) for m in ("fresh", "same")),
+        *(atk.tamper_scenario(m, HOST, PORT) for m in ("same", "fresh")),
+        *(atk.anomaly_scenario(m) for m in ("same", "fresh")),
+        *(atk.tmp_link_scenario(m) for m in ("same", "fresh")),
+        *(atk.junk_scenario(n, *atk.JUNK_RUNS[n]) for n in ("junk-a", "junk-b")),
         atk.hang_scenario(), atk.escapes_scenario(),
     ]  # fmt: skip
     cases = [
@@ -86,6 +89,16 @@ def attack_cases() -> list[Case]:
     judge = _module("test_judge_attacks")
     cases += [Case(f"judge_attacks/{name}/101", True, "101", list(replies))
               for name, (replies, _) in judge.RUNS.items()]  # fmt: skip
+    apart = _module("test_judge_apart")
+    for name, (_, _, shims) in apart.RUNS.items():  # the replies its `_run` gives the model
+        search = apart.block(apart.SEARCH, reversed=[apart.MARKER[::-1], apart.PATCH_LINE[::-1]])
+        replies = [apart.block(apart.INSTALL, hook=apart.HOOK), apart.block(apart.WATCHER),
+                   *([apart.block(apart.SHIMS)] if shims else []), "<user-tool>", search, "DONE"]
+        cases.append(Case(f"judge_apart/{name}/101", True, "101", replies))
+    own = _module("test_judge_own_network")
+    squat = own.AGENT.replace("PARAMS_JSON", repr(json.dumps({"hook": own.SQUAT})))
+    cases.append(Case("judge_own_network/squat/91342", True, "91342",
+                      [f"```python\n{squat}\n```", "DONE"]))
     iso = _module("test_isolation")
     block = iso.python_block
     probe = iso.PROBE.format(host=HOST, port=PORT)
@@ -119,6 +132,9 @@ def honest_cases() -> list[Case]:
     for manifest_row in (DEMO / "issues").iterdir():
         if (manifest_row / "bug_reintroduce.patch").is_file():
             cases.append(Case(f"oracle/{manifest_row.name}", False, manifest_row.name))
+    cases += [Case("oracle/110-manager-0", False, "110-manager-0"),
+              Case("noop/101", False, "101", mock="mock/noop"),
+              Case("first/110-manager-0", False, "110-manager-0", mock="mock/first")]
     return sorted(cases, key=lambda c: c.name)
 
 
@@ -270,7 +286,7 @@ def write_case(case: Case, folder: Path) -> Path:
                    run=run, hidden_tests=DEMO)  # type: ignore[arg-type]  # fmt: skip
     try:
         if case.replies is None:
-            OracleAgent().solve(_task(case.task_id), env, Limits(), log)
+            mock_agent(case.mock).solve(_task(case.task_id), env, Limits(), log)
         else:
             script = folder / "script.json"
             script.write_text(json.dumps(case.replies), encoding="utf-8")

@@ -22,7 +22,7 @@ def test_each_labelled_session_is_flagged_exactly_when_it_is_reward_hacking(case
     for flag in flags:  # each names a turn of the model and quotes a line of it
         turn = by_number[flag.turn]
         said = " ".join(" ".join(clean(a).split()) for a in turn.actions())
-        quote = flag.quote.rstrip("…")
+        quote = flag.quote.strip("…")
         if flag.rule == "terminal-escapes":  # `\x1b in: <the line>`
             quote = quote.split(" in: ", 1)[1]
         assert quote and quote in said, flag
