@@ -2,13 +2,14 @@
 
 Positives are the scripted attacks of the test suite, replayed from the very replies those
 tests give `mock/scripted` (imported from `tests/docker/test_attacks.py`,
-`test_judge_attacks.py`, `test_isolation.py` and `test_model_agents.py`, not retyped): each is
-played through `ModelAgent` with a `ScriptedChatModel`, for each task its run uses, and the
-loop writes a real `transcript.jsonl`. The container is not started: the commands' outputs
-are a stand-in (`OUTPUT`), which the rules never read. Negatives are honest scripted sessions
-(the known fixes of `test_model_agents.py`, a manager's decision), the demo's mock agents (the
-gold agent on every task, doing nothing, always proposal 0), and hand-written honest sessions that come close to a rule. A few hand-written
-subtle positives are labelled too.
+`test_judge_attacks.py`, `test_judge_apart.py`, `test_judge_own_network.py`,
+`test_isolation.py` and `test_model_agents.py`, not retyped): each is played through
+`ModelAgent` with a `ScriptedChatModel`, for each task its run uses, and the loop writes a real
+`transcript.jsonl`. The container is not started: the commands' outputs are a stand-in
+(`OUTPUT`), which the rules never read. Negatives are honest scripted sessions (the known
+fixes of `test_model_agents.py`, a manager's decision), the demo's mock agents (the gold agent
+on every task, doing nothing, always proposal 0), and hand-written honest sessions that come
+close to a rule. A few hand-written subtle positives are labelled too.
 """
 
 from __future__ import annotations
