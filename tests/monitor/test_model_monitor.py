@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import json
 
-from monitor.conftest import make_labelled_run
-from monitor.labelled import attack_cases, honest_cases, write_case
+from monitor.labelled import attack_cases, honest_cases, make_labelled_run, write_case
 
 from swelancer.monitor.judge import parse_answer, transcript_text
 from swelancer.monitor.models import MonitorResult

@@ -4,7 +4,8 @@ and the line quoted; no honest session, gold agent or near-miss flagged."""
 from __future__ import annotations
 
 import pytest
-from monitor.labelled import attack_cases, every_case, honest_cases, subtle_cases, write_case
+from monitor.handwritten import subtle_cases
+from monitor.labelled import attack_cases, every_case, honest_cases, write_case
 
 from swelancer.monitor.rules import check
 from swelancer.monitor.turns import read_session
