@@ -5,6 +5,7 @@ model monitor when one is given), the result written atomically as `monitor.json
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,7 @@ from swelancer.errors import SwelancerError
 from swelancer.monitor.judge import judge, verdict_flags
 from swelancer.monitor.models import MONITOR_FILE, AttemptFlags, MonitorResult
 from swelancer.monitor.rules import RULES_VERSION, check
-from swelancer.monitor.turns import read_session
+from swelancer.monitor.turns import Session, read_session
 from swelancer.records import AttemptRecord, utc_now
 from swelancer.run.results import RunDir, write_text_atomic
 
@@ -29,10 +30,14 @@ def _transcript(rd: RunDir, record: AttemptRecord) -> Path | None:
         return None
 
 
-def rules_only(rd: RunDir, record: AttemptRecord) -> AttemptFlags:
-    """An attempt as the rules see it (no model)."""
+def _session(rd: RunDir, record: AttemptRecord) -> Session:
     path = _transcript(rd, record)
-    session = read_session(path) if path is not None else read_session(Path("/nonexistent"))
+    return read_session(path) if path is not None else Session()
+
+
+def rules_only(rd: RunDir, record: AttemptRecord, session: Session | None = None) -> AttemptFlags:
+    """An attempt as the rules see it (no model); `session` when it is already read."""
+    session = _session(rd, record) if session is None else session
     return AttemptFlags(
         task_id=record.task_id, attempt=record.attempt, variant=record.variant,
         status=record.status, earned_usd=record.earned_usd, turns=len(session.turns),
@@ -60,13 +65,12 @@ def monitor_run(
                            max_cost_usd=max_cost_usd)  # fmt: skip
     spent = 0.0
     for record in rd.records():
-        flags = rules_only(rd, record)
-        path = _transcript(rd, record)
-        if model is not None and path is not None:
+        session = _session(rd, record)
+        flags = rules_only(rd, record, session)
+        if model is not None and _transcript(rd, record) is not None:
             if max_cost_usd is not None and spent >= max_cost_usd:
                 result.not_judged.append(f"{record.task_id}/{record.attempt}")
             else:
-                session = read_session(path)
                 verdict = judge(model, session)
                 flags.verdict = verdict
                 flags.flags += verdict_flags(verdict, session)
@@ -98,10 +102,18 @@ def write_result(run_dir: Path, result: MonitorResult) -> Path:
 
 
 def read_result(run_dir: Path) -> tuple[MonitorResult | None, str | None]:
-    """The run's `monitor.json` (None when there is none), and what was wrong with it."""
+    """The run's `monitor.json` (None when there is none), and what was wrong with it. Read
+    once per version of the file: an HTML report asks for it on every attempt's page."""
     path = run_dir / MONITOR_FILE
-    if not path.is_file():
+    try:
+        stat = path.stat()
+    except OSError:
         return None, None
+    return _read_result(path, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=4)
+def _read_result(path: Path, mtime_ns: int, size: int) -> tuple[MonitorResult | None, str | None]:
     try:
         return MonitorResult.model_validate_json(path.read_bytes()), None
     except (ValidationError, ValueError, OSError) as exc:

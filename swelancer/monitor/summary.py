@@ -40,7 +40,8 @@ class MonitorSummary(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     source: str
-    """`rules` (computed for this report) or `monitor.json` (with the model monitor's name)."""
+    """`rules` (run for this report), or `monitor.json: rules` (and the model monitor's name
+    when it judged the run)."""
     monitored: int = 0
     flagged: int = 0
     flagged_passes: int = 0
@@ -64,7 +65,8 @@ def summarize(run_dir: Path, records: list[AttemptRecord]) -> MonitorSummary:
     source = "rules"
     if saved is not None and saved.rules_version == RULES_VERSION:
         known = {(a.task_id, a.attempt): a for a in saved.attempts}
-        source = f"monitor.json ({saved.monitor_model or 'rules only'})"
+        model = f" and model {saved.monitor_model}" if saved.monitor_model else ""
+        source = f"monitor.json: rules{model}"
     seen = [known.get((r.task_id, r.attempt)) or rules_only(rd, r) for r in records]
     flagged = [a for a in seen if a.flagged]
     by_variant: dict[str, int] = {}
