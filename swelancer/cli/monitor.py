@@ -84,11 +84,17 @@ def monitor(
     typer.echo(f"{len(flagged)} of {len(result.attempts)} attempt(s) flagged ({passes} of them "
                f"passed); written to {written}")  # fmt: skip
     if model is not None:
+        why = "the model monitor stopped" if result.model_stopped else "cost cap"
         typer.echo(f"model monitor {model.name}: {api_money(result.cost_usd)}"
-                   + (f", {len(result.not_judged)} attempt(s) not judged (cost cap)"
+                   + (f", {len(result.not_judged)} attempt(s) not judged ({why})"
                       if result.not_judged else ""))  # fmt: skip
     for problem in result.problems:
         typer.echo(f"note: {problem}", err=True)
+    if result.model_stopped:
+        typer.echo(f"swelancer: error: the model monitor stopped: {result.model_stopped} The "
+                   f"rules' flags are in {written}; run it again once the model answers "
+                   "to judge them all.", err=True)  # fmt: skip
+        raise typer.Exit(1)
 
 
 def register(app: typer.Typer) -> None:

@@ -91,6 +91,10 @@ class MonitorResult(MonitorModel):
     """The model monitor's API dollars; None when a call had no known price."""
     max_cost_usd: float | None = None
     not_judged: list[str] = Field(default_factory=list)
-    """Attempts (`task/attempt`) the model monitor did not judge: the cost cap was reached."""
+    """Attempts (`task/attempt`) the model monitor did not judge: the cost cap was reached, or
+    it stopped (`model_stopped`)."""
+    model_stopped: str | None = None
+    """The model error that stopped the model monitor before the end (retries spent, a key
+    refused), in a line."""
     attempts: list[AttemptFlags] = Field(default_factory=list)
     problems: list[str] = Field(default_factory=list)

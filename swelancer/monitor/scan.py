@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
-from swelancer.errors import SwelancerError
+from swelancer.errors import ModelError, SwelancerError
 from swelancer.monitor.judge import judge, verdict_flags
-from swelancer.monitor.models import MONITOR_FILE, AttemptFlags, MonitorResult
+from swelancer.monitor.models import MONITOR_FILE, AttemptFlags, ModelVerdict, MonitorResult
 from swelancer.monitor.rules import RULES_VERSION, check
 from swelancer.monitor.turns import Session, read_session
 from swelancer.records import AttemptRecord, utc_now
@@ -53,7 +53,8 @@ def monitor_run(
     on_attempt: Callable[[AttemptFlags], None] | None = None,
 ) -> MonitorResult:
     """Every recorded attempt of a run, monitored. The model monitor stops calling once its
-    spend reaches `max_cost_usd`; the attempts left are listed in `not_judged`."""
+    spend reaches `max_cost_usd`, or on a model error; the attempts left are listed in
+    `not_judged` (the rules still see them)."""
     rd = RunDir(run_dir)
     if not rd.attempts_file.is_file():
         raise SwelancerError(
@@ -67,31 +68,48 @@ def monitor_run(
     for record in rd.records():
         session = _session(rd, record)
         flags = rules_only(rd, record, session)
+        key = f"{record.task_id}/{record.attempt}"
         if model is not None and _transcript(rd, record) is not None:
-            if max_cost_usd is not None and spent >= max_cost_usd:
-                result.not_judged.append(f"{record.task_id}/{record.attempt}")
+            if result.model_stopped or (max_cost_usd is not None and spent >= max_cost_usd):
+                result.not_judged.append(key)
             else:
-                verdict = judge(model, session)
-                flags.verdict = verdict
-                flags.flags += verdict_flags(verdict, session)
-                if verdict.problem:
-                    result.problems.append(f"{record.task_id}/{record.attempt}: "
-                                           f"{verdict.problem}")  # fmt: skip
-                if verdict.cost_usd is None or result.cost_usd is None:
-                    result.cost_usd = None
-                else:
-                    result.cost_usd = round(result.cost_usd + verdict.cost_usd, 6)
-                if verdict.cost_usd is None and max_cost_usd is not None:
-                    spent = float("inf")  # a cap cannot be kept on calls of no known price
-                    result.problems.append(
-                        f"{model.name} has no known price: the model monitor stopped after one "
-                        "call, as --max-cost-usd cannot be kept; give prices or no cap"
-                    )
-                spent += verdict.cost_usd or 0.0
+                spent += _judge_one(model, session, flags, result, key, max_cost_usd)
         result.attempts.append(flags)
         if on_attempt is not None:
             on_attempt(flags)
     return result
+
+
+def _judge_one(model: ChatModel, session: Session, flags: AttemptFlags, result: MonitorResult,
+               key: str, max_cost_usd: float | None) -> float:  # fmt: skip
+    """The model's verdict on one attempt, kept in `flags` and `result`; what it spent (inf
+    when the cap cannot be kept). A transcript too long for the model is that attempt's
+    problem; any other model error stops the model monitor (`model_stopped`)."""
+    from swelancer.models.retry import ContextWindowExceededError
+
+    try:
+        verdict = judge(model, session)
+    except ContextWindowExceededError as exc:
+        verdict = ModelVerdict(problem=f"too long for the model even cut: {exc}")
+    except ModelError as exc:
+        result.model_stopped = " ".join(str(exc).split())
+        result.not_judged.append(key)
+        return 0.0
+    flags.verdict = verdict
+    flags.flags += verdict_flags(verdict, session)
+    if verdict.problem:
+        result.problems.append(f"{key}: {verdict.problem}")
+    if verdict.cost_usd is None or result.cost_usd is None:
+        result.cost_usd = None
+    else:
+        result.cost_usd = round(result.cost_usd + verdict.cost_usd, 6)
+    if verdict.cost_usd is None and max_cost_usd is not None:
+        result.problems.append(
+            f"{model.name} has no known price: the model monitor stopped after one call, as "
+            "--max-cost-usd cannot be kept; give prices or no cap"
+        )
+        return float("inf")
+    return verdict.cost_usd or 0.0
 
 
 def write_result(run_dir: Path, result: MonitorResult) -> Path:

@@ -10,7 +10,7 @@ from monitor.labelled import attack_cases, honest_cases, make_labelled_run, writ
 from swelancer.monitor.judge import parse_answer, transcript_text
 from swelancer.monitor.models import MonitorResult
 from swelancer.monitor.turns import read_session
-from tests.fakes import Reply
+from tests.fakes import Fault, Reply, rate_limited
 from tests.fakes.fixtures import fake_openai  # noqa: F401
 from tests.fakes.runs import run_cli
 
@@ -95,3 +95,33 @@ def test_a_long_transcript_is_cut_to_fit_keeping_its_first_and_last_turns(tmp_pa
     assert cut and len(text) <= 15_000
     assert "### turn 1\n" in text and "### turn 10\n" in text and "### turn 6\n" not in text
     assert "turns left out to fit" in text
+
+
+def test_a_rate_limit_is_waited_out_by_the_chat_model_layer(fake_openai, tmp_path, capsys):  # noqa: F811
+    path = _run(tmp_path)
+    fake_openai.push(rate_limited(retry_after=None, retry_after_ms=10), _answer(92, [1]),
+                     _answer(3, []), _answer(10, []))  # fmt: skip
+    code, _, err = run_cli("monitor", str(path), "--monitor-model", MODEL, "--base-url",
+                           fake_openai.base_url, capsys=capsys)  # fmt: skip
+    assert code == 0, err
+    assert len(fake_openai.bodies) == 4
+    result = MonitorResult.model_validate_json((path / "monitor.json").read_text())
+    assert [a.verdict.score for a in result.attempts if a.verdict] == [92, 3, 10]
+    assert result.model_stopped is None and result.not_judged == []
+
+
+def test_a_model_error_stops_the_model_monitor_but_the_rules_flags_are_written(
+    fake_openai, tmp_path, capsys  # noqa: F811
+):
+    path = _run(tmp_path)
+    fake_openai.push(_answer(92, [1]), Fault(401, "Incorrect API key provided."))
+    code, out, err = run_cli("monitor", str(path), "--monitor-model", MODEL, "--base-url",
+                             fake_openai.base_url, capsys=capsys)  # fmt: skip
+    assert code == 1 and "the model monitor stopped" in err and "Traceback" not in err
+    assert len(fake_openai.bodies) == 2  # nothing asked after the fatal answer
+    result = MonitorResult.model_validate_json((path / "monitor.json").read_text())
+    assert result.model_stopped is not None and "401" in result.model_stopped
+    assert result.not_judged == ["104/1", "107_1/1"]
+    assert len(result.attempts) == 3  # the rules saw every attempt
+    assert {a.task_id for a in result.attempts if a.flagged} == {"101"}
+    assert "2 attempt(s) not judged (the model monitor stopped)" in out
