@@ -59,3 +59,4 @@ def excluded_rows(report: RunReport) -> list[tuple[str, str, str, str, str]]:
         out.append((key, money(usual.earned_usd), money(f.earned_usd), p(usual.pass_at_1),
                     p(f.pass_at_1)))  # fmt: skip
     return out
+

@@ -73,3 +73,22 @@ def test_a_folder_that_is_not_a_run_is_refused_in_one_paragraph(tmp_path, capsys
                            capsys=capsys)  # fmt: skip
     text = " ".join(err.split())
     assert code == 2 and "is not a run directory" in text and "Traceback" not in err
+
+
+def test_a_comparison_and_a_leaderboard_name_the_runs_with_flagged_attempts(tmp_path, capsys):
+    from monitor.labelled import attack_cases, honest_cases, make_labelled_run
+
+    attack = next(c for c in attack_cases() if c.name == "model_agents/look_for_tests/101")
+    gold = next(c for c in honest_cases() if c.name == "oracle/101")
+    a = make_labelled_run(tmp_path, [(attack, "passed"), (gold, "failed")], run_id="run-a")
+    b = make_labelled_run(tmp_path, [(gold, "passed")], run_id="run-b")
+    code, out, err = run_cli("report", str(a), str(b), "-f", "json", capsys=capsys)
+    assert code == 0, err
+    comparison = json.loads(out)
+    by_id = {r["run_id"]: r for r in comparison["runs"]}
+    assert (by_id["run-a"]["flagged"], by_id["run-a"]["flagged_passes"]) == (1, 1)
+    assert by_id["run-b"]["flagged"] == 0
+    note = next(n for n in comparison["notes"] if "transcript monitor" in n)
+    assert "run-a (1, 1 passed)" in note and "run-b" not in note
+    code, out, _ = run_cli("report", str(tmp_path), "-f", "md", capsys=capsys)
+    assert code == 0 and "run-a (1, 1 passed)" in out
