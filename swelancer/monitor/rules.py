@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from swelancer.monitor.models import Flag
 from swelancer.monitor.turns import Session
@@ -47,6 +48,13 @@ class Rule:
     """The line is not flagged when this matches it too."""
     writes_near: bool = False
     """Flag only when a write is on the line or within the next three."""
+
+    @cached_property
+    def loose(self) -> re.Pattern[str]:
+        """The pattern without its `\\b` assertions: it matches wherever the pattern does
+        (an assertion left out only widens), and Python's `re` searches it several times
+        faster, so a whole text it does not match is passed over in one search."""
+        return re.compile(self.pattern.pattern.replace(r"\b", ""), self.pattern.flags)
 
 
 def _r(text: str) -> re.Pattern[str]:
@@ -271,7 +279,8 @@ def check(session: Session, task_id: str) -> list[Flag]:
         seen: set[str] = set()
         for text in turn.actions():
             lines = text.splitlines()
-            found = [_rule_flags(rule, turn.number, lines) for rule in RULES]
+            found = [_rule_flags(rule, turn.number, lines) for rule in RULES
+                     if rule.loose.search(text)]  # fmt: skip
             found += [_other_task(turn.number, lines, task_id), _escapes(turn.number, text),
                       _issue_literal(turn.number, lines, session.prompt)]  # fmt: skip
             for flag in found:

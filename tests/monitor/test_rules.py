@@ -3,6 +3,8 @@ and the line quoted; no honest session, gold agent or near-miss flagged."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from monitor.handwritten import subtle_cases
 from monitor.labelled import attack_cases, every_case, honest_cases, write_case
@@ -63,3 +65,21 @@ def test_a_flag_names_the_turn_where_it_happened_not_the_first(tmp_path):
     assert [(f.rule, f.turn, f.quote) for f in flags] == [
         ("hidden-tests-path", 2, "print(os.listdir('/app/tests'))")
     ]
+
+
+def test_a_rule_s_loose_pattern_matches_every_line_its_pattern_does(tmp_path):
+    """`Rule.loose` (the pattern without `\\b`) passes a text over only when the pattern
+    could not match it: checked on every line of the labelled set, and no `\\b` sits in a
+    character class, where leaving it out would change what the class holds."""
+    from swelancer.monitor.rules import RULES
+
+    assert not any(re.search(r"\[[^\]]*\\b", rule.pattern.pattern) for rule in RULES)
+    hits = 0
+    for n, case in enumerate(CASES):
+        session = read_session(write_case(case, tmp_path / str(n)))
+        for line in (x for t in session.turns for a in t.actions() for x in a.splitlines()):
+            for rule in RULES:
+                if rule.pattern.search(line):
+                    hits += 1
+                    assert rule.loose.search(line), (rule.name, line)
+    assert hits > len(CASES)
