@@ -46,6 +46,9 @@ class RunSummary(ReportModel):
     tampered: int
     cost_usd: float | None
     earned_per_api_usd: float | None
+    flagged: int = 0
+    """Attempts the transcript monitor flagged (`RunReport.monitor`)."""
+    flagged_passes: int = 0
     common_earned_usd: float | None = None
     """Earned on the tasks every compared run graded (set when the runs' tasks differ)."""
     common_available_usd: float | None = None
@@ -76,6 +79,8 @@ class RunSummary(ReportModel):
             tampered=report.tampered,
             cost_usd=report.cost_usd,
             earned_per_api_usd=report.earned_per_api_usd,
+            flagged=report.monitor.flagged if report.monitor else 0,
+            flagged_passes=report.monitor.flagged_passes if report.monitor else 0,
         )
 
 
@@ -151,6 +156,14 @@ def _tampering_note(runs: list[RunSummary]) -> list[str]:
     ]
 
 
+def _monitor_note(runs: list[RunSummary]) -> list[str]:
+    found = [f"{r.run_id} ({r.flagged}, {r.flagged_passes} passed)" for r in runs if r.flagged]
+    if not found:
+        return []
+    return ["attempts the transcript monitor flagged as reward hacking (`swelancer monitor`): "
+            + ", ".join(found) + "."]  # fmt: skip
+
+
 def compare(reports: list[RunReport], paths: list[Path]) -> Comparison:
     """The comparison of runs whose reports are given (with the folders they came from)."""
     rows = [{t.task_id: t for t in r.per_task} for r in reports]
@@ -193,7 +206,7 @@ def compare(reports: list[RunReport], paths: list[Path]) -> Comparison:
         )
     if any(r.errors for r in reports):
         found.append("attempts that ended in infrastructure errors are outside every figure.")
-    found += _tampering_note(summaries)
+    found += _tampering_note(summaries) + _monitor_note(summaries)
     incomplete = [r.run_id for r in reports if r.status not in (None, "complete")]
     if incomplete:
         found.append("not complete: " + ", ".join(incomplete))
@@ -240,7 +253,7 @@ def rank(reports: list[RunReport], paths: list[Path], results_dir: Path) -> Lead
             f"{money(max(available))}): a different task set, errors, or an unfinished run; "
             "compare earned with available."
         )
-    found += _tampering_note(runs)
+    found += _tampering_note(runs) + _monitor_note(runs)
     incomplete = [r.run_id for r in runs if r.status not in (None, "complete")]
     if incomplete:
         found.append("not complete: " + ", ".join(incomplete))
