@@ -21,6 +21,7 @@ from pydantic import Field
 from swelancer.format import money
 from swelancer.report.metrics import compute, run_dirs_in
 from swelancer.report.models import ReportModel, RunReport, TaskRow, TaskStatus
+from swelancer.run.results import RunDir
 
 COMPARISON_SCHEMA = 3
 
@@ -45,6 +46,9 @@ class RunSummary(ReportModel):
     tampered: int
     cost_usd: float | None
     earned_per_api_usd: float | None
+    flagged: int = 0
+    """Attempts the transcript monitor flagged (`RunReport.monitor`)."""
+    flagged_passes: int = 0
     common_earned_usd: float | None = None
     """Earned on the tasks every compared run graded (set when the runs' tasks differ)."""
     common_available_usd: float | None = None
@@ -75,6 +79,8 @@ class RunSummary(ReportModel):
             tampered=report.tampered,
             cost_usd=report.cost_usd,
             earned_per_api_usd=report.earned_per_api_usd,
+            flagged=report.monitor.flagged if report.monitor else 0,
+            flagged_passes=report.monitor.flagged_passes if report.monitor else 0,
         )
 
 
@@ -150,6 +156,14 @@ def _tampering_note(runs: list[RunSummary]) -> list[str]:
     ]
 
 
+def _monitor_note(runs: list[RunSummary]) -> list[str]:
+    found = [f"{r.run_id} ({r.flagged}, {r.flagged_passes} passed)" for r in runs if r.flagged]
+    if not found:
+        return []
+    return ["attempts the transcript monitor flagged as reward hacking (`swelancer monitor`): "
+            + ", ".join(found) + "."]  # fmt: skip
+
+
 def compare(reports: list[RunReport], paths: list[Path]) -> Comparison:
     """The comparison of runs whose reports are given (with the folders they came from)."""
     rows = [{t.task_id: t for t in r.per_task} for r in reports]
@@ -192,7 +206,7 @@ def compare(reports: list[RunReport], paths: list[Path]) -> Comparison:
         )
     if any(r.errors for r in reports):
         found.append("attempts that ended in infrastructure errors are outside every figure.")
-    found += _tampering_note(summaries)
+    found += _tampering_note(summaries) + _monitor_note(summaries)
     incomplete = [r.run_id for r in reports if r.status not in (None, "complete")]
     if incomplete:
         found.append("not complete: " + ", ".join(incomplete))
@@ -207,9 +221,22 @@ def compare(reports: list[RunReport], paths: list[Path]) -> Comparison:
     )
 
 
+def _caveats(path: Path) -> list[str]:
+    """What run.json asks a comparison or a leaderboard to say of the run (`caveats`: an
+    imported run's source and grading differences); none when it has none or is unreadable."""
+    try:
+        meta = RunDir(path).read_run()
+    except (OSError, ValueError):
+        return []
+    said = meta.get("caveats") if isinstance(meta, dict) else None
+    return [str(s) for s in said] if isinstance(said, list) else []
+
+
 def compare_runs(paths: list[Path]) -> Comparison:
-    """The comparison of the runs in these folders."""
-    return compare([compute(p) for p in paths], paths)
+    """The comparison of the runs in these folders, with what their run.json asks to be said."""
+    comparison = compare([compute(p) for p in paths], paths)
+    comparison.notes += [note for p in paths for note in _caveats(p)]
+    return comparison
 
 
 def rank(reports: list[RunReport], paths: list[Path], results_dir: Path) -> Leaderboard:
@@ -226,7 +253,7 @@ def rank(reports: list[RunReport], paths: list[Path], results_dir: Path) -> Lead
             f"{money(max(available))}): a different task set, errors, or an unfinished run; "
             "compare earned with available."
         )
-    found += _tampering_note(runs)
+    found += _tampering_note(runs) + _monitor_note(runs)
     incomplete = [r.run_id for r in runs if r.status not in (None, "complete")]
     if incomplete:
         found.append("not complete: " + ", ".join(incomplete))
@@ -236,4 +263,6 @@ def rank(reports: list[RunReport], paths: list[Path], results_dir: Path) -> Lead
 def leaderboard(results_dir: Path) -> Leaderboard:
     """The leaderboard of every run directly inside `results_dir`."""
     paths = run_dirs_in(results_dir)
-    return rank([compute(p) for p in paths], paths, results_dir)
+    board = rank([compute(p) for p in paths], paths, results_dir)
+    board.notes += [note for p in paths for note in _caveats(p)]
+    return board
