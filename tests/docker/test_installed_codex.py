@@ -75,3 +75,26 @@ def test_swelancer_run_with_codex_earns_task_101(
         if path.is_file():
             assert REAL not in path.read_text(errors="replace"), path
     assert containers(run_id) == []
+
+
+def test_a_call_past_the_cost_cap_ends_the_session_as_the_agents_limit(
+    tmp_path: Path, docker_client: Any, demo_image: str, fake: FakeResponsesServer
+) -> None:
+    """`--max-cost-usd 0.005`: the first call ($0.0078) spends the cap, the gateway refuses the
+    next; Codex ends, the attempt is graded as it stands (its fix had run) and its stop reason
+    is the cost limit, not an error."""
+    fake.answer_with(session)
+    run_id = unique("codex-cap")
+    args = run_args(tmp_path, run_id, "--task", "101", "--agent", "codex",
+                    "--max-cost-usd", "0.005")  # fmt: skip
+    args[args.index("mock/oracle")] = "gpt-4o"
+    env = {**os.environ, "OPENAI_API_KEY": REAL, "OPENAI_BASE_URL": f"{fake.url}/v1"}
+    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1500)
+    assert done.returncode == 0, done.stderr[-3000:]
+    (record,) = records(tmp_path / run_id)
+    assert (record["status"], record["stop_reason"]) == ("passed", "max_cost"), record
+    folder = tmp_path / run_id / "attempts" / "101" / "1"
+    refused = [r.refused for r in read_records(folder)]
+    assert refused[0] is None and set(refused[1:]) == {"cost_cap"}
+    assert len(fake.requests) == 1  # nothing past the cap reached the provider
+    assert record["cost_usd"] == pytest.approx(0.0078)
