@@ -116,6 +116,8 @@ class AttemptGate:
         self.user_tool: Callable[[], str] | None = None
         """Runs the attempt's user tool and gives its message; None: not offered."""
         self.user_tool_lock = threading.Lock()
+        self.on_reply: Callable[[CallRecord], None] | None = None
+        """Told of each model call the provider answered, once it is recorded."""
         self.socket_dir = Path(tempfile.mkdtemp(prefix="swl-gw-"))
         self.socket_dir.chmod(0o755)
         self.socket = self.socket_dir / SOCKET_NAME
@@ -364,6 +366,9 @@ class _Call:
         self.finished = True
         self.record.seconds = round(time.monotonic() - self.started, 6)
         self.gate.ledger.record(self.record)
+        told = self.gate.on_reply
+        if told is not None and self.record.metered and 200 <= self.record.status < 300:
+            told(self.record)
 
 
 def _chunks(response: httpx.Response) -> Iterator[bytes]:

@@ -104,6 +104,12 @@ def test_swelancer_run_with_claude_code_earns_task_101(
     assert any(trace in json.dumps(e) for e in events)
     ran = [json.loads(x) for x in (folder / "transcript.jsonl").read_text().splitlines()]
     assert [e["outcome"] for e in ran if e["kind"] == "user_tool"] == ["finished"]
+    # Each answered call is a turn of the transcript (what `swelancer view` shows), as it happened.
+    turns = [e for e in ran if e["kind"] == "model"]
+    assert [c["arguments"]["command"] for t in turns for c in t["tool_calls"]] == [USER_TOOL, FIX]
+    assert [t["turn"] for t in turns] == list(range(1, len(turns) + 1))
+    kinds = [e["kind"] for e in ran]
+    assert kinds.index("model") < kinds.index("user_tool") < len(kinds) - kinds[::-1].index("model")
     # Every model call went through the gateway, with the real key behind it, and was metered;
     # the record's tokens and dollars are the gateway's.
     calls = [r for r in read_records(folder) if r.metered]

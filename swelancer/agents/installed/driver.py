@@ -12,6 +12,7 @@ log counts, else the model calls the provider answered.
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import os
 import time
@@ -26,6 +27,7 @@ from swelancer.agents.installed.user_tool import install as install_user_tool
 from swelancer.benchmark.variants import rules_for
 from swelancer.errors import ConfigError, FaultKind, InfraError
 from swelancer.gateway.server import Gateway, Upstream
+from swelancer.gateway.turns import turn_event
 
 if TYPE_CHECKING:
     from swelancer.tasks.models import Task
@@ -77,6 +79,8 @@ class InstalledDriver:
         with self.gateway.open(folder, cap_usd=limits.max_cost_usd) as gate:
             relay, gateway_env = open_beside(box, inspect["Image"], gate, labels, wall + 120)
             log.event("installed_agent", agent=self.name, version=self.agent.version)
+            numbers = itertools.count(1)
+            gate.on_reply = lambda call: log.event("model", **turn_event(call, next(numbers)))
             if rules_for(task).offers_user_tool:
                 install_user_tool(box)
                 gate.user_tool = functools.partial(_user_tool, env, log)
