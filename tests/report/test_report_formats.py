@@ -68,7 +68,7 @@ def run(tmp_path) -> Path:
 
 def test_compute_is_a_run_report_with_a_row_per_task(run):
     figures = compute(run)
-    assert isinstance(figures, RunReport) and figures.schema_version == 4
+    assert isinstance(figures, RunReport) and figures.schema_version == 5
     assert (figures.run_id, figures.model, figures.tries) == ("run-a", "test/model", 2)
     assert figures.manifest is not None and figures.manifest.split == "demo"
     assert figures.started_at == "2026-01-02T03:04:05+00:00"
@@ -165,7 +165,7 @@ def test_json_through_the_cli_is_compute(run, capsys):
     assert code == 0
     assert RunReport.model_validate_json(out) == compute(run)
     assert json.loads(out) == json.loads(compute(run).model_dump_json())
-    assert json.loads(out)["schema_version"] == 4
+    assert json.loads(out)["schema_version"] == 5
 
 
 def test_table_through_the_cli_to_a_file(run, tmp_path, capsys):
