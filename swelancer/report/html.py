@@ -44,6 +44,7 @@ from swelancer.report.layout import (
 )
 from swelancer.report.models import AttemptRow, RunReport, TaskRow
 from swelancer.report.page import asset, e, notes_html, page, safe_name, td, transcript_href
+from swelancer.report.paired_html import paired_html
 from swelancer.report.transcript_html import transcript_page
 from swelancer.run.results import RunDir, write_text_atomic
 
@@ -338,7 +339,7 @@ def render_comparison(comparison: Comparison) -> str:
     diffs = comparison.differences
     parts = [
         f"<h1>{len(runs)} runs compared</h1>",
-        _runs_table(runs, [("run_id", "run"), *run_fields(runs)]),
+        _runs_table(runs, [("run_id", "run"), *run_fields(runs, comparison.statistics.level)]),
         _runs_chart(runs),
         f"<h2>Tasks where they differ ({len(diffs)} of {comparison.tasks_in_common})</h2>",
         _outcomes_table("differences", runs, diffs) if diffs else f"<p>{e(SAME)}</p>",
@@ -348,6 +349,7 @@ def render_comparison(comparison: Comparison) -> str:
             f"<h2>Tasks in only some runs ({len(comparison.only_in_some)})</h2>",
             _outcomes_table("only-in-some", runs, comparison.only_in_some),
         ]
+    parts += paired_html(comparison.paired, comparison.statistics.level, drivers=True)
     parts += [notes_html(comparison.notes), FOOTER]
     return page("swelancer comparison", "\n".join(p for p in parts if p))
 
@@ -358,8 +360,9 @@ def render_leaderboard(board: Leaderboard) -> str:
     parts = [
         f"<h1>Leaderboard of {e(board.results_dir)}</h1>",
         f'<p class="sub">{len(runs)} runs, by dollars earned.</p>',
-        _runs_table(runs, leaderboard_columns(runs)),
+        _runs_table(runs, leaderboard_columns(runs, board.statistics.level)),
         _runs_chart(runs),
+        *paired_html(board.paired, board.statistics.level, drivers=False),
         notes_html(board.notes),
         FOOTER,
     ]

@@ -24,15 +24,12 @@ from swelancer.report.stats import (
 )
 from swelancer.tasks.models import PRICE_BUCKETS, price_bucket
 
-PASS_RATE_METHOD = (
-    "clustered Wilson score interval: Wilson's interval at the effective number of "
-    "independent tries (Kish), from the spread of the tasks' pass rates"
-)
-DOLLARS_METHOD = (
-    "stratified task bootstrap (percentile): tasks resampled with replacement within each "
-    "variant and price range, each keeping its price and taking a drawn task's outcome over "
-    "all its tries"
-)
+PASS_RATE_METHOD = "clustered Wilson interval (effective tries from the tasks' spread)"
+"""Wilson's interval at the effective number of independent tries (Kish), from the spread of
+the tasks' pass rates within each variant and price range."""
+DOLLARS_METHOD = "stratified task bootstrap (percentile)"
+"""Tasks resampled with replacement within each variant and price range, each keeping its
+price and taking a drawn task's outcome over all its tries."""
 MIN_STRATUM = 5
 """Price ranges of a variant with fewer tasks than this are merged with the next cheaper one
 (a stratum of one task would not vary)."""
@@ -134,7 +131,7 @@ def earned_interval(
     if len(tasks) < stats.min_tasks or not draws:
         return None
     low, high = percentile_interval(draws, stats.level)
-    return _interval((max(low, 0.0), min(high, sum(t.price for t in tasks))), 2)
+    return _interval((max(low, 0.0), min(high, sum(t.price for t in tasks))), 0)
 
 
 def variant_draws(

@@ -148,7 +148,8 @@ def test_markdown_figures_are_those_of_attempts_jsonl(run):
     errored = tables["Errored attempts"]
     assert sorted(errored) == ["400_4", "500_5", "task"]
     assert "exited 4" in errored["500_5"][2]
-    assert "infrastructure errors" in text and "Earned $2,300 of $15,350" in text
+    assert "infrastructure errors" in text
+    assert "Earned $2,300 (95% CI $0–$10,536) of $15,350" in text
 
 
 def test_markdown_notes_say_skip_broken_and_incomplete(tmp_path):
