@@ -99,10 +99,12 @@ def stratified_wilson(
 
 
 def quantile(ordered: Sequence[float], q: float) -> float:
-    """The q-quantile of sorted values, interpolated linearly between order statistics."""
+    """The q-quantile of sorted draws: the (B+1)q-th of B order statistics, interpolated (the
+    choice of Davison and Hinkley for bootstrap intervals; with few draws it does not pull the
+    tails inward as the (B-1)q-th would), clamped to the extremes."""
     if not ordered:
         raise ValueError("no values")
-    at = q * (len(ordered) - 1)
+    at = min(max(q * (len(ordered) + 1) - 1, 0.0), len(ordered) - 1.0)
     low = floor(at)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (at - low)
@@ -154,6 +156,37 @@ def earned_draws(
             value = sum(price * sum(drawn[a:b]) for price, a, b in groups)
             draws.append(earned + stretch * (value - centre))
         out.append(draws)
+    return out
+
+
+def residual_draws(
+    prices: Sequence[float],
+    residuals: Sequence[float],
+    groups: int,
+    resamples: int,
+    rng: random.Random,
+) -> list[float]:
+    """`resamples` draws of how far the dollars earned could be from what was expected: each
+    task keeps its price and takes a residual (a task's mean score minus its group's mean)
+    drawn with replacement from all of them. The residuals' spread is stretched by
+    sqrt(n/(n-groups)) (each group's mean took a degree of freedom); with fewer than two
+    degrees of freedom the draws do not vary."""
+    size = len(prices)
+    if size - groups < 1 or size < 2:
+        return [0.0] * resamples
+    stretch = sqrt(size / (size - groups))
+    ordered = sorted(prices)
+    runs: list[tuple[float, int, int]] = []  # (price, first, end) of equal prices
+    for i, price in enumerate(ordered):
+        if runs and runs[-1][0] == price:
+            runs[-1] = (price, runs[-1][1], i + 1)
+        else:
+            runs.append((price, i, i + 1))
+    pool = list(residuals)
+    out = []
+    for _ in range(resamples):
+        drawn = rng.choices(pool, k=size)
+        out.append(stretch * sum(price * sum(drawn[a:b]) for price, a, b in runs))
     return out
 
 
