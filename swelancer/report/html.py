@@ -30,9 +30,11 @@ from swelancer.report.layout import (
     TEXT_FIELDS,
     attempt_tip,
     bucket_rows,
+    ci_label,
     columns,
     figure_cell,
     headline,
+    interval_text,
     leaderboard_columns,
     model_name,
     notes,
@@ -183,14 +185,20 @@ def _task_table(report: RunReport, files_dir: str) -> str:
 
 def _cards(report: RunReport) -> str:
     k = report.tries
+
+    def ci(key: str) -> str:
+        found = getattr(report, f"{key}_ci")
+        label = ci_label(report.statistics.level)
+        return "" if found is None else f" · {label} {interval_text(key, found)}"
+
     cards = [
-        ("main", "earned_usd", "earned", money(report.earned_usd)),
+        ("main", "earned_usd", f"earned{ci('earned_usd')}", money(report.earned_usd)),
         ("", "available_usd", "available", money(report.available_usd)),
         ("", "share", "of the dollars", percent(share(report))),
-        ("", "pass_at_1", "pass@1", percent(report.pass_at_1)),
+        ("", "pass_at_1", f"pass@1{ci('pass_at_1')}", percent(report.pass_at_1)),
     ]
     if k > 1:
-        cards.append(("", "pass_at_k", f"pass@{k}", percent(report.pass_at_k)))
+        cards.append(("", "pass_at_k", f"pass@{k}{ci('pass_at_k')}", percent(report.pass_at_k)))
     cards += [
         ("", "cost_usd", "API cost", api_money(report.cost_usd)),
         ("", "earned_per_api_usd", "earned per API $", ratio(report.earned_per_api_usd)),

@@ -121,8 +121,7 @@ def dollar_draws(tasks: Sequence[TaskSample], stats: Statistics, name: str) -> l
     outcome varies as the variant's do; centring them on their price range keeps the ranges'
     different pass rates (dear tasks are harder) out of the spread. Drawing outcomes within
     each price range instead, a dear range of a dozen tasks covered the truth in only 83-92 %
-    of simulated runs; drawing whole outcomes from the variant, in up to 98 % (wider than it
-    need be). Why: docs/STATISTICS.md."""
+    of simulated runs. Why: docs/STATISTICS.md."""
     earned = sum(t.price * t.mean for t in tasks)
     total = [earned] * stats.resamples
     for variant in sorted({t.variant for t in tasks}):
