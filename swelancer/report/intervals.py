@@ -25,7 +25,10 @@ from swelancer.report.stats import (
 )
 from swelancer.tasks.models import PRICE_BUCKETS, price_bucket
 
-PASS_RATE_METHOD = "clustered Wilson interval (effective tries from the tasks' spread)"
+PASS_RATE_METHOD = (
+    "clustered Wilson interval (effective tries from the tasks' spread within each variant "
+    "and price range)"
+)
 """Wilson's interval at the effective number of independent tries (Kish), from the spread of
 the tasks' pass rates within each variant and price range."""
 DOLLARS_METHOD = "residual task bootstrap within each variant, prices fixed (percentile)"
