@@ -117,48 +117,6 @@ def percentile_interval(draws: Sequence[float], level: float) -> tuple[float, fl
     return quantile(ordered, tail), quantile(ordered, 1 - tail)
 
 
-Stratum = Sequence[tuple[float, float]]
-"""Tasks of one variant and price range, each as (price, mean score of its tries)."""
-
-
-def earned_draws(
-    strata: Sequence[Stratum], resamples: int, rng: random.Random
-) -> list[list[float]]:
-    """Per stratum, `resamples` draws of the dollars it earned: each task keeps its price and
-    takes the outcome (the mean of its tries, whole) of a task of its stratum drawn with
-    replacement.
-
-    Prices are the benchmark's design and stay fixed; which tasks, and how each went, is what
-    varies. Each draw is recentred on the stratum's earned dollars and its distance stretched by
-    sqrt(n/(n-1)) (the plain bootstrap's variance is (n-1)/n of the unbiased one, too little in
-    a small stratum); a stratum of one task does not vary.
-    """
-    out: list[list[float]] = []
-    for stratum in strata:
-        ordered = sorted(stratum)
-        size = len(ordered)
-        earned = sum(p * m for p, m in ordered)
-        if size < 2:
-            out.append([earned] * resamples)
-            continue
-        means = [m for _, m in ordered]
-        groups: list[tuple[float, int, int]] = []  # (price, first, end) of equal prices
-        for i, (price, _) in enumerate(ordered):
-            if groups and groups[-1][0] == price:
-                groups[-1] = (price, groups[-1][1], i + 1)
-            else:
-                groups.append((price, i, i + 1))
-        centre = sum(means) / size * sum(p for p, _ in ordered)
-        stretch = sqrt(size / (size - 1))
-        draws = []
-        for _ in range(resamples):
-            drawn = rng.choices(means, k=size)
-            value = sum(price * sum(drawn[a:b]) for price, a, b in groups)
-            draws.append(earned + stretch * (value - centre))
-        out.append(draws)
-    return out
-
-
 def residual_draws(
     prices: Sequence[float],
     residuals: Sequence[float],
