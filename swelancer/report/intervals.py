@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from math import sqrt
 
 from swelancer.report.models import Interval, Statistics
 from swelancer.report.stats import (
@@ -22,6 +23,7 @@ from swelancer.report.stats import (
     percentile_interval,
     residual_draws,
     stratified_wilson,
+    z_value,
 )
 from swelancer.tasks.models import PRICE_BUCKETS, price_bucket
 
@@ -114,6 +116,15 @@ def strata(tasks: Sequence[TaskSample]) -> list[list[tuple[float, float]]]:
     return out
 
 
+def _pseudo(groups: list[list[tuple[float, float]]], level: float) -> float:
+    """The pseudo-residual of a variant: the spread of one try at Agresti and Coull's shrunk
+    pass rate (z^2/2 successes and failures added), sqrt(p~(1-p~))."""
+    means = [m for group in groups for _, m in group]
+    z2 = z_value(level) ** 2
+    shrunk = (sum(means) + z2 / 2) / (len(means) + z2)
+    return sqrt(shrunk * (1 - shrunk))
+
+
 def dollar_draws(tasks: Sequence[TaskSample], stats: Statistics, name: str) -> list[float]:
     """`stats.resamples` bootstrap draws of the dollars a group earned, one per resample.
 
@@ -122,7 +133,9 @@ def dollar_draws(tasks: Sequence[TaskSample], stats: Statistics, name: str) -> l
     takes a residual drawn from all the variant's tasks: a task's mean score less the mean of
     its price range (`strata`). The residuals pool the whole variant, so that a $32,000 task's
     outcome varies as the variant's do; centring them on their price range keeps the ranges'
-    different pass rates (dear tasks are harder) out of the spread. Drawing outcomes within
+    different pass rates (dear tasks are harder) out of the spread; two pseudo-residuals
+    (`_pseudo`) keep a variant passed or failed whole from a zero-width interval. Drawing
+    outcomes within
     each price range instead, a dear range of a dozen tasks covered the truth in only 83-92 %
     of simulated runs. Why: docs/STATISTICS.md."""
     earned = sum(t.price * t.mean for t in tasks)
@@ -134,7 +147,9 @@ def dollar_draws(tasks: Sequence[TaskSample], stats: Statistics, name: str) -> l
             m - sum(x for _, x in group) / len(group) for group in groups for _, m in group
         ]
         rng = random.Random(f"{stats.seed}:{name}:{variant}")
-        draws = residual_draws(prices, residuals, len(groups), stats.resamples, rng)
+        draws = residual_draws(
+            prices, residuals, len(groups), stats.resamples, rng, _pseudo(groups, stats.level)
+        )
         total = [a + b for a, b in zip(total, draws, strict=True)]
     return total
 

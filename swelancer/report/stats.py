@@ -123,12 +123,15 @@ def residual_draws(
     groups: int,
     resamples: int,
     rng: random.Random,
+    pseudo: float = 0.0,
 ) -> list[float]:
     """`resamples` draws of how far the dollars earned could be from what was expected: each
     task keeps its price and takes a residual (a task's mean score minus its group's mean)
-    drawn with replacement from all of them. The residuals' spread is stretched by
-    sqrt(n/(n-groups)) (each group's mean took a degree of freedom); with fewer than two
-    degrees of freedom the draws do not vary."""
+    drawn with replacement from all of them, and from two pseudo-residuals +pseudo and -pseudo
+    (as Agresti and Coull add two successes and two failures: a group passed or failed whole
+    still varies; with hundreds of tasks they weigh nothing). The residuals' spread is
+    stretched by sqrt(n/(n-groups)) (each group's mean took a degree of freedom); with fewer
+    than one degree of freedom the draws do not vary."""
     size = len(prices)
     if size - groups < 1 or size < 2:
         return [0.0] * resamples
@@ -140,7 +143,7 @@ def residual_draws(
             runs[-1] = (price, runs[-1][1], i + 1)
         else:
             runs.append((price, i, i + 1))
-    pool = list(residuals)
+    pool = [*residuals, pseudo, -pseudo] if pseudo > 0 else list(residuals)
     out = []
     for _ in range(resamples):
         drawn = rng.choices(pool, k=size)

@@ -119,13 +119,17 @@ def test_one_task_of_one_try_gives_no_interval_and_says_why(tmp_path, capsys) ->
 
 
 def test_a_pass_rate_at_0_or_100_percent_keeps_an_interval_of_wilson_width(tmp_path) -> None:
+    """pass@1 takes Wilson's width at 0 of 5 and 5 of 5; dollars keep a width too."""
     none = compute(make_run(tmp_path, "none", tasks_with([["failed"]] * 5)))
     every = compute(make_run(tmp_path, "every", tasks_with([["passed"]] * 5)))
     upper = Z95**2 / (5 + Z95**2)  # Wilson's upper end at 0 of 5
     assert none.pass_at_1_ci is not None and every.pass_at_1_ci is not None
     assert none.pass_at_1_ci.low == 0 and none.pass_at_1_ci.high == pytest.approx(upper, abs=1e-4)
     assert every.pass_at_1_ci.low == pytest.approx(1 - upper, abs=1e-4)
-    assert none.earned_usd_ci is not None and none.earned_usd_ci.high == 0
+    # dollars: no zero-width interval either (the pseudo-residuals), within $0 and available
+    assert none.earned_usd_ci is not None and every.earned_usd_ci is not None
+    assert none.earned_usd_ci.low == 0 < none.earned_usd_ci.high < none.available_usd
+    assert 0 < every.earned_usd_ci.low < every.earned_usd_ci.high == every.available_usd
 
 
 def test_tries_that_agree_count_once_and_tries_that_vary_count_more(tmp_path) -> None:
