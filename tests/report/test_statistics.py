@@ -211,3 +211,13 @@ def test_a_width_the_tasks_cannot_reach_says_so(tmp_path, capsys) -> None:
     assert code == 0 and "more than these 10 tasks allow at any number of tries" in out
     code, out, _ = run_cli("report", str(run), "--plan", "-f", "json", capsys=capsys)
     assert code == 0 and json.loads(out)["kind"] == "plan"
+
+
+def test_runs_on_different_prompts_say_the_difference_is_model_and_prompt(tmp_path) -> None:
+    a = make_run(tmp_path, "a", tasks_with([["passed"], ["failed"]]))
+    b = make_run(tmp_path, "b", tasks_with([["passed"], ["passed"]]))
+    meta = json.loads((b / "run.json").read_text())
+    (b / "run.json").write_text(json.dumps({**meta, "prompts": {"kind": "custom"}}))
+    (found,) = compare_runs([a, b]).paired
+    assert compute(b).prompts == "custom" and compute(a).prompts is None
+    assert any("different prompts (unrecorded in a, custom in b)" in n for n in found.notes)
