@@ -69,10 +69,12 @@ class Paired(ReportModel):
 
 
 def _figure(difference: float, draws: list[float], level: float, sign_p: float,
-            digits: int) -> PairedFigure:  # fmt: skip
+            digits: int, bound: float) -> PairedFigure:  # fmt: skip
+    """The difference with its interval (within ±`bound`, what it can be at most) and tests."""
     if not draws:
         return PairedFigure(difference=round(difference, digits))
     low, high = percentile_interval(draws, level)
+    low, high = max(low, -bound), min(high, bound)
     interval = Interval(low=round(low, digits), high=round(high, digits))
     low, high = interval.low, interval.high
     p = bootstrap_p(draws)
@@ -125,8 +127,8 @@ def pair(base: RunReport, run: RunReport, stats: Statistics) -> Paired:
         better=better,
         worse=worse,
         sign_test_p=round(sign_p, 4),
-        pass_at_1=_figure(pass_diff, pass_draws, level, sign_p, 4),
-        earned_usd=_figure(dollar_diff, dollar_draws, level, sign_p, 0),
+        pass_at_1=_figure(pass_diff, pass_draws, level, sign_p, 4, 1.0),
+        earned_usd=_figure(dollar_diff, dollar_draws, level, sign_p, 0, sum(prices)),
         baseline_earned_usd=round(sum(a[t].earned_usd for t in common), 2),
         run_earned_usd=round(sum(b[t].earned_usd for t in common), 2),
         available_usd=round(sum(prices), 2),

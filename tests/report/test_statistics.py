@@ -221,3 +221,13 @@ def test_runs_on_different_prompts_say_the_difference_is_model_and_prompt(tmp_pa
     (found,) = compare_runs([a, b]).paired
     assert compute(b).prompts == "custom" and compute(a).prompts is None
     assert any("different prompts (unrecorded in a, custom in b)" in n for n in found.notes)
+
+
+def test_a_paired_interval_stays_within_what_a_difference_can_be(tmp_path) -> None:
+    """Nine wins and a tie: stretched draws would pass +100 %; the interval stops there."""
+    a = make_run(tmp_path, "a", tasks_with([["failed"]] * 9 + [["passed"]]))
+    b = make_run(tmp_path, "b", tasks_with([["passed"]] * 10))
+    (found,) = compare_runs([a, b]).paired
+    rate, dollars = found.pass_at_1.interval, found.earned_usd.interval
+    assert rate is not None and rate.high == 1.0 and rate.low > 0
+    assert dollars is not None and dollars.high <= found.available_usd
