@@ -29,7 +29,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from swelancer.cli import cleanup, images, report, run
+    from swelancer.cli import cleanup, export, images, monitor, report, run
     from swelancer.cli.tasks import tasks_app
 
     app.add_typer(tasks_app, name="tasks")
@@ -37,6 +37,8 @@ def _register() -> None:
     report.register(app)
     images.register(app)
     cleanup.register(app)
+    export.register(app)
+    monitor.register(app)
 
 
 _register()

@@ -324,4 +324,18 @@ def attempt_blocks(view: AttemptView) -> list[Block]:
         )
     blocks += [event_block(e) for e in view.events[cut:]]
     blocks.append(_record_block(view))
+    if r is not None:
+        blocks += _monitor_block(view, r)
     return blocks
+
+
+def _monitor_block(view: AttemptView, r: AttemptRecord) -> list[Block]:
+    """The monitor's flags on the attempt (`monitor.summary`), when it has any."""
+    from swelancer.monitor.summary import attempt_flags, flag_lines
+
+    found = attempt_flags(view.run_dir, r)
+    if not found.flagged:
+        return []
+    title = f"FLAGGED by the monitor: evidence of reward hacking (score {found.score})"
+    text = "\n".join(flag_lines(found))
+    return [Block("monitor", title, parts=[Part(text, label="flags", fold=None)], tone="warn")]

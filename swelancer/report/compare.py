@@ -32,6 +32,7 @@ from swelancer.report.models import (
     TaskStatus,
 )
 from swelancer.report.paired import Paired, pair
+from swelancer.run.results import RunDir
 
 COMPARISON_SCHEMA = 4
 
@@ -58,6 +59,9 @@ class RunSummary(ReportModel):
     tampered: int
     cost_usd: float | None
     earned_per_api_usd: float | None
+    flagged: int = 0
+    """Attempts the transcript monitor flagged (`RunReport.monitor`)."""
+    flagged_passes: int = 0
     common_earned_usd: float | None = None
     """Earned on the tasks every compared run graded (set when the runs' tasks differ)."""
     common_available_usd: float | None = None
@@ -90,6 +94,8 @@ class RunSummary(ReportModel):
             tampered=report.tampered,
             cost_usd=report.cost_usd,
             earned_per_api_usd=report.earned_per_api_usd,
+            flagged=report.monitor.flagged if report.monitor else 0,
+            flagged_passes=report.monitor.flagged_passes if report.monitor else 0,
         )
 
 
@@ -172,6 +178,14 @@ def _tampering_note(runs: list[RunSummary]) -> list[str]:
     ]
 
 
+def _monitor_note(runs: list[RunSummary]) -> list[str]:
+    found = [f"{r.run_id} ({r.flagged}, {r.flagged_passes} passed)" for r in runs if r.flagged]
+    if not found:
+        return []
+    return ["attempts the transcript monitor flagged as reward hacking (`swelancer monitor`): "
+            + ", ".join(found) + "."]  # fmt: skip
+
+
 def compare(
     reports: list[RunReport], paths: list[Path], stats: Statistics | None = None
 ) -> Comparison:
@@ -218,7 +232,7 @@ def compare(
         )
     if any(r.errors for r in reports):
         found.append("attempts that ended in infrastructure errors are outside every figure.")
-    found += _tampering_note(summaries)
+    found += _tampering_note(summaries) + _monitor_note(summaries)
     incomplete = [r.run_id for r in reports if r.status not in (None, "complete")]
     if incomplete:
         found.append("not complete: " + ", ".join(incomplete))
@@ -235,9 +249,22 @@ def compare(
     )
 
 
+def _caveats(path: Path) -> list[str]:
+    """What run.json asks a comparison or a leaderboard to say of the run (`caveats`: an
+    imported run's source and grading differences); none when it has none or is unreadable."""
+    try:
+        meta = RunDir(path).read_run()
+    except (OSError, ValueError):
+        return []
+    said = meta.get("caveats") if isinstance(meta, dict) else None
+    return [str(s) for s in said] if isinstance(said, list) else []
+
+
 def compare_runs(paths: list[Path], stats: Statistics | None = None) -> Comparison:
-    """The comparison of the runs in these folders."""
-    return compare([compute(p, stats) for p in paths], paths, stats)
+    """The comparison of the runs in these folders, with what their run.json asks to be said."""
+    comparison = compare([compute(p, stats) for p in paths], paths, stats)
+    comparison.notes += [note for p in paths for note in _caveats(p)]
+    return comparison
 
 
 def rank(
@@ -263,7 +290,7 @@ def rank(
             f"{money(max(available))}): a different task set, errors, or an unfinished run; "
             "compare earned with available."
         )
-    found += _tampering_note(runs)
+    found += _tampering_note(runs) + _monitor_note(runs)
     incomplete = [r.run_id for r in runs if r.status not in (None, "complete")]
     if incomplete:
         found.append("not complete: " + ", ".join(incomplete))
@@ -299,4 +326,6 @@ def leaderboard(
 ) -> Leaderboard:
     """The leaderboard of every run directly inside `results_dir`."""
     paths = run_dirs_in(results_dir)
-    return rank([compute(p, stats) for p in paths], paths, results_dir, stats, baseline)
+    board = rank([compute(p, stats) for p in paths], paths, results_dir, stats, baseline)
+    board.notes += [note for p in paths for note in _caveats(p)]
+    return board

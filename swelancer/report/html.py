@@ -233,6 +233,26 @@ def _context(report: RunReport) -> str:
     return f'<p class="sub">{" · ".join(facts)}</p>'
 
 
+def _monitor(report: RunReport, files_dir: str) -> list[str]:
+    """The monitor's totals, flagged attempts (linked to their transcripts) and the figures
+    with flagged passes excluded."""
+    from swelancer.report import flags
+
+    line = flags.totals(report)
+    if line is None:
+        return []
+    out = [f"<h2>{e(flags.FLAGGED_TITLE)}</h2>", f"<p>{e(line)}</p>"]
+    rows = [(t, int(a), *rest) for t, a, *rest in flags.flagged_rows(report)]
+    if rows:
+        out.append(_attempts_table("flagged", list(flags.FLAGGED_HEADS[2:]), rows, files_dir))
+    excluded = flags.excluded_rows(report)
+    if excluded:
+        head = "".join(f"<th>{e(h)}</th>" for h in flags.EXCLUDED_HEADS)
+        body = ["<tr>" + "".join(f"<td>{e(c)}</td>" for c in row) + "</tr>" for row in excluded]
+        out.append(_table("excluded", head, body))
+    return out
+
+
 def render_run(report: RunReport, files_dir: str = f"report{FILES_SUFFIX}") -> str:
     """The main page of a run's report; `files_dir` is where its transcript pages are, relative
     to the page."""
@@ -269,6 +289,7 @@ def render_run(report: RunReport, files_dir: str = f"report{FILES_SUFFIX}") -> s
             f"<h2>{TAMPERED_TITLE}</h2>",
             _attempts_table("tampered", ["what showed it"], listed, files_dir),
         ]
+    parts += _monitor(report, files_dir)
     parts += [
         "<h2>Tasks</h2>",
         _task_table(report, files_dir),

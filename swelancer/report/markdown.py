@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from swelancer.format import money
+from swelancer.report import flags
 from swelancer.report.layout import (
     BUCKET_COLUMNS,
     ERRORED_TITLE,
@@ -109,7 +110,23 @@ def render_run(report: RunReport) -> str:
         ]
         head = ["task", "attempt", "what showed it"]
         lines += ["", f"## {TAMPERED_TITLE}", "", *_table(head, "lrl", body)]
+    lines += _monitor(report)
     return "\n".join(lines + _notes(notes(report))) + "\n"
+
+
+def _monitor(report: RunReport) -> list[str]:
+    """The monitor's totals, flagged attempts and the figures with flagged passes excluded."""
+    line = flags.totals(report)
+    if line is None:
+        return []
+    out = ["", f"## {flags.FLAGGED_TITLE}", "", md_text(line)]
+    rows = [[md_text(c) for c in row] for row in flags.flagged_rows(report)]
+    if rows:
+        out += ["", *_table(list(flags.FLAGGED_HEADS), "lrllrl", rows)]
+    excluded = [[md_text(c) for c in row] for row in flags.excluded_rows(report)]
+    if excluded:
+        out += ["", *_table(list(flags.EXCLUDED_HEADS), "lrrrr", excluded)]
+    return out
 
 
 # -- several runs -------------------------------------------------------------------------

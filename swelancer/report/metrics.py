@@ -18,6 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from swelancer.monitor.summary import summarize, without_flagged_passes
 from swelancer.records import AttemptRecord, Status
 from swelancer.report.intervals import (
     TaskSample,
@@ -299,6 +300,8 @@ def compute(run_dir: Path, stats: Statistics | None = None) -> RunReport:
     k = _tries(meta, records)
     skipped = meta.get("skipped_broken")
     manifest = _manifest(meta.get("manifest"), problems)
+    monitor = summarize(run_dir, records)
+    unflagged = without_flagged_passes(records, monitor) if monitor.flagged_passes else []
     return RunReport(
         run_id=str(meta.get("run_id") or rd.run_id),
         model=_text(meta.get("model") or (records[0].model if records else None)),
@@ -330,6 +333,13 @@ def compute(run_dir: Path, stats: Statistics | None = None) -> RunReport:
             if tampered(r)
         ],
         per_task=task_rows(records),
+        monitor=monitor,
+        excluding_flagged={
+            v: figures([r for r in unflagged if v == "all" or r.variant == v], k)
+            for v in ("all", *VARIANTS)
+        }
+        if unflagged
+        else {},
     )
 
 

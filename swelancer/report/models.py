@@ -9,9 +9,12 @@ Schema 2 (schema 1 was the same report as a plain dict): pass@k, for k the run's
 group and on every task, `tampering` on every attempt, `tampered_attempts` listed apart).
 Schema 3: `pass_at_1` (and `pass_at_k`) of a group with no graded task is null, not 0.0 (the
 tables show "—" there). Schema 4: every attempt has its `seconds` (setup, agent and grading)
-and `why` (in a line, why it did not pass). Schema 5: intervals (`pass_at_1_ci`, `pass_at_k_ci`,
-`earned_usd_ci`) on the run and on each variant, the figures with errors scored as failures
-(`errors_as_failures`) when any attempt errored, and how the intervals were made (`statistics`).
+and `why` (in a line, why it did not pass). Also in schema 4, optional: `monitor` (what the
+transcript monitor flagged) and `excluding_flagged` (the figures with flagged passes scored as
+failures, overall as `all` and per variant; empty when no flagged attempt passed). Schema 5:
+intervals (`pass_at_1_ci`, `pass_at_k_ci`, `earned_usd_ci`) on the run and on each variant, the
+figures with errors scored as failures (`errors_as_failures`) when any attempt errored, and how
+the intervals were made (`statistics`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,8 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from swelancer.monitor.summary import MonitorSummary
 
 REPORT_SCHEMA = 5
 
@@ -217,3 +222,5 @@ class RunReport(Figures, RunInfo):
     errored: list[ErroredAttempt] = Field(default_factory=list)
     tampered_attempts: list[TamperedAttempt] = Field(default_factory=list)
     per_task: list[TaskRow] = Field(default_factory=list)
+    monitor: MonitorSummary | None = None
+    excluding_flagged: dict[str, Figures] = Field(default_factory=dict)

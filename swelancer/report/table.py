@@ -174,8 +174,23 @@ def print_run(report: RunReport, out: Console | None = None) -> None:
         body = [(t.task_id, t.attempt, t.tampering) for t in report.tampered_attempts]
         heads = ("task", "attempt", "what showed it")
         _listing("tampered attempts (scored as failures)", heads, body, out)
+    _monitor(report, out)
     for note in notes(report):
         out.print(rich_text(note))
+
+
+def _monitor(report: RunReport, out: Console) -> None:
+    """The monitor's totals, flagged attempts and the figures with flagged passes excluded."""
+    from swelancer.report import flags
+
+    line = flags.totals(report)
+    if line is None:
+        return
+    out.print(rich_text(line))
+    if report.monitor and report.monitor.attempts:
+        _listing(flags.FLAGGED_TITLE.lower(), flags.FLAGGED_HEADS, flags.flagged_rows(report), out)
+    if report.excluding_flagged:
+        _listing("flagged passes excluded", flags.EXCLUDED_HEADS, flags.excluded_rows(report), out)
 
 
 # -- several runs -------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The images a run starts its containers from: each name resolved to its id once, before the
 first attempt, and held for the whole run, so that a tag moved meanwhile (a pull, a rebuild of
 the demo image, another checkout's build on a shared engine) changes nothing of it. A resume
-whose names now resolve to other ids is refused unless the user allows the change."""
+whose names now resolve to other ids, or a run of one image resumed under another name that
+gives another id, is refused unless the user allows the change."""
 
 from __future__ import annotations
 
@@ -28,6 +29,20 @@ def moved(recorded: dict[str, Any] | None, ids: dict[str, str]) -> dict[str, tup
     }
 
 
+def renamed(recorded: dict[str, Any] | None, ids: dict[str, str]) -> tuple[str, str, str] | None:
+    """(the name the run used, its id, the name now) when a run of one image is resumed
+    under another name that gives another id (`--image B` after `--image A`): every task
+    then runs on another image, as when a tag moves. A run of several images (per-task
+    images) may be resumed on other tasks, whose names are new: not judged here."""
+    recorded = {k: str(v) for k, v in (recorded or {}).items() if v}
+    if len(recorded) != 1 or len(ids) != 1:
+        return None
+    (before, old), (now, new) = next(iter(recorded.items())), next(iter(ids.items()))
+    if before == now or old == new:
+        return None
+    return before, old, now
+
+
 def check_resume(
     existing: dict[str, Any] | None, ids: dict[str, str], run_id: str, allow: bool
 ) -> list[dict[str, str]]:
@@ -37,6 +52,9 @@ def check_resume(
     if not existing:
         return []
     before = list(existing.get("image_changes") or [])
+    other = renamed(existing.get("images"), ids)
+    if other is not None:
+        return [*before, _renamed_change(other, ids[other[2]], run_id, allow)]
     changed = moved(existing.get("images"), ids)
     if not changed:
         return before
@@ -55,3 +73,18 @@ def check_resume(
     return before + [
         {"image": name, "from": old, "to": new, "at": at} for name, (old, new) in changed.items()
     ]
+
+
+def _renamed_change(
+    other: tuple[str, str, str], new: str, run_id: str, allow: bool
+) -> dict[str, str]:
+    name, old, now = other
+    if not allow:
+        raise ConfigError(
+            f"run {run_id} started its containers from {name} ({old}); this resume names "
+            f"{now}, another image ({new}). Resuming would mix two images in one run's "
+            f"results. Resume with --image {name} (if the engine still holds {old}), pass "
+            "--allow-image-change to go on with the new one (run.json and each attempt's "
+            "record say which image it ran), or use another --run-id."
+        )
+    return {"image": now, "from": old, "to": new, "at": utc_now(), "renamed_from": name}

@@ -83,10 +83,12 @@ def start_reaching(
             volumes={volume: {"bind": MOUNT, "mode": "ro"}},
             client=client,
         )
-    except BaseException:
+    except BaseException as err:
         for step in reversed(undo):
             with contextlib.suppress(InfraError):
                 step()
+        if isinstance(err, InfraError):
+            _raise_if_gone(client, reach.of, err)
         raise
     box.companions.extend(undo)
     try:
@@ -98,6 +100,27 @@ def start_reaching(
             box.remove()
         raise
     return box
+
+
+def _raise_if_gone(client: DockerClient, of: str, err: InfraError) -> None:
+    """A `container_gone` fault when `of` no longer runs: the engine refuses a relay into a
+    stopped container's namespace ("cannot join network of a non running container", a 409
+    of its own), and that stop is `of`'s, to be judged as such (by the engine's events), not
+    a fault of the engine's."""
+    from docker.errors import NotFound
+
+    try:
+        state = (client.api.inspect_container(of).get("State") or {}).get("Status")
+    except NotFound:
+        state = "removed"
+    except _sdk_errors():
+        return
+    if state != "running":
+        raise InfraError(
+            f"{of}, whose ports a new container was to reach, is {state}: it stopped before "
+            f"its relay could start ({err})",
+            kind=FaultKind.CONTAINER_GONE,
+        ) from err
 
 
 def _make_volume(client: DockerClient, labels: dict[str, str]) -> str:
