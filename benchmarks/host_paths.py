@@ -18,22 +18,32 @@ every path on, with each path off alone (the engine's way instead) and with all 
 heavy-setup image of `benchmarks/heavy_setup/`, and prints the median seconds of an attempt
 (all phases, and the setup and grading phases apart) and what each path saves.
 
+With `--direct` it instead counts the calls one attempt makes of each operation (cold, and
+from the snapshot), then times each operation both ways on one set-up heavy container (the
+harness's own fallback for the engine's way: an archive, `rm -rf` run inside, `top` and `ls
+/proc` run inside, a created container for the image's files), median of `--rounds`, and prints
+calls x (engine's way - host's way) per attempt: figures the whole attempts' noise does not blur.
+
     .venv/bin/python benchmarks/host_paths.py [--task 101] [--tries 5] [--cold [--cold-tries 1]]
+    .venv/bin/python benchmarks/host_paths.py --direct [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import secrets
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from snapshots import build_heavy_image
 
+from swelancer.benchmark import setup
+from swelancer.benchmark.shell import TESTS_DIR
 from swelancer.config import (
     AgentSection,
     GradingSection,
@@ -44,12 +54,16 @@ from swelancer.config import (
 )
 from swelancer.records import AttemptRecord
 from swelancer.run.runner import Runner
+from swelancer.run.spec import AttemptSettings, labels, sandbox_spec
 from swelancer.sandbox.docker import docker_client, host_writes, processes, remove_containers
 from swelancer.sandbox.docker import snapshots as snapshot_store
 from swelancer.sandbox.docker.files import FilesMixin
 from swelancer.sandbox.docker.host_files import HostRoot, NotHosted
 from swelancer.sandbox.docker.processes import ProcessesMixin
+from swelancer.sandbox.docker.provider import DockerProvider
+from swelancer.sandbox.docker.sandbox import DockerSandbox
 from swelancer.sandbox.docker.snapshot_index import list_snapshots
+from swelancer.tasks.catalog import TaskQuery, load_tasks
 
 PATHS = ("reads", "writes", "layers", "processes")
 
@@ -103,6 +117,155 @@ def run(image: str, task_id: str, tries: int, snapshots: bool, run_id: str) -> l
     return [AttemptRecord.model_validate_json(line) for line in lines]
 
 
+OPERATIONS = {  # the sandbox's methods behind each path, as run/ and benchmark/ call them
+    "reads": ("read_file", "copy_out"),
+    "writes": ("copy_in", "remove_here"),
+    "layers": ("changes", "image_copy_out"),
+    "processes": ("engine_processes", "pids_inside"),
+}
+
+
+@contextlib.contextmanager
+def counting() -> Iterator[collections.Counter[str]]:
+    """How many times an attempt calls each operation of `OPERATIONS`."""
+    calls: collections.Counter[str] = collections.Counter()
+    saved = {}
+    for names in OPERATIONS.values():
+        for name in names:
+            original = saved[name] = getattr(DockerSandbox, name)
+
+            def counted(self, *args, _name=name, _original=original, **kwargs):
+                calls[_name] += 1
+                return _original(self, *args, **kwargs)
+
+            setattr(DockerSandbox, name, counted)
+    try:
+        yield calls
+    finally:
+        for name, original in saved.items():
+            setattr(DockerSandbox, name, original)
+
+
+def _timed(step: Callable[[], object]) -> float:
+    began = time.monotonic()
+    step()
+    return time.monotonic() - began
+
+
+class Direct:
+    """Each operation both ways on one set-up container; seconds per call, host and engine."""
+
+    def __init__(self, provider, box, image: str, marks: dict[str, str], scratch: Path) -> None:
+        self.provider, self.box, self.image, self.marks = provider, box, image, marks
+        self.scratch = scratch
+        self.folder = scratch / "tests"  # what copy_in writes: the hidden tests, as kept
+        box.copy_out(TESTS_DIR, self.folder)
+        self._n = 0
+
+    def _fresh(self) -> Path:
+        self._n += 1
+        return self.scratch / f"out-{self._n}"
+
+    def _spare(self) -> str:
+        """A copy of the hidden tests' folder to delete (made by the benchmark, untimed)."""
+        self._n += 1
+        path = f"/tmp/bench-rm-{self._n}"
+        self.box.exec(["cp", "-a", TESTS_DIR, path], timeout=300)
+        return path
+
+    def read_file(self) -> float:
+        return _timed(lambda: self.box.read_file(f"{TESTS_DIR}/run_tests.yml"))
+
+    def copy_out(self) -> float:
+        return _timed(lambda: self.box.copy_out(TESTS_DIR, self._fresh()))
+
+    def copy_in(self) -> float:
+        self._n += 1
+        return _timed(lambda: self.box.copy_in(self.folder, f"/tmp/bench-in-{self._n}"))
+
+    def remove_here(self, host: bool) -> float:
+        path = self._spare()
+        if host:
+            return _timed(lambda: self.box.remove_here(path))
+        return _timed(lambda: self.box.exec(["sh", "-c", f"rm -rf {path}"], timeout=300))
+
+    def changes(self) -> float:
+        return _timed(self.box.changes)
+
+    def image_copy_out(self, host: bool) -> float:
+        def engines_way() -> None:
+            ref = self.provider.reference(self.image, self.marks)
+            try:
+                ref.copy_out(f"{TESTS_DIR}/run_tests.yml", self._fresh())
+            finally:
+                ref.remove()
+
+        if host:
+            return _timed(lambda: self.box.image_copy_out(
+                f"{TESTS_DIR}/run_tests.yml", self._fresh()))  # fmt: skip
+        return _timed(engines_way)
+
+    def engine_processes(self) -> float:
+        return _timed(self.box.engine_processes)
+
+    def pids_inside(self, host: bool) -> float:
+        listed = set(self.box.engine_processes())
+        if host:
+            return _timed(lambda: self.box.pids_inside(listed))
+        return _timed(self.box.process_ids)
+
+    def both(self, name: str, path: str, rounds: int) -> tuple[float, float]:
+        step = getattr(self, name)
+        takes_host = name in ("remove_here", "image_copy_out", "pids_inside")
+        host, engine = [], []
+        for _ in range(rounds):
+            host.append(step(True) if takes_host else step())
+            with without({path}):
+                engine.append(step(False) if takes_host else step())
+        return statistics.median(host), statistics.median(engine)
+
+
+def direct(client, tag: str, task_id: str, nonce: str, rounds: int, run_ids: list[str]) -> None:
+    print("counting each operation's calls in one attempt, cold and from the snapshot ...")
+    per_attempt: dict[str, collections.Counter[str]] = {}
+    for mode, snapshots in (("cold", False), ("snapshot", True)):
+        run_ids.append(f"bench-hp-{nonce}-{len(run_ids)}")
+        with counting() as calls:
+            run(tag, task_id, 1, snapshots, run_ids[-1])
+        per_attempt[mode] = calls
+    (task,) = load_tasks(TaskQuery(split="demo", task_ids=[task_id])).tasks
+    run_ids.append(f"bench-hp-{nonce}-direct")
+    provider = DockerProvider(client)
+    settings = AttemptSettings(run_id=run_ids[-1], model="bench", image=tag)
+    box = provider.start(sandbox_spec(task, 1, settings, "bench"))
+    try:
+        print("setting up one heavy container cold (its layers hold the setup's files) ...")
+        setup.wait_until_ready(box, task, 1800)
+        with tempfile.TemporaryDirectory() as tmp:
+            marks = labels(settings, task, 1, "reference")
+            bench = Direct(provider, box, tag, marks, Path(tmp))
+            print(f"\n{'':<18}{'host s':>8}{'engine s':>9}   calls per attempt (cold/snapshot)"
+                  f"   saves per attempt (cold/snapshot)")  # fmt: skip
+            totals: dict[str, list[float]] = {}
+            for path, names in OPERATIONS.items():
+                for name in names:
+                    host, engine = bench.both(name, path, rounds)
+                    cold, snap = per_attempt["cold"][name], per_attempt["snapshot"][name]
+                    saves = [cold * (engine - host), snap * (engine - host)]
+                    total = totals.setdefault(path, [0.0, 0.0])
+                    total[0] += saves[0]
+                    total[1] += saves[1]
+                    print(f"  {name:<16}{host:8.3f}{engine:9.3f}   {cold:5d} / {snap:<5d}"
+                          f"{'':20}{saves[0]:+7.1f} / {saves[1]:+.1f} s")  # fmt: skip
+            print()
+            for path, (cold, snap) in totals.items():
+                keep = "keep" if max(cold, snap) >= 5 else "below 5 s"
+                print(f"  {path:<10} saves {cold:+6.1f} s cold, {snap:+6.1f} s from the snapshot"
+                      f" per attempt: {keep}")  # fmt: skip
+    finally:
+        box.remove()
+
+
 def figures(records: list[AttemptRecord]) -> tuple[float, float, float, int]:
     total = statistics.median(r.seconds.setup + r.seconds.agent + r.seconds.grading
                               for r in records)  # fmt: skip
@@ -117,6 +280,8 @@ def main() -> None:
     parser.add_argument("--tries", "-k", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="Also without snapshots.")
     parser.add_argument("--cold-tries", type=int, default=1)
+    parser.add_argument("--direct", action="store_true", help="Each operation timed alone.")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     client = docker_client()
     nonce = secrets.token_hex(3)
@@ -127,6 +292,9 @@ def main() -> None:
     configs.append(("every path off", set(PATHS)))
     run_ids: list[str] = []
     try:
+        if args.direct:
+            direct(client, tag, args.task, nonce, args.rounds, run_ids)
+            return
         began = time.monotonic()
         run_ids.append(f"bench-hp-{nonce}-snap")
         run(tag, args.task, 1, True, run_ids[-1])  # the task's snapshot, kept for what follows

@@ -1,5 +1,6 @@
 """`--prompts upstream|swelancer|FOLDER` (with `--agent` and `--prompt-template`) turned into the
-`PromptSet` an attempt renders, once per run; and how upstream's prompt writes the price.
+`PromptSet` an attempt renders, once per run (with how the manifest's loader found upstream's
+prompt writes the price: `TaskSet.price_style`).
 
 Defaults: the upstream agent sends upstream's words; `--agent tools` and `--prompt-template`
 send ours. `--agent tools --prompts upstream` sends upstream's task prompt (its words about the
@@ -9,15 +10,12 @@ and old harness's instructions to answer in code blocks, which a tool-calling mo
 
 from __future__ import annotations
 
-import csv
-import re
 from pathlib import Path
 
-from swelancer.agents.prompts import PriceStyle, PromptSet
+from swelancer.agents.prompts import PromptSet
 from swelancer.errors import ConfigError
+from swelancer.tasks.models import PriceStyle
 from swelancer.tasks.sources import sha256_of
-
-_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
 
 
 def choose_kind(choice: str | None, mode: str, template: Path | None) -> str:
@@ -37,7 +35,7 @@ def resolve_prompts(
     *,
     mode: str = "upstream",
     template: Path | None = None,
-    manifest: Path | None = None,
+    price_style: PriceStyle = "float",
     show_progress: bool = True,
 ) -> PromptSet:
     """The prompts the options name, read (and fetched into the cache if need be) now."""
@@ -49,15 +47,14 @@ def resolve_prompts(
 
     folder = None if kind == "upstream" else Path(kind).expanduser()
     files = locate(folder, show_progress=show_progress)
-    style = price_style(manifest) if manifest is not None else "float"
     record = {
         "kind": "upstream",
         "from": files.origin,
         "files": {key: rec.model_dump() for key, rec in files.records.items()},
-        "price": style,
+        "price": price_style,
     }
     return PromptSet(
-        kind="upstream", upstream=read_texts(files.paths), price_style=style, record=record
+        kind="upstream", upstream=read_texts(files.paths), price_style=price_style, record=record
     )
 
 
@@ -70,26 +67,3 @@ def _ours(template: Path | None) -> PromptSet:
         raise ConfigError(f"no prompt template at {template} that can be read ({exc}).") from None
     record = {"kind": "swelancer", "template": str(template), "sha256": sha256_of(template)}
     return PromptSet(kind="swelancer", template=text, record=record)
-
-
-def price_style(manifest: Path) -> PriceStyle:
-    """How pandas types the manifest's price column, as upstream reads it: int64 when every cell
-    is an integer (`500`), else float64 (`500.0` in any cell makes every price `500.0`)."""
-    from swelancer.tasks.rows import CELL_LIMIT
-
-    csv.field_size_limit(CELL_LIMIT)  # the manifest's loader has read it within this bound
-    try:
-        with manifest.open(newline="", encoding="utf-8") as handle:
-            reader = csv.reader(handle)
-            header = [h.strip().lstrip("\ufeff") for h in next(reader, [])]
-            if "price" not in header:
-                return "float"
-            column = header.index("price")
-            for cells in reader:
-                if any(c.strip() for c in cells) and not (
-                    column < len(cells) and _INTEGER.fullmatch(cells[column])
-                ):
-                    return "float"
-    except (OSError, UnicodeDecodeError, csv.Error):
-        return "float"  # the manifest's loader has already said what is wrong with it
-    return "int"

@@ -25,9 +25,7 @@ from pydantic import BaseModel, model_validator
 from swelancer.agents.upstream_text import UpstreamTexts
 from swelancer.benchmark.variants import rules_for
 from swelancer.format import money
-from swelancer.tasks.models import Task, Variant
-
-PriceStyle = Literal["int", "float"]
+from swelancer.tasks.models import PriceStyle, Task, Variant
 
 IC_TEMPLATE = """\
 You are an experienced software engineer looking after the repository checked out at $cwd \

@@ -11,6 +11,7 @@ import typer
 from swelancer.cli.common import ResultsOpt
 
 if TYPE_CHECKING:
+    from swelancer.report.models import Statistics
     from swelancer.report.render import Report
 
 
@@ -34,16 +35,46 @@ def report(
         ),
     ] = None,
     results_dir: ResultsOpt = Path("results"),
+    level: Annotated[
+        float, typer.Option("--level", help="Confidence level of every interval.")
+    ] = 0.95,
+    resamples: Annotated[
+        int, typer.Option("--resamples", help="Bootstrap resamples of the dollar intervals.")
+    ] = 2000,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap draws.")] = 0,
+    baseline: Annotated[
+        str | None,
+        typer.Option(
+            "--baseline",
+            help="With a results directory: pair every run with this one (run id or folder).",
+        ),
+    ] = None,
+    plan: Annotated[
+        bool,
+        typer.Option("--plan", help="How many tries per task a claim needs, from this run."),
+    ] = False,
+    width: Annotated[
+        float | None,
+        typer.Option("--width", help="--plan: the pass@1 interval width wanted (0.05 = 5 points)."),
+    ] = None,
+    difference: Annotated[
+        float | None,
+        typer.Option("--difference", help="--plan: the pass@1 difference to detect (0.05)."),
+    ] = None,
+    power: Annotated[float, typer.Option("--power", help="--plan: power to detect it.")] = 0.8,
 ) -> None:
-    """Dollars earned out of dollars available, per variant and in total, with pass@1.
+    """Dollars earned out of dollars available, per variant and in total, with pass@1, each
+    with its 95% interval (tasks as clusters, tries as samples; docs/STATISTICS.md).
 
-    Every figure is recomputed from the runs' attempts.jsonl.
+    Every figure is recomputed from the runs' attempts.jsonl; the same seed gives the same
+    intervals.
 
     \b
       swelancer report                               # the newest run, as a table
       swelancer report results/RUN --format html     # results/RUN/report.html, offline
-      swelancer report RUN_A RUN_B --format md       # side by side, and where they differ
-      swelancer report results/                      # leaderboard of every run in results/
+      swelancer report RUN_A RUN_B --format md       # paired: does B beat A beyond noise?
+      swelancer report results/ --baseline RUN_A     # leaderboard, each run paired with RUN_A
+      swelancer report RUN --plan --width 0.05       # tries per task for a 5-point interval
     """
     from swelancer.errors import ConfigError
     from swelancer.report.metrics import is_run_dir, newest_run, run_dirs_in
@@ -51,6 +82,7 @@ def report(
 
     if fmt not in FORMATS:
         raise ConfigError(f"unknown --format {fmt!r}; choose table, json, md or html.")
+    stats = _statistics(level, resamples, seed)
     if not runs:
         newest = newest_run(results_dir)
         if newest is None:
@@ -61,15 +93,24 @@ def report(
         runs = [newest]
     try:
         if len(runs) == 1 and not is_run_dir(runs[0]) and run_dirs_in(runs[0]):
-            _leaderboard(runs[0], fmt, output)
+            if plan:
+                raise ConfigError(f"--plan reads one run; {runs[0]} is a results directory.")
+            _leaderboard(runs[0], fmt, output, stats, baseline)
             return
+        if baseline is not None:
+            raise ConfigError(
+                "--baseline pairs the runs of a results directory with one of them; with "
+                "runs named (report A B), the first one named is the baseline."
+            )
         from swelancer.report.attempt_dir import resolve_run
 
         paths = [resolve_run(path, results_dir) for path in runs]
-        if len(paths) == 1:
-            _one_run(paths[0], fmt, output)
+        if plan:
+            _plan(paths, fmt, output, stats, (width, difference, power))
+        elif len(paths) == 1:
+            _one_run(paths[0], fmt, output, stats)
         else:
-            _comparison(paths, fmt, output)
+            _comparison(paths, fmt, output, stats)
     except OSError as exc:
         raise _unwritable(exc) from None
 
@@ -113,10 +154,42 @@ def _deliver(data: Report, fmt: str, output: Path | None, default_html: Path | N
         _emit(render(data, fmt), output or (default_html if fmt == "html" else None))
 
 
-def _one_run(path: Path, fmt: str, output: Path | None) -> None:
+def _statistics(level: float, resamples: int, seed: int) -> Statistics:
+    from swelancer.errors import ConfigError
+    from swelancer.report.intervals import statistics
+
+    if not 0.5 <= level < 1:
+        raise ConfigError(f"--level {level} is not a confidence level; give one such as 0.95.")
+    if not 100 <= resamples <= 1_000_000:
+        raise ConfigError(f"--resamples {resamples}: give 100 to 1,000,000 (2000 is usual).")
+    return statistics(level, resamples, seed)
+
+
+def _plan(paths: list[Path], fmt: str, output: Path | None, stats: Statistics,
+          asked: tuple[float | None, float | None, float]) -> None:  # fmt: skip
+    from swelancer.errors import ConfigError
+    from swelancer.report.metrics import compute
+    from swelancer.report.plan import plan, plan_lines
+
+    width, difference, power = asked
+    if len(paths) != 1 or fmt == "html":
+        raise ConfigError("--plan reads one run and writes a table, md or json; name one run.")
+    for name, value in (("--width", width), ("--difference", difference), ("--power", power)):
+        if value is not None and not 0 < value < 1:
+            raise ConfigError(f"{name} {value} is a share between 0 and 1 (0.05 = 5 points).")
+    found = plan(compute(paths[0], stats), width, difference, power)
+    if fmt == "json":
+        from swelancer.textsafe import json_text
+
+        _emit(json_text(found.model_dump(mode="json"), indent=2) + "\n", output)
+    else:
+        _emit("\n".join(plan_lines(found)) + "\n", output)
+
+
+def _one_run(path: Path, fmt: str, output: Path | None, stats: Statistics) -> None:
     from swelancer.report.metrics import compute
 
-    report = compute(path)
+    report = compute(path, stats)
     if fmt != "html":
         _deliver(report, fmt, output)
         return
@@ -130,17 +203,19 @@ def _one_run(path: Path, fmt: str, output: Path | None) -> None:
     )
 
 
-def _comparison(paths: list[Path], fmt: str, output: Path | None) -> None:
+def _comparison(paths: list[Path], fmt: str, output: Path | None, stats: Statistics) -> None:
     from swelancer.report.compare import compare_runs
 
     common = Path(os.path.commonpath([p.resolve().parent for p in paths]))
-    _deliver(compare_runs(paths), fmt, output, common / "compare.html")
+    _deliver(compare_runs(paths, stats), fmt, output, common / "compare.html")
 
 
-def _leaderboard(results: Path, fmt: str, output: Path | None) -> None:
+def _leaderboard(results: Path, fmt: str, output: Path | None, stats: Statistics,
+                 baseline: str | None) -> None:  # fmt: skip
     from swelancer.report.compare import leaderboard
 
-    _deliver(leaderboard(results), fmt, output, results / "leaderboard.html")
+    board = leaderboard(results, stats, baseline)
+    _deliver(board, fmt, output, results / "leaderboard.html")
 
 
 def view(

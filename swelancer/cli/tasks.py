@@ -241,7 +241,7 @@ def show(
     task_set = load_tasks(query_from(split, manifest, None, [task_id], None, False))
     t = task_set.tasks[0]
     if prompt or as_json:
-        messages = _first_messages(t, task_set.source.path, agent, prompts, prompt_template)
+        messages = _first_messages(t, task_set.price_style, agent, prompts, prompt_template)
         if as_json:
             typer.echo(json_text(messages, indent=2))
         else:
@@ -260,7 +260,7 @@ def show(
     typer.echo(clean("\n".join(lines)))
 
 
-def _first_messages(task, manifest: str, agent, prompts, template) -> list[str]:
+def _first_messages(task, price_style, agent, prompts, template) -> list[str]:
     """What the model agent sends first, through the agent's own path (`render_prompt`)."""
     from swelancer.agents.prompt_choice import resolve_prompts
     from swelancer.agents.prompts import render_prompt
@@ -269,7 +269,7 @@ def _first_messages(task, manifest: str, agent, prompts, template) -> list[str]:
     mode = agent or "upstream"
     if mode not in ("upstream", "tools"):
         raise ConfigError(f"unknown --agent {mode!r}; choose upstream or tools.")
-    chosen = resolve_prompts(prompts, mode=mode, template=template, manifest=Path(manifest))
+    chosen = resolve_prompts(prompts, mode=mode, template=template, price_style=price_style)
     return render_prompt(task, mode=mode, prompts=chosen)
 
 

@@ -8,7 +8,9 @@ arithmetic of its own beyond putting them next to each other. The renderers are 
 Schema 2 (schema 1 was the same data as a plain dict): every run has `tampered`, and
 `common_earned_usd`, `common_available_usd` (comparisons) and `rank` (leaderboards) are always
 present, null where schema 1 left them out; tasks' states have `tampered`. Schema 3: a run's
-`pass_at_1` is null when it graded no task.
+`pass_at_1` is null when it graded no task. Schema 4: every run has its intervals
+(`pass_at_1_ci`, `earned_usd_ci`), the report how they were made (`statistics`), and `paired`
+holds each run against the baseline (a comparison's first run; a leaderboard's `--baseline`).
 """
 
 from __future__ import annotations
@@ -19,11 +21,20 @@ from typing import Literal
 from pydantic import Field
 
 from swelancer.format import money
+from swelancer.report.intervals import statistics
 from swelancer.report.metrics import compute, run_dirs_in
-from swelancer.report.models import ReportModel, RunReport, TaskRow, TaskStatus
+from swelancer.report.models import (
+    Interval,
+    ReportModel,
+    RunReport,
+    Statistics,
+    TaskRow,
+    TaskStatus,
+)
+from swelancer.report.paired import Paired, pair
 from swelancer.run.results import RunDir
 
-COMPARISON_SCHEMA = 3
+COMPARISON_SCHEMA = 4
 
 
 class RunSummary(ReportModel):
@@ -37,7 +48,9 @@ class RunSummary(ReportModel):
     tasks: int
     attempts: int
     pass_at_1: float | None
+    pass_at_1_ci: Interval | None = None
     earned_usd: float
+    earned_usd_ci: Interval | None = None
     available_usd: float
     ic_swe_earned_usd: float
     swe_manager_earned_usd: float
@@ -70,7 +83,9 @@ class RunSummary(ReportModel):
             tasks=report.tasks,
             attempts=report.attempts,
             pass_at_1=report.pass_at_1,
+            pass_at_1_ci=report.pass_at_1_ci,
             earned_usd=report.earned_usd,
+            earned_usd_ci=report.earned_usd_ci,
             available_usd=report.available_usd,
             ic_swe_earned_usd=earned("ic_swe"),
             swe_manager_earned_usd=earned("swe_manager"),
@@ -133,6 +148,9 @@ class Comparison(ReportModel):
     differences: list[TaskOutcomes] = Field(default_factory=list)
     only_in_some: list[TaskOutcomes] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    statistics: Statistics = Field(default_factory=statistics)
+    paired: list[Paired] = Field(default_factory=list)
+    """Each run after the first against the first, on the tasks both graded."""
 
 
 class Leaderboard(ReportModel):
@@ -143,6 +161,10 @@ class Leaderboard(ReportModel):
     results_dir: str
     runs: list[RunSummary]
     notes: list[str] = Field(default_factory=list)
+    statistics: Statistics = Field(default_factory=statistics)
+    baseline: str | None = None
+    """The run every other is compared with (`--baseline`), if one was chosen."""
+    paired: list[Paired] = Field(default_factory=list)
 
 
 def _tampering_note(runs: list[RunSummary]) -> list[str]:
@@ -164,8 +186,12 @@ def _monitor_note(runs: list[RunSummary]) -> list[str]:
             + ", ".join(found) + "."]  # fmt: skip
 
 
-def compare(reports: list[RunReport], paths: list[Path]) -> Comparison:
-    """The comparison of runs whose reports are given (with the folders they came from)."""
+def compare(
+    reports: list[RunReport], paths: list[Path], stats: Statistics | None = None
+) -> Comparison:
+    """The comparison of runs whose reports are given (with the folders they came from); each
+    run after the first is paired with the first."""
+    stats = stats or statistics()
     rows = [{t.task_id: t for t in r.per_task} for r in reports]
     all_tasks = sorted(set().union(*rows))
     common = [t for t in all_tasks if all(t in by_id for by_id in rows)]
@@ -218,6 +244,8 @@ def compare(reports: list[RunReport], paths: list[Path]) -> Comparison:
         differences=differences,
         only_in_some=only_some,
         notes=found,
+        statistics=stats,
+        paired=[pair(reports[0], r, stats) for r in reports[1:]],
     )
 
 
@@ -232,15 +260,24 @@ def _caveats(path: Path) -> list[str]:
     return [str(s) for s in said] if isinstance(said, list) else []
 
 
-def compare_runs(paths: list[Path]) -> Comparison:
+def compare_runs(paths: list[Path], stats: Statistics | None = None) -> Comparison:
     """The comparison of the runs in these folders, with what their run.json asks to be said."""
-    comparison = compare([compute(p) for p in paths], paths)
+    comparison = compare([compute(p, stats) for p in paths], paths, stats)
     comparison.notes += [note for p in paths for note in _caveats(p)]
     return comparison
 
 
-def rank(reports: list[RunReport], paths: list[Path], results_dir: Path) -> Leaderboard:
-    """The leaderboard of runs whose reports are given (with the folders they came from)."""
+def rank(
+    reports: list[RunReport],
+    paths: list[Path],
+    results_dir: Path,
+    stats: Statistics | None = None,
+    baseline: str | None = None,
+) -> Leaderboard:
+    """The leaderboard of runs whose reports are given (with the folders they came from); with
+    a `baseline` (a run id or folder name among them), every other run paired with it."""
+    stats = stats or statistics()
+    base = _baseline(reports, paths, baseline, results_dir)
     runs = [RunSummary.of(r, p) for r, p in zip(reports, paths, strict=True)]
     runs.sort(key=lambda r: (-r.earned_usd, -(r.pass_at_1 or 0.0), r.run_id))
     for place, run in enumerate(runs, start=1):
@@ -257,12 +294,38 @@ def rank(reports: list[RunReport], paths: list[Path], results_dir: Path) -> Lead
     incomplete = [r.run_id for r in runs if r.status not in (None, "complete")]
     if incomplete:
         found.append("not complete: " + ", ".join(incomplete))
-    return Leaderboard(results_dir=str(results_dir), runs=runs, notes=found)
+    return Leaderboard(
+        results_dir=str(results_dir),
+        runs=runs,
+        notes=found,
+        statistics=stats,
+        baseline=None if base is None else base.run_id,
+        paired=[pair(base, r, stats) for r in reports if base is not None and r is not base],
+    )
 
 
-def leaderboard(results_dir: Path) -> Leaderboard:
+def _baseline(
+    reports: list[RunReport], paths: list[Path], baseline: str | None, results_dir: Path
+) -> RunReport | None:
+    if baseline is None:
+        return None
+    for report, path in zip(reports, paths, strict=True):
+        if baseline in (report.run_id, path.name):
+            return report
+    from swelancer.errors import ConfigError
+
+    names = ", ".join(sorted(p.name for p in paths)) or "none"
+    raise ConfigError(
+        f"--baseline {baseline!r} is not a run in {results_dir} (its runs: {names}); name one "
+        "of them by its run id or folder."
+    )
+
+
+def leaderboard(
+    results_dir: Path, stats: Statistics | None = None, baseline: str | None = None
+) -> Leaderboard:
     """The leaderboard of every run directly inside `results_dir`."""
     paths = run_dirs_in(results_dir)
-    board = rank([compute(p) for p in paths], paths, results_dir)
+    board = rank([compute(p, stats) for p in paths], paths, results_dir, stats, baseline)
     board.notes += [note for p in paths for note in _caveats(p)]
     return board

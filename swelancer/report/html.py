@@ -30,9 +30,11 @@ from swelancer.report.layout import (
     TEXT_FIELDS,
     attempt_tip,
     bucket_rows,
+    ci_label,
     columns,
     figure_cell,
     headline,
+    interval_text,
     leaderboard_columns,
     model_name,
     notes,
@@ -44,6 +46,7 @@ from swelancer.report.layout import (
 )
 from swelancer.report.models import AttemptRow, RunReport, TaskRow
 from swelancer.report.page import asset, e, notes_html, page, safe_name, td, transcript_href
+from swelancer.report.paired_html import paired_html
 from swelancer.report.transcript_html import transcript_page
 from swelancer.run.results import RunDir, write_text_atomic
 
@@ -182,14 +185,20 @@ def _task_table(report: RunReport, files_dir: str) -> str:
 
 def _cards(report: RunReport) -> str:
     k = report.tries
+
+    def ci(key: str) -> str:
+        found = getattr(report, f"{key}_ci")
+        label = ci_label(report.statistics.level)
+        return "" if found is None else f" · {label} {interval_text(key, found)}"
+
     cards = [
-        ("main", "earned_usd", "earned", money(report.earned_usd)),
+        ("main", "earned_usd", f"earned{ci('earned_usd')}", money(report.earned_usd)),
         ("", "available_usd", "available", money(report.available_usd)),
         ("", "share", "of the dollars", percent(share(report))),
-        ("", "pass_at_1", "pass@1", percent(report.pass_at_1)),
+        ("", "pass_at_1", f"pass@1{ci('pass_at_1')}", percent(report.pass_at_1)),
     ]
     if k > 1:
-        cards.append(("", "pass_at_k", f"pass@{k}", percent(report.pass_at_k)))
+        cards.append(("", "pass_at_k", f"pass@{k}{ci('pass_at_k')}", percent(report.pass_at_k)))
     cards += [
         ("", "cost_usd", "API cost", api_money(report.cost_usd)),
         ("", "earned_per_api_usd", "earned per API $", ratio(report.earned_per_api_usd)),
@@ -359,7 +368,7 @@ def render_comparison(comparison: Comparison) -> str:
     diffs = comparison.differences
     parts = [
         f"<h1>{len(runs)} runs compared</h1>",
-        _runs_table(runs, [("run_id", "run"), *run_fields(runs)]),
+        _runs_table(runs, [("run_id", "run"), *run_fields(runs, comparison.statistics.level)]),
         _runs_chart(runs),
         f"<h2>Tasks where they differ ({len(diffs)} of {comparison.tasks_in_common})</h2>",
         _outcomes_table("differences", runs, diffs) if diffs else f"<p>{e(SAME)}</p>",
@@ -369,6 +378,7 @@ def render_comparison(comparison: Comparison) -> str:
             f"<h2>Tasks in only some runs ({len(comparison.only_in_some)})</h2>",
             _outcomes_table("only-in-some", runs, comparison.only_in_some),
         ]
+    parts += paired_html(comparison.paired, comparison.statistics.level, drivers=True)
     parts += [notes_html(comparison.notes), FOOTER]
     return page("swelancer comparison", "\n".join(p for p in parts if p))
 
@@ -379,8 +389,9 @@ def render_leaderboard(board: Leaderboard) -> str:
     parts = [
         f"<h1>Leaderboard of {e(board.results_dir)}</h1>",
         f'<p class="sub">{len(runs)} runs, by dollars earned.</p>',
-        _runs_table(runs, leaderboard_columns(runs)),
+        _runs_table(runs, leaderboard_columns(runs, board.statistics.level)),
         _runs_chart(runs),
+        *paired_html(board.paired, board.statistics.level, drivers=False),
         notes_html(board.notes),
         FOOTER,
     ]

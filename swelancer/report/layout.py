@@ -12,7 +12,7 @@ from swelancer.tasks.models import VARIANTS
 
 if TYPE_CHECKING:
     from swelancer.report.compare import Comparison, RunSummary, TaskState
-    from swelancer.report.models import Figures, RunReport
+    from swelancer.report.models import Figures, Interval, RunReport, Statistics
 
 VARIANT_NAMES = {"ic_swe": "IC SWE", "swe_manager": "SWE Manager"}
 TAMPERED = "tampered"
@@ -33,8 +33,31 @@ def model_name(report: RunReport) -> str:
 # -- cells --------------------------------------------------------------------------------
 
 
+def ci_label(level: float) -> str:
+    """`95% CI`: what an interval's row or column is called."""
+    return f"{percent(level, digits=0)} CI"
+
+
+def interval_text(key: str, interval: Interval | None) -> str:
+    """An interval as shown, `$1,200–$5,400` or `30.1%–52.0%` (`key` names the figure); a dash
+    when there is none (too few tasks)."""
+    if interval is None:
+        return "—"
+    return f"{cell(key, interval.low)}–{cell(key, interval.high)}"
+
+
+def with_interval(key: str, value: Any, interval: Interval | None, level: float) -> str:
+    """A figure with its interval: `$2,300 (95% CI $1,200–$5,400)`; the figure alone when it
+    has none."""
+    if interval is None:
+        return cell(key, value)
+    return f"{cell(key, value)} ({ci_label(level)} {interval_text(key, interval)})"
+
+
 def cell(key: str, value: Any) -> str:
     """A value as shown, by the kind of figure its key names."""
+    if key.endswith("_ci"):
+        return interval_text(key.removesuffix("_ci"), value)
     if key == "cost_usd":
         return api_money(value)
     if key == "earned_per_api_usd":
@@ -81,10 +104,17 @@ BUCKET_COLUMNS: tuple[tuple[str, str], ...] = (
 
 
 def rows(report: RunReport) -> list[tuple[str, str]]:
-    """(key, label) of the summary's rows: pass@k with several tries, tampered when any."""
+    """(key, label) of the summary's rows: each headline figure followed by its interval,
+    pass@k with several tries, tampered when any."""
+    ci = ci_label(report.statistics.level)
     out = list(FIGURE_ROWS)
+    out.insert(7, ("earned_usd_ci", f"earned {ci}"))
     if report.tries > 1:
-        out.insert(6, ("pass_at_k", f"pass@{report.tries}"))
+        out[6:6] = [
+            ("pass_at_k", f"pass@{report.tries}"),
+            ("pass_at_k_ci", f"pass@{report.tries} {ci}"),
+        ]
+    out.insert(6, ("pass_at_1_ci", f"pass@1 {ci}"))
     if report.tampered:
         out.insert(4, ("tampered", "tampered (in failed)"))
     return out
@@ -109,19 +139,57 @@ def share(figures: Figures) -> float | None:
 
 
 def headline(report: RunReport) -> str:
+    """`Earned $X (95% CI $L–$U) of $A (…% of the dollars), pass@1 P% (95% CI L%–U%).`"""
     found = share(report)
-    text = f"Earned {money(report.earned_usd)} of {money(report.available_usd)}"
+    level = report.statistics.level
+    earned = with_interval("earned_usd", report.earned_usd, report.earned_usd_ci, level)
+    text = f"Earned {earned} of {money(report.available_usd)}"
     if found is not None:
         text += f" ({percent(found)} of the dollars)"
-    text += f", pass@1 {figure_cell('pass_at_1', report)}"
+    if not report.tasks:
+        return text + ", pass@1 —."
+    text += f", pass@1 {with_interval('pass_at_1', report.pass_at_1, report.pass_at_1_ci, level)}"
     if report.tries > 1:
-        text += f", pass@{report.tries} {figure_cell('pass_at_k', report)}"
+        pass_k = with_interval("pass_at_k", report.pass_at_k, report.pass_at_k_ci, level)
+        text += f", pass@{report.tries} {pass_k}"
     return text + "."
 
 
+def method_note(stats: Statistics) -> str:
+    """How the intervals were made, in a line a reader can remake them from."""
+    return (
+        f"Intervals are {percent(stats.level, digits=0)} confidence intervals with the tasks as "
+        f"clusters and their tries as samples: pass rates by a {stats.pass_rate_method}; "
+        f"dollars by a {stats.dollars_method} ({stats.resamples:,} resamples, seed "
+        f"{stats.seed}). See docs/STATISTICS.md."
+    )
+
+
+def interval_notes(report: RunReport) -> list[str]:
+    """The method; where an interval is missing, why; with errors, the figures had they been
+    failures."""
+    out = [method_note(report.statistics)]
+    if report.tasks and report.pass_at_1_ci is None:
+        out.append(
+            f"{report.tasks} task(s) graded: too few for an interval to mean anything (it takes "
+            f"{report.statistics.min_tasks}); the figures are shown without one."
+        )
+    wrong = report.errors_as_failures
+    if wrong is not None:
+        level = report.statistics.level
+        earned = with_interval("earned_usd", wrong.earned_usd, wrong.earned_usd_ci, level)
+        pass1 = with_interval("pass_at_1", wrong.pass_at_1, wrong.pass_at_1_ci, level)
+        out.append(
+            f"With errored attempts scored as failures ({wrong.tasks} tasks): earned {earned} "
+            f"of {money(wrong.available_usd)}, pass@1 {pass1}."
+        )
+    return out
+
+
 def notes(report: RunReport) -> list[str]:
-    """What a reader must know to read the figures right (errors, tampering, an unfinished run)."""
-    out = list(report.problems)
+    """What a reader must know to read the figures right (how the intervals were made, errors,
+    tampering, an unfinished run)."""
+    out = [*report.problems, *interval_notes(report)]
     if report.errors:
         out.append(
             f"{report.errors} attempt(s) ended in infrastructure errors and are left out of "
@@ -180,18 +248,23 @@ TEXT_FIELDS = ("run_id", "model", "status")
 """Fields shown left-aligned, as text."""
 
 
-def run_fields(runs: list[RunSummary]) -> list[tuple[str, str]]:
-    """(key, label) of what a comparison or leaderboard shows of each run; tampered when any."""
+def run_fields(runs: list[RunSummary], level: float = 0.95) -> list[tuple[str, str]]:
+    """(key, label) of what a comparison or leaderboard shows of each run, each headline figure
+    followed by its interval; tampered when any."""
+    ci = ci_label(level)
     out = list(RUN_FIELDS)
+    out[5:5] = [("earned_usd_ci", f"earned {ci}")]
+    out[4:4] = [("pass_at_1_ci", f"pass@1 {ci}")]
     if any(r.tampered for r in runs):
-        out.insert(6, ("tampered", TAMPERED))
+        out.insert(out.index(("errors", "errors")), ("tampered", TAMPERED))
     return out
 
 
 def comparison_rows(comparison: Comparison) -> list[tuple[str, str]]:
     """(key, label) of a comparison's rows; the tasks all graded when the runs' tasks differ."""
-    fields = run_fields(comparison.runs)
-    out = fields[:6]
+    fields = run_fields(comparison.runs, comparison.statistics.level)
+    cut = fields.index(("available_usd", "available")) + 1
+    out = fields[:cut]
     if comparison.runs and comparison.runs[0].common_earned_usd is not None:
         out += [
             ("common_earned_usd", "earned, tasks all graded"),
@@ -201,11 +274,11 @@ def comparison_rows(comparison: Comparison) -> list[tuple[str, str]]:
         ("ic_swe_earned_usd", "earned, IC SWE"),
         ("swe_manager_earned_usd", "earned, SWE Manager"),
     ]
-    return [*out, *fields[6:], ("earned_per_api_usd", "earned per API dollar")]
+    return [*out, *fields[cut:], ("earned_per_api_usd", "earned per API dollar")]
 
 
-def leaderboard_columns(runs: list[RunSummary]) -> list[tuple[str, str]]:
-    return [("rank", "#"), ("run_id", "run"), *run_fields(runs)]
+def leaderboard_columns(runs: list[RunSummary], level: float = 0.95) -> list[tuple[str, str]]:
+    return [("rank", "#"), ("run_id", "run"), *run_fields(runs, level)]
 
 
 def status_text(state: TaskState | None) -> str:

@@ -24,11 +24,19 @@ from swelancer.report.layout import (
     rows,
     status_text,
 )
+from swelancer.report.paired_layout import (
+    drivers_table,
+    drivers_title,
+    paired_lines,
+    paired_table,
+    paired_title,
+)
 from swelancer.textsafe import md_text
 
 if TYPE_CHECKING:
     from swelancer.report.compare import Comparison, Leaderboard, RunSummary, TaskOutcomes
     from swelancer.report.models import RunReport
+    from swelancer.report.paired import Paired
 
 
 def _table(head: list[str], align: str, body: list[list[Any]]) -> list[str]:
@@ -47,6 +55,22 @@ def _rule(align: str) -> str:
 
 def _notes(found: list[str]) -> list[str]:
     return ["", "## Notes", "", *(f"- {md_text(n)}" for n in found)] if found else []
+
+
+def _cells(table: tuple[list[str], str, list[list[str]]]) -> list[str]:
+    head, align, body = table
+    return _table([md_text(h) for h in head], align, [[md_text(c) for c in r] for r in body])
+
+
+def _paired(found: list[Paired], level: float, drivers: bool) -> list[str]:
+    """Runs against their baseline, the tasks that drive each difference, the verdicts."""
+    if not found:
+        return []
+    lines = ["", f"## {md_text(paired_title(found))}", "", *_cells(paired_table(found, level))]
+    for p in found if drivers else []:
+        if p.drivers:
+            lines += ["", f"### {md_text(drivers_title(p))}", "", *_cells(drivers_table(p))]
+    return [*lines, "", *(f"- {md_text(line)}" for line in paired_lines(found))]
 
 
 # -- one run ------------------------------------------------------------------------------
@@ -134,17 +158,19 @@ def render_comparison(comparison: Comparison) -> str:
     if comparison.only_in_some:
         lines += ["", f"## Tasks in only some runs ({len(comparison.only_in_some)})", ""]
         lines += _task_table(runs, comparison.only_in_some)
+    lines += _paired(comparison.paired, comparison.statistics.level, drivers=True)
     return "\n".join(lines + _notes(comparison.notes)) + "\n"
 
 
 def render_leaderboard(board: Leaderboard) -> str:
     """The runs of a results directory, by dollars earned."""
-    fields = leaderboard_columns(board.runs)
+    fields = leaderboard_columns(board.runs, board.statistics.level)
     body = [[md_text(figure_cell(k, r)) for k, _ in fields] for r in board.runs]
     align = "".join("l" if k in TEXT_FIELDS else "r" for k, _ in fields)
     lines = [
         f"# Leaderboard: {md_text(board.results_dir)}",
         "",
         *_table([label for _, label in fields], align, body),
+        *_paired(board.paired, board.statistics.level, drivers=False),
     ]
     return "\n".join(lines + _notes(board.notes)) + "\n"

@@ -20,12 +20,22 @@ from pydantic import ValidationError
 
 from swelancer.monitor.summary import summarize, without_flagged_passes
 from swelancer.records import AttemptRecord, Status
+from swelancer.report.intervals import (
+    TaskSample,
+    dollar_draws,
+    earned_interval,
+    pass_interval,
+    pass_k_interval,
+    statistics,
+)
 from swelancer.report.models import (
     AttemptRow,
     ErroredAttempt,
+    ErrorsAsFailures,
     Figures,
     ManifestInfo,
     RunReport,
+    Statistics,
     TamperedAttempt,
     TaskRow,
     TaskStatus,
@@ -70,8 +80,54 @@ def _by_task(records: list[AttemptRecord]) -> dict[str, list[AttemptRecord]]:
 # -- figures ------------------------------------------------------------------------------
 
 
-def figures(records: list[AttemptRecord], k: int) -> Figures:
-    """The figures of a group of attempts, with pass@k for `k` tries (none when k is 1)."""
+def samples(
+    records: list[AttemptRecord], k: int, *, errors_as_failures: bool = False
+) -> list[TaskSample]:
+    """Each task's graded tries as the intervals take them (with `errors_as_failures`, every
+    task, an errored try scoring 0)."""
+    out = []
+    for rs in _by_task(records).values():
+        tries = rs if errors_as_failures else [r for r in rs if r.status != "error"]
+        if not tries:
+            continue
+        scores = tuple(0.0 if r.status == "error" else score_of(r) for r in tries)
+        hits = sum(r.status != "error" and status_of(r) == "passed" for r in tries)
+        hit_k = pass_at_k(len(tries), hits, k) if k > 1 else None
+        out.append(TaskSample(rs[0].variant, rs[0].price_usd, scores, hit_k))
+    return out
+
+
+def _with_intervals(found: Figures, records: list[AttemptRecord], k: int, stats: Statistics,
+                    name: str) -> Figures:  # fmt: skip
+    """`found` with its intervals, and its figures with errors as failures when any errored."""
+    graded = samples(records, k)
+    found.pass_at_1_ci = pass_interval(graded, stats)
+    found.pass_at_k_ci = pass_k_interval(graded, stats) if k > 1 else None
+    found.earned_usd_ci = earned_interval(dollar_draws(graded, stats, name), graded, stats)
+    if found.errors:
+        every = samples(records, k, errors_as_failures=True)
+        draws = dollar_draws(every, stats, f"{name}:errors_as_failures")
+        found.errors_as_failures = ErrorsAsFailures(
+            tasks=len(every),
+            pass_at_1=round(sum(t.mean for t in every) / len(every), 4) if every else None,
+            pass_at_1_ci=pass_interval(every, stats),
+            earned_usd=round(sum(t.price * t.mean for t in every), 2),
+            earned_usd_ci=earned_interval(draws, every, stats),
+            available_usd=round(sum(t.price for t in every), 2),
+        )
+    return found
+
+
+def figures(
+    records: list[AttemptRecord], k: int, stats: Statistics | None = None, name: str = "run"
+) -> Figures:
+    """The figures of a group of attempts, with pass@k for `k` tries (none when k is 1), and
+    with their intervals when `stats` says how to make them (`name` seeds their draws)."""
+    found = _figures(records, k)
+    return found if stats is None else _with_intervals(found, records, k, stats, name)
+
+
+def _figures(records: list[AttemptRecord], k: int) -> Figures:
     by_task = _by_task(records)
     graded = {t: [r for r in rs if r.status != "error"] for t, rs in by_task.items()}
     graded = {t: rs for t, rs in graded.items() if rs}
@@ -228,8 +284,16 @@ def _tries(meta: dict[str, Any], records: list[AttemptRecord]) -> int:
         return max((r.attempt for r in records), default=1)
 
 
-def compute(run_dir: Path) -> RunReport:
-    """Every figure of a run, from its attempts.jsonl (and run.json for the context)."""
+def _prompts(meta: dict[str, Any]) -> str | None:
+    prompts = meta.get("prompts")
+    kind = prompts.get("kind") if isinstance(prompts, dict) else None
+    return None if kind is None else str(kind)
+
+
+def compute(run_dir: Path, stats: Statistics | None = None) -> RunReport:
+    """Every figure of a run, from its attempts.jsonl (and run.json for the context), with
+    intervals made as `stats` says (95 %, 2,000 resamples, seed 0 by default)."""
+    stats = stats or statistics()
     rd = RunDir(run_dir)
     meta, problems = _read_meta(rd)
     records = rd.records()
@@ -248,8 +312,10 @@ def compute(run_dir: Path) -> RunReport:
         started_at=_text(meta.get("started_at") or meta.get("created_at")),
         finished_at=_text(meta.get("finished_at")),
         problems=problems,
-        **figures(records, k).model_dump(),
-        by_variant={v: figures([r for r in records if r.variant == v], k) for v in VARIANTS},
+        prompts=_prompts(meta),
+        statistics=stats,
+        **figures(records, k, stats).model_dump(),
+        by_variant={v: figures([r for r in records if r.variant == v], k, stats) for v in VARIANTS},
         by_price_bucket={
             label: figures([r for r in records if price_bucket(r.price_usd) == label], k)
             for label, _, _ in PRICE_BUCKETS

@@ -11,7 +11,10 @@ Schema 3: `pass_at_1` (and `pass_at_k`) of a group with no graded task is null, 
 tables show "—" there). Schema 4: every attempt has its `seconds` (setup, agent and grading)
 and `why` (in a line, why it did not pass). Also in schema 4, optional: `monitor` (what the
 transcript monitor flagged) and `excluding_flagged` (the figures with flagged passes scored as
-failures, overall as `all` and per variant; empty when no flagged attempt passed).
+failures, overall as `all` and per variant; empty when no flagged attempt passed). Schema 5:
+intervals (`pass_at_1_ci`, `pass_at_k_ci`, `earned_usd_ci`) on the run and on each variant, the
+figures with errors scored as failures (`errors_as_failures`) when any attempt errored, and how
+the intervals were made (`statistics`).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from swelancer.monitor.summary import MonitorSummary
 
-REPORT_SCHEMA = 4
+REPORT_SCHEMA = 5
 
 TaskStatus = Literal["passed", "failed", "mixed", "error"]
 """A task's outcome over its graded attempts; `error` when none was graded."""
@@ -32,6 +35,38 @@ class ReportModel(BaseModel):
     """A part of a report: its fields are its JSON keys."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class Interval(ReportModel):
+    """A confidence interval: the figure lies between `low` and `high` at the report's level."""
+
+    low: float
+    high: float
+
+
+class ErrorsAsFailures(ReportModel):
+    """The figures had every errored attempt been scored a failure (a task with no graded
+    attempt then counts, at 0): the low end of what the errors could hide."""
+
+    tasks: int
+    pass_at_1: float | None
+    pass_at_1_ci: Interval | None = None
+    earned_usd: float
+    earned_usd_ci: Interval | None = None
+    available_usd: float
+
+
+class Statistics(ReportModel):
+    """How the intervals were made, enough to make them again from attempts.jsonl."""
+
+    level: float = 0.95
+    resamples: int = 2000
+    """Bootstrap resamples of the dollar intervals."""
+    seed: int = 0
+    pass_rate_method: str = ""
+    dollars_method: str = ""
+    min_tasks: int = 2
+    """Fewer graded tasks than this give no interval (it would not be meaningful)."""
 
 
 class Figures(ReportModel):
@@ -68,6 +103,13 @@ class Figures(ReportModel):
     cost_usd: float | None = 0.0
     """API dollars; None when any attempt's cost is unknown (never counted as $0)."""
     earned_per_api_usd: float | None = None
+    pass_at_1_ci: Interval | None = None
+    """The interval of pass@1 (the run and each variant; None for price buckets, and where
+    too few tasks were graded for it to mean anything)."""
+    pass_at_k_ci: Interval | None = None
+    earned_usd_ci: Interval | None = None
+    errors_as_failures: ErrorsAsFailures | None = None
+    """Set when any attempt of the group errored (the run and each variant)."""
 
 
 class AttemptRow(ReportModel):
@@ -163,6 +205,9 @@ class RunInfo(ReportModel):
     finished_at: str | None = None
     problems: list[str] = Field(default_factory=list)
     """What could not be read about the run (run.json damaged…)."""
+    prompts: str | None = None
+    """The kind of words the model read (run.json `prompts.kind`), when recorded."""
+    statistics: Statistics = Field(default_factory=Statistics)
 
 
 class RunReport(Figures, RunInfo):

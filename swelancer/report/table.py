@@ -26,6 +26,13 @@ from swelancer.report.layout import (
     rows,
     status_text,
 )
+from swelancer.report.paired_layout import (
+    drivers_table,
+    drivers_title,
+    paired_lines,
+    paired_table,
+    paired_title,
+)
 from swelancer.textsafe import rich_text
 
 if TYPE_CHECKING:
@@ -34,6 +41,7 @@ if TYPE_CHECKING:
 
     from swelancer.report.compare import Comparison, Leaderboard, RunSummary, TaskOutcomes
     from swelancer.report.models import RunReport
+    from swelancer.report.paired import Paired
 
 
 def console(file: Any = None, *, width: int | None = None) -> Console:
@@ -77,7 +85,21 @@ def _show(out: Console, table: Table, firm: set[int]) -> None:
         needed += column.min_width + 3
     if needed > out.width:
         out = console(out.file, width=needed)
+    _cap_flexible(out, table, firm, out.width - needed)
     out.print(table)
+
+
+def _cap_flexible(out: Console, table: Table, firm: set[int], room: int) -> None:
+    """When the table is wider than `out`, cap each folding column at its `min_width` plus an
+    equal share of the `room` left beyond every column's minimum: rich's own narrowing can
+    widen one folding column at the cost of another's minimum, and cut the last."""
+    from rich.measure import Measurement
+
+    if Measurement.get(out, out.options.update_width(10**6), table).maximum <= out.width:
+        return
+    flexible = [c for i, c in enumerate(table.columns) if i not in firm]
+    for column in flexible:
+        column.max_width = (column.min_width or 0) + room // len(flexible)
 
 
 def _listing(title: str, heads: tuple[str, ...], body: list[tuple[Any, ...]], out: Console) -> None:
@@ -89,6 +111,31 @@ def _listing(title: str, heads: tuple[str, ...], body: list[tuple[Any, ...]], ou
     for values in body:
         table.add_row(*(rich_text(v) for v in values))
     _show(out, table, set(range(len(heads) - 1)))  # all but the reason
+
+
+def _cells(title: str, table: tuple[list[str], str, list[list[str]]], out: Console) -> None:
+    """A table of plain cells (`paired_layout`), every column whole."""
+    from rich.table import Table
+
+    head, align, body = table
+    drawn = Table(title=rich_text(title))
+    for name, side in zip(head, align, strict=True):
+        drawn.add_column(rich_text(name), justify="right" if side == "r" else "left")
+    for values in body:
+        drawn.add_row(*(rich_text(v) for v in values))
+    _show(out, drawn, set(range(len(head))))
+
+
+def _paired(found: list[Paired], level: float, out: Console, drivers: bool) -> None:
+    """Runs against their baseline, the tasks that drive each difference, the verdicts."""
+    if not found:
+        return
+    _cells(paired_title(found), paired_table(found, level), out)
+    for p in found if drivers else []:
+        if p.drivers:
+            _cells(drivers_title(p), drivers_table(p), out)
+    for line in paired_lines(found):
+        out.print(rich_text(line))
 
 
 # -- one run ------------------------------------------------------------------------------
@@ -189,6 +236,7 @@ def print_comparison(comparison: Comparison, out: Console | None = None) -> None
     if comparison.only_in_some:
         title = f"tasks in only some runs ({len(comparison.only_in_some)})"
         _task_table(title, runs, comparison.only_in_some, out)
+    _paired(comparison.paired, comparison.statistics.level, out, drivers=True)
     for note in comparison.notes:
         out.print(rich_text(note))
 
@@ -199,12 +247,13 @@ def print_leaderboard(board: Leaderboard, out: Console | None = None) -> None:
 
     out = out or console()
     table = Table(title=rich_text(f"leaderboard: {board.results_dir} (by dollars earned)"))
-    fields = leaderboard_columns(board.runs)
+    fields = leaderboard_columns(board.runs, board.statistics.level)
     for key, label in fields:
         table.add_column(label, justify="left" if key in TEXT_FIELDS else "right")
     for r in board.runs:
         table.add_row(*(rich_text(figure_cell(k, r)) for k, _ in fields))
     firm = {i for i, (key, _) in enumerate(fields) if key not in TEXT_FIELDS or key == "status"}
     _show(out, table, firm)
+    _paired(board.paired, board.statistics.level, out, drivers=False)
     for note in board.notes:
         out.print(rich_text(note))

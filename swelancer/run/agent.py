@@ -12,6 +12,7 @@ from swelancer.agents.loop import Mode, RunBudget
 from swelancer.agents.prompts import PromptSet
 from swelancer.config import AgentSection, LimitsSection
 from swelancer.errors import ConfigError
+from swelancer.tasks.models import PriceStyle
 
 if TYPE_CHECKING:
     from swelancer.agents.loop import ModelAgent
@@ -24,7 +25,7 @@ def sends_prompts(agent: AgentSection) -> bool:
 
 
 def agent_prompts(
-    agent: AgentSection, manifest: Path | None, *, show_progress: bool = True
+    agent: AgentSection, price_style: PriceStyle = "float", *, show_progress: bool = True
 ) -> PromptSet | None:
     """The prompts the agent will send (read, or fetched, now); None for the mocks."""
     if not sends_prompts(agent) or agent.mode in INSTALLED:
@@ -35,7 +36,7 @@ def agent_prompts(
         agent.prompts,
         mode=agent.mode,
         template=agent.prompt_template,
-        manifest=manifest,
+        price_style=price_style,
         show_progress=show_progress,
     )
 
@@ -56,7 +57,7 @@ def make_agent(
     from swelancer.models.prices import Prices
 
     if prompts is None:
-        prompts = agent_prompts(agent, None)
+        prompts = agent_prompts(agent)
     prices = Prices() if agent.prices_file is None else Prices.from_file(agent.prices_file)
 
     def loop(chat: ChatModel) -> ModelAgent:

@@ -167,7 +167,7 @@ class Runner:
         task_set = load_tasks(self.config.selection)
         if not task_set.tasks:
             raise ConfigError("no task matches the selection; see `swelancer tasks list`.")
-        self.prompts = agent_prompts(self.config.agent, Path(task_set.source.path))
+        self.prompts = agent_prompts(self.config.agent, task_set.price_style)
         agent = make_agent(
             self.config.agent, self.config.limits, self.budget, self.prompts, check_endpoint=True
         )

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from swelancer.tasks.manifest import AnyTask, load_manifest, select_tasks
+from swelancer.tasks.manifest import AnyTask, read_manifest, select_tasks
+from swelancer.tasks.models import PriceStyle
 from swelancer.tasks.sources import ManifestSource, resolve_source
 
 
@@ -27,12 +28,15 @@ class TaskSet(BaseModel):
     tasks: list[AnyTask]
     source: ManifestSource
     skipped_broken: list[str] = []
+    price_style: PriceStyle = "float"
+    """How upstream's harness (pandas) types the manifest's price column: its prompts say
+    `500` or `500.0` accordingly."""
 
 
 def load_tasks(query: TaskQuery, *, show_progress: bool = True) -> TaskSet:
     """Load and filter the tasks a query names. Raises `ManifestError` on any problem."""
     source = resolve_source(query.split, query.manifest, show_progress=show_progress)
-    tasks = load_manifest(Path(source.path))
+    tasks, price_style = read_manifest(Path(source.path))
     # The `set` column names diamond/nondiamond; lite and demo files are taken whole.
     split_filter = query.split if query.split in ("diamond", "nondiamond") else None
     where = str(query.manifest) if query.manifest else f"the {source.split} split"
@@ -47,7 +51,9 @@ def load_tasks(query: TaskQuery, *, show_progress: bool = True) -> TaskSet:
     chosen = [t for t in kept if t.task_id not in skipped]
     if query.limit is not None:
         chosen = chosen[: max(query.limit, 0)]
-    return TaskSet(tasks=chosen, source=source, skipped_broken=skipped)
+    return TaskSet(
+        tasks=chosen, source=source, skipped_broken=skipped, price_style=price_style
+    )
 
 
 def task_stats(task_set: TaskSet) -> dict:

@@ -22,6 +22,7 @@ from swelancer.tasks.models import (
     REPO_DIR,
     IcTask,
     ManagerTask,
+    PriceStyle,
     Proposal,
     commit_problem,
     cwd_problem,
@@ -245,11 +246,23 @@ def parse_row(row: Row, *, schema: str, path: str, line: int) -> AnyTask:
     return ManagerTask(**common, **fields, proposals_text=proposals_text)
 
 
+_INTEGER = re.compile(r"\s*[+-]?[0-9]+\s*")
+
+
 def load_manifest(path: Path) -> list[AnyTask]:
     """Every task of a manifest CSV, in file order. Raises `ManifestError` on any bad row."""
+    return read_manifest(path)[0]
+
+
+def read_manifest(path: Path) -> tuple[list[AnyTask], PriceStyle]:
+    """Every task of a manifest CSV, in file order, and how pandas types its price column
+    (read in the same pass). Raises `ManifestError` on any bad row."""
     tasks: list[AnyTask] = []
     seen: dict[str, int] = {}
+    style: PriceStyle = "int"
     for line, row, schema in iter_rows(path):
+        if not _INTEGER.fullmatch(row.get("price", "")):
+            style = "float"
         task = parse_row(row, schema=schema, path=str(path), line=line)
         if task.task_id in seen:
             raise ManifestError(
@@ -260,7 +273,7 @@ def load_manifest(path: Path) -> list[AnyTask]:
             )
         seen[task.task_id] = line
         tasks.append(task)
-    return tasks
+    return tasks, (style if tasks else "float")
 
 
 def select_tasks(

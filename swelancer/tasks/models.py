@@ -8,6 +8,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, TypeAdapter, field_validator
 
 Variant = Literal["ic_swe", "swe_manager"]
+PriceStyle = Literal["int", "float"]
+"""How pandas types a manifest's price column, as upstream's harness reads it: int64 when every
+cell is an integer (`500`), else float64 (`500.0` in any cell makes every price `500.0`)."""
 VARIANTS: tuple[Variant, ...] = ("ic_swe", "swe_manager")
 
 # Price buckets used wherever tasks or earnings are broken down by price: [low, high) in USD.

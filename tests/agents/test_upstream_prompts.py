@@ -18,9 +18,10 @@ import pandas as pd
 import pytest
 from upstream_data import CURRENT, LITE, UPSTREAM, need, upstream_tasks
 
-from swelancer.agents.prompt_choice import price_style, resolve_prompts
+from swelancer.agents.prompt_choice import resolve_prompts
 from swelancer.agents.prompts import render_prompt
-from swelancer.tasks.manifest import load_manifest
+from swelancer.tasks.catalog import TaskQuery, load_tasks
+from swelancer.tasks.manifest import load_manifest, read_manifest
 
 PREPAREDNESS = UPSTREAM / "preparedness_51052ce_swelancer" / "swelancer"
 OLD_AGENT = UPSTREAM / "SWELancer-Benchmark_fff675d" / "swelancer_agent.py"
@@ -71,7 +72,9 @@ def old_protocol_message() -> dict:
 
 @pytest.fixture(scope="module")
 def upstream_set():
-    return resolve_prompts("upstream", manifest=need(CURRENT), show_progress=False)
+    return resolve_prompts(
+        "upstream", price_style=read_manifest(need(CURRENT))[1], show_progress=False
+    )
 
 
 def test_every_current_task_sends_what_upstreams_code_sends(upstream_set):
@@ -108,7 +111,7 @@ def test_every_lite_task_sends_what_the_old_harness_sends(upstream_set):
 
 def test_the_price_is_written_as_pandas_types_the_column(tmp_path):
     rows = need(CURRENT).read_text(encoding="utf-8").splitlines(keepends=True)
-    assert price_style(CURRENT) == "float" and price_style(LITE) == "float"
+    assert read_manifest(CURRENT)[1] == "float" and read_manifest(LITE)[1] == "float"
     header = rows[0].split(",")
     column = header.index("price")
     # The same manifest with every price an integer: pandas reads int64 and so does our style.
@@ -117,8 +120,11 @@ def test_the_price_is_written_as_pandas_types_the_column(tmp_path):
     whole = tmp_path / "whole.csv"
     table.to_csv(whole, index=False)
     assert pd.read_csv(whole)["price"].dtype.kind == "i" and column >= 0
-    assert price_style(whole) == "int"
-    chosen = resolve_prompts("upstream", manifest=whole, show_progress=False)
+    assert read_manifest(whole)[1] == "int"
+    # what `run` and `tasks show` use: the style found by the same pass that loaded the tasks
+    assert load_tasks(TaskQuery(manifest=whole), show_progress=False).price_style == "int"
+    assert load_tasks(TaskQuery(manifest=CURRENT), show_progress=False).price_style == "float"
+    chosen = resolve_prompts("upstream", price_style="int", show_progress=False)
     task = next(t for t in load_manifest(whole) if t.variant == "swe_manager")
     module = upstream_prompts_module()
     expected = module.construct_task_prompt(
@@ -171,8 +177,8 @@ def test_a_folder_of_copies_in_either_layout_gives_the_same_words(tmp_path, upst
     for source in (PREPAREDNESS / "prompts.py", PREPAREDNESS / "solvers" / "swelancer_agent" /
                    "solver.py", OLD_AGENT):  # fmt: skip
         (flat / source.name).write_bytes(source.read_bytes())
-    from_flat = resolve_prompts(str(flat), manifest=CURRENT)
-    from_snapshot = resolve_prompts(str(UPSTREAM), manifest=CURRENT)
+    from_flat = resolve_prompts(str(flat), price_style="float")
+    from_snapshot = resolve_prompts(str(UPSTREAM), price_style="float")
     assert from_flat.upstream == from_snapshot.upstream == upstream_set.upstream
     assert from_flat.record["from"] == str(flat.resolve())
     assert from_flat.record["files"]["prompts"]["read_from"] == str((flat / "prompts.py").resolve())

@@ -51,7 +51,7 @@ def test_the_json_of_a_run_reads_back_as_the_report(tmp_path, capsys):
 
 def test_the_json_keys_are_the_fields(tampered_run):
     data = json.loads(render(compute(tampered_run), "json"))
-    assert data["schema_version"] == REPORT_SCHEMA == 4
+    assert data["schema_version"] == REPORT_SCHEMA == 5
     figure_keys = set(Figures.model_fields)
     assert figure_keys <= set(data)
     assert all(set(group) == figure_keys for group in data["by_variant"].values())

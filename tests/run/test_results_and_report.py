@@ -72,7 +72,8 @@ def test_figures_keep_errors_out_of_denominators(tmp_path):
     assert (ic.tasks, ic.earned_usd, ic.available_usd) == (2, 500, 1250)
     assert {e.task_id for e in figures.errored} == {"c", "d"}
     text = render_run(figures)
-    assert "Earned $1,000 of $1,750" in text and "infrastructure errors" in text
+    assert "Earned $1,000 (95% CI $" in text and ") of $1,750" in text
+    assert "infrastructure errors" in text
 
 
 def test_unknown_cost_is_never_zero(tmp_path):

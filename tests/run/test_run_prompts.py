@@ -19,7 +19,7 @@ from swelancer.models import scripted
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.run import runner as runner_module
 from swelancer.run.job import Workbench
-from swelancer.tasks.manifest import load_manifest
+from swelancer.tasks.manifest import load_manifest, read_manifest
 from swelancer.tasks.sources import demo_manifest_path
 from tests.fakes.sandbox import FakeProvider
 from tests.fakes.sandbox_images import image_for_tasks
@@ -77,7 +77,7 @@ def test_the_model_reads_upstreams_words_unchanged_and_run_json_says_so(
     provider, tmp_path, backoffs, recording
 ):
     run(config(tmp_path, recording, TASKS, concurrency=1), provider)
-    expected = resolve_prompts("upstream", manifest=demo_manifest_path())
+    expected = resolve_prompts("upstream", price_style=read_manifest(demo_manifest_path())[1])
     tasks = {t.task_id: t for t in load_manifest(demo_manifest_path())}
     sent = [render_prompt(tasks[i], mode="upstream", prompts=expected) for i in TASKS]
     assert sorted(RecordingModel.first_calls) == sorted(sent)
