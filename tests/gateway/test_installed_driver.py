@@ -10,7 +10,7 @@ import pytest
 
 from swelancer.agents.installed import INSTALLED, installed, mounts_for, record_for
 from swelancer.agents.installed.claude_code import ClaudeCode
-from swelancer.agents.installed.driver import _ending, upstream_for
+from swelancer.agents.installed.driver import _ending, gateway_fault, upstream_for
 from swelancer.agents.installed.prompt import terminal_prompt
 from swelancer.agents.loop import RunBudget
 from swelancer.errors import ConfigError
@@ -74,3 +74,17 @@ def test_the_run_records_and_mounts_the_pinned_agent_only_for_installed_modes() 
         "version": ClaudeCode.version,
         "volume": mount.source,
     }
+
+
+def test_a_session_that_ended_on_a_call_the_gateway_could_not_carry_is_its_fault() -> None:
+    def call(**fields: object) -> CallRecord:
+        return CallRecord(method="POST", path="/v1/messages", **fields)  # type: ignore[arg-type]
+
+    cut = call(status=502, error="ConnectError: unreachable")
+    answered = call(status=200, metered=True)
+    assert gateway_fault([answered, cut]) == "ConnectError: unreachable"
+    assert gateway_fault([cut, answered]) is None  # the CLI retried and was answered
+    assert gateway_fault([answered, call(status=403, refused="cost_cap")]) is None
+    assert gateway_fault([]) is None
+    asked = CallRecord(method="POST", path="/swelancer/user-tool", status=200)
+    assert gateway_fault([cut, asked]) == "ConnectError: unreachable"

@@ -6,7 +6,8 @@ and dollars as the gateway metered them.
 How it ends: the CLI's exit is `done` (its change is graded as it stands); its wall time
 (`--max-agent-seconds`, else `DEFAULT_WALL_S`) is `max_seconds`; a call refused for the cost
 cap is `max_cost`; its own turn limit (`--max-turns`) is `max_turns`. Its turns are those its
-log counts, else the model calls the provider answered.
+log counts, else the model calls the provider answered. A session that ended on a call the
+gateway could not carry out (`gateway_fault`) is an infrastructure fault (`gateway`), retried.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ from swelancer.agents.installed.runner import run_session
 from swelancer.agents.installed.user_tool import install as install_user_tool
 from swelancer.benchmark.variants import rules_for
 from swelancer.errors import ConfigError, FaultKind, InfraError
-from swelancer.gateway.server import Gateway, Upstream
+from swelancer.gateway.ledger import CallRecord, read_records
+from swelancer.gateway.server import USER_TOOL_PATH, Gateway, Upstream
 from swelancer.gateway.turns import turn_event
 
 if TYPE_CHECKING:
@@ -93,11 +95,28 @@ class InstalledDriver:
             finally:
                 relay.remove()
             ledger = gate.ledger
+        fault = None if session.timed_out else gateway_fault(read_records(folder))
+        if fault is not None:
+            raise InfraError(f"{self.name}'s session ended on a call the model gateway could "
+                             f"not carry out ({fault}); the attempt is tried again.",
+                             kind=FaultKind.GATEWAY)  # fmt: skip
         stop, turns = _ending(session.log, session.timed_out, ledger.refusals)
         log.event("installed_done", exit_code=session.exit_code, stop_reason=stop,
                   calls=ledger.calls, log=session.log.name)  # fmt: skip
         return AgentOutcome(turns=turns or ledger.replies, usage=ledger.usage,
                             cost_usd=ledger.cost_usd, stop_reason=stop)  # fmt: skip
+
+
+def gateway_fault(calls: list[CallRecord]) -> str | None:
+    """What went wrong when the session's last model call failed on the way out (the provider
+    unreachable, a stream cut): the gateway's fault, not the agent's. None when the last call
+    was answered or refused (a refusal is the agent's limit) or when a fault was followed by
+    an answer (the CLI retried)."""
+    model_calls = [c for c in calls if c.path != USER_TOOL_PATH]
+    last = model_calls[-1] if model_calls else None
+    if last is None or last.refused or last.error is None or last.status == 401:
+        return None
+    return last.error
 
 
 def _user_tool(env: AgentEnv, log: TranscriptLog) -> str:
