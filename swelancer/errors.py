@@ -85,7 +85,8 @@ class FaultKind(StrEnum):
     AGENT_START = "agent_start"
     """An installed agent's CLI could not be prepared or did not start."""
     GATEWAY = "gateway"
-    """The model gateway failed (not a provider's answer, not a refusal for cost)."""
+    """The model gateway's port did not open, or a session ended on a call it could not carry
+    out (the provider unreachable); not a provider's answer, not a refusal for cost."""
 
 
 class InfraError(SwelancerError):
