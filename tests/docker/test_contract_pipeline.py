@@ -113,6 +113,10 @@ def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(
         judged = (run1 / "playbook.log").read_text()
         assert "TASK [Run pytest tests]" in judged and "npm server" not in judged
         assert (tmp_path / setup / f"attempts/{task}/1/grading-judge-sandbox.log").exists()
+        transcript = (tmp_path / setup / f"attempts/{task}/1/transcript.jsonl").read_text()
+        stopped = [e for e in map(json.loads, transcript.splitlines())
+                   if e["kind"] == "viewers_stopped"]  # fmt: skip
+        assert [e["killed"] for e in stopped] == [2], stopped  # x11vnc and websockify, run.sh's
     run = json.loads((tmp_path / setup / "run.json").read_text())
     images = set(run["images"])
     if setup == "per-task":
