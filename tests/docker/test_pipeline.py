@@ -81,13 +81,17 @@ def test_oracle_earns_every_dollar(demo_image, demo_tasks, tmp_path):
 
 
 def test_noop_earns_nothing_and_every_ic_test_fails_on_the_bug(demo_image, demo_tasks, tmp_path):
-    report = run_demo(tmp_path, "noop", "mock/noop")
+    """One test run each: that a failing run is tried again, up to three, is the fake
+    pipeline's to prove (`tests/run/test_attempt_fake.py`) and the contract image's
+    (`test_fixture_errors_and_skips_are_judged_by_their_exit_code`)."""
+    report = run_demo(tmp_path, "noop", "mock/noop", "--test-runs", "1")
     assert report["errors"] == 0, report["errored"]
     assert report["earned_usd"] == 0 and report["passed"] == 0
     assert report["failed"] == len(demo_tasks)
     for r in records(tmp_path / "noop"):
         if r["variant"] == "ic_swe":
-            assert all(codes == [1, 1, 1] for codes in r["test_exit_codes"].values()), r
+            assert all(codes == [1] for codes in r["test_exit_codes"].values()), r
+            assert r["tampering"] is None, r
         else:
             assert r["reason"] and "no manager_decisions.json" in r["reason"]
 
