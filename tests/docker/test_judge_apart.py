@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cli_runs import unique
 
 pytestmark = pytest.mark.docker
 
@@ -152,16 +153,17 @@ def _run(tmp: Path, name: str) -> tuple[list[dict], str, str]:
     replies += ["<user-tool>", block(SEARCH, reversed=[MARKER[::-1], PATCH_LINE[::-1]]), "DONE"]
     script = tmp / f"{name}.json"
     script.write_text(json.dumps(replies))
+    own = unique(name)  # on an engine other work may share
     done = subprocess.run(
         [sys.executable, "-m", "swelancer", "run", "--split", "demo", "--task", "101",
          "--model", f"mock/scripted:{script}", "--grade-in", grade_in, "--user-tool-in",
-         tool_in, "--test-runs", "1", "--results-dir", str(tmp), "--run-id", name, "--quiet"],
+         tool_in, "--test-runs", "1", "--results-dir", str(tmp), "--run-id", own, "--quiet"],
         capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    path = tmp / name / "attempts.jsonl"
+    path = tmp / own / "attempts.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    transcript = (tmp / name / "attempts/101/1/transcript.jsonl").read_text()
+    transcript = (tmp / own / "attempts/101/1/transcript.jsonl").read_text()
     return records, transcript, done.stderr
 
 

@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cli_runs import unique
 
 pytestmark = pytest.mark.docker
 
@@ -161,18 +162,18 @@ def _run(tmp: Path, name: str, image: str) -> tuple[dict, str]:
     done = subprocess.run(
         [sys.executable, "-m", "swelancer", "run", "--split", "demo", "--task", "101",
          "--model", f"mock/scripted:{script}", *options, "--test-runs", "1", "--image", image,
-         "--results-dir", str(tmp), "--run-id", f"judge-{name}", "--quiet"],
+         "--results-dir", str(tmp), "--run-id", (own := unique(f"judge-{name}")), "--quiet"],
         capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = (tmp / f"judge-{name}" / "attempts.jsonl").read_text().splitlines()
+    lines = (tmp / own / "attempts.jsonl").read_text().splitlines()
     (record,) = [json.loads(line) for line in lines]  # every attempt recorded once
     out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id=judge-{name}"],
+        ["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id={own}"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert out.stdout.split() == [], f"containers of judge-{name} left behind"
-    return record, (tmp / f"judge-{name}/attempts/101/1/transcript.jsonl").read_text()
+    assert out.stdout.split() == [], f"containers of {own} left behind"
+    return record, (tmp / own / "attempts/101/1/transcript.jsonl").read_text()
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runs import unique
 
 from swelancer.tasks.manifest import load_manifest
 from swelancer.tasks.sources import demo_manifest_path
@@ -30,11 +31,15 @@ def swelancer(*args: str, env: dict | None = None, timeout: float = 900):
 
 
 def run_demo(results: Path, run_id: str, model: str, *extra: str) -> dict:
+    """A demo run, in `results/<run_id>`; its own run id is unique on the engine (which
+    other work may share: another checkout's tests running these at the same time)."""
+    own = unique(run_id)
     done = swelancer(
-        "run", "--split", "demo", "--model", model, "--results-dir", str(results),
-        "--run-id", run_id, "-j", "3", *extra,
+        "run", "--split", "demo", "--model", model, "--results-dir", str(results / "runs"),
+        "--run-id", own, "-j", "3", *extra,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    (results / run_id).symlink_to(results / "runs" / own)
     shown = swelancer("report", str(results / run_id), "--format", "json")
     assert shown.returncode == 0, shown.stderr
     return json.loads(shown.stdout)
@@ -153,8 +158,9 @@ def test_grader_fault_is_retried_then_an_error_not_a_failure(demo_image, tmp_pat
         writer.writerow(faulty)
     done = swelancer(
         "run", "--manifest", str(manifest), "--model", "mock/noop", "--results-dir",
-        str(tmp_path), "--run-id", "faulty", "--max-retries", "1",
+        str(tmp_path / "runs"), "--run-id", (own := unique("faulty")), "--max-retries", "1",
     )  # fmt: skip
+    (tmp_path / "faulty").symlink_to(tmp_path / "runs" / own)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "retry 1 of 1" in done.stderr
     (record,) = records(tmp_path / "faulty")
