@@ -145,7 +145,7 @@ RUNS = {  # name: (grade in, user tool in, with the shims)
 }
 
 
-def _run(tmp: Path, name: str) -> tuple[list[dict], str, str]:
+def _run(tmp: Path, name: str) -> tuple[list[dict], str, str, str]:
     grade_in, tool_in, shims = RUNS[name]
     replies = [block(INSTALL, hook=HOOK), block(WATCHER)]
     if shims:
@@ -164,7 +164,7 @@ def _run(tmp: Path, name: str) -> tuple[list[dict], str, str]:
     path = tmp / own / "attempts.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines()]
     transcript = (tmp / own / "attempts/101/1/transcript.jsonl").read_text()
-    return records, transcript, done.stderr
+    return records, transcript, done.stderr, own
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +182,7 @@ def runs(docker_client, tmp_path_factory):
 @pytest.mark.parametrize("name", list(RUNS))
 def test_no_forgery_passes_and_nothing_hidden_reaches_the_agent(runs, name):
     tmp, done = runs
-    records, transcript, _ = done[name]
+    records, transcript, _, own = done[name]
     (record,) = records  # every attempt recorded once
     assert (record["status"], record["earned_usd"], record["error"]) == ("failed", 0, None)
     assert record["test_exit_codes"] == {"101": [1]}, record
@@ -192,13 +192,13 @@ def test_no_forgery_passes_and_nothing_hidden_reaches_the_agent(runs, name):
     events = [json.loads(line) for line in transcript.splitlines()]
     (tool,) = [e for e in events if e["kind"] == "user_tool"]
     assert "The user tool finished" in tool["output"], tool["output"]
-    grading = tmp / name / "attempts/101/1/grading/101/run-1"
+    grading = tmp / own / "attempts/101/1/grading/101/run-1"
     assert "1 failed" in (grading / "pytest.log").read_text()
     grade_in, tool_in, shims = RUNS[name]
     if grade_in == "same" and not shims:
         assert record["graded_in"] == "same"  # the app ran in the agent's own container
     if tool_in == "same":
         assert "HOOK RAN" in transcript, "the app ran beside the agent during the user tool"
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id={name}"],
+    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id={own}"],
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert out.stdout.split() == []

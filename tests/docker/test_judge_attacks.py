@@ -288,7 +288,7 @@ def test_the_judges_display_is_not_one_the_app_serves(runs, demo_id):
     from swelancer.sandbox.docker.provider import DockerProvider
 
     provider = DockerProvider()
-    marks = {"swelancer.run_id": "judge-x11", "swelancer.role": "app"}
+    marks = {"swelancer.run_id": (run_id := unique("judge-x11")), "swelancer.role": "app"}
     spec = SandboxSpec(image=demo_id, labels=marks, env={"EVAL_VARIANT": "swe_manager"})
     app = provider.start(spec)
     try:
@@ -310,11 +310,11 @@ def test_the_judges_display_is_not_one_the_app_serves(runs, demo_id):
     assert "the app's port" in port.output, port.output  # the judge does reach the app
     assert "the app's display" not in reached, reached
     left = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", "label=swelancer.run_id=judge-x11"],
+        ["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id={run_id}"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     volumes = subprocess.run(
-        ["docker", "volume", "ls", "-q", "--filter", "label=swelancer.run_id=judge-x11"],
+        ["docker", "volume", "ls", "-q", "--filter", f"label=swelancer.run_id={run_id}"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert (left, volumes) == ([], []), "the forwarder's container and volume go with the judge"

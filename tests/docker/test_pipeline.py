@@ -85,6 +85,26 @@ def test_oracle_earns_every_dollar(demo_image, demo_tasks, tmp_path):
             assert r["selected_proposal"] == r["correct_proposal"]
 
 
+def test_the_oracle_run_goes_to_inspect_and_harbor_and_back_unchanged(tmp_path, demo_tasks):
+    """`export --format inspect|atif` and `import` on a real demo run (the oracle's, made
+    here): the imported log reports what the run does; one trial folder per attempt."""
+    report = run_demo(tmp_path, "oracle", "mock/oracle", "--task", "101", "--task", "110-manager-0")
+    log = tmp_path / "oracle.eval"
+    done = swelancer("export", str(tmp_path / "oracle"), "--format", "inspect", "-o", str(log))
+    assert done.returncode == 0 and log.is_file(), done.stderr
+    done = swelancer("export", str(tmp_path / "oracle"), "--format", "atif", "-o",
+                     str(tmp_path / "trials"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    trials = sorted(p.parent.parent.name for p in (tmp_path / "trials").rglob("trajectory.json"))
+    assert len(trials) == report["attempts"] and all("__" in t for t in trials), trials
+    done = swelancer("import", str(log), "--split", "demo", "--results-dir", str(tmp_path / "in"),
+                     "--run-id", "back")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    again = json.loads(swelancer("report", str(tmp_path / "in" / "back"), "-f", "json").stdout)
+    for key in ("earned_usd", "available_usd", "pass_at_1", "tasks", "errors", "attempts"):
+        assert again[key] == report[key], key
+
+
 def test_noop_earns_nothing_and_every_ic_test_fails_on_the_bug(demo_image, demo_tasks, tmp_path):
     """One test run each: that a failing run is tried again, up to three, is the fake
     pipeline's to prove (`tests/run/test_attempt_fake.py`) and the contract image's
