@@ -25,6 +25,7 @@ harness's own fallback for the engine's way: an archive, `rm -rf` run inside, `t
 calls x (engine's way - host's way) per attempt: figures the whole attempts' noise does not blur.
 
     .venv/bin/python benchmarks/host_paths.py [--task 101] [--tries 5] [--cold [--cold-tries 1]]
+    .venv/bin/python benchmarks/host_paths.py --off reads --off writes,processes [--tries 5]
     .venv/bin/python benchmarks/host_paths.py --direct [--rounds 5]
 """
 
@@ -281,6 +282,7 @@ def main() -> None:
     parser.add_argument("--cold", action="store_true", help="Also without snapshots.")
     parser.add_argument("--cold-tries", type=int, default=1)
     parser.add_argument("--direct", action="store_true", help="Each operation timed alone.")
+    parser.add_argument("--off", action="append", help="Paths to turn off together (repeatable).")
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     client = docker_client()
@@ -288,8 +290,16 @@ def main() -> None:
     tag = f"swelancer-heavy-setup:bench-{nonce}"
     print(f"building {tag} ...", flush=True)
     image_id = build_heavy_image(client, tag)
-    configs = [("every path on", set())] + [(f"{p} off", {p}) for p in PATHS]
-    configs.append(("every path off", set(PATHS)))
+    if args.off:  # e.g. --off reads --off writes,processes: those, beside every path on
+        offs = [set(group.split(",")) for group in args.off]
+        unknown = set().union(*offs) - set(PATHS)
+        if unknown:
+            parser.error(f"unknown path(s) {', '.join(sorted(unknown))}; choose from {PATHS}")
+        configs = [("every path on", set())]
+        configs += [(" and ".join(sorted(off)) + " off", off) for off in offs]
+    else:
+        configs = [("every path on", set())] + [(f"{p} off", {p}) for p in PATHS]
+        configs.append(("every path off", set(PATHS)))
     run_ids: list[str] = []
     try:
         if args.direct:
@@ -311,14 +321,14 @@ def main() -> None:
                     with without(off):
                         found[label] += run(tag, args.task, 1, snapshots, run_ids[-1])
             print(f"\n{mode}, {tries} attempt(s) each: seconds per attempt, median (min-max)")
-            print(f"  {'':<16}{'attempt':>19}{'setup':>9}{'grading':>9}{'saves':>9}  passed")
+            print(f"  {'':<26}{'attempt':>19}{'setup':>9}{'grading':>9}{'saves':>9}  passed")
             base = figures(found[configs[0][0]])[0]
             for label, _ in configs:
                 records = found[label]
                 total, setup, grading, passed = figures(records)
                 spread = [sum(r.seconds.model_dump().values()) for r in records]
                 saves = "" if label == configs[0][0] else f"{total - base:+9.1f}"
-                print(f"  {label:<16}{total:7.1f} ({min(spread):4.1f}-{max(spread):4.1f})"
+                print(f"  {label:<26}{total:7.1f} ({min(spread):4.1f}-{max(spread):4.1f})"
                       f"{setup:9.1f}{grading:9.1f}{saves:>9}  {passed}/{len(records)}",
                       flush=True)  # fmt: skip
         print("\n'saves': an attempt's seconds with that path off minus with every path on.")

@@ -13,6 +13,7 @@ from swelancer.benchmark.app_ports import APP_PORTS
 from swelancer.benchmark.grading import IcGrade
 from swelancer.benchmark.judged import STOP_TIMEOUT_S, Pair, grade_split
 from swelancer.benchmark.playbook_split import SplitPlaybook, split_playbook
+from swelancer.benchmark.viewers import stop_viewers
 from swelancer.errors import FaultKind, InfraError
 from swelancer.run.spec import sandbox_spec
 from swelancer.run.state import TryState, save_logs
@@ -43,7 +44,9 @@ def start_judge(
     """A judge container for `app`: from the task's snapshot when there is one (the task as
     setup left it, tests pristine), else the image set up by its own entry point; in a network
     namespace of its own, it reaches the app's declared ports (`benchmark.app_ports`) and
-    nothing else of the app's. Its processes once ready are returned to keep."""
+    nothing else of the app's. Once ready, the display's remote viewer is stopped
+    (`benchmark.viewers`: the app's pages run in the judge's browser); its processes then are
+    returned to keep."""
     settings = state.settings
     spec = sandbox_spec(task, state.attempt, settings, role)
     env = state.envs.get(app.name)
@@ -65,6 +68,7 @@ def start_judge(
                     reaches=app.name)  # fmt: skip
     try:
         setup.wait_until_ready(box, task, settings.sandbox.setup_timeout_s)
+        state.log.event("viewers_stopped", role=role, killed=stop_viewers(box))
         return box, box.process_ids()
     except BaseException:
         save_logs(box, state.folder / f"{role}-sandbox.log")

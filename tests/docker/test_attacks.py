@@ -29,6 +29,7 @@ from pathlib import Path
 
 import pytest
 from bridge import bridge_gateway
+from cli_runs import unique
 
 from swelancer.sandbox.docker import DockerSandbox, remove_containers
 
@@ -1219,7 +1220,7 @@ def test_two_runs_on_one_run_id_at_once(demo_image, tmp_path):
     command = swelancer_cmd(
         "run", "--split", "demo", "--task", "110-manager-0", "--task", "111-manager-0",
         "--model", f"mock/scripted:{script}", "--results-dir", str(tmp_path / "results"),
-        "--run-id", "same", "-q", "-j", "2",
+        "--run-id", (same := unique("same")), "-q", "-j", "2",
     )  # fmt: skip
     with ThreadPoolExecutor(2) as pool:
         both = [pool.submit(execute, command, tmp_path / f"p{n}", 300) for n in (1, 2)]
@@ -1227,9 +1228,9 @@ def test_two_runs_on_one_run_id_at_once(demo_image, tmp_path):
     codes = sorted([a[0], b[0]])
     assert codes[0] == 0 and codes[1] != 0, (a, b)
     loser = a if a[0] else b
-    assert "in use by pid" in loser[2] and "same" in loser[2], loser[2]
+    assert "in use by pid" in loser[2] and same in loser[2], loser[2]
     assert "Traceback" not in loser[2]
-    lines = (tmp_path / "results" / "same" / "attempts.jsonl").read_text().split("\n")
+    lines = (tmp_path / "results" / same / "attempts.jsonl").read_text().split("\n")
     keys = [(json.loads(x)["task_id"], json.loads(x)["attempt"]) for x in lines if x.strip()]
     assert sorted(keys) == [("110-manager-0", 1), ("111-manager-0", 1)], keys
 

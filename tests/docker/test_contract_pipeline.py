@@ -1,8 +1,9 @@
 """The whole pipeline on the contract images (upstream's own runtime scripts, verbatim): the gold
-agent earns every dollar on both setup paths, doing nothing earns nothing with no error, a
-broken build is a failure, the user tool yields a trace without the test's assertions, a
-manager attempt is ready in seconds, and test runs whose fixtures error or whose test is
-skipped are judged by their exit code as upstream judges them.
+agent earns every dollar on both setup paths, a broken build is a failure, an agent that fixes
+nothing fails cleanly (no error, no tampering: the user-tool tests' agents), the user tool
+yields a trace without the test's assertions, a manager attempt is ready in seconds, and test
+runs whose fixtures error or whose test is skipped are judged by their exit code as upstream
+judges them.
 
 The gold agent's run on the unified image sets every IC task up cold, as upstream's runtime does
 (unless other work on the engine kept a snapshot of it), and keeps its snapshots; the module's
@@ -113,21 +114,15 @@ def test_the_gold_agent_earns_every_dollar_on_both_setup_paths(
         judged = (run1 / "playbook.log").read_text()
         assert "TASK [Run pytest tests]" in judged and "npm server" not in judged
         assert (tmp_path / setup / f"attempts/{task}/1/grading-judge-sandbox.log").exists()
+        transcript = (tmp_path / setup / f"attempts/{task}/1/transcript.jsonl").read_text()
+        stopped = [e for e in map(json.loads, transcript.splitlines())
+                   if e["kind"] == "viewers_stopped"]  # fmt: skip
+        assert [e["killed"] for e in stopped] == [2], stopped  # x11vnc and websockify, run.sh's
     run = json.loads((tmp_path / setup / "run.json").read_text())
     images = set(run["images"])
     if setup == "per-task":
         assert f"{IMAGE_PREFIX}_91342:{IMAGE_TAG}" in images
     assert f"{IMAGE_PREFIX}_monolith:{IMAGE_TAG}" in images
-
-
-def test_doing_nothing_earns_nothing_and_raises_no_error(contract_images, tmp_path):
-    records = swelancer(tmp_path, "noop", "mock/noop", "--test-runs", "1", *only(PRICES))
-    assert {r["status"] for r in records} == {"failed"}
-    assert sum(r["earned_usd"] for r in records) == 0
-    for record in records:
-        if record["variant"] == "ic_swe":
-            assert record["test_exit_codes"] == {record["task_id"]: [1]}, record
-            assert record["tampering"] is None
 
 
 def test_an_agent_that_breaks_the_build_fails_and_is_no_error(contract_images, tmp_path):
@@ -174,7 +169,9 @@ def test_the_user_tool_gives_a_trace_and_no_assertion_reaches_the_agent(
     traces = list(kept.rglob("trace.trace"))
     assert traces and not list(kept.rglob("src@*"))
     assert not any(MARKER in p.read_text(errors="replace") for p in kept.rglob("*") if p.is_file())
+    # it fixes nothing: a clean failure of upstream's test, no error, nothing called tampering
     assert record["status"] == "failed" and record["test_exit_codes"] == {"91342": [1]}
+    assert record["error"] is None and record["tampering"] is None and record["earned_usd"] == 0
 
 
 def test_fixture_errors_and_skips_are_judged_by_their_exit_code(contract_images, tmp_path):

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from cli_runs import unique
 
 from swelancer.benchmark.setup import wait_until_ready
 from swelancer.sandbox.docker import DockerSandbox
@@ -77,15 +78,20 @@ def swelancer(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     )
 
 
+RUN_ID = unique("iso")
+"""This module's run id: an engine shared with other work (another checkout's tests) may hold
+another run of these tests at the same time."""
+
+
 def run_task(tmp_path: Path, model: str, task: str, *extra: str) -> tuple[dict, list[dict]]:
     """Run one demo task; the attempt's record and transcript events."""
     done = swelancer(
         "run", "--split", "demo", "--model", model, "--task", task, "--results-dir",
-        str(tmp_path), "--run-id", "iso", "--test-runs", "1", "--quiet", *extra,
+        str(tmp_path), "--run-id", RUN_ID, "--test-runs", "1", "--quiet", *extra,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    (line,) = (tmp_path / "iso" / "attempts.jsonl").read_text().splitlines()
-    events = (tmp_path / "iso" / "attempts" / task / "1" / "transcript.jsonl").read_text()
+    (line,) = (tmp_path / RUN_ID / "attempts.jsonl").read_text().splitlines()
+    events = (tmp_path / RUN_ID / "attempts" / task / "1" / "transcript.jsonl").read_text()
     return json.loads(line), [json.loads(e) for e in events.splitlines()]
 
 
@@ -186,7 +192,7 @@ def test_a_test_runner_made_to_always_pass_passes_nothing(demo_image, tmp_path, 
         assert record["graded_in"].startswith("fresh: ") and "_pytest" in record["graded_in"]
     else:
         assert record["graded_in"] == "fresh" and record["tampering"] is None
-    run = json.loads((tmp_path / "iso" / "run.json").read_text())
+    run = json.loads((tmp_path / RUN_ID / "run.json").read_text())
     assert run["grade_in"] == grade_in
 
 
@@ -215,7 +221,7 @@ def test_resource_hogs_end_their_command_not_the_harness(demo_image, tmp_path):
     # infrastructure error, and it needed no retry.
     assert record["status"] == "failed" and record["infra_retries"] == 0, record
     left = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", "label=swelancer.run_id=iso"],
+        ["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id={RUN_ID}"],
         capture_output=True,
         text=True,
     )
@@ -230,7 +236,7 @@ def test_containers_have_no_added_privileges_and_no_keys(demo_image, docker_clie
     from swelancer.tasks.sources import demo_manifest_path
 
     task = next(t for t in load_manifest(demo_manifest_path()) if t.task_id == "101")
-    settings = AttemptSettings(run_id="iso-priv", model="gpt-4o", image=demo_image)
+    settings = AttemptSettings(run_id=f"{RUN_ID}-priv", model="gpt-4o", image=demo_image)
     sandbox = DockerProvider(docker_client).start(sandbox_spec(task, 1, settings))
     try:
         host_config = docker_client.api.inspect_container(sandbox.name)["HostConfig"]

@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cli_runs import unique
 
 pytestmark = pytest.mark.docker
 
@@ -144,7 +145,7 @@ RUNS = {  # name: (grade in, user tool in, with the shims)
 }
 
 
-def _run(tmp: Path, name: str) -> tuple[list[dict], str, str]:
+def _run(tmp: Path, name: str) -> tuple[list[dict], str, str, str]:
     grade_in, tool_in, shims = RUNS[name]
     replies = [block(INSTALL, hook=HOOK), block(WATCHER)]
     if shims:
@@ -152,17 +153,18 @@ def _run(tmp: Path, name: str) -> tuple[list[dict], str, str]:
     replies += ["<user-tool>", block(SEARCH, reversed=[MARKER[::-1], PATCH_LINE[::-1]]), "DONE"]
     script = tmp / f"{name}.json"
     script.write_text(json.dumps(replies))
+    own = unique(name)  # on an engine other work may share
     done = subprocess.run(
         [sys.executable, "-m", "swelancer", "run", "--split", "demo", "--task", "101",
          "--model", f"mock/scripted:{script}", "--grade-in", grade_in, "--user-tool-in",
-         tool_in, "--test-runs", "1", "--results-dir", str(tmp), "--run-id", name, "--quiet"],
+         tool_in, "--test-runs", "1", "--results-dir", str(tmp), "--run-id", own, "--quiet"],
         capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    path = tmp / name / "attempts.jsonl"
+    path = tmp / own / "attempts.jsonl"
     records = [json.loads(line) for line in path.read_text().splitlines()]
-    transcript = (tmp / name / "attempts/101/1/transcript.jsonl").read_text()
-    return records, transcript, done.stderr
+    transcript = (tmp / own / "attempts/101/1/transcript.jsonl").read_text()
+    return records, transcript, done.stderr, own
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +182,7 @@ def runs(docker_client, tmp_path_factory):
 @pytest.mark.parametrize("name", list(RUNS))
 def test_no_forgery_passes_and_nothing_hidden_reaches_the_agent(runs, name):
     tmp, done = runs
-    records, transcript, _ = done[name]
+    records, transcript, _, own = done[name]
     (record,) = records  # every attempt recorded once
     assert (record["status"], record["earned_usd"], record["error"]) == ("failed", 0, None)
     assert record["test_exit_codes"] == {"101": [1]}, record
@@ -190,13 +192,13 @@ def test_no_forgery_passes_and_nothing_hidden_reaches_the_agent(runs, name):
     events = [json.loads(line) for line in transcript.splitlines()]
     (tool,) = [e for e in events if e["kind"] == "user_tool"]
     assert "The user tool finished" in tool["output"], tool["output"]
-    grading = tmp / name / "attempts/101/1/grading/101/run-1"
+    grading = tmp / own / "attempts/101/1/grading/101/run-1"
     assert "1 failed" in (grading / "pytest.log").read_text()
     grade_in, tool_in, shims = RUNS[name]
     if grade_in == "same" and not shims:
         assert record["graded_in"] == "same"  # the app ran in the agent's own container
     if tool_in == "same":
         assert "HOOK RAN" in transcript, "the app ran beside the agent during the user tool"
-    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id={name}"],
+    out = subprocess.run(["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id={own}"],
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert out.stdout.split() == []

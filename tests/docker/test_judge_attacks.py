@@ -32,6 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from cli_runs import unique
 
 pytestmark = pytest.mark.docker
 
@@ -161,18 +162,18 @@ def _run(tmp: Path, name: str, image: str) -> tuple[dict, str]:
     done = subprocess.run(
         [sys.executable, "-m", "swelancer", "run", "--split", "demo", "--task", "101",
          "--model", f"mock/scripted:{script}", *options, "--test-runs", "1", "--image", image,
-         "--results-dir", str(tmp), "--run-id", f"judge-{name}", "--quiet"],
+         "--results-dir", str(tmp), "--run-id", (own := unique(f"judge-{name}")), "--quiet"],
         capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
-    lines = (tmp / f"judge-{name}" / "attempts.jsonl").read_text().splitlines()
+    lines = (tmp / own / "attempts.jsonl").read_text().splitlines()
     (record,) = [json.loads(line) for line in lines]  # every attempt recorded once
     out = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id=judge-{name}"],
+        ["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id={own}"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    assert out.stdout.split() == [], f"containers of judge-{name} left behind"
-    return record, (tmp / f"judge-{name}/attempts/101/1/transcript.jsonl").read_text()
+    assert out.stdout.split() == [], f"containers of {own} left behind"
+    return record, (tmp / own / "attempts/101/1/transcript.jsonl").read_text()
 
 
 @pytest.fixture(scope="module")
@@ -287,7 +288,7 @@ def test_the_judges_display_is_not_one_the_app_serves(runs, demo_id):
     from swelancer.sandbox.docker.provider import DockerProvider
 
     provider = DockerProvider()
-    marks = {"swelancer.run_id": "judge-x11", "swelancer.role": "app"}
+    marks = {"swelancer.run_id": (run_id := unique("judge-x11")), "swelancer.role": "app"}
     spec = SandboxSpec(image=demo_id, labels=marks, env={"EVAL_VARIANT": "swe_manager"})
     app = provider.start(spec)
     try:
@@ -309,11 +310,11 @@ def test_the_judges_display_is_not_one_the_app_serves(runs, demo_id):
     assert "the app's port" in port.output, port.output  # the judge does reach the app
     assert "the app's display" not in reached, reached
     left = subprocess.run(
-        ["docker", "ps", "-aq", "--filter", "label=swelancer.run_id=judge-x11"],
+        ["docker", "ps", "-aq", "--filter", f"label=swelancer.run_id={run_id}"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     volumes = subprocess.run(
-        ["docker", "volume", "ls", "-q", "--filter", "label=swelancer.run_id=judge-x11"],
+        ["docker", "volume", "ls", "-q", "--filter", f"label=swelancer.run_id={run_id}"],
         capture_output=True, text=True, check=True,
     ).stdout.split()  # fmt: skip
     assert (left, volumes) == ([], []), "the forwarder's container and volume go with the judge"

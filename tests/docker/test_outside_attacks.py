@@ -14,10 +14,10 @@ is cheap to keep.
   demo split's default) went on with no word: only a name that now gives another id was
   refused, so every new attempt ran another image than the run's first ones.
 
-Found, with its fix outside these guarantees' modules (a strict xfail): a snapshot carries the
-labels of the container it was committed from, so a container of another run started from it
-names the maker's run directory, and a bare `swelancer cleanup` can take the live run for one
-that is over.
+Found and fixed: a snapshot carried the labels of the container it was committed from, so a
+container of another run started from it named the maker's run directory, and a bare
+`swelancer cleanup` could take the live run for one that is over (the snapshot is now
+committed with those labels emptied).
 
 Guards that held and are cheap to keep: an agent outgrowing its container's memory is a stop
 of its own (the engine reports `oom` and `die`, never a request of its API), and no port of
@@ -188,16 +188,6 @@ def test_a_resume_under_another_image_name_is_refused_unless_allowed(two_names, 
 
 
 @docker
-@pytest.mark.xfail(
-    strict=True,
-    reason="a snapshot carries the labels of the container it was committed from (its run's "
-    "id, directory, task, attempt, role); a container started from it that does not set one "
-    "of them inherits it: the snapshot check's reference container (snapshots.py, labelled "
-    "with the run's id and role only) names the maker's run directory, and a bare "
-    "`swelancer cleanup` files the live run under that directory (free) and removes its "
-    "containers. Fix: commit with the run's own labels emptied (snapshots.py), outside "
-    "this module's files.",
-)
 def test_a_container_from_another_runs_snapshot_is_not_filed_under_that_runs_directory(
     docker_client, demo_image, tmp_path: Path
 ):

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runs import unique
 
 from swelancer.tasks.manifest import load_manifest
 from swelancer.tasks.sources import demo_manifest_path
@@ -30,11 +31,15 @@ def swelancer(*args: str, env: dict | None = None, timeout: float = 900):
 
 
 def run_demo(results: Path, run_id: str, model: str, *extra: str) -> dict:
+    """A demo run, in `results/<run_id>`; its own run id is unique on the engine (which
+    other work may share: another checkout's tests running these at the same time)."""
+    own = unique(run_id)
     done = swelancer(
-        "run", "--split", "demo", "--model", model, "--results-dir", str(results),
-        "--run-id", run_id, "-j", "3", *extra,
+        "run", "--split", "demo", "--model", model, "--results-dir", str(results / "runs"),
+        "--run-id", own, "-j", "3", *extra,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    (results / run_id).symlink_to(results / "runs" / own)
     shown = swelancer("report", str(results / run_id), "--format", "json")
     assert shown.returncode == 0, shown.stderr
     return json.loads(shown.stdout)
@@ -80,14 +85,38 @@ def test_oracle_earns_every_dollar(demo_image, demo_tasks, tmp_path):
             assert r["selected_proposal"] == r["correct_proposal"]
 
 
+def test_the_oracle_run_goes_to_inspect_and_harbor_and_back_unchanged(tmp_path, demo_tasks):
+    """`export --format inspect|atif` and `import` on a real demo run (the oracle's, made
+    here): the imported log reports what the run does; one trial folder per attempt."""
+    report = run_demo(tmp_path, "oracle", "mock/oracle", "--task", "101", "--task", "110-manager-0")
+    log = tmp_path / "oracle.eval"
+    done = swelancer("export", str(tmp_path / "oracle"), "--format", "inspect", "-o", str(log))
+    assert done.returncode == 0 and log.is_file(), done.stderr
+    done = swelancer("export", str(tmp_path / "oracle"), "--format", "atif", "-o",
+                     str(tmp_path / "trials"))  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    trials = sorted(p.parent.parent.name for p in (tmp_path / "trials").rglob("trajectory.json"))
+    assert len(trials) == report["attempts"] and all("__" in t for t in trials), trials
+    done = swelancer("import", str(log), "--split", "demo", "--results-dir", str(tmp_path / "in"),
+                     "--run-id", "back")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    again = json.loads(swelancer("report", str(tmp_path / "in" / "back"), "-f", "json").stdout)
+    for key in ("earned_usd", "available_usd", "pass_at_1", "tasks", "errors", "attempts"):
+        assert again[key] == report[key], key
+
+
 def test_noop_earns_nothing_and_every_ic_test_fails_on_the_bug(demo_image, demo_tasks, tmp_path):
-    report = run_demo(tmp_path, "noop", "mock/noop")
+    """One test run each: that a failing run is tried again, up to three, is the fake
+    pipeline's to prove (`tests/run/test_attempt_fake.py`) and the contract image's
+    (`test_fixture_errors_and_skips_are_judged_by_their_exit_code`)."""
+    report = run_demo(tmp_path, "noop", "mock/noop", "--test-runs", "1")
     assert report["errors"] == 0, report["errored"]
     assert report["earned_usd"] == 0 and report["passed"] == 0
     assert report["failed"] == len(demo_tasks)
     for r in records(tmp_path / "noop"):
         if r["variant"] == "ic_swe":
-            assert all(codes == [1, 1, 1] for codes in r["test_exit_codes"].values()), r
+            assert all(codes == [1] for codes in r["test_exit_codes"].values()), r
+            assert r["tampering"] is None, r
         else:
             assert r["reason"] and "no manager_decisions.json" in r["reason"]
 
@@ -149,8 +178,9 @@ def test_grader_fault_is_retried_then_an_error_not_a_failure(demo_image, tmp_pat
         writer.writerow(faulty)
     done = swelancer(
         "run", "--manifest", str(manifest), "--model", "mock/noop", "--results-dir",
-        str(tmp_path), "--run-id", "faulty", "--max-retries", "1",
+        str(tmp_path / "runs"), "--run-id", (own := unique("faulty")), "--max-retries", "1",
     )  # fmt: skip
+    (tmp_path / "faulty").symlink_to(tmp_path / "runs" / own)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "retry 1 of 1" in done.stderr
     (record,) = records(tmp_path / "faulty")

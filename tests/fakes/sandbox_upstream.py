@@ -119,6 +119,18 @@ def _keep_own(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
     return 0, ""
 
 
+def _stop_viewers(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
+    """`benchmark.viewers`: every process whose command names x11vnc or websockify, killed."""
+    doomed = [
+        pid
+        for pid, proc in box.procs.items()
+        if any(posixpath.basename(w) in ("x11vnc", "websockify") for w in proc.cmd.split())
+    ]
+    for pid in doomed:
+        del box.procs[pid]
+    return 0, f"{len(doomed)}\n"
+
+
 def _rm(box: FakeSandbox, call: Call, m: re.Match[str]) -> Result:
     flags = m["flags"] or ""
     recursive, force = "r" in flags, "f" in flags
@@ -614,6 +626,12 @@ SPLIT_PART = (
     r"(?P<yml>/tmp/\.swelancer-(?P<part>app|stop|judge)-[0-9a-f]+\.yml)(?P<trace> -e trace=true)?"
 )
 USER_TOOL = r"export ISSUE_ID=(?P<id>\S+); user-tool"
+STOP_VIEWERS = re.escape(
+    "n=0; for d in /proc/[0-9]*; do "
+    'c=$(tr "\\0" " " < "$d/cmdline" 2>/dev/null) || continue; '
+    'case " $c" in *[/\\ ]x11vnc\\ *|*[/\\ ]websockify\\ *) '
+    'kill -9 "${d#/proc/}" 2>/dev/null && n=$((n+1));; esac; done; echo "$n"'
+)
 GOLD = (
     r"\{ git apply -R --whitespace=nowarn (?P<patch>/\S+) \|\| "
     r"patch -p1 -R -s < (?P=patch); \}; code=\$\?; rm -f (?P=patch); exit \$code"
@@ -640,5 +658,6 @@ COMMANDS = [
     Command("playbook", PLAYBOOK, _playbook, BASH_I),
     Command("user_tool", USER_TOOL, _user_tool, BASH_I),
     Command("gold_patch", GOLD, _gold_patch, BASH_I),
+    Command("stop_viewers", STOP_VIEWERS, _stop_viewers, SH),
 ]
 """The harness's vocabulary; each pattern must match a whole command line."""

@@ -109,6 +109,14 @@ def test_ic_attempt_records_and_files(provider, tmp_path, grade_in, agent):
     ), "upstream grades offline"
     if grade_in == "fresh":
         assert "playbook" not in [name for name, _ in agent_box.ran]
+    # the judge's remote viewer (x11vnc, websockify) is stopped before any test runs there
+    for judge in provider.made("judge"):
+        ran = [name for name, _ in judge.ran]
+        assert ran.index("stop_viewers") < ran.index("judge_playbook"), ran
+        commands = [p.cmd.split()[0] for p in judge.procs.values()]
+        assert "Xvfb" in commands and not {"x11vnc", "websockify"} & set(commands), commands
+    stopped = [e for e in events(folder) if e["kind"] == "viewers_stopped"]
+    assert stopped and all(e["killed"] == 2 and e["role"] == "judge" for e in stopped), stopped
     assert provider.live() == []
 
 

@@ -163,6 +163,19 @@ class SnapshotStore:
         the name it was given, is what the snapshot's labels show."""
         return self.commit(sandbox, base_image, task_id, base_name=base_name).name
 
+    def _given_labels(self, sandbox: Any, base_id: str) -> list[str]:
+        """The labels the container was given when created (its run's id and directory, task,
+        attempt, role), not its image's: a snapshot committed with them emptied names no run,
+        so a container started from it that sets fewer (a reference) belongs to no other run."""
+        attrs = getattr(sandbox.container, "attrs", None) or {}
+        own = (attrs.get("Config") or {}).get("Labels") or {}
+        try:
+            image = (self.client.images.get(base_id).attrs.get("Config") or {}).get("Labels")
+        except Exception:
+            image = None
+        image = image or {}
+        return sorted(k for k, v in own.items() if image.get(k) != v and _plain_key(k))
+
     def commit(
         self,
         sandbox: Any,
@@ -194,6 +207,8 @@ class SnapshotStore:
                 base_id, base_name or base_image, task_id, self.run_id, self.keep
             )
             changes = ["ENV RUNTIME_SETUP="] + [f'LABEL {k}="{v}"' for k, v in labels.items()]
+            changes += [f'LABEL {k}=""' for k in self._given_labels(sandbox, base_id)
+                        if k not in labels]  # fmt: skip
             repository, tag = name.rsplit(":", 1)
             try:
                 if sandbox.stops is not None:  # a commit pauses it: the harness's own
@@ -311,3 +326,8 @@ class SnapshotStore:
         repository, tag = name.rsplit(":", 1)
         with contextlib.suppress(Exception):  # the engine dates the tag: least recently used
             image.tag(repository, tag)
+
+
+def _plain_key(key: str) -> bool:
+    """A label key that can be written into a commit's LABEL line as it is."""
+    return bool(key) and all(c.isalnum() or c in "._-/" for c in key)
