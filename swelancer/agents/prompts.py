@@ -186,7 +186,13 @@ def _our_messages(task: Task, mode: str, template: str | None) -> list[str]:
             return [*task.prompt, _tools_note(task)]
         return [*task.prompt, protocol]
     text = template if template is not None else OUR_TEMPLATES[task.variant]
-    values = {
+    return [Template(text).safe_substitute(template_values(task, protocol)).strip() + "\n"]
+
+
+def template_values(task: Task, protocol: str) -> dict[str, str]:
+    """What our templates (and `--prompt-template`) fill in: `$task_id`, `$title`,
+    `$description`, `$price`, `$cwd`, `$proposals`, `$protocol`."""
+    return {
         "task_id": task.task_id,
         "title": task.title,
         "description": task.description.strip(),
@@ -195,4 +201,3 @@ def _our_messages(task: Task, mode: str, template: str | None) -> list[str]:
         "proposals": rules_for(task).proposals(),
         "protocol": protocol,
     }
-    return [Template(text).safe_substitute(values).strip() + "\n"]

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from swelancer.jsonl import read_objects
+
 
 @dataclass
 class Turn:
@@ -77,22 +79,7 @@ def session_of(events: list[dict[str, Any]]) -> Session:
 
 def read_session(path: Path) -> Session:
     """The session of a transcript.jsonl; damaged lines are counted and skipped."""
-    events: list[dict[str, Any]] = []
-    damaged = 0
-    if path.is_file():
-        with path.open(encoding="utf-8", errors="replace") as handle:
-            for line in handle:
-                if not line.strip():
-                    continue
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    damaged += 1
-                    continue
-                if isinstance(event, dict):
-                    events.append(event)
-                else:
-                    damaged += 1
+    events, damaged = read_objects(path)
     session = session_of(events)
     session.damaged_lines = damaged
     return session

@@ -5,13 +5,13 @@ AttemptRecord. `blocks` turns a view into what the terminal and the HTML report 
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from swelancer.errors import ConfigError
+from swelancer.jsonl import read_objects
 from swelancer.records import AttemptRecord
 from swelancer.report.metrics import is_run_dir, run_dirs_in
 from swelancer.run.results import RunDir
@@ -57,24 +57,8 @@ def one_line(text: str) -> str:
 
 def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
     """The events of a transcript.jsonl and how many lines were skipped as damaged."""
-    if not path.is_file():
-        return [], 0
-    events: list[dict[str, Any]] = []
-    skipped = 0
-    with path.open("r", encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-            except ValueError:
-                skipped += 1
-                continue
-            if isinstance(event, dict):
-                events.append(_printable(event))
-            else:
-                skipped += 1
-    return events, skipped
+    events, skipped = read_objects(path)
+    return [_printable(e) for e in events], skipped
 
 
 def _printable(value: Any) -> Any:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from string import Template
 
-from swelancer.agents.prompts import OUR_TEMPLATES
+from swelancer.agents.prompts import OUR_TEMPLATES, template_values
 from swelancer.benchmark.variants import rules_for
-from swelancer.format import money
 from swelancer.tasks.models import Task
 
 TERMINAL = """\
@@ -25,13 +24,5 @@ def terminal_prompt(task: Task) -> str:
         protocol = f"{protocol}\n\n{how_to(task.cwd)}"
     if task.prompt:
         return "\n\n".join([*task.prompt, protocol]) + "\n"
-    values = {
-        "task_id": task.task_id,
-        "title": task.title,
-        "description": task.description.strip(),
-        "price": money(task.price_usd),
-        "cwd": task.cwd,
-        "proposals": rules_for(task).proposals(),
-        "protocol": protocol,
-    }
+    values = template_values(task, protocol)
     return Template(OUR_TEMPLATES[task.variant]).safe_substitute(values).strip() + "\n"
