@@ -166,6 +166,7 @@ def _run(tmp: Path, name: str, image: str) -> tuple[dict, str]:
         capture_output=True, text=True, timeout=1500,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
+    (tmp / f"judge-{name}").symlink_to(tmp / own)  # the run's folder under the test's name
     lines = (tmp / own / "attempts.jsonl").read_text().splitlines()
     (record,) = [json.loads(line) for line in lines]  # every attempt recorded once
     out = subprocess.run(
