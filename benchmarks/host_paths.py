@@ -5,12 +5,12 @@ The Docker backend reads some things on this host, as root, instead of asking th
 
 - reads: a running container's files from its merged directory (`host_files`: `read_file`,
   `copy_out`);
-- writes: the harness's own copies and deletions there (`host_writes`: `copy_in` of a new
-  path, `remove_here`);
 - layers: a container's change list and an image's files from their overlay2 layers
-  (`layer_changes`: `changes`, `image_copy_out`, the snapshot's marker check);
-- processes: the container's processes from its cgroup and /proc (`engine_processes`,
-  `pids_inside`).
+  (`layer_changes`: `changes`, `image_copy_out`, the snapshot's marker check).
+
+Two more paths were measured with this script and removed, each below 5 s an attempt (the
+figures are in docs/ARCHITECTURE.md): writes (the harness's own copies and deletions in the
+merged directory) and processes (the container's processes from its cgroup and /proc).
 
 This script runs the same attempts (`mock/oracle`, each from the task's post-setup snapshot,
 and with `--cold` also without snapshots, so the layers hold the setup's 100,000 files) with
@@ -20,12 +20,14 @@ heavy-setup image of `benchmarks/heavy_setup/`, and prints the median seconds of
 
 With `--direct` it instead counts the calls one attempt makes of each operation (cold, and
 from the snapshot), then times each operation both ways on one set-up heavy container (the
-harness's own fallback for the engine's way: an archive, `rm -rf` run inside, `top` and `ls
-/proc` run inside, a created container for the image's files), median of `--rounds`, and prints
-calls x (engine's way - host's way) per attempt: figures the whole attempts' noise does not blur.
+harness's own fallback for the engine's way: an archive, a created container for the image's
+files), median of `--rounds`, and prints calls x (engine's way - host's way) per attempt. Read
+it beside the whole attempts: most reads are polls (a marker awaited), which a slower read
+delays by less than its count says, and the layers' listing also carries each entry's mark,
+which spares the patch step a comparison of contents the listing's own time does not show.
 
     .venv/bin/python benchmarks/host_paths.py [--task 101] [--tries 5] [--cold [--cold-tries 1]]
-    .venv/bin/python benchmarks/host_paths.py --off reads --off writes,processes [--tries 5]
+    .venv/bin/python benchmarks/host_paths.py --off reads --off layers [--tries 5]
     .venv/bin/python benchmarks/host_paths.py --direct [--rounds 5]
 """
 
@@ -56,21 +58,16 @@ from swelancer.config import (
 from swelancer.records import AttemptRecord
 from swelancer.run.runner import Runner
 from swelancer.run.spec import AttemptSettings, labels, sandbox_spec
-from swelancer.sandbox.docker import docker_client, host_writes, processes, remove_containers
+from swelancer.sandbox.docker import docker_client, processes, remove_containers
 from swelancer.sandbox.docker import snapshots as snapshot_store
 from swelancer.sandbox.docker.files import FilesMixin
 from swelancer.sandbox.docker.host_files import HostRoot, NotHosted
-from swelancer.sandbox.docker.processes import ProcessesMixin
 from swelancer.sandbox.docker.provider import DockerProvider
 from swelancer.sandbox.docker.sandbox import DockerSandbox
 from swelancer.sandbox.docker.snapshot_index import list_snapshots
 from swelancer.tasks.catalog import TaskQuery, load_tasks
 
-PATHS = ("reads", "writes", "layers", "processes")
-
-
-def _not_hosted(*args: object, **kwargs: object) -> None:
-    raise NotHosted("turned off by the benchmark")
+PATHS = ("reads", "layers")
 
 
 def _nothing_here(*args: object, **kwargs: object) -> Iterator[object]:
@@ -86,14 +83,9 @@ def without(paths: set[str]) -> Iterator[None]:
     if "reads" in paths:
         patches += [(FilesMixin, "_read_hosted", lambda self, path, limit: None),
                     (HostRoot, "members", _nothing_here)]  # fmt: skip
-    if "writes" in paths:
-        patches += [(host_writes, "write", _not_hosted), (host_writes, "remove", _not_hosted)]
     if "layers" in paths:
         patches += [(processes, "layers_of", lambda attrs, native_diff: None),
                     (snapshot_store, "image_layers", lambda attrs: None)]  # fmt: skip
-    if "processes" in paths:
-        patches += [(ProcessesMixin, "_cgroup_processes", lambda self: None),
-                    (ProcessesMixin, "pids_inside", lambda self, pids: None)]  # fmt: skip
     saved = [(owner, name, owner.__dict__[name]) for owner, name, _ in patches]
     try:
         for owner, name, value in patches:
@@ -120,9 +112,7 @@ def run(image: str, task_id: str, tries: int, snapshots: bool, run_id: str) -> l
 
 OPERATIONS = {  # the sandbox's methods behind each path, as run/ and benchmark/ call them
     "reads": ("read_file", "copy_out"),
-    "writes": ("copy_in", "remove_here"),
     "layers": ("changes", "image_copy_out"),
-    "processes": ("engine_processes", "pids_inside"),
 }
 
 
@@ -159,36 +149,17 @@ class Direct:
     def __init__(self, provider, box, image: str, marks: dict[str, str], scratch: Path) -> None:
         self.provider, self.box, self.image, self.marks = provider, box, image, marks
         self.scratch = scratch
-        self.folder = scratch / "tests"  # what copy_in writes: the hidden tests, as kept
-        box.copy_out(TESTS_DIR, self.folder)
         self._n = 0
 
     def _fresh(self) -> Path:
         self._n += 1
         return self.scratch / f"out-{self._n}"
 
-    def _spare(self) -> str:
-        """A copy of the hidden tests' folder to delete (made by the benchmark, untimed)."""
-        self._n += 1
-        path = f"/tmp/bench-rm-{self._n}"
-        self.box.exec(["cp", "-a", TESTS_DIR, path], timeout=300)
-        return path
-
     def read_file(self) -> float:
         return _timed(lambda: self.box.read_file(f"{TESTS_DIR}/run_tests.yml"))
 
     def copy_out(self) -> float:
         return _timed(lambda: self.box.copy_out(TESTS_DIR, self._fresh()))
-
-    def copy_in(self) -> float:
-        self._n += 1
-        return _timed(lambda: self.box.copy_in(self.folder, f"/tmp/bench-in-{self._n}"))
-
-    def remove_here(self, host: bool) -> float:
-        path = self._spare()
-        if host:
-            return _timed(lambda: self.box.remove_here(path))
-        return _timed(lambda: self.box.exec(["sh", "-c", f"rm -rf {path}"], timeout=300))
 
     def changes(self) -> float:
         return _timed(self.box.changes)
@@ -206,18 +177,9 @@ class Direct:
                 f"{TESTS_DIR}/run_tests.yml", self._fresh()))  # fmt: skip
         return _timed(engines_way)
 
-    def engine_processes(self) -> float:
-        return _timed(self.box.engine_processes)
-
-    def pids_inside(self, host: bool) -> float:
-        listed = set(self.box.engine_processes())
-        if host:
-            return _timed(lambda: self.box.pids_inside(listed))
-        return _timed(self.box.process_ids)
-
     def both(self, name: str, path: str, rounds: int) -> tuple[float, float]:
         step = getattr(self, name)
-        takes_host = name in ("remove_here", "image_copy_out", "pids_inside")
+        takes_host = name == "image_copy_out"
         host, engine = [], []
         for _ in range(rounds):
             host.append(step(True) if takes_host else step())
@@ -281,6 +243,7 @@ def main() -> None:
     parser.add_argument("--tries", "-k", type=int, default=5)
     parser.add_argument("--cold", action="store_true", help="Also without snapshots.")
     parser.add_argument("--cold-tries", type=int, default=1)
+    parser.add_argument("--cold-only", action="store_true", help="Only without snapshots.")
     parser.add_argument("--direct", action="store_true", help="Each operation timed alone.")
     parser.add_argument("--off", action="append", help="Paths to turn off together (repeatable).")
     parser.add_argument("--rounds", type=int, default=5)
@@ -309,8 +272,8 @@ def main() -> None:
         run_ids.append(f"bench-hp-{nonce}-snap")
         run(tag, args.task, 1, True, run_ids[-1])  # the task's snapshot, kept for what follows
         print(f"cold setup and snapshot: {time.monotonic() - began:.0f} s", flush=True)
-        modes = [("from the snapshot", True, args.tries)]
-        if args.cold:
+        modes = [] if args.cold_only else [("from the snapshot", True, args.tries)]
+        if args.cold or args.cold_only:
             modes.append(("cold (no snapshot)", False, args.cold_tries))
         for mode, snapshots, tries in modes:
             found: dict[str, list[AttemptRecord]] = {label: [] for label, _ in configs}

@@ -39,7 +39,9 @@ def probes(source: str) -> list[tuple[int, str]]:
 
 def test_the_protocols_declare_the_capabilities_the_harness_uses():
     members = protocol_members()
-    assert {"engine_processes", "pids_inside", "remove_here", "image_copy_out"} <= members
+    assert {"engine_processes", "image_copy_out"} <= members
+    # measured below 5 s an attempt on the heavy-setup image, removed (docs/ARCHITECTURE.md)
+    assert not {"pids_inside", "remove_here"} & members
     assert "snapshot_store" in members
 
 

@@ -197,11 +197,7 @@ def _record(
 
 def _processes_now(sandbox: Sandbox) -> tuple[set[int], set[int]]:
     """The ids of the container's processes now, as the container and as the engine number
-    them: both from the engine's list where this host can map it, else side by side."""
-    listed = set(sandbox.engine_processes())
-    mapped = sandbox.pids_inside(listed)
-    if mapped is not None:
-        return mapped, listed
+    them, asked side by side (before the agent's turn: `ls /proc` inside is the harness's)."""
     keep, listed = together(sandbox.process_ids, sandbox.engine_processes)
     return keep, set(listed)
 

@@ -3,7 +3,7 @@ attempt runs (a Docker container today; a pod or a cloud sandbox would be anothe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,16 +91,6 @@ class Sandbox(Protocol):
     def engine_processes(self) -> dict[int, str]:
         """The sandbox's processes as the engine lists them (id: command line), read without
         running anything inside."""
-        ...
-
-    def pids_inside(self, host_pids: Iterable[int]) -> set[int] | None:
-        """The ids inside the sandbox of processes `engine_processes` listed; None when this
-        host cannot map them (then `process_ids` is asked, side by side)."""
-        ...
-
-    def remove_here(self, *paths: str) -> bool:
-        """Delete `paths` (as `rm -rf`) without running anything inside; False when the
-        backend cannot (then a command inside does it)."""
         ...
 
     def image_copy_out(

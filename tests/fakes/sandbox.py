@@ -40,7 +40,7 @@ import shlex
 import tarfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -393,12 +393,6 @@ class FakeSandbox:
     def engine_processes(self) -> dict[int, str]:
         self._check("engine_processes", running=True)  # `docker top` needs it running
         return {pid + ENGINE_PID_OFFSET: p.cmd for pid, p in self.procs.items()}
-
-    def pids_inside(self, host_pids: Iterable[int]) -> set[int] | None:
-        return None  # as an engine elsewhere: the harness lists both, side by side
-
-    def remove_here(self, *paths: str) -> bool:
-        return False  # as an engine elsewhere: the harness runs `rm` inside
 
     def image_copy_out(
         self, src: str, dest: Path, limits: CopyLimits | None = None

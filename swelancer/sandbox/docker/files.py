@@ -17,7 +17,6 @@ from typing import Any
 
 from swelancer.errors import FaultKind, InfraError
 from swelancer.sandbox.archive import CopyLimits, CopyReport, extract, top_name
-from swelancer.sandbox.docker import host_writes
 from swelancer.sandbox.docker.client import (
     _explain,
     _infra_error,
@@ -127,19 +126,12 @@ class FilesMixin(ContainerCore):
 
     def copy_in(self, src: Path, dest: str) -> None:
         """Copy the host file or folder `src` to `dest` (the path it will have), keeping modes.
-        Files are owned by root in the container. A new `dest` is written on this host where
-        the container's filesystem is here (`host_files`: no link followed); else large trees
-        are spooled through a temp file to the engine's archive API."""
+        Files are owned by root in the container; large trees are spooled through a temp file
+        to the engine's archive API."""
         src = Path(src)
         dest = _absolute(dest)
         if not src.exists():
             raise FileNotFoundError(str(src))
-        root = self._host_root if self.read_host else None
-        if root is not None and not _exists_here(root, dest):
-            try:
-                return host_writes.write(root, os.path.realpath(src), dest)
-            except (NotHosted, FileNotFoundError):
-                pass  # the engine's archive decides
         with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
             with tarfile.open(fileobj=spool, mode="w") as tar:
                 tar.add(os.path.realpath(src), arcname=posixpath.basename(dest), filter=_root_owned)
@@ -176,20 +168,6 @@ class FilesMixin(ContainerCore):
             ) from err
         finally:
             chunks.close()
-
-    def remove_here(self, *paths: str) -> bool:
-        """Delete `paths` (as `rm -rf`) in the container's filesystem on this host, where it
-        is here (`host_files`), running nothing inside: for the harness's own steps before the
-        agent's turn. False (nothing done for the rest) when a path cannot be deleted here."""
-        root = self._host_root if self.read_host else None
-        if root is None or not shutil.rmtree.avoids_symlink_attacks:
-            return False
-        try:
-            for path in paths:
-                host_writes.remove(root, _absolute(path))
-        except NotHosted:
-            return False
-        return True
 
     def image_copy_out(
         self, src: str, dest: Path, limits: CopyLimits | None = None
@@ -289,18 +267,6 @@ class FilesMixin(ContainerCore):
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not read {path} in {self.name}") from err
         return _Archive(res)
-
-
-def _exists_here(root: HostRoot, path: str) -> bool:
-    """Whether `path` exists (True too when that cannot be told here)."""
-    try:
-        with root.folder_of(path) as (folder, name):
-            os.stat(name, dir_fd=folder, follow_symlinks=False)
-    except FileNotFoundError:
-        return False
-    except (NotHosted, OSError):
-        return True
-    return True
 
 
 def _remove(path: Path) -> None:

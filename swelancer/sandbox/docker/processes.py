@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-from collections.abc import Iterable
 from functools import cached_property
 from typing import Any
 
@@ -42,73 +40,6 @@ def _native_diff(client: Any) -> bool:
     return _NATIVE_DIFF[key]
 
 
-def _ns_pids(pid: int, container_id: str) -> list[int]:
-    """A host process's ids in each pid namespace it is in, from the host's one inward, when
-    it belongs to the container (its cgroups name it); else (or when it ended) []."""
-    try:
-        with open(f"/proc/{pid}/cgroup", encoding="utf-8", errors="replace") as handle:
-            if container_id not in handle.read():
-                return []
-        with open(f"/proc/{pid}/status", encoding="utf-8", errors="replace") as handle:
-            status = handle.read()
-    except OSError:
-        return []
-    line = next((x for x in status.splitlines() if x.startswith("NSpid:")), "")
-    return [int(n) for n in line.split()[1:] if n.isdigit()]
-
-
-CGROUPS = "/sys/fs/cgroup"
-MAX_CGROUP_PIDS = 100_000
-
-
-def _cgroup_folder(init_pid: int, container_id: str) -> str | None:
-    """The folder of the container's `pids` cgroup (v1) or of its cgroup (v2) on this host,
-    from its first process; None when that process is not this host's or not the container's."""
-    try:
-        with open(f"/proc/{init_pid}/cgroup", encoding="utf-8", errors="replace") as handle:
-            lines = handle.read().splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        _, controllers, path = [*line.split(":", 2), "", ""][:3]
-        if container_id not in path or ".." in path.split("/"):
-            continue
-        if "pids" in controllers.split(","):
-            folder = f"{CGROUPS}/pids{path}"
-        elif controllers == "" and line.startswith("0::"):
-            folder = f"{CGROUPS}{path}"
-        else:
-            continue
-        if os.path.isfile(f"{folder}/cgroup.procs"):
-            return folder
-    return None
-
-
-def _cgroup_pids(folder: str) -> list[int]:
-    """The host pids in a cgroup and the cgroups below it (bounded)."""
-    pids: list[int] = []
-    for here, _dirs, files in os.walk(folder):
-        if "cgroup.procs" in files:
-            with open(f"{here}/cgroup.procs", encoding="ascii", errors="replace") as handle:
-                pids += [int(p) for p in handle.read().split() if p.isdigit()]
-        if len(pids) > MAX_CGROUP_PIDS:
-            raise OSError(f"more than {MAX_CGROUP_PIDS} processes")
-    return pids
-
-
-def _command_line(pid: int) -> str:
-    """A process's command line as `ps` shows it (its arguments, or its name in brackets)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            raw = handle.read(4096)
-        if raw:
-            return raw.rstrip(b"\0").replace(b"\0", b" ").decode("utf-8", "replace")[:300]
-        with open(f"/proc/{pid}/comm", "rb") as handle:
-            return f"[{handle.read(64).strip().decode('utf-8', 'replace')}]"
-    except OSError:
-        return ""  # it ended a moment ago
-
-
 class ProcessesMixin(ContainerCore):
     """Processes, filesystem changes and networks of `DockerSandbox`."""
 
@@ -120,53 +51,9 @@ class ProcessesMixin(ContainerCore):
         _, out = self._run(["sh", "-c", "ls /proc"], doing="Listing processes")
         return {int(p) for p in out.split() if p.isdigit() and len(p) < 10}
 
-    @cached_property
-    def _init_pid(self) -> int:
-        """The host pid of the container's first process (0 when not known)."""
-        try:
-            return int((self.client.api.inspect_container(self.id).get("State") or {})["Pid"])
-        except (KeyError, TypeError, ValueError):
-            return 0
-        except _sdk_errors() as err:
-            raise _infra_error(err, f"Could not inspect container {self.name}") from err
-
-    def _cgroup_processes(self) -> dict[int, str] | None:
-        """The processes of the container's cgroup on this host; None when it is not here."""
-        folder = _cgroup_folder(self._init_pid, self.id) if self._init_pid > 0 else None
-        if folder is None:
-            return None
-        found: dict[int, str] = {}
-        try:
-            for pid in _cgroup_pids(folder):
-                found[pid] = _command_line(pid)
-        except OSError:  # the container stopped, or the cgroup is not what it seemed
-            return None
-        return found
-
-    def pids_inside(self, host_pids: Iterable[int]) -> set[int] | None:
-        """The ids inside the container of processes the engine lists by host pid (`top`),
-        read from this host's /proc without running anything in the container; None when the
-        container's processes are not this host's to read (the engine elsewhere, or in a pid
-        namespace of its own): then ask `process_ids`."""
-        init = self._init_pid
-        numbers = _ns_pids(init, self.id)
-        if init <= 0 or not numbers or numbers[-1] != 1:
-            return None
-        level = len(numbers) - 1
-        found = set()
-        for pid in host_pids:
-            seen = _ns_pids(pid, self.id)
-            if len(seen) > level:  # else it ended, or is not of this container
-                found.add(seen[level])
-        return found
-
     def engine_processes(self) -> dict[int, str]:
         """The container's processes as the engine sees them (host pid: command line), read
-        without running anything inside the container: from its cgroup on this host where the
-        engine is local (what the engine itself reads), else from the engine (`top`)."""
-        here = self._cgroup_processes() if self.read_host else None
-        if here is not None:
-            return here
+        from the engine (`top`) without running anything inside the container."""
         try:
             info = self.client.api.top(self.id) or {}
         except _sdk_errors() as err:
