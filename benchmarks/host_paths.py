@@ -1,16 +1,14 @@
 """What each privileged host path saves per attempt on a task with a heavy setup (needs a local
 Docker engine, run as root).
 
-The Docker backend reads some things on this host, as root, instead of asking the engine:
+The Docker backend reads one thing on this host, as root, instead of asking the engine:
+layers, a container's change list and an image's files from their overlay2 layers
+(`layer_changes`, `layer_files`: `changes`, `image_copy_out`, the snapshot's marker check).
 
-- reads: a running container's files from its merged directory (`host_files`: `read_file`,
-  `copy_out`);
-- layers: a container's change list and an image's files from their overlay2 layers
-  (`layer_changes`: `changes`, `image_copy_out`, the snapshot's marker check).
-
-Two more paths were measured with this script and removed, each below 5 s an attempt (the
-figures are in docs/ARCHITECTURE.md): writes (the harness's own copies and deletions in the
-merged directory) and processes (the container's processes from its cgroup and /proc).
+Three more paths were measured with this script and removed, each below 5 s an attempt (the
+figures are in docs/ARCHITECTURE.md): reads (a running container's files from its merged
+directory), writes (the harness's own copies and deletions there) and processes (the
+container's processes from its cgroup and /proc).
 
 This script runs the same attempts (`mock/oracle`, each from the task's post-setup snapshot,
 and with `--cold` also without snapshots, so the layers hold the setup's 100,000 files) with
@@ -27,7 +25,7 @@ delays by less than its count says, and the layers' listing also carries each en
 which spares the patch step a comparison of contents the listing's own time does not show.
 
     .venv/bin/python benchmarks/host_paths.py [--task 101] [--tries 5] [--cold [--cold-tries 1]]
-    .venv/bin/python benchmarks/host_paths.py --off reads --off layers [--tries 5]
+    .venv/bin/python benchmarks/host_paths.py --off layers [--tries 5]
     .venv/bin/python benchmarks/host_paths.py --direct [--rounds 5]
 """
 
@@ -60,19 +58,12 @@ from swelancer.run.runner import Runner
 from swelancer.run.spec import AttemptSettings, labels, sandbox_spec
 from swelancer.sandbox.docker import docker_client, processes, remove_containers
 from swelancer.sandbox.docker import snapshots as snapshot_store
-from swelancer.sandbox.docker.files import FilesMixin
-from swelancer.sandbox.docker.host_files import HostRoot, NotHosted
 from swelancer.sandbox.docker.provider import DockerProvider
 from swelancer.sandbox.docker.sandbox import DockerSandbox
 from swelancer.sandbox.docker.snapshot_index import list_snapshots
 from swelancer.tasks.catalog import TaskQuery, load_tasks
 
-PATHS = ("reads", "layers")
-
-
-def _nothing_here(*args: object, **kwargs: object) -> Iterator[object]:
-    raise NotHosted("turned off by the benchmark")
-    yield  # a generator, as HostRoot.members is
+PATHS = ("layers",)
 
 
 @contextlib.contextmanager
@@ -80,9 +71,6 @@ def without(paths: set[str]) -> Iterator[None]:
     """The named host paths turned off: each then takes the engine's way, as on a remote
     engine (the code's own fallbacks, nothing else changed)."""
     patches: list[tuple[object, str, object]] = []
-    if "reads" in paths:
-        patches += [(FilesMixin, "_read_hosted", lambda self, path, limit: None),
-                    (HostRoot, "members", _nothing_here)]  # fmt: skip
     if "layers" in paths:
         patches += [(processes, "layers_of", lambda attrs, native_diff: None),
                     (snapshot_store, "image_layers", lambda attrs: None)]  # fmt: skip
@@ -111,7 +99,6 @@ def run(image: str, task_id: str, tries: int, snapshots: bool, run_id: str) -> l
 
 
 OPERATIONS = {  # the sandbox's methods behind each path, as run/ and benchmark/ call them
-    "reads": ("read_file", "copy_out"),
     "layers": ("changes", "image_copy_out"),
 }
 
@@ -154,12 +141,6 @@ class Direct:
     def _fresh(self) -> Path:
         self._n += 1
         return self.scratch / f"out-{self._n}"
-
-    def read_file(self) -> float:
-        return _timed(lambda: self.box.read_file(f"{TESTS_DIR}/run_tests.yml"))
-
-    def copy_out(self) -> float:
-        return _timed(lambda: self.box.copy_out(TESTS_DIR, self._fresh()))
 
     def changes(self) -> float:
         return _timed(self.box.changes)

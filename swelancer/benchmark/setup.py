@@ -20,8 +20,9 @@ GIT_IDENTITY = "-c user.name=swelancer -c user.email=swelancer@localhost"
 POLL_S = 0.01
 """The marker is read this often at first; later every fiftieth of the time waited so far (at
 most `POLL_MAX_S`), so that a finished setup is seen within 2% of its time, and a start from a
-snapshot (a fraction of a second) within a few hundredths. A read on this host costs well
-under a millisecond (`sandbox.docker.host_files`); one through the engine, 50 ms."""
+snapshot (a fraction of a second) within a tenth. Each read goes through the engine's archive
+(about 50 ms: reading the container's files on this host instead was measured to save 0.3 s an
+attempt, docs/ARCHITECTURE.md)."""
 POLL_MAX_S = 0.5
 ALIVE_EVERY_S = 0.5
 """How often the container is checked to be still running while the marker is awaited."""

@@ -44,7 +44,6 @@ class ContainerCore(ABC):
     # Settings, with their defaults on the class that reads them.
     max_output_bytes: int
     kill_grace: float
-    read_host: bool
     read_layers: bool
 
     @property

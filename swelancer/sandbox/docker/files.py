@@ -11,7 +11,6 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -24,15 +23,8 @@ from swelancer.sandbox.docker.client import (
     _sdk_errors,
 )
 from swelancer.sandbox.docker.core import ContainerCore
-from swelancer.sandbox.docker.host_files import (
-    HostRoot,
-    HostTar,
-    Link,
-    NotHosted,
-    host_root,
-    layer_members,
-)
 from swelancer.sandbox.docker.layer_changes import LayersUnreadable, Lowers
+from swelancer.sandbox.docker.layer_files import HostTar, Link, NotHosted, layer_members
 from swelancer.sandbox.docker.streams import _Archive, _ChunkReader, _root_owned
 
 
@@ -54,19 +46,13 @@ class FilesMixin(ContainerCore):
             tar.addfile(info, io.BytesIO(payload))
         self._put_archive(posixpath.dirname(path) or "/", archive.getvalue())
 
-    read_host: bool = True
-    """Read a running container's files on this host, from its merged directory, when it is
-    here (`host_files`); else, and for whatever it does not show, through the engine."""
-
     def read_file(self, path: str, limit: int | None = None, _hops: int = 0) -> bytes:
         """The bytes of the file `path`; `FileNotFoundError` when it does not exist. A file over
         `limit` bytes is an `InfraError` of kind `too_large`, found before it is read. A link
         is followed (at most 8 hops) by reading where it points, inside the container's
         filesystem: nothing runs in the container."""
         path = _absolute(path)
-        found = self._read_hosted(path, limit)
-        if found is None:
-            found = self._read_archived(path, limit)
+        found = self._read_archived(path, limit)
         if isinstance(found, bytes):
             return found
         if _hops >= 8:
@@ -79,19 +65,6 @@ class FilesMixin(ContainerCore):
             f"{path} in {self.name} holds {size:,} bytes, more than the {limit:,} allowed",
             kind=FaultKind.TOO_LARGE,
         )
-
-    def _read_hosted(self, path: str, limit: int | None) -> bytes | Link | None:
-        root = self._host_root if self.read_host else None
-        if root is None:
-            return None
-        try:
-            found = root.read(path, limit)
-        except NotHosted:
-            return None
-        if isinstance(found, int):
-            assert limit is not None
-            raise self._too_large(path, found, limit)
-        return found
 
     def _read_archived(self, path: str, limit: int | None) -> bytes | Link:
         chunks = self._get_archive(path)
@@ -117,12 +90,6 @@ class FilesMixin(ContainerCore):
         except _sdk_errors() as err:
             raise _infra_error(err, f"Could not read {path} in {self.name}") from err
         raise FileNotFoundError(path)
-
-    @cached_property
-    def _host_root(self) -> HostRoot | None:
-        """Where the container's filesystem is on this host, found once from its inspect data."""
-        attrs = getattr(self.container, "attrs", None)
-        return host_root(attrs) if isinstance(attrs, dict) else None
 
     def copy_in(self, src: Path, dest: str) -> None:
         """Copy the host file or folder `src` to `dest` (the path it will have), keeping modes.
@@ -150,11 +117,6 @@ class FilesMixin(ContainerCore):
         if dest.exists() or dest.is_symlink():
             raise FileExistsError(str(dest))
         limits = limits or CopyLimits()
-        root = self._host_root if self.read_host else None
-        if root is not None:
-            report = self._extract_here(root.members(src), src, dest, limits)
-            if report is not None:
-                return report
         chunks = self._get_archive(src)
         try:
             with tarfile.open(fileobj=io.BufferedReader(_ChunkReader(chunks)), mode="r|") as tar:
@@ -176,7 +138,7 @@ class FilesMixin(ContainerCore):
         on this host (what a container of the image that never started would give). None
         when they cannot be read here, or `src` is a folder or lies past a link: then ask
         such a container. `FileNotFoundError` when the image has no `src`."""
-        layers = self._layers if self.read_host else None
+        layers = self._layers if self.read_layers else None
         if layers is None:
             return None
         src = _absolute(src)
@@ -202,7 +164,7 @@ class FilesMixin(ContainerCore):
         dest: Path,
         limits: CopyLimits,
     ) -> CopyReport | None:
-        """Entries read on this host (`host_files`) extracted to `dest`, as an archive of the
+        """Entries read on this host (`layer_files`) extracted to `dest`, as an archive of the
         engine's would be; None (and nothing left at `dest`) when they cannot be read here."""
         here = HostTar(members)
         try:
