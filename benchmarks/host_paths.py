@@ -41,7 +41,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from snapshots import build_heavy_image
+from snapshots import build_heavy_image, remove_heavy
 
 from swelancer.benchmark import setup
 from swelancer.benchmark.shell import TESTS_DIR
@@ -56,11 +56,10 @@ from swelancer.config import (
 from swelancer.records import AttemptRecord
 from swelancer.run.runner import Runner
 from swelancer.run.spec import AttemptSettings, labels, sandbox_spec
-from swelancer.sandbox.docker import docker_client, processes, remove_containers
+from swelancer.sandbox.docker import docker_client, processes
 from swelancer.sandbox.docker import snapshots as snapshot_store
 from swelancer.sandbox.docker.provider import DockerProvider
 from swelancer.sandbox.docker.sandbox import DockerSandbox
-from swelancer.sandbox.docker.snapshot_index import list_snapshots
 from swelancer.tasks.catalog import TaskQuery, load_tasks
 
 PATHS = ("layers",)
@@ -277,12 +276,7 @@ def main() -> None:
                       flush=True)  # fmt: skip
         print("\n'saves': an attempt's seconds with that path off minus with every path on.")
     finally:
-        for run_id in run_ids:
-            remove_containers(client, run_id=run_id)
-        for snapshot in list_snapshots(client):
-            if snapshot.base_id == image_id:
-                client.images.remove(snapshot.image_id, force=True)
-        client.images.remove(tag, force=True)
+        remove_heavy(client, run_ids, image_id, tag)
 
 
 if __name__ == "__main__":

@@ -207,12 +207,19 @@ def main() -> None:
                 ratio = total / colds[0]
                 print(f"  -> target <= 1.3x one cold setup: {'met' if ratio <= 1.3 else 'NOT met'}")
     finally:
-        for run_id in (f"bench-snap-{nonce}", f"bench-k-{nonce}-0", f"bench-k-{nonce}-1"):
-            remove_containers(client, run_id=run_id)
-        for snapshot in list_snapshots(client):
-            if snapshot.base_id == image_id:
-                client.images.remove(snapshot.image_id, force=True)
-        client.images.remove(tag, force=True)
+        runs = (f"bench-snap-{nonce}", f"bench-k-{nonce}-0", f"bench-k-{nonce}-1")
+        remove_heavy(client, runs, image_id, tag)
+
+
+def remove_heavy(client, run_ids, image_id: str, tag: str) -> None:
+    """What a benchmark on the heavy-setup image made: its runs' containers, the image's
+    snapshots and the image."""
+    for run_id in run_ids:
+        remove_containers(client, run_id=run_id)
+    for snapshot in list_snapshots(client):
+        if snapshot.base_id == image_id:
+            client.images.remove(snapshot.image_id, force=True)
+    client.images.remove(tag, force=True)
 
 
 if __name__ == "__main__":

@@ -7,9 +7,7 @@ No Docker engine is needed; the test lives here because it needs an outside prog
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -20,18 +18,6 @@ from swelancer.report.html import write_run_html
 from swelancer.report.metrics import compute
 from swelancer.run.results import RunDir, Transcript
 from swelancer.tasks.models import PRICE_BUCKETS
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    reason = "no chromium or chromium-browser on PATH (apt-get install chromium)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI is set, so the browser test must run", pytrace=False)
-    pytest.skip(reason)
 
 
 def browse(chromium: str, page: Path, profile: Path, *extra: str) -> str:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -32,18 +30,6 @@ aiohttp = pytest.importorskip("aiohttp")
 
 WAIT_S = 120
 """How long the page may take to show the log (a bound on a wait, not a speed assertion)."""
-
-
-@pytest.fixture(scope="module")
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    reason = "no chromium or chromium-browser on PATH (apt-get install chromium)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI is set, so the browser test must run", pytrace=False)
-    pytest.skip(reason)
 
 
 def _free_port() -> int:
