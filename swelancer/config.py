@@ -79,7 +79,7 @@ class AgentSection(_Section):
 
     model: str
     """gpt-4o, claude-…, openrouter/NAME, or a mock (mock/oracle, mock/noop, …)."""
-    mode: Literal["upstream", "tools", "claude-code", "codex"] = "upstream"
+    mode: Literal["upstream", "tools", "claude-code", "codex", "mini-swe-agent"] = "upstream"
     """How the model works: the upstream loop, native tools, or an installed agent
     (`agents.installed.INSTALLED`) in the task container."""
     base_url: str | None = None

@@ -199,7 +199,9 @@ def run(
             help="upstream (default): one python block per turn, as in the paper (comparable "
             "numbers); tools: native tool calling (bash, python, user_tool, finish); "
             "claude-code: the Claude Code CLI inside the task container, its model calls "
-            "through the run's model gateway on this host; codex: the Codex CLI, the same way.",
+            "through the run's model gateway on this host; codex: the Codex CLI, the same way; "
+            "mini-swe-agent: mini-swe-agent on a Python of its own (openai/NAME or "
+            "anthropic/NAME models).",
         ),
     ] = None,
     base_url: Annotated[

@@ -29,6 +29,7 @@ HEAVY_FIRST = (
     "test_contract_image.py",
     "test_isolation.py",
     "test_installed_contract.py",
+    "test_installed_mini_swe_agent.py",
     "test_installed_claude_code.py",
     "test_installed_codex.py",
     "test_ray.py",

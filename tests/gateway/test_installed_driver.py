@@ -11,6 +11,7 @@ import pytest
 from swelancer.agents.installed import INSTALLED, installed, mounts_for, record_for
 from swelancer.agents.installed.claude_code import ClaudeCode
 from swelancer.agents.installed.driver import _ending, gateway_fault, upstream_for
+from swelancer.agents.installed.mini_swe_agent import MiniSweAgent
 from swelancer.agents.installed.prompt import terminal_prompt
 from swelancer.agents.loop import RunBudget
 from swelancer.errors import ConfigError
@@ -42,16 +43,52 @@ def test_calls_go_to_the_family_of_the_agent_with_the_key_of_this_host() -> None
 
 
 def test_the_session_end_is_read_from_the_log_and_the_gateway(tmp_path: Path) -> None:
+    agent = ClaudeCode()
     log = tmp_path / "log.jsonl"
     result = {"type": "result", "subtype": "success", "num_turns": 3}
     log.write_text("not json\n" + json.dumps({"type": "assistant"}) + "\n" + json.dumps(result))
-    assert _ending(log, False, []) == ("done", 3)
-    assert _ending(log, True, []) == ("max_seconds", 3)
-    assert _ending(log, False, ["tools", "cost_cap"]) == ("max_cost", 3)
+    assert _ending(agent, log, False, []) == ("done", 3)
+    assert _ending(agent, log, True, []) == ("max_seconds", 3)
+    assert _ending(agent, log, False, ["tools", "cost_cap"]) == ("max_cost", 3)
     log.write_text(json.dumps({"type": "result", "subtype": "error_max_turns", "num_turns": 5}))
-    assert _ending(log, False, []) == ("max_turns", 5)
+    assert _ending(agent, log, False, []) == ("max_turns", 5)
     log.write_text("")
-    assert _ending(log, False, []) == ("done", 0)
+    assert _ending(agent, log, False, []) == ("done", 0)
+
+
+def test_mini_swe_agents_trajectory_says_its_turns_and_its_step_limit(tmp_path: Path) -> None:
+    agent = MiniSweAgent()
+    log = tmp_path / "mini.traj.json"
+    info = {"exit_status": "Submitted", "model_stats": {"api_calls": 4, "instance_cost": 0}}
+    log.write_text(json.dumps({"info": info, "messages": []}, indent=2))
+    assert _ending(agent, log, False, []) == ("done", 4)
+    info = {"exit_status": "LimitsExceeded", "model_stats": {"api_calls": 30}}
+    log.write_text(json.dumps({"info": info}))
+    assert _ending(agent, log, False, []) == ("max_turns", 30)
+    assert _ending(agent, log, False, ["cost_cap"]) == ("max_cost", 30)
+    for broken in ("", "[1, 2]", '{"info": {"model_stats": {"api_calls": "x"}}}'):
+        log.write_text(broken)
+        assert _ending(agent, log, False, []) == ("done", 0)
+
+
+def test_mini_swe_agent_speaks_the_protocol_its_model_needs() -> None:
+    mini = MiniSweAgent()
+    for model, family, name in [
+        ("gpt-4o", "openai", "openai/gpt-4o"),
+        ("openai/gpt-4o", "openai", "openai/gpt-4o"),
+        ("claude-sonnet-4-5", "anthropic", "anthropic/claude-sonnet-4-5"),
+        ("anthropic/claude-sonnet-4-5", "anthropic", "anthropic/claude-sonnet-4-5"),
+    ]:
+        agent = mini.for_model(model)
+        assert (agent.family, agent.model_arg(model)) == (family, name), model
+    assert mini.family == "openai"  # the agent of the registry is left as it was
+    up = upstream_for(mini.for_model("claude-x"), None, {"ANTHROPIC_API_KEY": "k"})
+    assert up.family == "anthropic"
+    with pytest.raises(ConfigError, match="openrouter"):
+        mini.for_model("openrouter/some-model")
+    argv = mini.argv("/tmp/p.md", "openai/gpt-4o", 7)
+    assert "agent.step_limit=7" in argv[-1] and "--task=" in argv[-1] and "1>&2" in argv[-1]
+    assert ClaudeCode().for_model("anthropic/x").model_arg("anthropic/x") == "x"
 
 
 def test_the_run_cap_is_the_runs_budget_shared_with_host_driven_agents(tmp_path: Path) -> None:

@@ -8,12 +8,17 @@ from typing import TYPE_CHECKING, Any
 from swelancer.agents.installed.base import InstalledAgent
 from swelancer.agents.installed.claude_code import ClaudeCode
 from swelancer.agents.installed.codex import Codex
+from swelancer.agents.installed.mini_swe_agent import MiniSweAgent
 
 if TYPE_CHECKING:
     from swelancer.agents.installed.driver import InstalledDriver
     from swelancer.sandbox.base import Mount
 
-INSTALLED: dict[str, type[InstalledAgent]] = {"claude-code": ClaudeCode, "codex": Codex}
+INSTALLED: dict[str, type[InstalledAgent]] = {
+    "claude-code": ClaudeCode,
+    "codex": Codex,
+    "mini-swe-agent": MiniSweAgent,
+}
 """`--agent NAME` of each installed agent."""
 
 
@@ -45,8 +50,9 @@ def make_installed(
     from swelancer.agents.installed.driver import InstalledDriver, upstream_for
     from swelancer.gateway.server import Gateway
 
-    agent = installed(mode)
-    assert agent is not None, mode
+    kind = installed(mode)
+    assert kind is not None, mode
+    agent = kind.for_model(model)
     upstream = upstream_for(agent, base_url)
     if prepare:
         from swelancer.agents.installed.volume import prepare as prepare_volume

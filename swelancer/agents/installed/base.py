@@ -4,12 +4,13 @@
 A new installed agent is one small module defining an `InstalledAgent`: how to install it (a
 shell script run in a helper container, installing under `$PREFIX`), how to invoke it (an argv
 given the prompt's path, the model and the turn limit), its environment, where its native log
-goes (the CLI's stdout, kept as `log_name` in the attempt folder), and how its turn ends (the
-CLI exits; its exit code says whether it ran).
+goes (the CLI's stdout or a file, kept as `log_name` in the attempt folder), and how its turn
+ends (the CLI exits; its log may say it stopped at its own turn limit).
 """
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
 
 from swelancer.gateway.protocols import Family
@@ -29,7 +30,9 @@ class InstalledAgent(ABC):
     family: Family
     """The protocol it speaks to its model, so the gateway knows which upstream it needs."""
     log_name: str
-    """Its native log (stdout) in the attempt folder."""
+    """Its native log in the attempt folder."""
+    log_file: str | None = None
+    """The file in the container it writes that log to; None: its stdout."""
 
     @abstractmethod
     def install_script(self) -> str:
@@ -42,6 +45,28 @@ class InstalledAgent(ABC):
     def env(self, model: str) -> dict[str, str]:
         """Variables beside the gateway's (`gateway.server.socket_env`)."""
         return {}
+
+    def for_model(self, model: str) -> InstalledAgent:
+        """The agent as it runs `model` (one that speaks several protocols picks its family)."""
+        return self
+
+    def model_arg(self, model: str) -> str:
+        """The model as the CLI names it: `--model` without the family's prefix."""
+        return model.split("/", 1)[1] if model.startswith(f"{self.family}/") else model
+
+    def session_end(self, log: str) -> tuple[bool, int]:
+        """From its native log: whether it stopped at its own turn limit, and its turns (0:
+        unknown). Read here from the last stream-JSON `result` event, where it writes one."""
+        result: dict[str, object] = {}
+        for line in log.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("type") == "result":
+                result = event
+        turns = result.get("num_turns")
+        return result.get("subtype") == "error_max_turns", turns if isinstance(turns, int) else 0
 
     @property
     def volume_name(self) -> str:

@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import functools
 import itertools
-import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
 from swelancer.agents.installed.base import InstalledAgent
@@ -63,7 +62,7 @@ class InstalledDriver:
 
     def __init__(self, agent: InstalledAgent, model: str, gateway: Gateway) -> None:
         self.agent, self.gateway = agent, gateway
-        self.model = model.split("/", 1)[1] if model.startswith(f"{agent.family}/") else model
+        self.model = agent.model_arg(model)
         self.name = agent.name
 
     def solve(self, task: Task, env: AgentEnv, limits: Limits, log: TranscriptLog) -> AgentOutcome:
@@ -100,7 +99,7 @@ class InstalledDriver:
             raise InfraError(f"{self.name}'s session ended on a call the model gateway could "
                              f"not carry out ({fault}); the attempt is tried again.",
                              kind=FaultKind.GATEWAY)  # fmt: skip
-        stop, turns = _ending(session.log, session.timed_out, ledger.refusals)
+        stop, turns = _ending(self.agent, session.log, session.timed_out, ledger.refusals)
         log.event("installed_done", exit_code=session.exit_code, stop_reason=stop,
                   calls=ledger.calls, log=session.log.name)  # fmt: skip
         return AgentOutcome(turns=turns or ledger.replies, usage=ledger.usage,
@@ -128,21 +127,13 @@ def _user_tool(env: AgentEnv, log: TranscriptLog) -> str:
     return f"{reply.text}\n{reply.note}".strip()
 
 
-def _ending(log: Path, timed_out: bool, refusals: list[str]) -> tuple[str, int]:
-    """The stop reason and turns, from the CLI's last `result` event where it writes one."""
-    result: dict[str, Any] = {}
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(event, dict) and event.get("type") == "result":
-            result = event
-    turns = int(result.get("num_turns") or 0)
+def _ending(agent: InstalledAgent, log: Path, timed_out: bool,
+            refusals: list[str]) -> tuple[str, int]:  # fmt: skip
+    """The stop reason and turns: the wall time, the gateway's cost cap, else what the CLI's
+    own log says (`InstalledAgent.session_end`)."""
+    at_limit, turns = agent.session_end(log.read_text(encoding="utf-8", errors="replace"))
     if timed_out:
         return "max_seconds", turns
     if any(r in ("cost_cap", "run_cost_cap") for r in refusals):
         return "max_cost", turns
-    if result.get("subtype") == "error_max_turns":
-        return "max_turns", turns
-    return "done", turns
+    return ("max_turns" if at_limit else "done"), turns

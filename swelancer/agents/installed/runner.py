@@ -1,7 +1,7 @@
 """One session of an installed agent in a task container: the prompt written in, the CLI run
 in the task's directory against the gateway's loopback port (`gateway.inside.open_port`)
-until it exits or its wall time is up, its native log (stdout) and its stderr kept in the
-attempt folder.
+until it exits or its wall time is up, its native log (stdout, or its `log_file`) and its
+stderr kept in the attempt folder.
 
 Faults apart: a CLI that cannot start (exit 126/127, or no output at all with a failing exit)
 is an infrastructure error; one that ran and exited is the agent's own end, whatever its code.
@@ -56,7 +56,7 @@ def run_session(
     got = box.exec(wrapped, timeout=wall_s, workdir=cwd, env={**gateway_env, **agent.env(model)})
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / agent.log_name
-    out = _read(box, OUT)
+    out = _read(box, agent.log_file or OUT)
     err = _read(box, ERR)
     log.write_bytes(out)
     (folder / f"{agent.name}.stderr").write_bytes(err)
