@@ -53,3 +53,23 @@ def start_and_wait(args: list[str], run_dir: Path, at_least: int) -> subprocess.
 
 
 SOME = ["--task", "101", "--task", "110-manager-0", "--task", "102_1", "--task", "103"]
+
+
+def metered_as_the_gateway_says(
+    run_dir: Path, run_id: str, record: dict, folder: Path, key: str, version: str
+) -> list:
+    """An installed agent's run kept the gateway's word: the record's tokens and dollars are
+    those its calls were metered at, run.json pins the agent's version, the real key is in no
+    file of the run, and no container of the run (task or relay) is left. Its metered calls."""
+    from swelancer.gateway.ledger import read_records
+
+    calls = [r for r in read_records(folder) if r.metered]
+    assert record["tokens"]["input"] == sum(r.usage.input_tokens for r in calls)
+    assert record["cost_usd"] == pytest.approx(sum(r.cost_usd or 0 for r in calls))
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["installed_agent"]["version"] == version
+    for path in run_dir.rglob("*"):
+        if path.is_file():
+            assert key not in path.read_text(errors="replace"), path
+    assert containers(run_id) == []
+    return calls
