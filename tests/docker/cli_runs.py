@@ -24,6 +24,24 @@ def run_args(results: Path, run_id: str, *extra: str) -> list[str]:
     ]  # fmt: skip
 
 
+FIX_101 = (
+    "sed -i 's/return int(value \\* 10 \\*\\* places(currency))/"
+    "return int(round(value * 10 ** places(currency)))/' expenses/money.py && echo FIXED-101"
+)
+"""The fix of demo task 101 as one shell command (it prints FIXED-101), for scripted sessions."""
+
+
+def run_installed(results: Path, run_id: str, agent: str, model: str, keys: dict[str, str],
+                  *extra: str, timeout: float = 1500) -> None:  # fmt: skip
+    """`swelancer run --agent AGENT --model MODEL` on the demo split, `keys` (the provider's
+    key and base URL) added to this process's environment; it must succeed."""
+    args = run_args(results, run_id, *extra, "--agent", agent)
+    args[args.index("mock/oracle")] = model
+    done = subprocess.run(args, env={**os.environ, **keys}, capture_output=True, text=True,
+                          timeout=timeout)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
 def records(run_dir: Path) -> list[dict]:
     path = run_dir / "attempts.jsonl"
     if not path.exists():

@@ -12,14 +12,12 @@ it; `docker volume rm swelancer-agent-claude-code-<version>` makes it again).
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runs import metered_as_the_gateway_says, records, run_args, unique
+from cli_runs import FIX_101, metered_as_the_gateway_says, records, run_installed, unique
 
 from swelancer.agents.installed.claude_code import ClaudeCode
 from swelancer.agents.installed.user_tool import COMMAND as USER_TOOL
@@ -31,10 +29,6 @@ from tests.gateway.streaming import StreamingAnthropicServer
 pytestmark = pytest.mark.docker
 
 REAL = "sk-ant-real-secret-cc-0123456789"
-FIX = (
-    "sed -i 's/return int(value \\* 10 \\*\\* places(currency))/"
-    "return int(round(value * 10 ** places(currency)))/' expenses/money.py && echo FIXED-101"
-)
 
 
 DECIDE = "echo '{\"selected_proposal_id\": 2}' > /app/expensify/manager_decisions.json"
@@ -52,7 +46,7 @@ def session(body: dict[str, Any]) -> Reply:
         steps = [DECIDE]
     else:
         assert USER_TOOL in first  # the IC prompt offers the user tool
-        steps = [USER_TOOL, FIX]
+        steps = [USER_TOOL, FIX_101]
     done = sum(
         block.get("type") == "tool_result"
         for message in body["messages"]
@@ -82,11 +76,8 @@ def test_swelancer_run_with_claude_code_earns_task_101(
     fake.answer_with(session)
     run_id = unique("claude-code")
     tasks = ["--task", "101", "--task", "111-manager-0"]
-    args = run_args(tmp_path, run_id, *tasks, "--agent", "claude-code")
-    args[args.index("mock/oracle")] = "claude-sonnet-4-5"
-    env = {**os.environ, "ANTHROPIC_API_KEY": REAL, "ANTHROPIC_BASE_URL": fake.url}
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1500)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_installed(tmp_path, run_id, "claude-code", "claude-sonnet-4-5",
+                  {"ANTHROPIC_API_KEY": REAL, "ANTHROPIC_BASE_URL": fake.url}, *tasks)  # fmt: skip
     run_dir = tmp_path / run_id
     record, manager = sorted(records(run_dir), key=lambda r: r["task_id"])
     assert record["status"] == "passed" and record["earned_usd"] == 250.0, record
@@ -106,7 +97,8 @@ def test_swelancer_run_with_claude_code_earns_task_101(
     assert [e["outcome"] for e in ran if e["kind"] == "user_tool"] == ["finished"]
     # Each answered call is a turn of the transcript (what `swelancer view` shows), as it happened.
     turns = [e for e in ran if e["kind"] == "model"]
-    assert [c["arguments"]["command"] for t in turns for c in t["tool_calls"]] == [USER_TOOL, FIX]
+    commands = [c["arguments"]["command"] for t in turns for c in t["tool_calls"]]
+    assert commands == [USER_TOOL, FIX_101]
     assert [t["turn"] for t in turns] == list(range(1, len(turns) + 1))
     kinds = [e["kind"] for e in ran]
     assert kinds.index("model") < kinds.index("user_tool") < len(kinds) - kinds[::-1].index("model")

@@ -7,14 +7,12 @@ Codex's own web search is switched off in its config: the gateway would refuse t
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runs import metered_as_the_gateway_says, records, run_args, unique
+from cli_runs import FIX_101, metered_as_the_gateway_says, records, run_installed, unique
 
 from swelancer.agents.installed.codex import Codex
 from swelancer.gateway.ledger import read_records
@@ -25,19 +23,19 @@ from tests.gateway.streaming import FakeResponsesServer
 pytestmark = pytest.mark.docker
 
 REAL = "sk-openai-real-secret-codex-0123"
-FIX = (
-    "sed -i 's/return int(value \\* 10 \\*\\* places(currency))/"
-    "return int(round(value * 10 ** places(currency)))/' expenses/money.py && echo FIXED-101"
-)
 
 
 def session(body: dict[str, Any]) -> Reply:
     """One `exec_command` with the fix; once its output is back, a closing message."""
     items = body.get("input") if isinstance(body.get("input"), list) else []
     if not any(i.get("type") == "function_call_output" for i in items):
-        call = ToolCall(id="call_fix101", name="exec_command", arguments={"cmd": FIX})
+        call = ToolCall(id="call_fix101", name="exec_command", arguments={"cmd": FIX_101})
         return Reply(tool_calls=[call], input_tokens=3000, output_tokens=30)
     return Reply(text="Amounts keep their cents now.", input_tokens=3100, output_tokens=8)
+
+
+def keys(fake: FakeResponsesServer) -> dict[str, str]:
+    return {"OPENAI_API_KEY": REAL, "OPENAI_BASE_URL": f"{fake.url}/v1"}
 
 
 @pytest.fixture
@@ -51,11 +49,7 @@ def test_swelancer_run_with_codex_earns_task_101(
 ) -> None:
     fake.answer_with(session)
     run_id = unique("codex")
-    args = run_args(tmp_path, run_id, "--task", "101", "--agent", "codex")
-    args[args.index("mock/oracle")] = "gpt-4o"
-    env = {**os.environ, "OPENAI_API_KEY": REAL, "OPENAI_BASE_URL": f"{fake.url}/v1"}
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1500)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_installed(tmp_path, run_id, "codex", "gpt-4o", keys(fake), "--task", "101")
     run_dir = tmp_path / run_id
     (record,) = records(run_dir)
     folder = run_dir / "attempts" / "101" / "1"
@@ -77,12 +71,8 @@ def test_a_call_past_the_cost_cap_ends_the_session_as_the_agents_limit(
     is the cost limit, not an error."""
     fake.answer_with(session)
     run_id = unique("codex-cap")
-    args = run_args(tmp_path, run_id, "--task", "101", "--agent", "codex",
-                    "--max-cost-usd", "0.005")  # fmt: skip
-    args[args.index("mock/oracle")] = "gpt-4o"
-    env = {**os.environ, "OPENAI_API_KEY": REAL, "OPENAI_BASE_URL": f"{fake.url}/v1"}
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1500)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_installed(tmp_path, run_id, "codex", "gpt-4o", keys(fake),
+                  "--task", "101", "--max-cost-usd", "0.005")  # fmt: skip
     (record,) = records(tmp_path / run_id)
     assert (record["status"], record["stop_reason"]) == ("passed", "max_cost"), record
     folder = tmp_path / run_id / "attempts" / "101" / "1"

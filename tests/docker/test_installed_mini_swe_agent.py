@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runs import metered_as_the_gateway_says, records, run_args, unique
+from cli_runs import FIX_101, metered_as_the_gateway_says, records, run_installed, unique
 
 from swelancer.agents.installed.base import MOUNT
 from swelancer.agents.installed.mini_swe_agent import MiniSweAgent
@@ -32,8 +30,7 @@ pytestmark = pytest.mark.docker
 
 REAL = "sk-openai-real-secret-mini-0123"
 FIX = (
-    "sed -i 's/return int(value \\* 10 \\*\\* places(currency))/"
-    "return int(round(value * 10 ** places(currency)))/' expenses/money.py && echo FIXED-101; "
+    f"{FIX_101}; "
     'echo "RUNTIME=[${LD_LIBRARY_PATH-}|${LD_PRELOAD-}|${PYTHONHOME-}|${PYTHONPATH-}]"'
 )
 SUBMIT = "echo COMPLETE_TASK_AND_SUBMIT_FINAL_OUTPUT"
@@ -59,11 +56,9 @@ def test_swelancer_run_with_mini_swe_agent_earns_task_101(
 ) -> None:
     fake.answer_with(session)
     run_id = unique("mini")
-    args = run_args(tmp_path, run_id, "--task", "101", "--agent", "mini-swe-agent")
-    args[args.index("mock/oracle")] = "openai/gpt-4o"
-    env = {**os.environ, "OPENAI_API_KEY": REAL, "OPENAI_BASE_URL": fake.base_url}
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=2400)
-    assert done.returncode == 0, done.stderr[-3000:]
+    run_installed(tmp_path, run_id, "mini-swe-agent", "openai/gpt-4o",
+                  {"OPENAI_API_KEY": REAL, "OPENAI_BASE_URL": fake.base_url},
+                  "--task", "101", timeout=2400)  # fmt: skip
     run_dir = tmp_path / run_id
     (record,) = records(run_dir)
     folder = run_dir / "attempts" / "101" / "1"
