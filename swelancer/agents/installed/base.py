@@ -10,7 +10,6 @@ ends (the CLI exits; its log may say it stopped at its own turn limit).
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 
 from swelancer.gateway.protocols import Family
@@ -56,17 +55,8 @@ class InstalledAgent(ABC):
 
     def session_end(self, log: str) -> tuple[bool, int]:
         """From its native log: whether it stopped at its own turn limit, and its turns (0:
-        unknown). Read here from the last stream-JSON `result` event, where it writes one."""
-        result: dict[str, object] = {}
-        for line in log.splitlines():
-            try:
-                event = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(event, dict) and event.get("type") == "result":
-                result = event
-        turns = result.get("num_turns")
-        return result.get("subtype") == "error_max_turns", turns if isinstance(turns, int) else 0
+        unknown). Nothing is read from it unless the agent says how."""
+        return False, 0
 
     @property
     def volume_name(self) -> str:

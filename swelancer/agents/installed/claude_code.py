@@ -4,6 +4,7 @@ stdout; its turn ends when it exits."""
 
 from __future__ import annotations
 
+import json
 import shlex
 
 from swelancer.agents.installed.base import MOUNT, InstalledAgent, npm_install
@@ -37,3 +38,16 @@ class ClaudeCode(InstalledAgent):
             "DISABLE_TELEMETRY": "1",
             "DISABLE_ERROR_REPORTING": "1",
         }
+
+    def session_end(self, log: str) -> tuple[bool, int]:
+        """From the last stream-JSON `result` event: `error_max_turns`, and its `num_turns`."""
+        result: dict[str, object] = {}
+        for line in log.splitlines():
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict) and event.get("type") == "result":
+                result = event
+        turns = result.get("num_turns")
+        return result.get("subtype") == "error_max_turns", turns if isinstance(turns, int) else 0
