@@ -1,8 +1,9 @@
 """The patch's base is the repository as the agent received it, files setup left included: a
-task whose setup leaves 10,000 files neither tracked nor ignored, attempted twice with the same
-scripted change (the fix, one of those files edited, one deleted, one file added), once in a
-container set up cold and once from the snapshot that setup made, gives byte-identical patches,
-both graded in a fresh container (which applies the patch).
+task whose setup leaves more files neither tracked nor ignored than a change may touch
+(`PatchLimits.max_files`, so that counting them as the agent's would fail the attempt),
+attempted twice with the same scripted change (the fix, one of those files edited, one deleted,
+one file added), once in a container set up cold and once from the snapshot that setup made,
+gives byte-identical patches, both graded in a fresh container (which applies the patch).
 
 The image is the demo image with one more step in its setup playbook (an image of its own, so
 that its snapshots are this test's alone); it is removed, with its snapshots, at the end.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 import tarfile
@@ -21,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from swelancer.benchmark.patch import PatchLimits
 from swelancer.ops.images import DEMO_IMAGE
 from swelancer.sandbox.docker.images import ensure_images
 from swelancer.sandbox.docker.snapshot_index import list_snapshots
@@ -29,7 +32,8 @@ pytestmark = pytest.mark.docker
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLD = ROOT / "tasks" / "demo" / "issues" / "101" / "bug_reintroduce.patch"
-LEFT = 10_000
+LEFT = PatchLimits().max_files + 500
+"""Files setup leaves: more than a change may touch."""
 
 SETUP_STEP = """
     - name: Leave build output in the repository, neither tracked nor ignored
@@ -138,3 +142,52 @@ def test_the_same_change_gives_the_same_patch_cold_and_from_a_snapshot(
     assert " generated 1\n+edited\n" in text
     assert "diff --git a/generated/f00002.txt b/generated/f00002.txt\ndeleted file mode" in text
     assert "diff --git a/notes.md b/notes.md\nnew file mode 100644" in text
+
+
+class CountingReads:
+    """A sandbox whose reads through the engine are counted."""
+
+    def __init__(self, box: Any) -> None:
+        self.box, self.reads = box, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.box, name)
+
+    def copy_out(self, *args: Any, **kwargs: Any) -> Any:
+        self.reads += 1
+        return self.box.copy_out(*args, **kwargs)
+
+
+def test_many_starting_files_are_kept_in_one_read_and_a_link_among_them_is_named(
+    docker_client: Any, docker_run_id: str, tmp_path: Path
+) -> None:
+    from swelancer.benchmark.patch_base import BATCH_DIR, _copy_files
+    from swelancer.errors import InfraError
+    from swelancer.sandbox.base import SandboxSpec
+    from swelancer.sandbox.docker.provider import DockerProvider
+
+    ensure_images(docker_client, [DEMO_IMAGE])
+    labels = {"swelancer.run_id": f"{docker_run_id}-batch"}
+    box = DockerProvider().start(
+        SandboxSpec(image=DEMO_IMAGE, labels=labels, env={"EVAL_VARIANT": "swe_manager"})
+    )
+    try:
+        made = box.exec(["sh", "-c", "mkdir -p /app/x/gen && cd /app/x && "
+                         "for i in $(seq 1 1000); do echo $i > gen/f$i.txt; done && "
+                         "printf 'a\\0b' > 'gen/odd é' && ln -s gen/f1.txt link"],
+                        timeout=300)  # fmt: skip
+        assert made.ok, made.output
+        paths = [f"gen/f{i}.txt" for i in range(1, 1001)] + ["gen/odd é"]
+        counted = CountingReads(box)
+        _copy_files(counted, "/app/x", paths, tmp_path / "base")
+        assert counted.reads == 1
+        assert sorted(p.name for p in (tmp_path / "base" / "gen").iterdir()) == sorted(
+            p.split("/")[1] for p in paths
+        )
+        assert (tmp_path / "base/gen/f77.txt").read_text() == "77\n"
+        assert (tmp_path / "base/gen/odd é").read_bytes() == b"a\0b"
+        assert box.exec(["test", "-e", BATCH_DIR], timeout=60).exit_code == 1  # gone
+        with pytest.raises(InfraError, match=re.escape("link: a link to 'gen/f1.txt'")):
+            _copy_files(box, "/app/x", [*paths[:100], "link"], tmp_path / "with-link")
+    finally:
+        box.remove()
