@@ -1,10 +1,13 @@
 """The README's tour, run as written on an engine that also serves another swelancer run: every
 step that needs neither a model key nor the network (the manifest comes from a local copy, as
 the README's offline note says) finishes without a traceback, and the other run, the gold agent
-on the whole demo split, earns every dollar, each attempt recorded once and none retried."""
+on the whole demo split, earns every dollar, each attempt recorded once and none retried: its
+report gives every dollar of each variant and pass@1 of 1, each IC attempt kept its patch and
+passed its last test run, each manager attempt chose the manager's proposal."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -66,5 +69,29 @@ def test_the_tour_beside_a_live_run_leaves_its_scores_unchanged(demo_image, tmp_
     assert all(r["status"] == "passed" and r["infra_retries"] == 0 for r in found), found
     assert sum(r["earned_usd"] for r in found) == sum(r["price_usd"] for r in found) > 0
     assert containers(other) == []
+    the_gold_agent_earned_every_dollar(other_dir, found, env)
     tour_run = [p for p in results.iterdir() if re.match(r"\d{8}-", p.name)]
     assert len(tour_run) == 1 and {r["earned_usd"] for r in records(tour_run[0])} == {0}
+
+
+def the_gold_agent_earned_every_dollar(run_dir: Path, found: list[dict], env: dict) -> None:
+    shown = subprocess.run(
+        [sys.executable, "-m", "swelancer", "report", str(run_dir), "--format", "json"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    total = sum(r["price_usd"] for r in found)
+    assert (report["errors"], report["tasks"], report["pass_at_1"]) == (0, 13, 1.0), report
+    assert report["earned_usd"] == report["available_usd"] == total
+    for variant in ("ic_swe", "swe_manager"):
+        expected = sum(r["price_usd"] for r in found if r["variant"] == variant)
+        assert report["by_variant"][variant]["earned_usd"] == expected > 0
+    for r in found:
+        folder = run_dir / "attempts" / r["task_id"] / "1"
+        assert (folder / "transcript.jsonl").exists()
+        if r["variant"] == "ic_swe":
+            assert r["test_exit_codes"] and all(c[-1] == 0 for c in r["test_exit_codes"].values())
+            assert "diff --git" in (folder / "patch.diff").read_text()
+        else:
+            assert r["selected_proposal"] == r["correct_proposal"]
