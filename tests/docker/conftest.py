@@ -7,6 +7,7 @@ import fcntl
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,27 +37,75 @@ HEAVY_FIRST = (
 )
 """The slowest modules, slowest first, so that `pytest -n` (whole modules to a worker, in this
 order) starts them early instead of leaving one for the end."""
-LAST = "test_engine_restart.py"
-"""It stops the engine: last, so that it waits for as little as possible."""
+RESTART = "test_engine_restart.py"
+"""It stops the engine: first, while the other test processes run the tests that need no
+engine, so that it waits for no one and no one waits long for it."""
+RESTART_DONE = "restart-done"
 
 
 def _rank(item: pytest.Item) -> tuple[int, int]:
     if HERE not in item.path.parents:
-        return (2, 0)
-    if item.path.name == LAST:
-        return (3, 0)
+        return (1, 0)
+    if item.path.name == RESTART:
+        return (0, 0)
     if item.path.name in HEAVY_FIRST:
-        return (0, HEAVY_FIRST.index(item.path.name))
-    return (1, 0)
+        return (2, HEAVY_FIRST.index(item.path.name))
+    return (3, 0)
+
+
+def _restart_runs(items: list[pytest.Item]) -> bool:
+    """Whether this session restarts the engine (`test_engine_restart.py` collected, on an
+    engine the test run started itself) from more than one process."""
+    owned = os.environ.get("SWELANCER_TESTS_OWN_ENGINE") == "1"
+    shared = bool(os.environ.get("PYTEST_XDIST_TESTRUNUID"))
+    return owned and shared and any(item.path.name == RESTART for item in items)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark every test of this folder `docker`; order modules for `pytest -n` (a stable sort:
-    each module's own order stays)."""
+    each module's own order stays): the engine restart, the tests with no engine, then the
+    slowest modules first."""
     for item in items:
         if HERE in item.path.parents:
             item.add_marker(pytest.mark.docker)
     items.sort(key=_rank)
+    config.stash[_WAIT_FOR_RESTART] = _restart_runs(items)
+
+
+_WAIT_FOR_RESTART = pytest.StashKey[bool]()
+RESTART_WAIT_S = 1800
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any of its fixtures, a test that needs the engine waits for the engine restart
+    another process runs first (`RESTART`) to be over."""
+    if HERE not in item.path.parents or item.path.name == RESTART:
+        return
+    if not item.config.stash.get(_WAIT_FOR_RESTART, False):
+        return
+    done = _done_marker()
+    deadline = time.monotonic() + RESTART_WAIT_S
+    while not done.exists():
+        if time.monotonic() > deadline:
+            pytest.fail(f"the engine restart test did not finish in {RESTART_WAIT_S} s "
+                        f"(no {done})", pytrace=False)  # fmt: skip
+        time.sleep(0.5)
+
+
+def _done_marker() -> Path:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID", "single")
+    return _LOCKS / f"swelancer-tests-engine.{RESTART_DONE}.{run}"
+
+
+@pytest.fixture(scope="module")
+def restart_over() -> Iterator[None]:
+    """Tells the other test processes (`pytest_runtest_setup`) that the engine restart is
+    over, whatever its outcome."""
+    try:
+        yield
+    finally:
+        _done_marker().touch()
 
 
 def _unavailable(reason: str) -> None:

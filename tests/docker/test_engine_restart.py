@@ -1,7 +1,9 @@
 """The engine restarting mid-run: attempts in flight are retried and nothing is left. It stops
 the engine, so it runs only on an engine the test run started itself (`.ci/run` sets
 SWELANCER_TESTS_OWN_ENGINE when it started one), holds it alone (`engine_alone`) and is
-collected last. An engine that was already running may serve other work: it is never stopped."""
+collected first: the other test processes run the tests that need no engine meanwhile, and
+wait for it (`restart_over`) before any test that does. An engine that was already running may
+serve other work: it is never stopped."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.docker
 ENGINE_SCRIPT = Path(__file__).resolve().parents[3] / "shared" / "ci" / "docker-engine.sh"
 
 
-def test_the_engine_restarting_mid_run_is_retried(demo_image, tmp_path, engine_alone):
+def test_the_engine_restarting_mid_run_is_retried(restart_over, demo_image, tmp_path, engine_alone):
     # engine_alone: no other test process uses the engine meanwhile
     if os.environ.get("SWELANCER_TESTS_OWN_ENGINE") != "1":
         pytest.skip(
