@@ -118,6 +118,11 @@ class ModelAgent:
         """The run's model gateway (its ledger shares `budget`); the calls of an SDK chat model
         go through it, one gate per attempt. None: straight to the provider."""
 
+    def close(self) -> None:
+        """Close the model gateway (once no attempt runs)."""
+        if self.gateway is not None:
+            self.gateway.close()
+
     # -- the loop -------------------------------------------------------------------------
 
     def solve(self, task: Task, env: AgentEnv, limits: Limits, log: TranscriptLog) -> AgentOutcome:

@@ -23,8 +23,8 @@ from swelancer.gateway.ledger import read_records
 from swelancer.gateway.server import PLACEHOLDER_KEY, Gateway
 from swelancer.models.base import Message
 from swelancer.models.openai import OpenAIChatModel
-from swelancer.models.prices import Prices
-from swelancer.run.agent import make_agent
+from swelancer.models.prices import Prices, UnknownModelPriceWarning
+from swelancer.run.agent import close_agent, make_agent
 from swelancer.sandbox.base import ExecResult
 from swelancer.tasks.models import ManagerTask
 from tests.fakes import FakeAnthropicServer, FakeModelServer, FakeOpenAIServer, Reply
@@ -78,9 +78,7 @@ def provider(
     return family, server
 
 
-def agent_for(
-    family: str, server: FakeModelServer, budget: RunBudget, **limits: Any
-) -> ModelAgent:
+def agent_for(family: str, server: FakeModelServer, budget: RunBudget, **limits: Any) -> ModelAgent:
     section = AgentSection(
         model=MODELS[family], base_url=server.base_url if family == "openai" else None
     )
@@ -178,7 +176,8 @@ def test_a_model_without_a_price_is_carried_with_an_unknown_cost(
         agent = make_agent(AgentSection(model="local-model", base_url=server.base_url),
                            LimitsSection(), budget, PromptSet())  # fmt: skip
         assert isinstance(agent, ModelAgent)
-        outcome, _ = solve(agent, tmp_path)
+        with pytest.warns(UnknownModelPriceWarning, match="local-model"):
+            outcome, _ = solve(agent, tmp_path)
         assert [r.headers.get("authorization") for r in server.requests] == [
             "Bearer no-key-needed"
         ] * 2
@@ -294,7 +293,7 @@ def test_attempts_at_once_have_gates_of_their_own_and_leave_nothing(
         for t in runs:
             t.join(30)
         assert agent.gateway is not None and agent.gateway._open == []
-        agent.gateway.close()
+        close_agent(agent)  # as the run does at its end: the gateway's connections go too
     for name, tokens in (("first", 1000), ("second", 2000)):
         records = read_records(tmp_path / name)
         assert [r.usage.input_tokens for r in records] == [tokens] * 3, name

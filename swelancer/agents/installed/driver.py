@@ -66,6 +66,10 @@ class InstalledDriver:
         self.model = agent.model_arg(model)
         self.name = agent.name
 
+    def close(self) -> None:
+        """Close the model gateway (once no attempt runs)."""
+        self.gateway.close()
+
     def solve(self, task: Task, env: AgentEnv, limits: Limits, log: TranscriptLog) -> AgentOutcome:
         from swelancer.gateway.inside import open_beside
         from swelancer.sandbox.docker.sandbox import DockerSandbox
