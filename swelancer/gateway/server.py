@@ -173,6 +173,8 @@ class AttemptGate:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    unanswered_faults = False
+    """Whether a provider that cannot be reached leaves the call unanswered (else 502)."""
 
     def handle(self) -> None:
         if len(self.rfile.read(2)) == 2:  # the forwarder's port bytes
@@ -190,6 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _HostHandler(_Handler):
     """The host's socket: no forwarder in front, so no port bytes."""
+
+    unanswered_faults = True
 
     def handle(self) -> None:
         BaseHTTPRequestHandler.handle(self)
@@ -324,6 +328,8 @@ class _Call:
             except Exception as err:  # the client went away, or the provider mid-stream
                 self.record.error = f"{type(err).__name__}: {err}"
                 self.settle(route, metered)
+                if self.h.unanswered_faults:  # the host's SDK sees the answer cut, not a wait
+                    self.h.close_connection = True
         return None
 
     def settle(self, route: Route, metered: Metered) -> None:
@@ -372,7 +378,14 @@ class _Call:
             )
 
     def upstream_fault(self, family: Family, err: Exception) -> None:
+        """The provider could not be reached: a CLI in a container is answered 502; the host's
+        SDK gets no answer (the connection closes), as it would have got none from the
+        provider, so its retries tell an endpoint that does not answer apart."""
         self.record.error = f"{type(err).__name__}: {err}"
+        if self.h.unanswered_faults:
+            self.finish()
+            self.h.close_connection = True
+            return
         data = error_body(family, "api_error",
                           f"swelancer model gateway: the provider could not be reached "
                           f"({type(err).__name__})")  # fmt: skip

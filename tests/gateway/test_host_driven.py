@@ -6,6 +6,7 @@ its dollars counted once; the caps stop the attempt by the gateway's refusal."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from pathlib import Path
@@ -24,11 +25,12 @@ from swelancer.gateway.server import PLACEHOLDER_KEY, Gateway
 from swelancer.models.base import Message
 from swelancer.models.openai import OpenAIChatModel
 from swelancer.models.prices import Prices, UnknownModelPriceWarning
+from swelancer.models.retry import ModelUnavailableError, RetryPolicy
 from swelancer.run.agent import close_agent, make_agent
 from swelancer.sandbox.base import ExecResult
 from swelancer.tasks.models import ManagerTask
 from tests.fakes import FakeAnthropicServer, FakeModelServer, FakeOpenAIServer, Reply
-from tests.fakes.script import rate_limited, server_error
+from tests.fakes.script import dropped, rate_limited, server_error
 
 REAL = "sk-host-real-5e0c2a9d71b4"
 TASK = ManagerTask(task_id="9-manager-0", price_usd=100.0, correct_proposal_id=1)
@@ -340,3 +342,43 @@ def test_a_gate_without_a_host_socket_serves_no_host_model(tmp_path: Path) -> No
         assert gate.host_socket is None
         with pytest.raises(ValueError, match="host=True"):
             GatedModel(model, gate)
+
+
+def test_a_provider_that_does_not_answer_is_given_up_on_as_before(tmp_path: Path) -> None:
+    """The gateway leaves the host's call unanswered when the provider cannot be reached, so
+    the SDK sees a connection fault and `--max-unreachable-seconds` still bounds the wait
+    (a 502 would have been retried for the whole retry budget)."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    policy = RetryPolicy(budget_s=60, base_delay_s=0.01, max_delay_s=0.05, unreachable_s=0.5)
+    url = f"http://127.0.0.1:{port}/v1"
+    model = OpenAIChatModel("gpt-4o", api_key=REAL, base_url=url, retry_policy=policy)
+    started = time.monotonic()
+    with (
+        Gateway([upstream_of(model, {})], Prices()) as gw,
+        through_gateway(gw, model, tmp_path, None) as gated,
+        pytest.raises(ModelUnavailableError, match="did not answer"),
+    ):
+        gated.complete([Message(role="user", content="hi")])
+    assert time.monotonic() - started < 10
+    records = read_records(tmp_path)
+    assert len(records) >= 2 and {r.status for r in records} == {0}
+    assert all("ConnectError" in (r.error or "") for r in records)
+
+
+def test_a_dropped_connection_is_retried_through_the_gateway(tmp_path: Path) -> None:
+    with FakeOpenAIServer(expected_key=REAL, lifetime_s=60) as server:
+        server.push(dropped(), Reply("after the drop", input_tokens=100, output_tokens=10))
+        policy = RetryPolicy(base_delay_s=0.01, max_delay_s=0.05)
+        model = OpenAIChatModel(
+            "gpt-4o", api_key=REAL, base_url=server.base_url, retry_policy=policy
+        )
+        with (
+            Gateway([upstream_of(model, {})], Prices()) as gw,
+            through_gateway(gw, model, tmp_path, None) as gated,
+        ):
+            reply = gated.complete([Message(role="user", content="hi")])
+    assert reply.message.content == "after the drop" and reply.retries == 1
+    assert reply.cost_usd == pytest.approx(gpt_4o(100, 10))
+    assert [r.status for r in read_records(tmp_path)] == [0, 200]
