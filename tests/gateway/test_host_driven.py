@@ -22,6 +22,7 @@ from swelancer.errors import ModelError
 from swelancer.gateway.host import CapRefused, GatedModel, through_gateway, upstream_of
 from swelancer.gateway.ledger import read_records
 from swelancer.gateway.server import PLACEHOLDER_KEY, Gateway
+from swelancer.models.anthropic import AnthropicChatModel
 from swelancer.models.base import Message
 from swelancer.models.openai import OpenAIChatModel
 from swelancer.models.prices import Prices, UnknownModelPriceWarning
@@ -382,3 +383,25 @@ def test_a_dropped_connection_is_retried_through_the_gateway(tmp_path: Path) -> 
     assert reply.message.content == "after the drop" and reply.retries == 1
     assert reply.cost_usd == pytest.approx(gpt_4o(100, 10))
     assert [r.status for r in read_records(tmp_path)] == [0, 200]
+
+
+def test_anthropic_thinking_tokens_are_read_by_the_gateway_as_the_model_read_them(
+    tmp_path: Path,
+) -> None:
+    usage = {
+        "input_tokens": 50,
+        "output_tokens": 80,
+        "output_tokens_details": {"thinking_tokens": 30},
+    }
+    with FakeAnthropicServer(expected_key=REAL, lifetime_s=60) as server:
+        server.push(Reply("direct", raw_usage=usage), Reply("gated", raw_usage=usage))
+        model = AnthropicChatModel("claude-sonnet-4-5", api_key=REAL, base_url=server.base_url)
+        direct = model.complete([Message(role="user", content="hi")])
+        with (
+            Gateway([upstream_of(model, {})], Prices()) as gw,
+            through_gateway(gw, model, tmp_path, None) as gated,
+        ):
+            through = gated.complete([Message(role="user", content="hi")])
+    assert through.message.content == "gated"
+    assert through.usage == direct.usage and through.usage.reasoning_tokens == 30
+    assert through.cost_usd == pytest.approx(direct.cost_usd)  # type: ignore[arg-type]
