@@ -1,8 +1,8 @@
 """A host-driven agent's model calls through the run's model gateway.
 
 `upstream_of(model)` is where the gateway sends an SDK chat model's calls: the model's base URL
-(`--base-url`, `--anthropic-base-url`, OpenRouter's, the family's URL variable), else its
-family's provider, with the model's real key. `through_gateway` opens one attempt's gate with a
+(`--base-url`, OpenRouter's, the family's URL variable), else its family's provider, with the
+model's real key. `through_gateway` opens one attempt's gate with a
 host socket and gives the turn loop a `GatedModel`: the same chat model, its SDK client on that
 socket with the placeholder key, so the gateway checks the caps, puts the real key in, forwards,
 meters, costs and records each call in the attempt's `gateway.jsonl`, as for an installed agent.
