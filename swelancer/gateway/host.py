@@ -2,10 +2,10 @@
 
 `upstream_of(model)` is where the gateway sends an SDK chat model's calls: the model's base URL
 (`--base-url`, OpenRouter's, the family's URL variable), else its family's provider, with the
-model's real key. `through_gateway` opens one attempt's gate with a
-host socket and gives the turn loop a `GatedModel`: the same chat model, its SDK client on that
-socket with the placeholder key, so the gateway checks the caps, puts the real key in, forwards,
-meters, costs and records each call in the attempt's `gateway.jsonl`, as for an installed agent.
+model's real key. `through_gateway` opens one attempt's gate with a host socket and gives the
+turn loop a `GatedModel`: the same chat model, its SDK client on that socket with the
+placeholder key, so the gateway checks the caps, puts the real key in, forwards, meters, costs
+and records each call in the attempt's `gateway.jsonl`, as for an installed agent.
 
 Counted once: the gateway's ledger is the one place that adds a call's dollars, to the attempt
 (`AttemptLedger`) and to the run (`RunLedger`, which is the run's `RunBudget`). A `GatedModel`'s
@@ -26,6 +26,7 @@ from swelancer.errors import ModelError
 from swelancer.gateway.ledger import CallRecord
 from swelancer.gateway.upstream import DEFAULT_URLS, PLACEHOLDER_KEY, Upstream
 from swelancer.models.base import ChatResponse, LazySdkClient, Message, ToolSpec, Usage
+from swelancer.models.retry import server_message
 
 if TYPE_CHECKING:
     from swelancer.gateway.server import AttemptGate, Gateway
@@ -103,8 +104,9 @@ class GatedModel:
             response: ChatResponse = self.inner.complete(messages, tools)
         except ModelError as exc:
             caps = [r for r in ledger.refusals[refused_before:] if r in CAPS]
-            if caps:
-                raise CapRefused(caps[-1], str(exc)) from exc
+            if caps:  # in the gateway's own words, not the advice for a provider's 403
+                said = server_message(exc.__cause__) if exc.__cause__ else str(exc)
+                raise CapRefused(caps[-1], said) from exc
             raise
         calls = list(self._answered)
         usage = sum((c.usage for c in calls), Usage())
