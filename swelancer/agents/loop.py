@@ -1,5 +1,13 @@
 """The turn loop shared by model agents: the upstream protocol or tool calling, limits,
 the user tool, context trimming, usage and cost.
+
+Given the run's model gateway, each attempt of a model that calls an API (an SDK chat model)
+goes through a gate of its own (`gateway.host`): the gateway checks the attempt's and the run's
+cost caps before each call, and its ledger alone adds each call's dollars to the attempt and to
+the run's `RunBudget`; the loop takes each turn's usage and dollars from the gateway's record,
+and a call refused for a cap ends the attempt (`max_cost`, `max_run_cost`). Models that call no
+API (scripted ones) are costed by themselves, and the loop checks the caps and adds their
+dollars to the budget.
 """
 
 from __future__ import annotations
@@ -10,7 +18,7 @@ import shlex
 import threading
 import time
 from textwrap import dedent
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
 from swelancer.agents.prompts import PromptSet, render_prompt
@@ -19,6 +27,9 @@ from swelancer.benchmark.user_tool_reply import UserToolReply
 from swelancer.benchmark.variants import rules_for
 from swelancer.models.base import ChatModel, Message, ToolCall, ToolSpec, Usage
 from swelancer.tasks.models import Task
+
+if TYPE_CHECKING:
+    from swelancer.gateway.server import Gateway
 
 Mode = Literal["upstream", "tools"]
 PYTHON_BLOCK = re.compile(r"```python\s*\n(.*?)\n```", re.DOTALL)
@@ -36,7 +47,9 @@ CHARS_PER_TOKEN = 3.5
 
 
 class RunBudget:
-    """Dollars spent by the whole run, shared by every attempt; None means no limit."""
+    """Dollars spent by the whole run, shared by every attempt; None means no limit. The model
+    gateway's `RunLedger` adds what its calls cost; the loop adds only what models that make
+    no API call cost."""
 
     def __init__(self, limit_usd: float | None = None) -> None:
         self.limit_usd = limit_usd
@@ -93,6 +106,7 @@ class ModelAgent:
         prompts: PromptSet | None = None,
         budget: RunBudget | None = None,
         name: str | None = None,
+        gateway: Gateway | None = None,
     ) -> None:
         self.model = model
         self.mode = mode
@@ -100,10 +114,34 @@ class ModelAgent:
         """The words sent before the first reply (`render_prompt`); ours unless given."""
         self.budget = budget or RunBudget()
         self.name = name or model.name
+        self.gateway = gateway
+        """The run's model gateway (its ledger shares `budget`); the calls of an SDK chat model
+        go through it, one gate per attempt. None: straight to the provider."""
+
+    def close(self) -> None:
+        """Close the model gateway (once no attempt runs)."""
+        if self.gateway is not None:
+            self.gateway.close()
 
     # -- the loop -------------------------------------------------------------------------
 
     def solve(self, task: Task, env: AgentEnv, limits: Limits, log: TranscriptLog) -> AgentOutcome:
+        from swelancer.gateway.host import carried, through_gateway
+
+        model = self.model
+        if self.gateway is not None and carried(model):
+            if env.folder is None:
+                raise ValueError("an attempt through the model gateway needs a folder")
+            with through_gateway(self.gateway, model, env.folder, limits.max_cost_usd) as gated:
+                return self._solve(gated, True, task, env, limits, log)
+        return self._solve(model, False, task, env, limits, log)
+
+    def _solve(self, model: ChatModel, gated: bool, task: Task, env: AgentEnv, limits: Limits,
+               log: TranscriptLog) -> AgentOutcome:  # fmt: skip
+        """The loop, with `model`; `gated`: its calls go through the gateway, which keeps the
+        cost caps and counts the dollars."""
+        from swelancer.gateway.host import CapRefused
+
         prompt = render_prompt(task, mode=self.mode, prompts=self.prompts)
         messages = [Message(role="user", content=text) for text in prompt]
         for text in prompt:
@@ -111,19 +149,24 @@ class ModelAgent:
         tools = self._tools(task) if self.mode == "tools" else None
         outcome = AgentOutcome(turns=0, usage=Usage(), cost_usd=0.0, stop_reason="max_turns")
         started = time.monotonic()
-        window = int(getattr(self.model, "context_window", 128_000))
+        window = int(getattr(model, "context_window", 128_000))
         budget_tokens = int(window * 0.85) - 8_000
 
         while outcome.turns < limits.max_turns:
-            stop = self._limit_reached(limits, outcome, started)
+            stop = self._limit_reached(limits, outcome, started, costs=not gated)
             if stop:
                 outcome.stop_reason = stop
                 log.event("limit", reason=stop)
                 return outcome
             t0 = time.monotonic()
-            response, budget_tokens = self._complete(
-                messages, len(prompt), budget_tokens, tools, log
-            )
+            try:
+                response, budget_tokens = self._complete(
+                    model, messages, len(prompt), budget_tokens, tools, log
+                )
+            except CapRefused as refused:
+                outcome.stop_reason = refused.stop_reason
+                log.event("limit", reason=refused.stop_reason, message=str(refused))
+                return outcome
             if response is None:
                 outcome.stop_reason = "context_window"
                 log.event("limit", reason="context_window")
@@ -135,7 +178,8 @@ class ModelAgent:
                 outcome.cost_usd = None
             else:
                 outcome.cost_usd += response.cost_usd
-            self.budget.add(response.cost_usd)
+            if not gated:  # the gateway's ledger has added a gated call's dollars already
+                self.budget.add(response.cost_usd)
             reply = response.message
             log.event(
                 "model",
@@ -162,7 +206,7 @@ class ModelAgent:
         log.event("limit", reason="max_turns")
         return outcome
 
-    def _complete(self, messages, keep_head, budget_tokens, tools, log):
+    def _complete(self, model, messages, keep_head, budget_tokens, tools, log):
         """One model call on the trimmed context: (response, the token budget to keep using).
         When the server still finds the context too long, trim to half and try again (and keep
         the smaller budget for the later turns); no response when even the prompt alone does
@@ -174,17 +218,23 @@ class ModelAgent:
             if len(context) < len(messages):
                 log.event("trimmed", dropped=len(messages) - len(context))
             try:
-                return self.model.complete(context, tools), budget_tokens
+                return model.complete(context, tools), budget_tokens
             except ContextWindowExceededError as exc:
                 log.event("context_window_exceeded", message=str(exc), kept=len(context))
                 if len(context) <= keep_head + 1 or budget_tokens < 1_000:
                     return None, budget_tokens
                 budget_tokens //= 2
 
-    def _limit_reached(self, limits: Limits, outcome: AgentOutcome, started: float) -> str | None:
+    def _limit_reached(
+        self, limits: Limits, outcome: AgentOutcome, started: float, *, costs: bool = True
+    ) -> str | None:
+        """The limit reached before the next call, if any; `costs`: the cost caps too (else
+        the gateway keeps them, refusing the call)."""
         elapsed = time.monotonic() - started
         if limits.max_agent_seconds is not None and elapsed >= limits.max_agent_seconds:
             return "max_seconds"
+        if not costs:
+            return None
         cost = outcome.cost_usd
         if limits.max_cost_usd is not None and cost is not None and cost >= limits.max_cost_usd:
             return "max_cost"

@@ -43,7 +43,8 @@ class CallRecord(BaseModel):
     """Why the gateway answered itself instead of forwarding: `cost_cap`, `run_cost_cap`,
     `tools`, `unpriced`, `path`, `bad_request`."""
     error: str | None = None
-    """A fault on the way to the provider (the call answered with 502)."""
+    """A fault on the way to the provider (the call answered with 502; on the host's socket
+    left unanswered, status 0)."""
     request: Any = None
     response: Any = None
 

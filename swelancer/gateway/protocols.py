@@ -111,11 +111,18 @@ _ANTHROPIC_FIELDS = (
 def _anthropic_usage(raw: dict[str, Any], into: Metered) -> None:
     """Anthropic's counts (a stream's `message_delta` repeats them, cumulative; a field it
     leaves out keeps its earlier count). Its `input_tokens` is the uncached part; ours
-    includes the cached and cache-write ones."""
+    includes the cached and cache-write ones. Thinking tokens, when it tells them, are part
+    of its output tokens (as `models.anthropic` reads them)."""
     into.seen = True
     for key in _ANTHROPIC_FIELDS:
         if key in raw:
             into._anthropic[key] = max(_int(raw[key]), into._anthropic.get(key, 0))
+    details = raw.get("output_tokens_details")
+    if isinstance(details, dict) and "thinking_tokens" in details:
+        thinking = _int(details["thinking_tokens"])
+        into._anthropic["thinking_tokens"] = max(
+            thinking, into._anthropic.get("thinking_tokens", 0)
+        )
     got = into._anthropic
     cached, written = (
         got.get("cache_read_input_tokens", 0),
@@ -126,6 +133,7 @@ def _anthropic_usage(raw: dict[str, Any], into: Metered) -> None:
         input_tokens=got.get("input_tokens", 0) + cached + written,
         cached_input_tokens=cached,
         output_tokens=got.get("output_tokens", 0),
+        reasoning_tokens=got.get("thinking_tokens", 0),
     )
 
 

@@ -7,6 +7,12 @@ the socket and nothing else). A connection starts with two bytes naming a port, 
 forwarder's listening end sends them (`sandbox.forwarder`, run in the container on a loopback
 port), then speaks HTTP/1.1.
 
+`Gateway.open(..., host=True)` also serves the host itself (a host-driven agent's SDK client,
+`gateway.host`) on `AttemptGate.host_socket`: a second socket, in a private folder of its own
+that is never mounted anywhere, speaking HTTP/1.1 from the first byte. Both sockets share the
+attempt's ledger and caps: every call of every kind of agent is checked, forwarded, metered,
+costed and recorded by the same code.
+
 Each request: its path must be one of `protocols.ROUTES`; its body must use no provider-side
 tool; the attempt's and the run's caps must not be spent (else a refusal in the protocol's own
 error shape, status 403, recorded). Then the placeholder key is dropped, the real one put in,
@@ -49,6 +55,7 @@ if TYPE_CHECKING:
     from swelancer.models.prices import Prices
 
 SOCKET_NAME = "gateway.sock"
+HOST_SOCKET_NAME = "host.sock"
 USER_TOOL_PATH = "/swelancer/user-tool"
 """`POST` here runs the attempt's user tool (`AttemptGate.user_tool`) and answers its message
 as `{"reply": ...}`: the `user-tool` command in the container asks through the same port."""
@@ -85,9 +92,12 @@ class Gateway:
         )
         self._open: list[AttemptGate] = []
 
-    def open(self, folder: Path, cap_usd: float | None = None) -> AttemptGate:
-        """Serve one attempt, recording into `folder`, until its gate is closed."""
-        gate = AttemptGate(self, AttemptLedger(folder, self.run, cap_usd))
+    def open(
+        self, folder: Path, cap_usd: float | None = None, *, host: bool = False
+    ) -> AttemptGate:
+        """Serve one attempt, recording into `folder`, until its gate is closed; `host`: on
+        the host's own socket too (`AttemptGate.host_socket`)."""
+        gate = AttemptGate(self, AttemptLedger(folder, self.run, cap_usd), host=host)
         self._open.append(gate)
         return gate
 
@@ -109,9 +119,10 @@ class _Server(socketserver.ThreadingUnixStreamServer):
 
 
 class AttemptGate:
-    """One attempt's socket (in a folder of its own) and ledger."""
+    """One attempt's socket (in a folder of its own), its host socket when asked for, and
+    its ledger."""
 
-    def __init__(self, gateway: Gateway, ledger: AttemptLedger) -> None:
+    def __init__(self, gateway: Gateway, ledger: AttemptLedger, *, host: bool = False) -> None:
         self.gateway, self.ledger = gateway, ledger
         self.user_tool: Callable[[], str] | None = None
         """Runs the attempt's user tool and gives its message; None: not offered."""
@@ -121,21 +132,36 @@ class AttemptGate:
         self.socket_dir = Path(tempfile.mkdtemp(prefix="swl-gw-"))
         self.socket_dir.chmod(0o755)
         self.socket = self.socket_dir / SOCKET_NAME
-        self._server = _Server(str(self.socket), _Handler)
-        self._server.gate = self
+        self._servers = [self._serve(self.socket, _Handler)]
         self.socket.chmod(0o666)  # the container's user may be anyone
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-        )
-        self._thread.start()
+        self.host_socket: Path | None = None
+        """The host's own way in (HTTP from the first byte); None unless asked for. Its
+        folder is private to this user and is never mounted into a container."""
+        self._host_dir: Path | None = None
+        if host:
+            self._host_dir = Path(tempfile.mkdtemp(prefix="swl-gwh-"))  # mode 0700
+            self.host_socket = self._host_dir / HOST_SOCKET_NAME
+            self._servers.append(self._serve(self.host_socket, _HostHandler))
+            self.host_socket.chmod(0o600)
+
+    def _serve(self, socket: Path, handler: type[_Handler]) -> _Server:
+        server = _Server(str(socket), handler)
+        server.gate = self
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        ).start()
+        return server
 
     def close(self) -> None:
-        """Stop serving and remove the socket's folder (idempotent)."""
+        """Stop serving and remove the sockets' folders (idempotent)."""
         if self in self.gateway._open:
             self.gateway._open.remove(self)
-            self._server.shutdown()
-            self._server.server_close()
+            for server in self._servers:
+                server.shutdown()
+                server.server_close()
         shutil.rmtree(self.socket_dir, ignore_errors=True)
+        if self._host_dir is not None:
+            shutil.rmtree(self._host_dir, ignore_errors=True)
 
     def __enter__(self) -> AttemptGate:
         return self
@@ -147,6 +173,8 @@ class AttemptGate:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
+    unanswered_faults = False
+    """Whether a provider that cannot be reached leaves the call unanswered (else 502)."""
 
     def handle(self) -> None:
         if len(self.rfile.read(2)) == 2:  # the forwarder's port bytes
@@ -160,6 +188,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         _Call(self.server.gate, self).serve()
+
+
+class _HostHandler(_Handler):
+    """The host's socket: no forwarder in front, so no port bytes."""
+
+    unanswered_faults = True
+
+    def handle(self) -> None:
+        BaseHTTPRequestHandler.handle(self)
 
 
 class _Call:
@@ -291,6 +328,8 @@ class _Call:
             except Exception as err:  # the client went away, or the provider mid-stream
                 self.record.error = f"{type(err).__name__}: {err}"
                 self.settle(route, metered)
+                if self.h.unanswered_faults:  # the host's SDK sees the answer cut, not a wait
+                    self.h.close_connection = True
         return None
 
     def settle(self, route: Route, metered: Metered) -> None:
@@ -339,7 +378,14 @@ class _Call:
             )
 
     def upstream_fault(self, family: Family, err: Exception) -> None:
+        """The provider could not be reached: a CLI in a container is answered 502; the host's
+        SDK gets no answer (the connection closes), as it would have got none from the
+        provider, so its retries tell an endpoint that does not answer apart."""
         self.record.error = f"{type(err).__name__}: {err}"
+        if self.h.unanswered_faults:
+            self.finish()
+            self.h.close_connection = True
+            return
         data = error_body(family, "api_error",
                           f"swelancer model gateway: the provider could not be reached "
                           f"({type(err).__name__})")  # fmt: skip

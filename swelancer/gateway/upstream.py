@@ -9,6 +9,11 @@ from swelancer.gateway.protocols import Family
 
 PLACEHOLDER_KEY = "swelancer-gateway-placeholder"
 """The only key a container holds: the gateway drops whatever key a request carries."""
+DEFAULT_URLS: dict[Family, str] = {
+    "anthropic": "https://api.anthropic.com",
+    "openai": "https://api.openai.com/v1",
+}
+"""Each family's own provider, as its SDK takes the base URL."""
 
 
 class Upstream(BaseModel):
@@ -18,10 +23,15 @@ class Upstream(BaseModel):
     family: Family
     base_url: str
     api_key: str
+    sdk_base: bool = False
+    """OpenAI's: `base_url` is exactly what the SDK of a host-driven model was given, so a
+    path under `/v1/` goes right after it (`http://host:8000` + `/chat/completions`), as the
+    SDK would send it; else `/v1` is added unless the URL ends with it."""
 
     def url(self, path: str) -> str:
         base = self.base_url.rstrip("/")
-        if self.family == "openai" and base.endswith("/v1") and path.startswith("/v1/"):
+        under_v1 = self.family == "openai" and path.startswith("/v1/")
+        if under_v1 and (self.sdk_base or base.endswith("/v1")):
             path = path[3:]
         return base + path
 

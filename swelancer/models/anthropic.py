@@ -260,6 +260,9 @@ class AnthropicChatModel(LazySdkClient):
         self._lock = threading.Lock()
         self._thinking: OrderedDict[str, list[dict[str, Any]]] = OrderedDict()
 
+    def _fresh(self) -> None:
+        self._thinking = OrderedDict()
+
     def __repr__(self) -> str:
         return f"AnthropicChatModel({self.model!r}, base_url={self.base_url!r})"
 

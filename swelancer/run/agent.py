@@ -16,7 +16,9 @@ from swelancer.tasks.models import PriceStyle
 
 if TYPE_CHECKING:
     from swelancer.agents.loop import ModelAgent
+    from swelancer.gateway.server import Gateway
     from swelancer.models.base import ChatModel
+    from swelancer.models.prices import Prices
 
 
 def sends_prompts(agent: AgentSection) -> bool:
@@ -41,6 +43,14 @@ def agent_prompts(
     )
 
 
+def close_agent(agent: Agent) -> None:
+    """Let go of what an agent holds for the whole run (its model gateway's connections);
+    agents that hold nothing have no `close`."""
+    close = getattr(agent, "close", None)
+    if close is not None:
+        close()
+
+
 def make_agent(
     agent: AgentSection,
     limits: LimitsSection,
@@ -49,8 +59,9 @@ def make_agent(
     *,
     check_endpoint: bool = False,
 ) -> Agent:
-    """A mock, a scripted model, or a chat model through the loop in `agent.mode`, sending
-    `prompts` (resolved from `agent` when not given); a cost limit needs a known price.
+    """A mock, a scripted model, or a chat model through the loop in `agent.mode` (its calls
+    through the run's model gateway), sending `prompts` (resolved from `agent` when not
+    given); a cost limit needs a known price.
     `check_endpoint`: look at the model's endpoint now (`ModelError` when it does not answer
     or refuses the key); mocks are never checked."""
     from swelancer.agents.loop import ModelAgent
@@ -60,9 +71,10 @@ def make_agent(
         prompts = agent_prompts(agent)
     prices = Prices() if agent.prices_file is None else Prices.from_file(agent.prices_file)
 
-    def loop(chat: ChatModel) -> ModelAgent:
+    def loop(chat: ChatModel, gateway: Gateway | None = None) -> ModelAgent:
         mode: Mode = "tools" if agent.mode == "tools" else "upstream"
-        return ModelAgent(chat, name=agent.model, mode=mode, prompts=prompts, budget=budget)
+        return ModelAgent(chat, name=agent.model, mode=mode, prompts=prompts, budget=budget,
+                          gateway=gateway)  # fmt: skip
 
     if agent.model.startswith("mock/scripted:"):
         from swelancer.models.scripted import ScriptedChatModel
@@ -100,4 +112,16 @@ def make_agent(
         from swelancer.models.preflight import preflight
 
         preflight(chat)
-    return loop(chat)
+    return loop(chat, _gateway(chat, prices, budget))
+
+
+def _gateway(chat: ChatModel, prices: Prices, budget: RunBudget) -> Gateway | None:
+    """The run's model gateway for a host-driven model that calls an API: its calls go where
+    they went before (`upstream_of`), and the gateway keeps the caps and counts the dollars
+    into `budget`."""
+    from swelancer.gateway.host import carried, upstream_of
+    from swelancer.gateway.server import Gateway
+
+    if not carried(chat):
+        return None
+    return Gateway([upstream_of(chat)], prices, budget=budget, timeout_s=chat.timeout_s)

@@ -29,14 +29,15 @@ from swelancer.errors import ConfigError, FaultKind, InfraError
 from swelancer.gateway.ledger import CallRecord, read_records
 from swelancer.gateway.server import USER_TOOL_PATH, Gateway, Upstream
 from swelancer.gateway.turns import turn_event
+from swelancer.gateway.upstream import DEFAULT_URLS
 
 if TYPE_CHECKING:
     from swelancer.tasks.models import Task
 
 DEFAULT_WALL_S = 3600.0
 PROVIDERS = {
-    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "https://api.anthropic.com"),
-    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL", "https://api.openai.com/v1"),
+    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", DEFAULT_URLS["anthropic"]),
+    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL", DEFAULT_URLS["openai"]),
 }
 
 
@@ -64,6 +65,10 @@ class InstalledDriver:
         self.agent, self.gateway = agent, gateway
         self.model = agent.model_arg(model)
         self.name = agent.name
+
+    def close(self) -> None:
+        """Close the model gateway (once no attempt runs)."""
+        self.gateway.close()
 
     def solve(self, task: Task, env: AgentEnv, limits: Limits, log: TranscriptLog) -> AgentOutcome:
         from swelancer.gateway.inside import open_beside
