@@ -15,18 +15,21 @@ from pathlib import Path
 import pytest
 from cli_runs import SOME, containers, records, run_args, start_and_wait, unique
 
-pytestmark = pytest.mark.docker
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.skipif(
+        os.environ.get("SWELANCER_TESTS_OWN_ENGINE") != "1",
+        reason="the engine was not started by this test run (SWELANCER_TESTS_OWN_ENGINE is not "
+        "1): it may serve other work, so it is not restarted",
+    ),
+]
 
 ENGINE_SCRIPT = Path(__file__).resolve().parents[3] / "shared" / "ci" / "docker-engine.sh"
 
 
 def test_the_engine_restarting_mid_run_is_retried(restart_over, demo_image, tmp_path, engine_alone):
-    # engine_alone: no other test process uses the engine meanwhile
-    if os.environ.get("SWELANCER_TESTS_OWN_ENGINE") != "1":
-        pytest.skip(
-            "the engine was not started by this test run (SWELANCER_TESTS_OWN_ENGINE is not "
-            "1): it may serve other work, so it is not restarted"
-        )
+    # engine_alone: no other test process uses the engine meanwhile (skipped before it is
+    # asked for when the engine is not this test run's own)
     if not ENGINE_SCRIPT.exists():
         pytest.fail(f"SWELANCER_TESTS_OWN_ENGINE is set but {ENGINE_SCRIPT} is missing")
     run_id = unique("restart")
