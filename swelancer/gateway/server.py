@@ -328,8 +328,7 @@ class _Call:
             except Exception as err:  # the client went away, or the provider mid-stream
                 self.record.error = f"{type(err).__name__}: {err}"
                 self.settle(route, metered)
-                if self.h.unanswered_faults:  # the host's SDK sees the answer cut, not a wait
-                    self.h.close_connection = True
+                self.h.close_connection = True  # the client sees the answer cut, not a wait
         return None
 
     def settle(self, route: Route, metered: Metered) -> None:

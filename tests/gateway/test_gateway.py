@@ -5,6 +5,9 @@ metering, caps, provider-side tools refused, the real key never seen by the clie
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -224,3 +227,51 @@ def test_a_refused_real_key_is_not_shown_to_the_client(tmp_path: Path) -> None:
         assert "refused the gateway's key" in raw.json()["error"]["message"]
         assert fake.requests[0].headers["authorization"] == f"Bearer {REAL}"
     assert REAL not in (tmp_path / "a" / "gateway.jsonl").read_text()
+
+
+class CuttingProvider:
+    """A provider that answers every call with headers and part of its body, then closes."""
+
+    def __init__(self, *, stream: bool) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        kind = "text/event-stream" if stream else "application/json"
+        self.head = (f"HTTP/1.1 200 OK\r\ncontent-type: {kind}\r\n"
+                     "content-length: 5000\r\n\r\n").encode()  # fmt: skip
+        self.body = b'data: {"id": "x"}\n\n' if stream else b'{"id": "chatcmpl-x", "cho'
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(self.head + self.body)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_an_answer_the_provider_cuts_is_seen_cut_in_the_container_not_waited_on(
+    tmp_path: Path, stream: bool
+) -> None:
+    """The CLI in a container sees the cut (a closed connection) at once: it does not wait
+    for an end of the answer that will never come until its own timeout."""
+    provider = CuttingProvider(stream=stream)
+    with (
+        gateway_to(provider.url, "openai") as gw,
+        gw.open(tmp_path / "cut") as gate,
+        loopback(gate.socket) as url,
+        httpx.Client(timeout=60) as client,
+    ):
+        started = time.monotonic()
+        with pytest.raises(httpx.TransportError) as cut:
+            body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}],
+                    "stream": stream}  # fmt: skip
+            with client.stream("POST", f"{url}/v1/chat/completions", json=body) as answer:
+                answer.read()
+        assert time.monotonic() - started < 30
+        assert not isinstance(cut.value, httpx.TimeoutException), cut.value
+    (record,) = read_records(tmp_path / "cut")
+    assert record.status == 200 and record.error, record  # the cut, said in its record
