@@ -25,23 +25,36 @@ pytestmark = [
 ]
 
 ENGINE_SCRIPT = Path(__file__).resolve().parents[3] / "shared" / "ci" / "docker-engine.sh"
+STARTED = Path("/tmp/docker-engine-started.pid")
+"""Where the engine script keeps the pid of the daemon it started."""
+
+
+def wait_gone(pid: int, timeout_s: float = 120) -> None:
+    """Wait until process `pid` has exited (gone, or a zombie)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return
+        if state == "Z":
+            return
+        time.sleep(0.2)
+    pytest.fail(f"the engine's daemon (pid {pid}) was still running {timeout_s:.0f} s after stop")
 
 
 def test_the_engine_restarting_mid_run_is_retried(restart_over, demo_image, tmp_path, engine_alone):
     # engine_alone: no other test process uses the engine meanwhile (skipped before it is
     # asked for when the engine is not this test run's own)
-    if not ENGINE_SCRIPT.exists():
-        pytest.fail(f"SWELANCER_TESTS_OWN_ENGINE is set but {ENGINE_SCRIPT} is missing")
+    if not ENGINE_SCRIPT.exists() or not STARTED.exists():
+        pytest.fail(f"SWELANCER_TESTS_OWN_ENGINE is set but {ENGINE_SCRIPT} or {STARTED} is "
+                    "missing")  # fmt: skip
     run_id = unique("restart")
     args = run_args(tmp_path, run_id, "-j", "2", "--max-retries", "6", *SOME)
     proc = start_and_wait(args, tmp_path / run_id, 1)
+    daemon = int(STARTED.read_text())
     subprocess.run(["bash", str(ENGINE_SCRIPT), "stop"], check=True, timeout=60)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:  # wait until the old daemon has really gone
-        if subprocess.run(["docker", "info"], capture_output=True).returncode != 0:
-            break
-        time.sleep(0.5)
-    time.sleep(2)
+    wait_gone(daemon)  # not only its socket: a new daemon refuses to start beside its pid file
     subprocess.run(["bash", str(ENGINE_SCRIPT), "start"], check=True, timeout=300)
     assert proc.wait(timeout=600) == 0, proc.stderr.read()[-3000:]
     found = records(tmp_path / run_id)
