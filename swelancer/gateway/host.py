@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from swelancer.errors import ModelError
 from swelancer.gateway.ledger import CallRecord
-from swelancer.gateway.upstream import DEFAULT_URLS, PLACEHOLDER_KEY, Upstream
+from swelancer.gateway.upstream import DEFAULT_URLS, PLACEHOLDER_KEY, Upstream, provider_url
 from swelancer.models.base import ChatResponse, LazySdkClient, Message, ToolSpec, Usage
 from swelancer.models.retry import server_message
 
@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 GATEWAY_URLS = {"openai": "http://gateway/v1", "anthropic": "http://gateway"}
 """The base URL a rerouted SDK is given: any host name does (the socket is the way), the path
 is the one each family's SDK expects."""
-URL_VARIABLES = {"openai": "OPENAI_BASE_URL", "anthropic": "ANTHROPIC_BASE_URL"}
 CAPS = {"cost_cap": "max_cost", "run_cost_cap": "max_run_cost"}
 """A cap refusal of the gateway (`CallRecord.refused`) → the loop's stop reason."""
 _NO_KEY = "no-key-needed"  # as `models.resolve` sends to a server that may need none
@@ -53,10 +52,9 @@ def upstream_of(model: LazySdkClient, env: Mapping[str, str] | None = None) -> U
     family = model.SDK_MODULE
     if family not in DEFAULT_URLS:
         raise ValueError(f"the model gateway speaks no {family} protocol")
-    url = model.base_url or env.get(URL_VARIABLES[family]) or DEFAULT_URLS[family]
     return Upstream(
         family=family,
-        base_url=url,
+        base_url=provider_url(family, model.base_url, env),
         api_key=model._api_key or _NO_KEY,
         sdk_base=True,
     )

@@ -3,6 +3,8 @@ a container is given instead (`socket_env`: the loopback port and the placeholde
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pydantic import BaseModel
 
 from swelancer.gateway.protocols import Family
@@ -14,6 +16,17 @@ DEFAULT_URLS: dict[Family, str] = {
     "openai": "https://api.openai.com/v1",
 }
 """Each family's own provider, as its SDK takes the base URL."""
+URL_VARIABLES: dict[Family, str] = {
+    "anthropic": "ANTHROPIC_BASE_URL",
+    "openai": "OPENAI_BASE_URL",
+}
+"""The variable each family's SDK (and CLI) reads its base URL from."""
+
+
+def provider_url(family: Family, given: str | None, env: Mapping[str, str]) -> str:
+    """Where a family's calls go: the URL given (`--base-url`), else the family's URL
+    variable, else its own provider."""
+    return given or env.get(URL_VARIABLES[family]) or DEFAULT_URLS[family]
 
 
 class Upstream(BaseModel):

@@ -29,16 +29,14 @@ from swelancer.errors import ConfigError, FaultKind, InfraError
 from swelancer.gateway.ledger import CallRecord, read_records
 from swelancer.gateway.server import USER_TOOL_PATH, Gateway, Upstream
 from swelancer.gateway.turns import turn_event
-from swelancer.gateway.upstream import DEFAULT_URLS
+from swelancer.gateway.upstream import provider_url
 
 if TYPE_CHECKING:
     from swelancer.tasks.models import Task
 
 DEFAULT_WALL_S = 3600.0
-PROVIDERS = {
-    "anthropic": ("ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", DEFAULT_URLS["anthropic"]),
-    "openai": ("OPENAI_API_KEY", "OPENAI_BASE_URL", DEFAULT_URLS["openai"]),
-}
+KEY_VARIABLES = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+"""Where each family's real key is read from (on this host only)."""
 
 
 def upstream_for(agent: InstalledAgent, base_url: str | None,
@@ -46,8 +44,8 @@ def upstream_for(agent: InstalledAgent, base_url: str | None,
     """The provider the agent's protocol goes to: `--base-url`, else the family's URL variable,
     else the provider's own; the real key from the family's key variable."""
     env = dict(os.environ) if env is None else env
-    key_env, url_env, default = PROVIDERS[agent.family]
-    url = base_url or env.get(url_env) or default
+    key_env = KEY_VARIABLES[agent.family]
+    url = provider_url(agent.family, base_url, env)
     key = env.get(key_env)
     if not key:
         raise ConfigError(
