@@ -91,3 +91,16 @@ def metered_as_the_gateway_says(
             assert key not in path.read_text(errors="replace"), path
     assert containers(run_id) == []
     return calls
+
+
+def own_peak_rss_kb(pid: int) -> int:
+    """The process's own peak resident memory so far (`VmHWM`); 0 once it has gone. Not
+    wait4's `ru_maxrss`: a process started from this one carries this one's peak in it (exec
+    keeps the larger of the old and new memory's peaks), and a test process holds hundreds of
+    MB late in a session, so that figure says nothing of the harness."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    line = next((ln for ln in status.splitlines() if ln.startswith("VmHWM:")), "VmHWM: 0 kB")
+    return int(line.split()[1])

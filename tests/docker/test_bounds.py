@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from cli_runs import own_peak_rss_kb
 
 from swelancer.benchmark.user_tool import STAMP, Collected, collect_traces
 from swelancer.sandbox.docker import DockerSandbox, remove_containers
@@ -91,8 +92,8 @@ def run_harness(tmp_path: Path, run_id: str, replies: list[str], *args: str):
     deadline = time.monotonic() + 1500
     peak_kb = 0
     while True:
-        peak_kb = max(peak_kb, _high_water_kb(proc.pid))
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        peak_kb = max(peak_kb, own_peak_rss_kb(proc.pid))
+        pid, status, _ = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
         if time.monotonic() > deadline:
@@ -100,19 +101,7 @@ def run_harness(tmp_path: Path, run_id: str, replies: list[str], *args: str):
             deadline += 60
         time.sleep(0.25)
     stderr = (tmp_path / f"{run_id}.err").read_text(errors="replace")
-    stderr += f"\n(peak RSS with the processes it ran: {usage.ru_maxrss / 1024:.0f} MB)"
     return os.waitstatus_to_exitcode(status), stderr, peak_kb / 1024
-
-
-def _high_water_kb(pid: int) -> int:
-    """The process's own peak resident memory so far (`VmHWM`), without the processes it ran
-    (wait4's `ru_maxrss` takes the largest of those too); 0 once it has gone."""
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:
-        return 0
-    line = next((ln for ln in status.splitlines() if ln.startswith("VmHWM:")), "VmHWM: 0 kB")
-    return int(line.split()[1])
 
 
 def records(tmp_path: Path, run_id: str) -> list[dict]:
