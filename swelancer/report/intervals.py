@@ -93,13 +93,15 @@ def pass_k_interval(tasks: Sequence[TaskSample], stats: Statistics) -> Interval 
 def strata(tasks: Sequence[TaskSample]) -> list[list[tuple[float, float]]]:
     """The tasks as (price, mean) in strata of one variant and price range; a range with fewer
     than MIN_STRATUM tasks joins the next dearer one (the dearest joins the one before)."""
+    labels = [label for label, _, _ in PRICE_BUCKETS]
+    sorted_in: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    for t in tasks:  # one pass: a report's run of thousands of tasks, or a simulation's many
+        sorted_in.setdefault(t.variant, {}).setdefault(price_bucket(t.price), []).append(
+            (t.price, t.mean)
+        )
     out: list[list[tuple[float, float]]] = []
-    for variant in sorted({t.variant for t in tasks}):
-        mine = [t for t in tasks if t.variant == variant]
-        by_bucket = [
-            [(t.price, t.mean) for t in mine if price_bucket(t.price) == label]
-            for label, _, _ in PRICE_BUCKETS
-        ]
+    for variant in sorted(sorted_in):
+        by_bucket = [sorted_in[variant].get(label, []) for label in labels]
         groups: list[list[tuple[float, float]]] = []
         pending: list[tuple[float, float]] = []
         for bucket in by_bucket:
@@ -143,9 +145,10 @@ def dollar_draws(tasks: Sequence[TaskSample], stats: Statistics, name: str) -> l
     for variant in sorted({t.variant for t in tasks}):
         groups = strata([t for t in tasks if t.variant == variant])
         prices = [price for group in groups for price, _ in group]
-        residuals = [
-            m - sum(x for _, x in group) / len(group) for group in groups for _, m in group
-        ]
+        residuals = []
+        for group in groups:  # each task's mean less its stratum's, the centre taken once
+            centre = sum(m for _, m in group) / len(group)
+            residuals += [m - centre for _, m in group]
         rng = random.Random(f"{stats.seed}:{name}:{variant}")
         draws = residual_draws(
             prices, residuals, len(groups), stats.resamples, rng, _pseudo(groups, stats.level)
