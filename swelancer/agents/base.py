@@ -68,6 +68,18 @@ class Agent(Protocol):
         self, task: Task, env: AgentEnv, limits: Limits, log: TranscriptLog
     ) -> AgentOutcome: ...
 
+    def close(self) -> None:
+        """Let go of what the agent holds for the whole run (its model gateway's
+        connections); called once, when no attempt runs any more."""
+        ...
+
+
+class HoldsNothing:
+    """For agents that keep nothing between attempts: `close` has nothing to let go of."""
+
+    def close(self) -> None:
+        return None
+
 
 class TranscriptLog(Protocol):
     """Append-only transcript of an attempt; each event is written (and flushed) at once."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from swelancer.agents.base import AgentEnv, AgentOutcome, Limits, TranscriptLog
+from swelancer.agents.base import AgentEnv, AgentOutcome, HoldsNothing, Limits, TranscriptLog
 from swelancer.benchmark.variants import rules_for
 from swelancer.errors import ConfigError
 from swelancer.tasks.models import Task
@@ -12,7 +12,7 @@ from swelancer.tasks.models import Task
 MOCKS = ("mock/oracle", "mock/noop", "mock/first")
 
 
-class OracleAgent:
+class OracleAgent(HoldsNothing):
     """The gold answer: reverse the bug patch (IC) or pick the manager's proposal."""
 
     name = "mock/oracle"
@@ -24,7 +24,7 @@ class OracleAgent:
         return AgentOutcome(turns=1)
 
 
-class NoopAgent:
+class NoopAgent(HoldsNothing):
     """Does nothing: every task must fail."""
 
     name = "mock/noop"
@@ -34,7 +34,7 @@ class NoopAgent:
         return AgentOutcome(turns=0, stop_reason="done")
 
 
-class FirstProposalAgent:
+class FirstProposalAgent(HoldsNothing):
     """Manager tasks: always proposal 0 (a useful baseline on real data). IC tasks: nothing."""
 
     name = "mock/first"

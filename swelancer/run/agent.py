@@ -43,14 +43,6 @@ def agent_prompts(
     )
 
 
-def close_agent(agent: Agent) -> None:
-    """Let go of what an agent holds for the whole run (its model gateway's connections);
-    agents that hold nothing have no `close`."""
-    close = getattr(agent, "close", None)
-    if close is not None:
-        close()
-
-
 def make_agent(
     agent: AgentSection,
     limits: LimitsSection,

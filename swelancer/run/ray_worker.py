@@ -29,7 +29,7 @@ from swelancer.agents.loop import RunBudget
 from swelancer.agents.prompts import PromptSet
 from swelancer.config import AgentSection, LimitsSection
 from swelancer.records import AttemptRecord
-from swelancer.run.agent import close_agent, make_agent
+from swelancer.run.agent import make_agent
 from swelancer.run.controls import ControlGrades
 from swelancer.run.job import AttemptJob, Workbench, run_attempt
 from swelancer.run.ray_board import Post, post
@@ -186,5 +186,5 @@ def run_on_node(order: AttemptOrder, keys: dict[str, str], board: Any = None) ->
             tries = [pack(root / name, name) for name in names]
             return AttemptReturn(record=record, tries=tries, node=node)
         finally:
-            close_agent(agent)
+            agent.close()
             shutil.rmtree(root, ignore_errors=True)

@@ -23,7 +23,7 @@ from swelancer.models.retry import resume_waiting, stop_waiting
 from swelancer.ops.build_log import BUILD_LOG, BuildProgress
 from swelancer.ops.images import DEMO_IMAGE, image_for
 from swelancer.records import AttemptRecord, utc_now
-from swelancer.run.agent import agent_prompts, close_agent, make_agent
+from swelancer.run.agent import agent_prompts, make_agent
 from swelancer.run.attempt import AttemptSettings, ControlGrades, Interrupted
 from swelancer.run.executors import Executor, make_site
 from swelancer.run.image_pins import check_resume as check_images_resume
@@ -206,7 +206,7 @@ class Runner:
             with run_dir.lock():  # one process per run directory, for the whole run
                 return self._run_locked(run_dir, task_set, agent, images, ids)
         finally:
-            close_agent(agent)  # its model gateway's connections, once no attempt runs
+            agent.close()  # its model gateway's connections, once no attempt runs
 
     def _run_locked(self, run_dir: RunDir, task_set, agent, images, ids) -> RunSummary:
         config = self.config

@@ -188,7 +188,7 @@ def acting_agent(act, name: str = "test/acting"):
         log.event("note", text=f"{name} acted")
         return AgentOutcome(turns=1)
 
-    return SimpleNamespace(name=name, solve=solve)
+    return SimpleNamespace(name=name, solve=solve, close=lambda: None)
 
 
 def fake_attempt(provider, root: Path, task, agent, *, attempt: int = 1, controls=None,

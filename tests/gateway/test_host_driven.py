@@ -27,7 +27,7 @@ from swelancer.models.base import Message
 from swelancer.models.openai import OpenAIChatModel
 from swelancer.models.prices import Prices, UnknownModelPriceWarning
 from swelancer.models.retry import ModelUnavailableError, RetryPolicy
-from swelancer.run.agent import close_agent, make_agent
+from swelancer.run.agent import make_agent
 from swelancer.sandbox.base import ExecResult
 from swelancer.tasks.models import ManagerTask
 from tests.fakes import FakeAnthropicServer, FakeModelServer, FakeOpenAIServer, Reply
@@ -298,7 +298,7 @@ def test_attempts_at_once_have_gates_of_their_own_and_leave_nothing(
         for t in runs:
             t.join(30)
         assert agent.gateway is not None and agent.gateway._open == []
-        close_agent(agent)  # as the run does at its end: the gateway's connections go too
+        agent.close()  # as the run does at its end: the gateway's connections go too
     for name, tokens in (("first", 1000), ("second", 2000)):
         records = read_records(tmp_path / name)
         assert [r.usage.input_tokens for r in records] == [tokens] * 3, name

@@ -22,6 +22,7 @@ import pytest
 from fakes.runs import run_cli
 from fakes.sandbox import FakeProvider
 
+from swelancer.agents.mock import NoopAgent
 from swelancer.config import AgentSection, RunConfig, RunSection, Selection
 from swelancer.errors import SwelancerError
 from swelancer.records import AttemptRecord
@@ -50,7 +51,8 @@ def fake_runner(results: Path, run_id: str, pool: Callable[[RunDir], None]) -> R
     )
     task_set = load_tasks(query, show_progress=False)
     images = {t.task_id: "swelancer/demo:latest" for t in task_set.tasks}
-    runner.prepare = lambda build_log: (task_set, None, images, {})  # type: ignore[method-assign]
+    agent = NoopAgent()
+    runner.prepare = lambda build_log: (task_set, agent, images, {})  # type: ignore[method-assign]
     runner._run_pool = lambda todo, agent, run_dir, *rest: pool(run_dir)  # type: ignore[method-assign]
     return runner
 
