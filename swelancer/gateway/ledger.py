@@ -44,9 +44,18 @@ class CallRecord(BaseModel):
     `tools`, `unpriced`, `path`, `bad_request`."""
     error: str | None = None
     """A fault on the way to the provider (the call answered with 502; on the host's socket
-    left unanswered, status 0)."""
+    left unanswered, status 0), or what cut the answer."""
+    cut: bool = False
+    """The answer did not reach the agent whole (the provider or the agent's side broke off,
+    or the attempt ended): its tokens count only if the provider had told them."""
     request: Any = None
     response: Any = None
+
+
+    @property
+    def answered(self) -> bool:
+        """A model call whose answer reached the agent whole: one turn of the agent's."""
+        return self.metered and 200 <= self.status < 300 and not self.cut
 
 
 def bounded(payload: Any) -> Any:
@@ -126,7 +135,7 @@ class AttemptLedger:
         """Count `call` and append it to the record file."""
         with self._lock:
             self.calls += 1
-            self.replies += int(call.metered and 200 <= call.status < 300)
+            self.replies += int(call.answered)
             self.usage = self.usage + call.usage
             if call.refused:
                 self.refusals.append(call.refused)

@@ -8,6 +8,7 @@ works on parsed JSON; nothing imports an SDK.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -96,11 +97,27 @@ class Metered:
     model: str | None = None
     seen: bool = False
     """Whether the response carried a usage at all."""
+    fault: str | None = None
+    """Why part of the response could not be read for its usage, if it could not."""
     _anthropic: dict[str, int] = field(default_factory=dict)
 
 
+MAX_TOKENS = 10**12
+"""A count past this is taken as this: no reply holds more, and a float could not price it."""
+
+
 def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    """A token count as the providers' SDKs read it: a positive whole number, also when
+    written as a float (`1000.0`); anything else (negative, text, a bool, None) counts 0."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return 0
+    return min(value, MAX_TOKENS)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 _ANTHROPIC_FIELDS = (
@@ -142,12 +159,12 @@ def _openai_usage(raw: dict[str, Any], into: Metered) -> None:
     into.seen = True
     if "prompt_tokens" in raw:
         inp, out = _int(raw.get("prompt_tokens")), _int(raw.get("completion_tokens"))
-        cached = _int((raw.get("prompt_tokens_details") or {}).get("cached_tokens"))
-        reasoning = _int((raw.get("completion_tokens_details") or {}).get("reasoning_tokens"))
+        cached = _int(_object(raw.get("prompt_tokens_details")).get("cached_tokens"))
+        reasoning = _int(_object(raw.get("completion_tokens_details")).get("reasoning_tokens"))
     else:
         inp, out = _int(raw.get("input_tokens")), _int(raw.get("output_tokens"))
-        cached = _int((raw.get("input_tokens_details") or {}).get("cached_tokens"))
-        reasoning = _int((raw.get("output_tokens_details") or {}).get("reasoning_tokens"))
+        cached = _int(_object(raw.get("input_tokens_details")).get("cached_tokens"))
+        reasoning = _int(_object(raw.get("output_tokens_details")).get("reasoning_tokens"))
     into.usage = Usage(
         input_tokens=inp, cached_input_tokens=cached, output_tokens=out,
         reasoning_tokens=reasoning,
@@ -155,7 +172,15 @@ def _openai_usage(raw: dict[str, Any], into: Metered) -> None:
 
 
 def meter_json(family: Family, payload: Any, into: Metered) -> None:
-    """Read the usage and model of one JSON body: a whole response or one stream event."""
+    """Read the usage and model of one JSON body: a whole response or one stream event. A body
+    it cannot read is noted (`Metered.fault`), never raised: the answer still goes through."""
+    try:
+        _meter(family, payload, into)
+    except Exception as err:  # a provider's odd body must not cost the agent its answer
+        into.fault = f"{type(err).__name__}: {err}"[:300]
+
+
+def _meter(family: Family, payload: Any, into: Metered) -> None:
     if not isinstance(payload, dict):
         return
     if family == "anthropic":

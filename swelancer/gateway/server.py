@@ -7,17 +7,21 @@ the socket and nothing else). A connection starts with two bytes naming a port, 
 forwarder's listening end sends them (`sandbox.forwarder`, run in the container on a loopback
 port), then speaks HTTP/1.1.
 
-`Gateway.open(..., host=True)` also serves the host itself (a host-driven agent's SDK client,
-`gateway.host`) on `AttemptGate.host_socket`: a second socket, in a private folder of its own
-that is never mounted anywhere, speaking HTTP/1.1 from the first byte. Both sockets share the
-attempt's ledger and caps: every call of every kind of agent is checked, forwarded, metered,
-costed and recorded by the same code.
+`Gateway.open(..., host=True)` serves the host itself instead (a host-driven agent's SDK
+client, `gateway.host`) on `AttemptGate.host_socket`, in a private folder of its own that is
+never mounted anywhere, speaking HTTP/1.1 from the first byte; such a gate serves no container
+socket. Either way every call of every kind of agent is checked, forwarded, metered, costed
+and recorded by the same code, in the attempt's ledger, under its caps.
 
 Each request: its path must be one of `protocols.ROUTES`; its body must use no provider-side
 tool; the attempt's and the run's caps must not be spent (else a refusal in the protocol's own
 error shape, status 403, recorded). Then the placeholder key is dropped, the real one put in,
 and the call forwarded to the family's upstream; the answer (a stream passed on event by event)
-is metered, costed and recorded in the attempt's `gateway.jsonl`.
+is metered, costed and recorded in the attempt's `gateway.jsonl`. The real key is cut out of
+every answer (`***`), streamed or not, before the agent or the record sees it.
+
+When the gate closes (the attempt ends), calls still under way are cut, recorded as cut, and
+their threads waited for; a call that arrives after it is not forwarded.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import shutil
+import socket as sockets
 import socketserver
 import tempfile
 import threading
@@ -57,6 +62,11 @@ if TYPE_CHECKING:
 SOCKET_NAME = "gateway.sock"
 HOST_SOCKET_NAME = "host.sock"
 USER_TOOL_PATH = "/swelancer/user-tool"
+MIN_SECRET_CHARS = 8
+"""A key shorter than this (a local server's throwaway `x`, `EMPTY`) is no secret: cutting it
+out of answers would cut the model's own words."""
+CLOSE_WAIT_S = 5.0
+"""How long a closing gate waits for the calls it cut to be recorded."""
 """`POST` here runs the attempt's user tool (`AttemptGate.user_tool`) and answers its message
 as `{"reply": ...}`: the `user-tool` command in the container asks through the same port."""
 _DROPPED_REQUEST = {
@@ -119,8 +129,8 @@ class _Server(socketserver.ThreadingUnixStreamServer):
 
 
 class AttemptGate:
-    """One attempt's socket (in a folder of its own), its host socket when asked for, and
-    its ledger."""
+    """One attempt's socket (in a folder of its own, for its container) or, for a host-driven
+    agent, its host socket; and its ledger."""
 
     def __init__(self, gateway: Gateway, ledger: AttemptLedger, *, host: bool = False) -> None:
         self.gateway, self.ledger = gateway, ledger
@@ -129,11 +139,14 @@ class AttemptGate:
         self.user_tool_lock = threading.Lock()
         self.on_reply: Callable[[CallRecord], None] | None = None
         """Told of each model call the provider answered, once it is recorded."""
-        self.socket_dir = Path(tempfile.mkdtemp(prefix="swl-gw-"))
-        self.socket_dir.chmod(0o755)
-        self.socket = self.socket_dir / SOCKET_NAME
-        self._servers = [self._serve(self.socket, _Handler)]
-        self.socket.chmod(0o666)  # the container's user may be anyone
+        self.closed = False
+        self._live: dict[_Handler, threading.Thread] = {}
+        self._live_lock = threading.Lock()
+        self._servers: list[_Server] = []
+        self.socket_dir: Path | None = None
+        """The folder to mount into the attempt's container, holding its socket; None for a
+        host gate."""
+        self.socket: Path | None = None
         self.host_socket: Path | None = None
         """The host's own way in (HTTP from the first byte); None unless asked for. Its
         folder is private to this user and is never mounted into a container."""
@@ -143,6 +156,12 @@ class AttemptGate:
             self.host_socket = self._host_dir / HOST_SOCKET_NAME
             self._servers.append(self._serve(self.host_socket, _HostHandler))
             self.host_socket.chmod(0o600)
+        else:
+            self.socket_dir = Path(tempfile.mkdtemp(prefix="swl-gw-"))
+            self.socket_dir.chmod(0o755)
+            self.socket = self.socket_dir / SOCKET_NAME
+            self._servers.append(self._serve(self.socket, _Handler))
+            self.socket.chmod(0o666)  # the container's user may be anyone
 
     def _serve(self, socket: Path, handler: type[_Handler]) -> _Server:
         server = _Server(str(socket), handler)
@@ -152,16 +171,43 @@ class AttemptGate:
         ).start()
         return server
 
+    def enter(self, handler: _Handler) -> bool:
+        """Count a connection in; False once the gate is closed."""
+        with self._live_lock:
+            if not self.closed:
+                self._live[handler] = threading.current_thread()
+            return not self.closed
+
+    def leave(self, handler: _Handler) -> None:
+        with self._live_lock:
+            self._live.pop(handler, None)
+
+    def attach(self, handler: _Handler, response: httpx.Response) -> bool:
+        """Let a closing gate cut this call's answer; False when it is closed already."""
+        with self._live_lock:
+            handler.upstream = response
+            return not self.closed
+
     def close(self) -> None:
-        """Stop serving and remove the sockets' folders (idempotent)."""
+        """Stop serving, cut the calls still under way (each recorded as cut) and wait for
+        them, and remove the sockets' folders (idempotent)."""
+        with self._live_lock:
+            self.closed = True
+            live = dict(self._live)
         if self in self.gateway._open:
             self.gateway._open.remove(self)
             for server in self._servers:
                 server.shutdown()
                 server.server_close()
-        shutil.rmtree(self.socket_dir, ignore_errors=True)
-        if self._host_dir is not None:
-            shutil.rmtree(self._host_dir, ignore_errors=True)
+        for handler in live:
+            handler.cut()
+        deadline = time.monotonic() + CLOSE_WAIT_S
+        for thread in live.values():
+            if thread is not threading.current_thread():
+                thread.join(max(0.0, deadline - time.monotonic()))
+        for folder in (self.socket_dir, self._host_dir):
+            if folder is not None:
+                shutil.rmtree(folder, ignore_errors=True)
 
     def __enter__(self) -> AttemptGate:
         return self
@@ -175,6 +221,32 @@ class _Handler(BaseHTTPRequestHandler):
     server: _Server
     unanswered_faults = False
     """Whether a provider that cannot be reached leaves the call unanswered (else 502)."""
+    upstream: httpx.Response | None = None
+    """The provider's answer being passed on, while it is."""
+
+    def setup(self) -> None:
+        super().setup()
+        if not self.server.gate.enter(self):
+            self.close_connection = True
+            _shut(self.connection)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.gate.leave(self)
+
+    def cut(self) -> None:
+        """End this connection now (its gate closes): the provider's answer and the client's
+        connection are shut, so that the thread passing one to the other ends."""
+        response = self.upstream
+        if response is not None:
+            stream = response.extensions.get("network_stream")
+            raw = stream.get_extra_info("socket") if stream is not None else None
+            if raw is not None:
+                _shut(raw)
+        self.close_connection = True
+        _shut(self.connection)
 
     def handle(self) -> None:
         if len(self.rfile.read(2)) == 2:  # the forwarder's port bytes
@@ -210,6 +282,9 @@ class _Call:
 
     def serve(self) -> None:
         h = self.h
+        if self.gate.closed:  # the attempt has ended: nothing more is forwarded
+            h.close_connection = True
+            return None
         length = int(h.headers.get("content-length") or 0)
         raw = h.rfile.read(length) if length else b""
         if h.command == "POST" and h.path == USER_TOOL_PATH:
@@ -303,8 +378,14 @@ class _Call:
             response = gateway.client.send(request, stream=True)
         except Exception as err:  # any fault of the way out is the gateway's
             return self.upstream_fault(route.family, err)
+        scrub = _Scrub(upstream.api_key)
         with contextlib.closing(response):
             self.record.status = response.status_code
+            if not self.gate.attach(self.h, response):
+                self.record.cut, self.record.error = True, "the attempt ended before the answer"
+                self.finish()
+                self.h.close_connection = True
+                return None
             if response.status_code == 401:
                 response.read()
                 status = response.status_code
@@ -319,16 +400,21 @@ class _Call:
             streaming = "text/event-stream" in response.headers.get("content-type", "")
             try:
                 if streaming:
-                    self.stream(route, response, passed, metered)
+                    self.stream(route, response, passed, metered, scrub)
                 else:
-                    data = response.read().replace(upstream.api_key.encode(), b"***")
+                    data = scrub.all(response.read())
                     self.meter_body(route, data, metered)
                     self.settle(route, metered)
                     self.send(response.status_code, passed, data)
-            except Exception as err:  # the client went away, or the provider mid-stream
-                self.record.error = f"{type(err).__name__}: {err}"
-                self.settle(route, metered)
+            except Exception as err:  # the client went away, or the provider mid-answer
+                self.record.cut, self.record.error = True, f"{type(err).__name__}: {err}"
+                if metered.seen:  # its tokens were told before the cut: they count
+                    self.settle(route, metered)
+                else:  # none were told; the agent got no answer to count
+                    self.finish()
                 self.h.close_connection = True  # the client sees the answer cut, not a wait
+            finally:
+                self.h.upstream = None
         return None
 
     def settle(self, route: Route, metered: Metered) -> None:
@@ -339,7 +425,7 @@ class _Call:
         self.finish()
 
     def stream(self, route: Route, response: httpx.Response, headers: dict[str, str],
-               metered: Metered) -> None:  # fmt: skip
+               metered: Metered, scrub: _Scrub) -> None:  # fmt: skip
         reader = EventReader(route.family, metered)
         h = self.h
         h.send_response(response.status_code)
@@ -347,10 +433,11 @@ class _Call:
             h.send_header(name, value)
         h.send_header("transfer-encoding", "chunked")
         h.end_headers()
-        for chunk in _chunks(response):
-            h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-            h.wfile.flush()
-            reader.feed(chunk)
+        for chunk in scrub.stream(_chunks(response)):
+            if chunk:
+                h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                h.wfile.flush()
+                reader.feed(chunk)
         reader.close()
         self.record.response = bounded(reader.events)
         self.settle(route, metered)
@@ -370,11 +457,16 @@ class _Call:
         self.record.metered = True
         self.record.usage = metered.usage
         self.record.cache_write_tokens = metered.cache_write_tokens
+        if metered.fault and not self.record.error:
+            self.record.error = f"part of the answer could not be metered: {metered.fault}"
         model = self.record.model or metered.model or ""
         if metered.seen and model:
-            self.record.cost_usd = self.gate.gateway.prices.cost_usd(
-                model, metered.usage, cache_write_tokens=metered.cache_write_tokens
-            )
+            try:
+                self.record.cost_usd = self.gate.gateway.prices.cost_usd(
+                    model, metered.usage, cache_write_tokens=metered.cache_write_tokens
+                )
+            except (ArithmeticError, ValueError) as err:  # unknown, not a lost answer
+                self.record.error = f"the call could not be priced: {err}"[:300]
 
     def upstream_fault(self, family: Family, err: Exception) -> None:
         """The provider could not be reached: a CLI in a container is answered 502; the host's
@@ -412,8 +504,40 @@ class _Call:
         self.record.seconds = round(time.monotonic() - self.started, 6)
         self.gate.ledger.record(self.record)
         told = self.gate.on_reply
-        if told is not None and self.record.metered and 200 <= self.record.status < 300:
+        if told is not None and self.record.answered:
             told(self.record)
+
+
+class _Scrub:
+    """The real key cut out of an answer, whole or as it streams: a chunk's end that could
+    begin the key is held back until the next chunk tells."""
+
+    def __init__(self, key: str) -> None:
+        self.secret = key.encode() if len(key) >= MIN_SECRET_CHARS else b""
+        self.held = b""
+
+    def all(self, data: bytes) -> bytes:
+        return data.replace(self.secret, b"***") if self.secret else data
+
+    def feed(self, chunk: bytes) -> bytes:
+        if not self.secret:
+            return chunk
+        data = (self.held + chunk).replace(self.secret, b"***")
+        keep = next((k for k in range(min(len(self.secret) - 1, len(data)), 0, -1)
+                     if data.endswith(self.secret[:k])), 0)  # fmt: skip
+        self.held = data[len(data) - keep :]
+        return data[: len(data) - keep]
+
+    def stream(self, chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            yield self.feed(chunk)
+        held, self.held = self.held, b""
+        yield held
+
+
+def _shut(conn: sockets.socket) -> None:
+    with contextlib.suppress(OSError):
+        conn.shutdown(sockets.SHUT_RDWR)
 
 
 def _chunks(response: httpx.Response) -> Iterator[bytes]:
