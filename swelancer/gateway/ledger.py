@@ -51,7 +51,6 @@ class CallRecord(BaseModel):
     request: Any = None
     response: Any = None
 
-
     @property
     def answered(self) -> bool:
         """A model call whose answer reached the agent whole: one turn of the agent's."""

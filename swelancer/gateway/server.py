@@ -62,13 +62,13 @@ if TYPE_CHECKING:
 SOCKET_NAME = "gateway.sock"
 HOST_SOCKET_NAME = "host.sock"
 USER_TOOL_PATH = "/swelancer/user-tool"
+"""`POST` here runs the attempt's user tool (`AttemptGate.user_tool`) and answers its message
+as `{"reply": ...}`: the `user-tool` command in the container asks through the same port."""
 MIN_SECRET_CHARS = 8
 """A key shorter than this (a local server's throwaway `x`, `EMPTY`) is no secret: cutting it
 out of answers would cut the model's own words."""
 CLOSE_WAIT_S = 5.0
 """How long a closing gate waits for the calls it cut to be recorded."""
-"""`POST` here runs the attempt's user tool (`AttemptGate.user_tool`) and answers its message
-as `{"reply": ...}`: the `user-tool` command in the container asks through the same port."""
 _DROPPED_REQUEST = {
     "host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade",
     "accept-encoding", "authorization", "x-api-key", "api-key", "proxy-authorization",

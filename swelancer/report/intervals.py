@@ -94,14 +94,14 @@ def strata(tasks: Sequence[TaskSample]) -> list[list[tuple[float, float]]]:
     """The tasks as (price, mean) in strata of one variant and price range; a range with fewer
     than MIN_STRATUM tasks joins the next dearer one (the dearest joins the one before)."""
     labels = [label for label, _, _ in PRICE_BUCKETS]
-    sorted_in: dict[str, dict[str, list[tuple[float, float]]]] = {}
+    by_variant: dict[str, dict[str, list[tuple[float, float]]]] = {}
     for t in tasks:  # one pass: a report's run of thousands of tasks, or a simulation's many
-        sorted_in.setdefault(t.variant, {}).setdefault(price_bucket(t.price), []).append(
+        by_variant.setdefault(t.variant, {}).setdefault(price_bucket(t.price), []).append(
             (t.price, t.mean)
         )
     out: list[list[tuple[float, float]]] = []
-    for variant in sorted(sorted_in):
-        by_bucket = [sorted_in[variant].get(label, []) for label in labels]
+    for variant in sorted(by_variant):
+        by_bucket = [by_variant[variant].get(label, []) for label in labels]
         groups: list[list[tuple[float, float]]] = []
         pending: list[tuple[float, float]] = []
         for bucket in by_bucket:
