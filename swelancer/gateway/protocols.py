@@ -116,7 +116,8 @@ def _int(value: Any) -> int:
     return min(value, MAX_TOKENS)
 
 
-def _object(value: Any) -> dict[str, Any]:
+def json_object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one."""
     return value if isinstance(value, dict) else {}
 
 
@@ -159,12 +160,12 @@ def _openai_usage(raw: dict[str, Any], into: Metered) -> None:
     into.seen = True
     if "prompt_tokens" in raw:
         inp, out = _int(raw.get("prompt_tokens")), _int(raw.get("completion_tokens"))
-        cached = _int(_object(raw.get("prompt_tokens_details")).get("cached_tokens"))
-        reasoning = _int(_object(raw.get("completion_tokens_details")).get("reasoning_tokens"))
+        cached = _int(json_object(raw.get("prompt_tokens_details")).get("cached_tokens"))
+        reasoning = _int(json_object(raw.get("completion_tokens_details")).get("reasoning_tokens"))
     else:
         inp, out = _int(raw.get("input_tokens")), _int(raw.get("output_tokens"))
-        cached = _int(_object(raw.get("input_tokens_details")).get("cached_tokens"))
-        reasoning = _int(_object(raw.get("output_tokens_details")).get("reasoning_tokens"))
+        cached = _int(json_object(raw.get("input_tokens_details")).get("cached_tokens"))
+        reasoning = _int(json_object(raw.get("output_tokens_details")).get("reasoning_tokens"))
     into.usage = Usage(
         input_tokens=inp, cached_input_tokens=cached, output_tokens=out,
         reasoning_tokens=reasoning,

@@ -47,6 +47,7 @@ from swelancer.gateway.protocols import (
     Route,
     bypassing_tools,
     error_body,
+    json_object,
     meter_json,
     route_for,
 )
@@ -287,6 +288,9 @@ class _Call:
             return None
         length = int(h.headers.get("content-length") or 0)
         raw = h.rfile.read(length) if length else b""
+        if self.gate.closed:  # it closed while the body came (and cut it short)
+            h.close_connection = True
+            return None
         if h.command == "POST" and h.path == USER_TOOL_PATH:
             return self.user_tool()
         hint = "anthropic-version" in h.headers
@@ -314,7 +318,8 @@ class _Call:
             return self.refuse(route.family, 404, "path", "not_found_error",
                                f"this run reaches no {route.family} model")  # fmt: skip
         if route.metered and self.record.stream and h.path.startswith("/v1/chat/completions"):
-            body["stream_options"] = {**(body.get("stream_options") or {}), "include_usage": True}
+            options = json_object(body.get("stream_options"))
+            body["stream_options"] = {**options, "include_usage": True}
             raw = json.dumps(body).encode()
         self.forward(route, upstream, raw)
         return None
@@ -395,7 +400,7 @@ class _Call:
                                   "check the key the harness was given")  # fmt: skip
                 self.finish()
                 return self.send(status, {"content-type": "application/json"}, data)
-            passed = {k: v for k, v in response.headers.items()
+            passed = {k: scrub.text(v) for k, v in response.headers.items()
                       if k.lower() not in _PASSED_RESPONSE_EXCLUDED}  # fmt: skip
             streaming = "text/event-stream" in response.headers.get("content-type", "")
             try:
@@ -438,6 +443,8 @@ class _Call:
                 h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 h.wfile.flush()
                 reader.feed(chunk)
+        if self.gate.closed:  # a body read to its close may have ended only by the gate's cut
+            raise ConnectionAbortedError("the attempt ended during the answer")
         reader.close()
         self.record.response = bounded(reader.events)
         self.settle(route, metered)
@@ -517,12 +524,17 @@ class _Scrub:
         self.held = b""
 
     def all(self, data: bytes) -> bytes:
-        return data.replace(self.secret, b"***") if self.secret else data
+        while self.secret and self.secret in data:  # a key holding `***` could be rebuilt once
+            data = data.replace(self.secret, b"***")
+        return data
+
+    def text(self, value: str) -> str:
+        return self.all(value.encode("utf-8", "surrogateescape")).decode("utf-8", "surrogateescape")
 
     def feed(self, chunk: bytes) -> bytes:
         if not self.secret:
             return chunk
-        data = (self.held + chunk).replace(self.secret, b"***")
+        data = self.all(self.held + chunk)
         keep = next((k for k in range(min(len(self.secret) - 1, len(data)), 0, -1)
                      if data.endswith(self.secret[:k])), 0)  # fmt: skip
         self.held = data[len(data) - keep :]
