@@ -217,6 +217,13 @@ class AttemptGate:
         self.close()
 
 
+def _send_chunk(h: BaseHTTPRequestHandler, chunk: bytes) -> None:
+    """One chunk of a chunked answer (none when empty: an empty one would end the answer)."""
+    if chunk:
+        h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        h.wfile.flush()
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
@@ -438,16 +445,18 @@ class _Call:
             h.send_header(name, value)
         h.send_header("transfer-encoding", "chunked")
         h.end_headers()
+        held = b""  # the latest chunk, sent once the next one came: the last waits for the record
         for chunk in scrub.stream(_chunks(response)):
             if chunk:
-                h.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
-                h.wfile.flush()
+                _send_chunk(h, held)
+                held = chunk
                 reader.feed(chunk)
         if self.gate.closed:  # a body read to its close may have ended only by the gate's cut
             raise ConnectionAbortedError("the attempt ended during the answer")
         reader.close()
         self.record.response = bounded(reader.events)
         self.settle(route, metered)
+        _send_chunk(h, held)
         h.wfile.write(b"0\r\n\r\n")
         h.wfile.flush()
 

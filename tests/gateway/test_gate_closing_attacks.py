@@ -121,8 +121,11 @@ def test_a_close_delimited_stream_cut_by_close_is_recorded_as_cut_and_not_a_repl
         h.send_header("connection", "close")
         h.end_headers()
         h.close_connection = True
-        h.wfile.write(b'data: {"id":"x","choices":[{"index":0,"delta":{"content":"he"}}]}\n\n')
-        h.wfile.flush()
+        for part in ("he", "llo"):  # the gateway passes a chunk on once the next one came
+            h.wfile.write(b'data: {"id":"x","choices":[{"index":0,"delta":{"content":"%s"}}]}\n\n'
+                          % part.encode())  # fmt: skip
+            h.wfile.flush()
+            time.sleep(0.05)
         release.wait(30)  # the rest (and the usage) would follow
 
     provider = Provider(sse)
@@ -147,6 +150,53 @@ def test_a_close_delimited_stream_cut_by_close_is_recorded_as_cut_and_not_a_repl
         provider.close()
     summary = [(r.status, r.cut, r.answered, r.error) for r in records]
     assert len(records) == 1 and records[0].cut and not told, (summary, len(told))
+
+
+def test_a_streamed_answer_is_recorded_and_costed_before_its_end_reaches_the_client(
+    tmp_path: Path,
+) -> None:
+    """Guarantee: whoever has the whole answer can read its record, and the next call sees its
+    spend. The provider sends every event of a chunked stream, `[DONE]` included, then takes
+    its time to end the body; the client has its last event only once the call is recorded."""
+    events = [
+        {"id": "x", "choices": [{"index": 0, "delta": {"content": "ok"}}]},
+        {"id": "x", "choices": [], "usage": BIG_USAGE},
+    ]
+
+    def sse(h: BaseHTTPRequestHandler, n: int) -> None:
+        h.send_response(200)
+        h.send_header("content-type", "text/event-stream")
+        h.send_header("transfer-encoding", "chunked")
+        h.end_headers()
+        for data in [*map(json.dumps, events), "[DONE]"]:
+            line = f"data: {data}\n\n".encode()
+            h.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            h.wfile.flush()
+        time.sleep(1.5)  # the body's end comes later
+        h.wfile.write(b"0\r\n\r\n")
+        h.wfile.flush()
+
+    provider = Provider(sse)
+    gw = gateway_for(provider)
+    try:
+        gate = gw.open(tmp_path, None, host=True)
+        s = connect(gate.host_socket)
+        body = json.loads(BODY)
+        body["stream"] = True
+        s.sendall(request(json.dumps(body).encode()))
+        got = b""
+        while b"[DONE]" not in got:
+            more = s.recv(4096)
+            assert more, got
+            got += more
+        records, spent = read_records(tmp_path), gate.ledger.spent_usd
+        s.close()
+        gate.close()
+    finally:
+        gw.close()
+        provider.close()
+    assert [(r.stream, r.cut, r.usage.input_tokens) for r in records] == [(True, False, 100000)]
+    assert spent > 0
 
 
 def test_a_body_still_arriving_at_close_is_not_forwarded(tmp_path: Path) -> None:
