@@ -16,12 +16,13 @@ import json
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from contract.build import IMAGE_PREFIX, IMAGE_TAG, MANIFEST, MONOLITH_IMAGE
 
-from swelancer.sandbox.docker.snapshot_index import list_snapshots
+from swelancer.sandbox.docker.snapshot_index import list_snapshots, remove_snapshot
 
 pytestmark = pytest.mark.docker
 
@@ -50,7 +51,16 @@ def snapshots_before(contract_images, docker_client) -> set[tuple[str, str]]:
     yield before
     for found in list_snapshots(docker_client):
         if found.run_id.startswith(RUNS + "-"):
-            docker_client.images.remove(found.image_id, force=True)
+            remove_once_unused(docker_client, found.image_id)
+
+
+def remove_once_unused(client, image_id: str, wait_s: float = 900) -> None:
+    """Remove a snapshot this module kept, never by force: a run of other work may have
+    found it (a kept snapshot serves any run of its base image) and still use it."""
+    deadline = time.monotonic() + wait_s
+    while (refused := remove_snapshot(client, image_id)) is not None:
+        assert time.monotonic() < deadline, f"snapshot {image_id} still in use: {refused}"
+        time.sleep(2)
 
 
 def only(tasks) -> list[str]:
