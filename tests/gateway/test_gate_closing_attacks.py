@@ -12,58 +12,16 @@ import json
 import socket
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from swelancer.gateway.ledger import read_records
 from swelancer.gateway.server import Gateway, Upstream, _Scrub
 from swelancer.models.prices import Prices
+from tests.gateway.providers import Provider, completion, send_json
 
 REAL = "sk-host-real-5e0c2a9d71b4"
-
-
-class Provider:
-    """A provider on 127.0.0.1; each POST handled by `answer(handler, n)`."""
-
-    def __init__(self, answer: Any) -> None:
-        self.answer, self.calls, self.got = answer, 0, threading.Event()
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                n = int(self.headers.get("content-length") or 0)
-                self.rfile.read(n)
-                outer.calls += 1
-                outer.got.set()
-                outer.answer(self, outer.calls)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def completion(usage: Any) -> dict[str, Any]:
-    return {
-        "id": "x",
-        "object": "chat.completion",
-        "created": 1,
-        "model": "gpt-4o",
-        "choices": [
-            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "ok"}}
-        ],
-        "usage": usage,
-    }
 
 
 SMALL_USAGE = {"prompt_tokens": 1, "completion_tokens": 1}
@@ -84,6 +42,24 @@ def connect(path: Path) -> socket.socket:
     s.connect(str(path))
     s.settimeout(20)
     return s
+
+
+def asked(
+    path: Path, until: bytes = b'"usage"', stream: bool = False
+) -> tuple[socket.socket, bytes]:
+    """A connection to the gate that sent one request (`stream`: asking for a stream), and its
+    answer read until it holds `until` (an answer that ends before is a failure)."""
+    s = connect(path)
+    body = json.loads(BODY)
+    if stream:
+        body["stream"] = True
+    s.sendall(request(json.dumps(body).encode()))
+    got = b""
+    while until not in got:
+        more = s.recv(65536)
+        assert more, got
+        got += more
+    return s, got
 
 
 def gateway_for(provider: Provider, timeout_s: float = 60) -> Gateway:
@@ -134,13 +110,7 @@ def test_a_close_delimited_stream_cut_by_close_is_recorded_as_cut_and_not_a_repl
     try:
         gate = gw.open(tmp_path, None, host=True)
         gate.on_reply = told.append
-        s = connect(gate.host_socket)
-        body = json.loads(BODY)
-        body["stream"] = True
-        s.sendall(request(json.dumps(body).encode()))
-        got = b""
-        while b"he" not in got:
-            got += s.recv(4096)
+        s, _ = asked(gate.host_socket, b"he", stream=True)
         gate.close()
         records = read_records(tmp_path)
         s.close()
@@ -180,15 +150,7 @@ def test_a_streamed_answer_is_recorded_and_costed_before_its_end_reaches_the_cli
     gw = gateway_for(provider)
     try:
         gate = gw.open(tmp_path, None, host=True)
-        s = connect(gate.host_socket)
-        body = json.loads(BODY)
-        body["stream"] = True
-        s.sendall(request(json.dumps(body).encode()))
-        got = b""
-        while b"[DONE]" not in got:
-            more = s.recv(4096)
-            assert more, got
-            got += more
+        s, _ = asked(gate.host_socket, b"[DONE]", stream=True)
         records, spent = read_records(tmp_path), gate.ledger.spent_usd
         s.close()
         gate.close()
@@ -231,18 +193,6 @@ def test_a_body_still_arriving_at_close_is_not_forwarded(tmp_path: Path) -> None
     )
 
 
-def send_json(h: BaseHTTPRequestHandler, payload: Any, extra: dict[str, str] | None = None) -> None:
-    data = json.dumps(payload).encode()
-    h.send_response(200)
-    h.send_header("content-type", "application/json")
-    for k, v in (extra or {}).items():
-        h.send_header(k, v)
-    h.send_header("content-length", str(len(data)))
-    h.end_headers()
-    h.wfile.write(data)
-    h.wfile.flush()
-
-
 def test_concurrent_closes_never_raise(tmp_path: Path) -> None:
     """close called from two threads at once: idempotent, neither raises."""
     provider = Provider(lambda h, n: None)
@@ -276,11 +226,7 @@ def test_a_keep_alive_second_request_after_close_is_not_forwarded(tmp_path: Path
     gw = gateway_for(provider)
     try:
         gate = gw.open(tmp_path, None, host=True)
-        s = connect(gate.host_socket)
-        s.sendall(request())
-        got = b""
-        while b'"usage"' not in got:
-            got += s.recv(65536)
+        s, _ = asked(gate.host_socket)
         gate.close()
         try:
             s.sendall(request())
@@ -311,11 +257,7 @@ def test_the_key_echoed_in_a_response_header_is_not_passed_to_the_agent(tmp_path
     gw = gateway_for(provider)
     try:
         gate = gw.open(tmp_path, None, host=True)
-        s = connect(gate.host_socket)
-        s.sendall(request())
-        got = b""
-        while b'"usage"' not in got:
-            got += s.recv(65536)
+        s, got = asked(gate.host_socket)
         gate.close()
         s.close()
     finally:

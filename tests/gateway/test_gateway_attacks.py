@@ -12,7 +12,7 @@ import socket
 import tempfile
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from swelancer.models.openai import OpenAIChatModel
 from swelancer.models.prices import Prices
 from swelancer.models.retry import RetryPolicy
 from tests.fakes import FakeOpenAIServer, Reply
+from tests.gateway.providers import Provider, completion, send_json
 
 REAL = "sk-host-real-5e0c2a9d71b4"
 FAST = RetryPolicy(budget_s=10, base_delay_s=0.01, max_delay_s=0.05, unreachable_s=1.5)
@@ -38,54 +39,6 @@ def gpt_4o(input_tokens: int, output_tokens: int) -> float:
 
 def hi() -> list[Message]:
     return [Message(role="user", content="hi")]
-
-
-def completion(usage: Any, text: str = "ok") -> dict[str, Any]:
-    return {
-        "id": "chatcmpl-x", "object": "chat.completion", "created": 1, "model": "gpt-4o",
-        "choices": [{"index": 0, "finish_reason": "stop", "logprobs": None,
-                     "message": {"role": "assistant", "content": text, "refusal": None}}],
-        "usage": usage,
-    }  # fmt: skip
-
-
-class Raw:
-    """A tiny provider on 127.0.0.1 whose every POST is answered by `answer(handler, n)`."""
-
-    def __init__(self, answer: Any) -> None:
-        self.answer = answer
-        self.calls = 0
-        outer = self
-
-        class H(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *a: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                n = int(self.headers.get("content-length") or 0)
-                self.rfile.read(n)
-                outer.calls += 1
-                outer.answer(self, outer.calls)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def send_json(h: BaseHTTPRequestHandler, payload: Any) -> None:
-    data = json.dumps(payload).encode()
-    h.send_response(200)
-    h.send_header("content-type", "application/json")
-    h.send_header("content-length", str(len(data)))
-    h.end_headers()
-    h.wfile.write(data)
 
 
 def model_at(url: str, **kw: Any) -> OpenAIChatModel:
@@ -202,7 +155,7 @@ def test_a_reply_cut_mid_body_then_retried_is_counted_once_and_priced(tmp_path: 
         else:
             h.wfile.write(whole)
 
-    raw = Raw(answer)
+    raw = Provider(answer)
     try:
         model = model_at(raw.base_url)
         with Gateway([upstream_of(model, {})], Prices(), timeout_s=5) as gw, \
@@ -268,7 +221,7 @@ def test_the_real_key_echoed_in_a_streamed_reply_is_not_written_to_the_ledger(
                                 text=f"your key is {REAL}"))  # fmt: skip
 
     for name, answer in (("plain", plain), ("stream", stream)):
-        raw = Raw(answer)
+        raw = Provider(answer)
         try:
             model = model_at(raw.base_url)
             with Gateway([upstream_of(model, {})], Prices(), timeout_s=5) as gw, \
@@ -337,7 +290,7 @@ def test_a_call_the_sdk_gave_up_on_leaves_no_thread_after_the_attempt(tmp_path: 
             except OSError:
                 return
 
-    raw = Raw(trickle)
+    raw = Provider(trickle)
     before = set(threading.enumerate())
     try:
         model = model_at(raw.base_url, timeout_s=0.5)
